@@ -1,0 +1,90 @@
+"""The LTI 1.3 video-assignment tool: create_app() builds the Flask application."""
+from __future__ import annotations
+
+import logging
+from importlib import import_module
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import config as config_module
+
+# Blueprint modules, each exposing `bp`; one per feature.
+BLUEPRINTS = [
+    "lti_tool.home",
+]
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: config -> extensions -> blueprints -> error handlers -> cli -> jobs."""
+    app = Flask(__name__, instance_relative_config=True,
+                template_folder="../templates", static_folder="../static")
+    register_config(app, test_config)
+    register_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_cli(app)
+    register_jobs(app)
+    return app
+
+
+def register_config(app: Flask, test_config: dict | None) -> None:
+    if test_config is None:
+        app.config.from_object(config_module.Config)
+    else:
+        app.config.from_object(config_module.TestConfig)
+        app.config.update(test_config)
+    config_module.finalize(app)
+    if app.config["PROXY_COUNT"] > 0:
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+
+
+def register_logging(app: Flask) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=app.config.get("LOG_LEVEL", "INFO"),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def register_extensions(app: Flask) -> None:
+    from .extensions import db, limiter, login_manager, migrate
+    from . import models  # noqa: F401  (models must be imported for migrations)
+    from . import auth  # noqa: F401  (registers the user loader)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_project_path(app, "migrations")))
+    login_manager.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("RATELIMIT_STORAGE_URI"))
+    limiter.init_app(app)
+    from .cookies import init_app as init_cookies
+    init_cookies(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    for module_name in BLUEPRINTS:
+        module = import_module(module_name)
+        app.register_blueprint(module.bp)
+        if hasattr(module, "init_app"):
+            module.init_app(app)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from . import errors
+    errors.init_app(app)
+
+
+def register_cli(app: Flask) -> None:
+    from . import cli
+    cli.init_app(app)
+
+
+def register_jobs(app: Flask) -> None:
+    from . import jobs
+    jobs.init_app(app)
+
+
+def _project_path(app: Flask, name: str):
+    from pathlib import Path
+    return Path(app.root_path).parent / name

@@ -1,0 +1,69 @@
+"""The audit log: one function to record an event, and every event name, named once."""
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from typing import Any
+
+from flask import has_request_context, request
+
+from .extensions import db
+from .models import AuditEvent
+
+log = logging.getLogger(__name__)
+
+
+class EventType(StrEnum):
+    """Names of audited events."""
+
+    LAUNCH = "launch"
+    LAUNCH_REFUSED = "launch_refused"
+    PLATFORM_REGISTERED = "platform_registered"
+    PLATFORM_REMOVED = "platform_removed"
+    DEPLOYMENT_ADDED = "deployment_added"
+    DEEP_LINK_CREATED = "deep_link_created"
+    KEY_ROTATED = "key_rotated"
+    UPLOAD_CREATED = "upload_created"
+    UPLOAD_COMPLETED = "upload_completed"
+    UPLOAD_DELETED = "upload_deleted"
+    VIDEO_READY = "video_ready"
+    VIDEO_FAILED = "video_failed"
+    VIDEO_DELETED = "video_deleted"
+    PLAYBACK_GRANTED = "playback_granted"
+    PLAYBACK_REFUSED = "playback_refused"
+    DOWNLOAD_GRANTED = "download_granted"
+    GRADE_SAVED = "grade_saved"
+    GRADE_RELEASED = "grade_released"
+    SCORE_DELIVERED = "score_delivered"
+    SCORE_FAILED = "score_failed"
+    COMMENT_ADDED = "comment_added"
+    COMMENT_DELETED = "comment_deleted"
+    ROSTER_SYNCED = "roster_synced"
+    WEBHOOK_RECEIVED = "webhook_received"
+    SETTING_CHANGED = "setting_changed"
+
+
+def record(event_type: EventType | str, *, actor=None, platform_id: int | None = None,
+           course_id: int | None = None, target=None, commit: bool = False,
+           **data: Any) -> AuditEvent:
+    """Add one audit event to the session (and commit it when asked).
+
+    `target` may be a model instance (its table name and id are kept) or None.
+    Never put secrets or tokens in `data`.
+    """
+    event = AuditEvent(
+        event_type=str(event_type),
+        actor_id=getattr(actor, "id", None),
+        platform_id=platform_id if platform_id is not None else getattr(actor, "platform_id", None),
+        course_id=course_id,
+        target_type=getattr(target, "__tablename__", None) if target is not None else None,
+        target_id=str(getattr(target, "id", "")) if target is not None else None,
+        data=data or None,
+        ip=request.remote_addr if has_request_context() else None,
+    )
+    db.session.add(event)
+    if commit:
+        db.session.commit()
+    log.info("audit %s actor=%s target=%s:%s", event.event_type, event.actor_id,
+             event.target_type, event.target_id)
+    return event

@@ -1,0 +1,84 @@
+"""Who is asking: the launch behind a request, and the roles it carries.
+
+A launch id reaches us in the `X-LTI-Launch` header (fetch calls), the `launch` query or
+form field (links and forms), or the session cookie when the browser keeps it. Pages
+after the launch therefore keep working when third-party cookies are blocked.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Callable, Iterable
+
+from flask import g, request, session, url_for
+from flask_login import login_user
+
+from .errors import Forbidden, NotAuthenticated
+from .extensions import db, login_manager
+from .models import LaunchRecord, User, utcnow
+from .states import Role
+
+LAUNCH_HEADER = "X-LTI-Launch"
+LAUNCH_PARAM = "launch"
+SESSION_LAUNCH_KEY = "launch_id"
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+def _launch_id_from_request() -> str | None:
+    return (request.headers.get(LAUNCH_HEADER) or request.args.get(LAUNCH_PARAM)
+            or (request.form.get(LAUNCH_PARAM) if request.mimetype in
+                ("application/x-www-form-urlencoded", "multipart/form-data") else None)
+            or session.get(SESSION_LAUNCH_KEY))
+
+
+def current_launch() -> LaunchRecord | None:
+    """Return the live launch behind this request, or None."""
+    if "lti_launch" in g:
+        return g.lti_launch
+    launch = None
+    launch_id = _launch_id_from_request()
+    if launch_id and len(launch_id) <= 64:
+        found = db.session.get(LaunchRecord, launch_id)
+        if found is not None and found.expires_at > utcnow():
+            launch = found
+    g.lti_launch = launch
+    return launch
+
+
+def remember_launch(launch: LaunchRecord) -> None:
+    """Log the launch's user in and keep the launch id in the session cookie too."""
+    login_user(launch.user)
+    session[SESSION_LAUNCH_KEY] = launch.id
+    g.lti_launch = launch
+
+
+def require_launch(roles: Iterable[Role] | None = None) -> Callable:
+    """Refuse a view unless a live launch is behind the request, in one of `roles`."""
+    allowed = frozenset(roles) if roles else None
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            launch = current_launch()
+            if launch is None:
+                raise NotAuthenticated(
+                    "Your session has expired or was not found. Open this activity again "
+                    "from your course page.",
+                    hint="If this keeps happening, your browser may be blocking cookies "
+                         "in embedded pages: use the 'open in a new window' link.")
+            if allowed is not None and launch.role not in allowed:
+                raise Forbidden("Your role in this course does not allow this.")
+            return view(*args, **kwargs)
+        return wrapper
+    return decorator
+
+
+def launch_url_for(endpoint: str, **values) -> str:
+    """Build a URL that carries the current launch id, for pages inside an LMS iframe."""
+    launch = current_launch()
+    if launch is not None:
+        values.setdefault(LAUNCH_PARAM, launch.id)
+    return url_for(endpoint, **values)

@@ -1,0 +1,95 @@
+"""Settings read from the environment, with safe defaults for one machine."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+GIB = 1024**3
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+class Config:
+    """Production-safe defaults; every name here is documented in the README."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY") or ""
+    DATABASE_URL = os.environ.get("DATABASE_URL") or ""
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    LTI_KEYS_DIR = os.environ.get("LTI_KEYS_DIR", "keys")
+    # How long a retired tool key stays in the JWKS after rotation.
+    LTI_KEY_OVERLAP_DAYS = _int("LTI_KEY_OVERLAP_DAYS", 7)
+    # Leeway for exp/iat: Moodle's id_token lives 60 s, so keep this small.
+    LTI_JWT_LEEWAY_SECONDS = _int("LTI_JWT_LEEWAY_SECONDS", 10)
+    LTI_LAUNCH_TTL_SECONDS = _int("LTI_LAUNCH_TTL_SECONDS", 8 * 3600)
+    LTI_PLATFORM_JWKS_TTL_SECONDS = _int("LTI_PLATFORM_JWKS_TTL_SECONDS", 3600)
+
+    STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")
+    LOCAL_STORAGE_DIR = os.environ.get("LOCAL_STORAGE_DIR", "")
+    MAX_UPLOAD_BYTES = _int("MAX_UPLOAD_BYTES", 5 * GIB)
+    PLAYBACK_URL_TTL_SECONDS = _int("PLAYBACK_URL_TTL_SECONDS", 600)
+    UPLOAD_EXPIRY_HOURS = _int("UPLOAD_EXPIRY_HOURS", 48)
+
+    PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    # Number of proxies in front of the app whose X-Forwarded-* headers we trust.
+    PROXY_COUNT = _int("PROXY_COUNT", 1)
+
+    DEMO_LMS = _bool("DEMO_LMS", False)
+    SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "") or os.environ.get(
+        "REDIS_URL", ""
+    ) or "memory://"
+
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+
+
+class TestConfig(Config):
+    """Settings for the test suite: no scheduler, a throwaway secret."""
+
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"
+    SCHEDULER_ENABLED = False
+    RATELIMIT_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"
+
+
+def finalize(app) -> None:
+    """Fill settings that depend on the instance folder, and refuse unsafe ones."""
+    cfg = app.config
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    if not cfg.get("SQLALCHEMY_DATABASE_URI"):
+        url = cfg.get("DATABASE_URL") or f"sqlite:///{instance / 'lti_tool.sqlite'}"
+        if url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url[len("postgres://"):]
+        elif url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        cfg["SQLALCHEMY_DATABASE_URI"] = url
+    if not cfg.get("LOCAL_STORAGE_DIR"):
+        cfg["LOCAL_STORAGE_DIR"] = str(instance / "media")
+    if not cfg.get("SECRET_KEY"):
+        cfg["SECRET_KEY"] = _instance_secret(instance)
+
+
+def _instance_secret(instance: Path) -> str:
+    """Read or create a random secret kept in the instance folder (never in the repo)."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

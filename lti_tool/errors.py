@@ -1,0 +1,125 @@
+"""The tool's errors, each with its HTTP status and a message a person can act on."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ToolError(Exception):
+    """Base of every error the tool shows to a user or a script."""
+
+    http_status = 400
+    code = "bad_request"
+    title = "Something is not right"
+
+    def __init__(self, message: str, *, code: str | None = None, http_status: int | None = None,
+                 hint: str | None = None, headers: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.headers = headers or {}
+        if code:
+            self.code = code
+        if http_status:
+            self.http_status = http_status
+
+
+class LaunchError(ToolError):
+    """An LTI launch, login or registration was refused."""
+
+    code = "launch_refused"
+    title = "This launch could not be accepted"
+
+
+class NotAuthenticated(ToolError):
+    http_status = 401
+    code = "not_authenticated"
+    title = "Please open this tool from your course"
+
+
+class Forbidden(ToolError):
+    http_status = 403
+    code = "forbidden"
+    title = "You may not see this"
+
+
+class NotFound(ToolError):
+    http_status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class Conflict(ToolError):
+    http_status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class StorageError(ToolError):
+    """A storage backend failed or refused; message is safe to show."""
+
+    http_status = 502
+    code = "storage_error"
+    title = "The video storage did not answer as expected"
+
+
+def wants_json() -> bool:
+    """Tell whether the caller is a script (JSON) rather than a person (HTML)."""
+    if request.path.startswith(("/api/", "/tus/", "/lti/jwks", "/.well-known/")):
+        return True
+    if request.is_json or request.headers.get("X-Requested-With") == "fetch":
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def render_error(status: int, code: str, title: str, message: str, hint: str | None = None,
+                 headers: dict | None = None):
+    """Render one error as JSON for scripts or an HTML page for people."""
+    if wants_json():
+        body = {"error": {"code": code, "message": message}}
+        if hint:
+            body["error"]["hint"] = hint
+        resp = jsonify(body)
+    else:
+        resp = render_template("error.html", status=status, code=code, title=title,
+                               message=message, hint=hint)
+        resp = (resp, status)
+        from flask import make_response
+        resp = make_response(resp)
+    resp.status_code = status
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def init_app(app: Flask) -> None:
+    """Register one set of handlers that renders every error the same way."""
+
+    @app.errorhandler(ToolError)
+    def handle_tool_error(err: ToolError):
+        log.warning("%s %s -> %s %s: %s", request.method, request.path, err.http_status,
+                    err.code, err.message)
+        return render_error(err.http_status, err.code, err.title, err.message, err.hint,
+                            err.headers)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(err: HTTPException):
+        status = err.code or 500
+        if status >= 500:
+            log.error("%s %s -> %s", request.method, request.path, status)
+        else:
+            log.info("%s %s -> %s", request.method, request.path, status)
+        return render_error(status, (err.name or "error").lower().replace(" ", "_"),
+                            err.name or "Error", err.description or "")
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(err: Exception):
+        log.exception("Unhandled error on %s %s", request.method, request.path)
+        return render_error(500, "internal_error", "Something went wrong on our side",
+                            "The error has been logged. Please try again in a moment; "
+                            "nothing you sent has been lost.")

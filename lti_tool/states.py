@@ -1,0 +1,46 @@
+"""Every status and role name the tool stores, named once."""
+from enum import StrEnum
+
+
+class VideoStatus(StrEnum):
+    """Lifecycle of one uploaded video (one attempt)."""
+
+    PENDING = "pending"  # upload created, no byte yet
+    UPLOADING = "uploading"
+    PROCESSING = "processing"  # all bytes in, being checked / transcoded
+    READY = "ready"
+    ERROR = "error"
+    DELETED = "deleted"
+
+
+FINAL_VIDEO_STATES = frozenset({VideoStatus.READY, VideoStatus.ERROR, VideoStatus.DELETED})
+
+
+class Role(StrEnum):
+    """What a user may do in one course, mapped from LTI role URIs."""
+
+    LEARNER = "learner"
+    INSTRUCTOR = "instructor"
+    TA = "ta"
+    READONLY = "readonly"  # mentors, content developers: may view, not grade
+    ADMIN = "admin"
+
+
+STAFF_ROLES = frozenset({Role.INSTRUCTOR, Role.TA, Role.READONLY, Role.ADMIN})
+GRADER_ROLES = frozenset({Role.INSTRUCTOR, Role.TA, Role.ADMIN})
+
+
+class OutboxStatus(StrEnum):
+    """Delivery state of one score on its way to the LMS gradebook."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # gave up until someone retries; reason kept
+    SUPERSEDED = "superseded"  # a newer score for the same student replaced it
+
+
+class DeploymentPolicy(StrEnum):
+    """What to do with a deployment id we have not seen from a known registration."""
+
+    ALLOW = "allow"  # record it and let the launch through
+    REFUSE = "refuse"  # refuse the launch with a message for the admin

@@ -1,0 +1,223 @@
+"""The storage interface every backend implements, its data shapes, and its errors.
+
+A backend only moves and describes bytes; deciding who may do what stays in the
+blueprints (see warehouse's IFileStorage and tusd's store interfaces for the model).
+Provider errors are translated here, at the boundary, into StorageError subclasses.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Iterator, Mapping
+
+from ..errors import StorageError
+from ..states import VideoStatus
+
+
+class Capability(StrEnum):
+    """Optional things a backend can do; views check these, never the backend's class."""
+
+    TUS = "tus"  # browser uploads with the tus protocol
+    MULTIPART = "multipart"  # browser uploads presigned parts (S3)
+    SIGNED_PLAYBACK = "signed_playback"
+    THUMBNAILS = "thumbnails"
+    CAPTIONS = "captions"
+    WEBHOOKS = "webhooks"
+    DOWNLOAD = "download"  # the original file can be handed to instructors
+
+
+class UploadMethod(StrEnum):
+    TUS = "tus"
+    MULTIPART = "multipart"
+
+
+class PlaybackKind(StrEnum):
+    FILE = "file"  # a plain video URL for <video src> (range requests work)
+    IFRAME = "iframe"  # a provider's player page (Cloudflare Stream)
+    HLS = "hls"
+
+
+# --- errors -------------------------------------------------------------------------------
+
+class UploadTooLarge(StorageError):
+    http_status = 413
+    code = "upload_too_large"
+    title = "The video is too large"
+
+
+class UploadNotFound(StorageError):
+    http_status = 404
+    code = "upload_not_found"
+    title = "Upload not found"
+
+
+class BackendUnavailable(StorageError):
+    http_status = 503
+    code = "storage_unavailable"
+    title = "The video storage is unavailable"
+
+
+class QuotaExceeded(StorageError):
+    http_status = 507
+    code = "storage_quota_exceeded"
+    title = "The video storage is full"
+
+
+class NotSupported(StorageError):
+    http_status = 501
+    code = "not_supported"
+    title = "Not supported by this storage"
+
+
+# --- data shapes ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UploadRequest:
+    """What the tool asks a backend for when a student starts an upload."""
+
+    video_id: int
+    owner_id: int  # our user id; the only user who may write to the upload
+    filename: str
+    size_bytes: int
+    content_type: str = "application/octet-stream"
+    max_duration_seconds: int | None = None
+    key_hint: str = ""  # e.g. "p1/c2/a3/s4/v5": a path-safe prefix for object stores
+
+
+@dataclass
+class UploadTicket:
+    """What the browser needs to upload, and what we keep about the upload."""
+
+    method: UploadMethod
+    storage_uid: str  # the backend's id of the video, known from now on
+    endpoint: str | None = None  # tus: the upload URL (or creation URL); multipart: None
+    chunk_size: int | None = None  # bytes per PATCH / part the client should use
+    headers: dict[str, str] = field(default_factory=dict)  # extra headers for the client
+    backend_data: dict[str, Any] = field(default_factory=dict)  # stored on Video.backend_data
+    expires_at: datetime | None = None
+
+
+@dataclass
+class VideoInfo:
+    """What the backend knows about a stored video now."""
+
+    status: VideoStatus
+    size_bytes: int | None = None
+    duration_seconds: float | None = None
+    width: int | None = None
+    height: int | None = None
+    has_thumbnail: bool = False
+    error_code: str | None = None  # ours, from states or the provider's code
+    error_message: str | None = None  # for the student, in plain words
+
+
+@dataclass
+class Playback:
+    """How a viewer may play a video, until `expires_at`."""
+
+    kind: PlaybackKind
+    url: str
+    expires_at: datetime
+    thumbnail_url: str | None = None
+    mime_type: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One thing the backend holds, for orphan detection."""
+
+    storage_uid: str
+    size_bytes: int | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Health:
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class PartUrl:
+    """A presigned URL for one part of a multipart upload."""
+
+    part_number: int
+    url: str
+
+
+class StorageBackend(abc.ABC):
+    """One place videos live. Subclasses: LocalStorage, CloudflareStorage, S3Storage."""
+
+    name: str = ""
+    capabilities: frozenset[Capability] = frozenset()
+
+    def __init__(self, config: Mapping[str, Any]):
+        self.config = config
+
+    def supports(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    @abc.abstractmethod
+    def create_upload(self, req: UploadRequest) -> UploadTicket:
+        """Reserve space for an upload and return how the browser should send it."""
+
+    @abc.abstractmethod
+    def inspect(self, storage_uid: str, backend_data: Mapping[str, Any] | None = None) -> VideoInfo:
+        """Return the video's state now (confirms an upload finished, reads processing)."""
+
+    @abc.abstractmethod
+    def playback(self, storage_uid: str, *, viewer_id: int, video_id: int,
+                 ttl_seconds: int) -> Playback:
+        """Return a short-lived playback URL bound to this viewer and video."""
+
+    def thumbnail_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
+                      ttl_seconds: int) -> str | None:
+        """Return a short-lived thumbnail URL, or None when there is none."""
+        return None
+
+    def download_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
+                     ttl_seconds: int, filename: str | None = None) -> str:
+        """Return a short-lived URL to the original file (Capability.DOWNLOAD)."""
+        raise NotSupported("This storage cannot hand out the original file.")
+
+    @abc.abstractmethod
+    def delete(self, storage_uid: str, backend_data: Mapping[str, Any] | None = None) -> None:
+        """Delete the video and everything derived from it; deleting twice is fine."""
+
+    @abc.abstractmethod
+    def list_objects(self) -> Iterator[StoredObject]:
+        """Yield everything this backend holds for the tool (orphan detection)."""
+
+    @abc.abstractmethod
+    def health(self) -> Health:
+        """Check the backend can be reached and written to."""
+
+    # --- multipart (Capability.MULTIPART) ---
+    def sign_parts(self, storage_uid: str, backend_data: Mapping[str, Any],
+                   part_numbers: list[int]) -> list[PartUrl]:
+        raise NotSupported("This storage does not take multipart uploads.")
+
+    def list_parts(self, storage_uid: str, backend_data: Mapping[str, Any]) -> list[dict]:
+        raise NotSupported("This storage does not take multipart uploads.")
+
+    def complete_multipart(self, storage_uid: str, backend_data: Mapping[str, Any],
+                           parts: list[dict]) -> None:
+        raise NotSupported("This storage does not take multipart uploads.")
+
+    def abort_multipart(self, storage_uid: str, backend_data: Mapping[str, Any]) -> None:
+        raise NotSupported("This storage does not take multipart uploads.")
+
+    # --- captions (Capability.CAPTIONS) ---
+    def upload_captions(self, storage_uid: str, language: str, vtt: bytes) -> None:
+        raise NotSupported("This storage does not keep captions.")
+
+    def generate_captions(self, storage_uid: str, language: str) -> None:
+        raise NotSupported("This storage cannot generate captions.")
+
+    def list_captions(self, storage_uid: str) -> list[dict]:
+        raise NotSupported("This storage does not keep captions.")
+
+    def delete_captions(self, storage_uid: str, language: str) -> None:
+        raise NotSupported("This storage does not keep captions.")

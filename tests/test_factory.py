@@ -1,0 +1,35 @@
+"""The app factory and the basics every page relies on."""
+from lti_tool import create_app
+
+
+def test_config_defaults_to_production_settings(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    app = create_app()
+    assert not app.testing
+    assert app.config["STORAGE_BACKEND"] == "local"
+    assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
+    assert app.config["SECRET_KEY"]
+
+
+def test_testing_config(app):
+    assert app.testing
+
+
+def test_health_check(client):
+    resp = client.get("/healthz")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"status": "ok"}
+
+
+def test_unknown_page_is_a_friendly_404(client):
+    resp = client.get("/no-such-page", headers={"Accept": "text/html"})
+    assert resp.status_code == 404
+    assert b"Not Found" in resp.data
+    assert b"Traceback" not in resp.data
+
+
+def test_unknown_api_path_is_json_404(client):
+    resp = client.get("/api/no-such-thing")
+    assert resp.status_code == 404
+    assert resp.get_json()["error"]["code"] == "not_found"
