@@ -12,6 +12,8 @@ from . import config as config_module
 # Blueprint modules, each exposing `bp`; one per feature.
 BLUEPRINTS = [
     "lti_tool.home",
+    "lti_tool.student",
+    "lti_tool.review",
 ]
 
 
