@@ -1,0 +1,15 @@
+"""Domain signals, so features react to each other without importing each other.
+
+Senders pass the model instance; receivers run in the sender's transaction and must not
+commit it.
+"""
+from blinker import Namespace
+
+_signals = Namespace()
+
+# A video (an attempt) became ready to play; its submission now counts as submitted.
+video_ready = _signals.signal("video-ready")
+# A video failed processing (not a video, too long, corrupted, provider error).
+video_failed = _signals.signal("video-failed")
+# An upload was created for a new attempt.
+upload_started = _signals.signal("upload-started")
