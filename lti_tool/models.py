@@ -451,3 +451,18 @@ class AuditEvent(db.Model):
 
     def __repr__(self) -> str:
         return f"<AuditEvent {self.event_type} actor={self.actor_id} {self.target_type}:{self.target_id}>"
+
+
+class JobLock(db.Model):
+    """A lease on a scheduled job, so one replica of the cluster runs it at a time."""
+
+    __tablename__ = "job_lock"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    owner: Mapped[Optional[str]] = mapped_column(String(128))
+    locked_until: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_run_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+
+    def __repr__(self) -> str:
+        return f"<JobLock {self.name} owner={self.owner} until={self.locked_until}>"
