@@ -206,6 +206,8 @@ class Assignment(db.Model):
     lineitem_url: Mapped[Optional[str]] = mapped_column(String(1024))
     lineitems_url: Mapped[Optional[str]] = mapped_column(String(1024))
     ags_scopes: Mapped[Optional[list]] = mapped_column(JSON)
+    # When scoreMaximum / endDateTime were last read from the line item.
+    lineitem_synced_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     # Custom parameters from deep linking (our settings travel with the link).
@@ -351,6 +353,9 @@ class ScoreOutbox(db.Model):
     last_error: Mapped[Optional[str]] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     delivered_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # A runner's lease while it sends the score: one score of a submission in flight at a time.
+    claimed_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[Optional[str]] = mapped_column(String(64))
 
     submission: Mapped[Submission] = relationship()
 
