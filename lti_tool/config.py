@@ -55,6 +55,36 @@ class Config:
 
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
+    # --- Cloud storage: Cloudflare Stream and S3 (docs/storage-cloudflare.md, storage-s3.md).
+    # Read through lti_tool.settings_store.get_setting, so an admin-set value can override.
+    CLOUDFLARE_ACCOUNT_ID = os.environ.get("CLOUDFLARE_ACCOUNT_ID", "")
+    CLOUDFLARE_API_TOKEN = os.environ.get("CLOUDFLARE_API_TOKEN", "")  # Stream:Edit only
+    CLOUDFLARE_API_BASE = os.environ.get("CLOUDFLARE_API_BASE",
+                                         "https://api.cloudflare.com/client/v4")
+    CLOUDFLARE_SIGNING_KEY_ID = os.environ.get("CLOUDFLARE_SIGNING_KEY_ID", "")
+    CLOUDFLARE_SIGNING_KEY_PEM = os.environ.get("CLOUDFLARE_SIGNING_KEY_PEM", "")
+    CLOUDFLARE_WEBHOOK_SECRET = os.environ.get("CLOUDFLARE_WEBHOOK_SECRET", "")
+    CLOUDFLARE_CUSTOMER_SUBDOMAIN = os.environ.get("CLOUDFLARE_CUSTOMER_SUBDOMAIN", "")
+    # Storage minutes reserved per upload until Cloudflare knows the real duration.
+    CLOUDFLARE_MAX_DURATION_SECONDS = _int("CLOUDFLARE_MAX_DURATION_SECONDS", 2 * 3600)
+    CLOUDFLARE_TUS_CHUNK_BYTES = _int("CLOUDFLARE_TUS_CHUNK_BYTES", 50 * 1024 * 1024)
+    CLOUDFLARE_API_MAX_RETRIES = _int("CLOUDFLARE_API_MAX_RETRIES", 4)
+    CLOUDFLARE_API_TIMEOUT_SECONDS = _int("CLOUDFLARE_API_TIMEOUT_SECONDS", 20)
+    # Videos not final after this long are asked about (a site without webhooks still works).
+    CLOUDFLARE_POLL_AFTER_SECONDS = _int("CLOUDFLARE_POLL_AFTER_SECONDS", 120)
+    S3_BUCKET = os.environ.get("S3_BUCKET", "")
+    S3_REGION = os.environ.get("S3_REGION", "us-east-1")
+    S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL", "")  # R2, MinIO
+    S3_ACCESS_KEY_ID = os.environ.get("S3_ACCESS_KEY_ID", "")  # empty: default chain
+    S3_SECRET_ACCESS_KEY = os.environ.get("S3_SECRET_ACCESS_KEY", "")
+    S3_KEY_PREFIX = os.environ.get("S3_KEY_PREFIX", "videos/")
+    S3_PART_URL_TTL_SECONDS = _int("S3_PART_URL_TTL_SECONDS", 3600)
+    S3_ABORT_MULTIPART_AFTER_HOURS = _int("S3_ABORT_MULTIPART_AFTER_HOURS", 48)
+    CLOUDFRONT_DOMAIN = os.environ.get("CLOUDFRONT_DOMAIN", "")
+    CLOUDFRONT_KEY_PAIR_ID = os.environ.get("CLOUDFRONT_KEY_PAIR_ID", "")  # a key group's key
+    CLOUDFRONT_PRIVATE_KEY_PEM = os.environ.get("CLOUDFRONT_PRIVATE_KEY_PEM", "")  # or a path
+    # --- end of cloud storage settings
+
 
 class TestConfig(Config):
     """Settings for the test suite: no scheduler, a throwaway secret."""
