@@ -14,6 +14,7 @@ BLUEPRINTS = [
     "lti_tool.home",
     "lti_tool.student",
     "lti_tool.review",
+    "lti_tool.demo_lms.views",
 ]
 
 
