@@ -1,0 +1,246 @@
+"""OAuth2 access to the platform's services (AGS, NRPS) and the one HTTP call they share.
+
+The tool asks the platform's token endpoint for a token with the client_credentials grant,
+authenticating with a JWT client assertion signed by the tool key (1EdTech Security
+Framework 1.0, section 4.1; RFC 7523). Tokens are cached in the AccessToken table until
+shortly before they expire; a 401 from a service drops the cached token and retries once.
+"""
+from __future__ import annotations
+
+import email.utils
+import logging
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Iterable
+
+import jwt
+import requests
+from flask import current_app
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..errors import ToolError
+from ..extensions import db
+from ..models import AccessToken, Platform, utcnow
+from .keys import SIGNING_ALG, signing_key
+
+log = logging.getLogger(__name__)
+
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+GRANT_TYPE = "client_credentials"
+ASSERTION_LIFETIME = timedelta(minutes=5)
+# Stop using a cached token this long before the platform says it expires.
+EXPIRY_MARGIN = timedelta(seconds=60)
+DEFAULT_TOKEN_LIFETIME = 3600  # when the platform omits expires_in
+RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+MAX_REASON_CHARS = 500
+
+
+class ServiceError(ToolError):
+    """A platform service (token, AGS, NRPS) did not do what we asked."""
+
+    http_status = 502
+    code = "lms_service_error"
+    title = "The LMS did not answer as expected"
+    retryable = False
+
+    def __init__(self, message: str, *, status: int | None = None,
+                 retry_after: float | None = None, **kw):
+        super().__init__(message, **kw)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(ServiceError):
+    """The platform is down, slow or rate-limiting us: try again later."""
+
+    code = "lms_unavailable"
+    retryable = True
+
+
+class ServiceRefused(ServiceError):
+    """The platform refused the request for good (4xx): retrying the same will not help."""
+
+    code = "lms_refused"
+
+
+class ScopeNotGranted(ServiceRefused):
+    """The platform did not grant the scope the operation needs."""
+
+    code = "lms_scope_not_granted"
+
+
+def client_assertion(platform: Platform) -> str:
+    """Return a signed JWT that authenticates the tool to the platform's token endpoint."""
+    kid, pem = signing_key()
+    now = utcnow()
+    claims = {
+        "iss": platform.client_id,
+        "sub": platform.client_id,
+        "aud": platform.auth_audience or platform.auth_token_url,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ASSERTION_LIFETIME).timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, pem, algorithm=SIGNING_ALG, headers={"kid": kid})
+
+
+def _scope_key(scopes: Iterable[str]) -> str:
+    return " ".join(sorted(set(scopes)))
+
+
+def access_token(platform: Platform, scopes: Iterable[str]) -> str:
+    """Return a live access token for these scopes, from the cache or the token endpoint."""
+    key = _scope_key(scopes)
+    cached = db.session.scalar(db.select(AccessToken).filter_by(
+        platform_id=platform.id, scopes=key))
+    if cached is not None and cached.expires_at > utcnow():
+        return cached.token
+    token, lifetime = _request_token(platform, key)
+    expires_at = utcnow() + timedelta(seconds=lifetime) - min(
+        EXPIRY_MARGIN, timedelta(seconds=lifetime / 10))
+    _store_token(platform.id, key, token, expires_at)
+    return token
+
+
+def forget_token(platform: Platform, scopes: Iterable[str]) -> None:
+    """Drop the cached token for these scopes (the platform said it is no longer valid)."""
+    db.session.execute(delete(AccessToken).where(
+        AccessToken.platform_id == platform.id, AccessToken.scopes == _scope_key(scopes)))
+
+
+def _request_token(platform: Platform, scope: str) -> tuple[str, int]:
+    data = {"grant_type": GRANT_TYPE, "client_assertion_type": CLIENT_ASSERTION_TYPE,
+            "client_assertion": client_assertion(platform), "scope": scope}
+    try:
+        resp = requests.post(platform.auth_token_url, data=data, timeout=_timeout(),
+                             headers={"Accept": "application/json"})
+    except requests.RequestException as exc:
+        raise ServiceUnavailable(f"The LMS token endpoint could not be reached "
+                                 f"({type(exc).__name__}).") from None
+    if resp.status_code != 200:
+        raise _error_from(resp, "The LMS refused to give the tool an access token")
+    try:
+        body = resp.json()
+        token = body["access_token"]
+    except (ValueError, KeyError, TypeError):
+        raise ServiceUnavailable("The LMS token endpoint answered without an access token.",
+                                 status=resp.status_code) from None
+    try:
+        lifetime = int(body.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
+    except (TypeError, ValueError):
+        lifetime = DEFAULT_TOKEN_LIFETIME
+    log.info("access token obtained from platform %s for %s (%ss)", platform.id, scope, lifetime)
+    return token, max(lifetime, 1)
+
+
+def _store_token(platform_id: int, scopes: str, token: str, expires_at: datetime) -> None:
+    """Upsert the cached token in the caller's transaction (concurrent writers do not clash)."""
+    values = {"platform_id": platform_id, "scopes": scopes, "token": token,
+              "expires_at": expires_at}
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(AccessToken).values(**values)
+    stmt = stmt.on_conflict_do_update(index_elements=["platform_id", "scopes"],
+                                      set_={"token": token, "expires_at": expires_at})
+    db.session.execute(stmt)
+
+
+def service_request(platform: Platform, scopes: Iterable[str], method: str, url: str, *,
+                    json: dict | None = None, accept: str | None = None,
+                    content_type: str | None = None,
+                    params: dict | None = None) -> requests.Response:
+    """Call a platform service with a bearer token; refresh the token once on 401.
+
+    Raises ServiceUnavailable for network errors, 5xx and 429 (with Retry-After), and
+    ServiceRefused for any other 4xx, carrying the platform's reason.
+    """
+    scopes = tuple(scopes)
+    for attempt in (1, 2):
+        headers = {"Authorization": f"Bearer {access_token(platform, scopes)}"}
+        if accept:
+            headers["Accept"] = accept
+        if content_type:
+            headers["Content-Type"] = content_type
+        try:
+            resp = requests.request(method, url, json=json, params=params, headers=headers,
+                                    timeout=_timeout())
+        except requests.RequestException as exc:
+            raise ServiceUnavailable(f"The LMS could not be reached ({type(exc).__name__}).") \
+                from None
+        if resp.status_code == 401 and attempt == 1:
+            log.info("platform %s answered 401: refreshing the access token", platform.id)
+            forget_token(platform, scopes)
+            continue
+        if resp.status_code >= 400:
+            raise _error_from(resp, f"The LMS answered {resp.status_code} to {method}")
+        return resp
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _error_from(resp: requests.Response, prefix: str) -> ServiceError:
+    """Translate an error answer into ServiceUnavailable or ServiceRefused with its reason."""
+    reason = _reason(resp)
+    message = f"{prefix}: {reason}" if reason else prefix
+    if resp.status_code in RETRYABLE_STATUSES or resp.status_code >= 500:
+        return ServiceUnavailable(message + ".", status=resp.status_code,
+                                  retry_after=parse_retry_after(resp.headers.get("Retry-After")))
+    return ServiceRefused(message + ".", status=resp.status_code)
+
+
+def _reason(resp: requests.Response) -> str:
+    """Return the platform's own words for an error, short and on one line."""
+    text = ""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("error_description", "reason", "message", "error"):
+            value = body.get(key)
+            if isinstance(value, dict):
+                value = value.get("message") or value.get("code")
+            if isinstance(value, str) and value:
+                text = value
+                break
+    if not text:
+        text = (resp.text or resp.reason or "").strip()
+    return " ".join(text.split())[:MAX_REASON_CHARS]
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Return the seconds to wait from a Retry-After header (seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - utcnow()).total_seconds())
+
+
+def _timeout() -> float:
+    return float(current_app.config.get("LTI_SERVICE_TIMEOUT_SECONDS", 15))
+
+
+def iter_pages(platform: Platform, scopes: Iterable[str], url: str, *, accept: str,
+               params: dict | None = None, max_pages: int = 1000):
+    """Yield each page's JSON body of a paged service, following Link rel="next"."""
+    seen = set()
+    for _ in range(max_pages):
+        resp = service_request(platform, scopes, "GET", url, accept=accept, params=params)
+        try:
+            yield resp.json()
+        except ValueError:
+            raise ServiceUnavailable("The LMS answered with something that is not JSON.",
+                                     status=resp.status_code) from None
+        next_url = resp.links.get("next", {}).get("url")
+        if not next_url or next_url in seen:
+            return
+        seen.add(next_url)
+        url, params = next_url, None  # the next link carries its own query

@@ -1,0 +1,259 @@
+/* The review player: plays a submitted video from its short-lived playback grant, renews
+   the grant before it expires, and offers what graders need: jumps, speed, keyboard
+   shortcuts, comment markers on the timeline. Cloudflare Stream plays in its own iframe,
+   driven through Cloudflare's player SDK (seeking, play/pause, time). */
+(function () {
+  "use strict";
+
+  var CLOUDFLARE_SDK = "https://embed.cloudflarestream.com/embed/sdk.latest.js";
+  var RENEW_BEFORE_MS = 60 * 1000;
+
+  function formatTime(seconds) {
+    var s = Math.max(0, Math.floor(seconds || 0));
+    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    var mm = h ? String(m).padStart(2, "0") : String(m);
+    return (h ? h + ":" : "") + mm + ":" + String(r).padStart(2, "0");
+  }
+
+  function isTyping(el) {
+    if (!el) return false;
+    var tag = el.tagName;
+    return el.isContentEditable || tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT";
+  }
+
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      if (window.Stream) return resolve();
+      var s = document.createElement("script");
+      s.src = src; s.async = true; s.onload = resolve; s.onerror = reject;
+      document.head.appendChild(s);
+    });
+  }
+
+  function fetchJson(url, launch) {
+    return fetch(url, {
+      credentials: "same-origin",
+      headers: {"Accept": "application/json", "X-Requested-With": "fetch", "X-LTI-Launch": launch}
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (body) {
+        if (!r.ok) {
+          var msg = (body.error && body.error.message) || ("The server answered " + r.status + ".");
+          throw new Error(msg);
+        }
+        return body;
+      });
+    });
+  }
+
+  /* One player in `root` (an element with data-playback-url). */
+  function Player(root, options) {
+    this.root = root;
+    this.opts = options || {};
+    this.launch = this.opts.launch;
+    this.video = root.querySelector("video");
+    this.engine = null;            // the <video> element or the Cloudflare SDK player
+    this.knownDuration = parseFloat(root.dataset.duration) || 0;
+    this.markers = [];
+    this.listeners = [];
+    this.renewTimer = null;
+    this.timeline = root.querySelector("#timeline");
+    this.progress = root.querySelector("#timeline-progress");
+    this.clock = root.querySelector("#clock");
+    this.playBtn = root.querySelector("#play");
+    this.errorBox = root.querySelector("#player-error");
+    this._wireControls();
+    this.load();
+  }
+
+  Player.prototype.load = function () {
+    var self = this;
+    return fetchJson(this.root.dataset.playbackUrl, this.launch).then(function (grant) {
+      self._apply(grant);
+    }).catch(function (err) { self.showError(err.message); });
+  };
+
+  Player.prototype._apply = function (grant) {
+    var self = this;
+    if (grant.kind === "iframe") {
+      this._useIframe(grant.url);
+    } else {
+      var resume = this.engine ? {t: this.currentTime(), paused: this.paused()} : null;
+      this.engine = this.video;
+      this.video.src = grant.url;
+      if (resume) {
+        this.video.addEventListener("loadedmetadata", function once() {
+          self.video.removeEventListener("loadedmetadata", once);
+          self.seek(resume.t);
+          if (!resume.paused) self.play();
+        });
+      }
+      if (!this._videoWired) this._wireVideo();
+    }
+    this._scheduleRenew(grant.expires_at);
+  };
+
+  Player.prototype._useIframe = function (url) {
+    var self = this;
+    if (this.iframe) { return; }  // Cloudflare's player renews its own token
+    var iframe = document.createElement("iframe");
+    iframe.src = url;
+    iframe.title = "Submitted video";
+    iframe.allow = "accelerometer; autoplay; encrypted-media; picture-in-picture; fullscreen";
+    iframe.setAttribute("allowfullscreen", "");
+    iframe.className = "player-iframe";
+    this.video.replaceWith(iframe);
+    this.iframe = iframe;
+    loadScript(CLOUDFLARE_SDK).then(function () {
+      self.engine = window.Stream(iframe);
+      ["timeupdate", "play", "pause", "loadedmetadata", "durationchange"].forEach(function (ev) {
+        self.engine.addEventListener(ev, function () { self._tick(); });
+      });
+    }).catch(function () {
+      self.showError("Cloudflare's player controls could not be loaded: the video plays, " +
+                     "but comments cannot move it; use the times shown in the list.");
+    });
+  };
+
+  Player.prototype._wireVideo = function () {
+    var self = this;
+    this._videoWired = true;
+    ["timeupdate", "play", "pause", "loadedmetadata", "durationchange", "seeked"].forEach(function (ev) {
+      self.video.addEventListener(ev, function () { self._tick(); });
+    });
+    this.video.addEventListener("error", function () {
+      // An expired grant shows up as a media error: ask for a fresh one once.
+      if (self._retried) { self.showError("The video could not be played. Reload the page to try again."); return; }
+      self._retried = true;
+      self.load();
+    });
+    this.video.addEventListener("click", function () { self.toggle(); });
+  };
+
+  Player.prototype._scheduleRenew = function (expiresAt) {
+    var self = this;
+    clearTimeout(this.renewTimer);
+    var when = Date.parse(expiresAt) - Date.now() - RENEW_BEFORE_MS;
+    if (!isFinite(when)) return;
+    this.renewTimer = setTimeout(function () { self._retried = false; self.load(); }, Math.max(5000, when));
+  };
+
+  Player.prototype._wireControls = function () {
+    var self = this;
+    this.root.querySelectorAll("[data-jump]").forEach(function (btn) {
+      btn.addEventListener("click", function () { self.jump(parseFloat(btn.dataset.jump)); });
+    });
+    if (this.playBtn) this.playBtn.addEventListener("click", function () { self.toggle(); });
+    var speed = this.root.querySelector("#speed");
+    if (speed) speed.addEventListener("change", function () { self.setRate(parseFloat(speed.value)); });
+    if (this.timeline) {
+      this.timeline.addEventListener("click", function (ev) {
+        if (ev.target.closest(".marker")) return;
+        var rect = self.timeline.getBoundingClientRect();
+        var d = self.duration();
+        if (d && rect.width) self.seek(((ev.clientX - rect.left) / rect.width) * d);
+      });
+    }
+    document.addEventListener("keydown", function (ev) { self._onKey(ev); });
+  };
+
+  Player.prototype._onKey = function (ev) {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || isTyping(ev.target)) return;
+    var handled = true;
+    switch (ev.key) {
+      case " ": case "k": case "K": this.toggle(); break;
+      case "j": case "J": this.jump(-10); break;
+      case "l": case "L": this.jump(10); break;
+      case "ArrowLeft": this.jump(-5); break;
+      case "ArrowRight": this.jump(5); break;
+      case "c": case "C":
+        if (this.opts.onCommentKey) this.opts.onCommentKey(); else handled = false;
+        break;
+      default: handled = false;
+    }
+    if (handled) ev.preventDefault();
+  };
+
+  Player.prototype.on = function (fn) { this.listeners.push(fn); };
+
+  Player.prototype._tick = function () {
+    var t = this.currentTime(), d = this.duration();
+    if (this.clock) this.clock.textContent = formatTime(t) + " / " + (d ? formatTime(d) : "–");
+    if (this.progress && d) this.progress.style.width = Math.min(100, (t / d) * 100) + "%";
+    if (this.playBtn) {
+      var paused = this.paused();
+      this.playBtn.textContent = paused ? "▶" : "❚❚";
+      this.playBtn.setAttribute("aria-label", paused ? "Play" : "Pause");
+    }
+    if (d && d !== this._markersFor) this.renderMarkers();
+    this.listeners.forEach(function (fn) { fn(t); });
+  };
+
+  Player.prototype.currentTime = function () { return this.engine ? (this.engine.currentTime || 0) : 0; };
+  Player.prototype.duration = function () {
+    var d = this.engine && this.engine.duration;
+    return (d && isFinite(d)) ? d : this.knownDuration;
+  };
+  Player.prototype.paused = function () { return !this.engine || this.engine.paused !== false; };
+  Player.prototype.play = function () {
+    if (!this.engine) return;
+    var p = this.engine.play();
+    if (p && p.catch) p.catch(function () {});
+  };
+  Player.prototype.pause = function () { if (this.engine) this.engine.pause(); };
+  Player.prototype.toggle = function () { if (this.paused()) this.play(); else this.pause(); };
+  Player.prototype.seek = function (t) {
+    if (!this.engine) return;
+    var d = this.duration();
+    this.engine.currentTime = Math.max(0, d ? Math.min(t, d) : t);
+    this._tick();
+  };
+  Player.prototype.jump = function (delta) { this.seek(this.currentTime() + delta); };
+  Player.prototype.setRate = function (rate) {
+    if (this.engine && "playbackRate" in this.engine) this.engine.playbackRate = rate;
+  };
+
+  Player.prototype.setMarkers = function (markers) { this.markers = markers || []; this.renderMarkers(); };
+  Player.prototype.renderMarkers = function () {
+    if (!this.timeline) return;
+    var self = this, d = this.duration();
+    this._markersFor = d;
+    this.timeline.querySelectorAll(".marker").forEach(function (m) { m.remove(); });
+    if (!d) return;
+    this.markers.forEach(function (m) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "marker";
+      b.dataset.commentId = m.id;
+      b.style.left = Math.min(100, (m.at_seconds / d) * 100) + "%";
+      b.title = formatTime(m.at_seconds) + " — " + m.body;
+      b.setAttribute("aria-label", "Comment at " + formatTime(m.at_seconds) + ": " + m.body);
+      b.addEventListener("click", function () { self.seek(m.at_seconds); if (self.opts.onMarker) self.opts.onMarker(m); });
+      self.timeline.appendChild(b);
+    });
+  };
+
+  Player.prototype.showError = function (message) {
+    if (!this.errorBox) return;
+    this.errorBox.textContent = message;
+    this.errorBox.hidden = false;
+  };
+
+  /* Make [data-seek] buttons inside `root` seek the page's first video (student page). */
+  function bindSeekLinks(root, player) {
+    root.addEventListener("click", function (ev) {
+      var btn = ev.target.closest("[data-seek]");
+      if (!btn) return;
+      var t = parseFloat(btn.dataset.seek);
+      if (player) { player.seek(t); return; }
+      var video = document.querySelector("video");
+      if (video) { video.currentTime = t; video.focus(); }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-seek-links]").forEach(function (el) { bindSeekLinks(el, null); });
+  });
+
+  window.VAPlayer = {Player: Player, formatTime: formatTime, fetchJson: fetchJson,
+                     bindSeekLinks: bindSeekLinks, isTyping: isTyping};
+})();
