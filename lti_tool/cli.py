@@ -4,7 +4,9 @@ from __future__ import annotations
 from flask import Flask
 
 # Modules exposing a click group or command named `cli`, added to `flask --app wsgi`.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = [
+    "lti_tool.lti.cli",
+]
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,176 @@
+"""Operator commands: `flask --app wsgi platforms ...` and `flask --app wsgi keys ...`."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from .. import audit
+from ..audit import EventType
+from ..extensions import db
+from ..models import Deployment, Platform
+from ..states import DeploymentPolicy
+from . import keys as tool_keys
+
+POLICIES = click.Choice([p.value for p in DeploymentPolicy])
+
+
+def _base_url() -> str:
+    return current_app.config.get("PUBLIC_BASE_URL") or "<PUBLIC_BASE_URL>"
+
+
+def _platform(platform_id: int) -> Platform:
+    platform = db.session.get(Platform, platform_id)
+    if platform is None:
+        raise click.ClickException(f"No platform with id {platform_id}; see `platforms list`.")
+    return platform
+
+
+@click.group("platforms")
+def cli():
+    """Manage the LMS registrations (platforms) and their deployments."""
+
+
+@cli.command("add")
+@click.option("--issuer", required=True, help="The LMS's issuer (Moodle: the site's URL).")
+@click.option("--client-id", required=True, help="The client id the LMS gave the tool.")
+@click.option("--auth-login-url", required=True, help="OIDC auth URL (Moodle: mod/lti/auth.php).")
+@click.option("--auth-token-url", required=True, help="OAuth2 token URL (mod/lti/token.php).")
+@click.option("--key-set-url", "--jwks-url", required=True,
+              help="The LMS's public keys URL (mod/lti/certs.php).")
+@click.option("--deployment-id", "deployment_ids", multiple=True,
+              help="A deployment id (repeat for several).")
+@click.option("--name", default="", help="A name for people.")
+@click.option("--audience", default=None, help="Token audience, when not the token URL.")
+@click.option("--policy", type=POLICIES, default=DeploymentPolicy.REFUSE.value,
+              show_default=True, help="What to do with an unknown deployment id.")
+@with_appcontext
+def add(issuer, client_id, auth_login_url, auth_token_url, key_set_url, deployment_ids, name,
+        audience, policy):
+    """Register an LMS by hand."""
+    issuer = issuer.rstrip("/") if issuer.count("/") > 2 else issuer
+    if db.session.scalar(db.select(Platform).filter_by(issuer=issuer, client_id=client_id)):
+        raise click.ClickException(f"{issuer} with client id {client_id} is already registered.")
+    for url in (auth_login_url, auth_token_url, key_set_url):
+        if not url.startswith(("http://", "https://")):
+            raise click.ClickException(f"{url!r} is not an http(s) URL.")
+    platform = Platform(issuer=issuer, client_id=client_id, auth_login_url=auth_login_url,
+                        auth_token_url=auth_token_url, key_set_url=key_set_url, name=name,
+                        auth_audience=audience, deployment_policy=policy)
+    platform.deployments = [Deployment(deployment_id=d) for d in dict.fromkeys(deployment_ids)]
+    db.session.add(platform)
+    db.session.flush()
+    audit.record(EventType.PLATFORM_REGISTERED, platform_id=platform.id, target=platform,
+                 issuer=issuer, client_id=client_id, how="cli")
+    db.session.commit()
+    click.echo(f"Registered platform {platform.id}: {issuer} (client id {client_id}).")
+    click.echo(f"Its own login URL: {_base_url()}/lti/login/{platform.login_key}")
+
+
+@cli.command("list")
+@with_appcontext
+def list_platforms():
+    """List the registrations, their deployments and login URLs."""
+    platforms = list(db.session.scalars(db.select(Platform).order_by(Platform.id)))
+    if not platforms:
+        click.echo("No platform registered. Use `platforms add` or dynamic registration.")
+        return
+    for p in platforms:
+        deps = ", ".join(d.deployment_id + (" (auto)" if d.auto_added else "")
+                         for d in p.deployments) or "none"
+        click.echo(f"[{p.id}] {p.name or p.issuer} {'' if p.active else '(disabled)'}".rstrip())
+        click.echo(f"    issuer: {p.issuer}\n    client id: {p.client_id}")
+        click.echo(f"    deployments: {deps}\n    new deployments: {p.deployment_policy}")
+        click.echo(f"    login URL: {_base_url()}/lti/login/{p.login_key}")
+
+
+@cli.command("remove")
+@click.argument("platform_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def remove(platform_id, yes):
+    """Remove a registration and everything that hangs off it (courses, users, videos' rows)."""
+    platform = _platform(platform_id)
+    if not yes:
+        click.confirm(f"Remove {platform.issuer} (client id {platform.client_id}) and all its "
+                      "courses, users and submissions?", abort=True)
+    audit.record(EventType.PLATFORM_REMOVED, platform_id=None, issuer=platform.issuer,
+                 client_id=platform.client_id, removed_platform_id=platform.id)
+    db.session.delete(platform)
+    db.session.commit()
+    click.echo(f"Removed platform {platform_id}.")
+
+
+@cli.command("policy")
+@click.argument("platform_id", type=int)
+@click.argument("policy", type=POLICIES)
+@with_appcontext
+def policy(platform_id, policy):
+    """Allow or refuse launches from deployment ids the tool has not seen."""
+    platform = _platform(platform_id)
+    platform.deployment_policy = policy
+    audit.record(EventType.SETTING_CHANGED, platform_id=platform.id, target=platform,
+                 deployment_policy=policy)
+    db.session.commit()
+    click.echo(f"Platform {platform_id}: new deployments are now {policy}ed.")
+
+
+@cli.group("deployments")
+def deployments():
+    """Manage the deployment ids of a registration."""
+
+
+@deployments.command("add")
+@click.argument("platform_id", type=int)
+@click.argument("deployment_id")
+@with_appcontext
+def add_deployment(platform_id, deployment_id):
+    """Accept launches from one more deployment id."""
+    platform = _platform(platform_id)
+    if any(d.deployment_id == deployment_id for d in platform.deployments):
+        raise click.ClickException(f"Deployment {deployment_id} is already known.")
+    deployment = Deployment(deployment_id=deployment_id)
+    platform.deployments.append(deployment)
+    db.session.flush()
+    audit.record(EventType.DEPLOYMENT_ADDED, platform_id=platform.id, target=deployment,
+                 deployment_id=deployment_id, how="cli")
+    db.session.commit()
+    click.echo(f"Platform {platform_id}: deployment {deployment_id} added.")
+
+
+@click.group("keys")
+def keys_cli():
+    """Manage the tool's signing keys."""
+
+
+def _fmt(when: datetime | None) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if when else "-"
+
+
+@keys_cli.command("list")
+@with_appcontext
+def list_keys():
+    """List the tool's keys: which signs, which are still published."""
+    store = tool_keys.key_store()
+    store.signing_key()
+    published = {k["kid"] for k in store.public_jwks()["keys"]}
+    current, _ = store.signing_key()
+    for key in store.keys():
+        state = "signing" if key.kid == current else (
+            "published" if key.kid in published else "retired")
+        click.echo(f"{key.kid}  created {_fmt(key.created_at)}  retired {_fmt(key.retired_at)}"
+                   f"  {state}")
+
+
+@keys_cli.command("rotate")
+@with_appcontext
+def rotate():
+    """Make a new signing key; the old one stays published for LTI_KEY_OVERLAP_DAYS."""
+    store = tool_keys.key_store()
+    store.signing_key()
+    new = store.rotate()
+    audit.record(EventType.KEY_ROTATED, kid=new.kid, commit=True)
+    click.echo(f"New signing key {new.kid}. The previous key stays in the JWKS for "
+               f"{current_app.config['LTI_KEY_OVERLAP_DAYS']} days.")

@@ -1,0 +1,144 @@
+"""Deep Linking 2.0: the instructor's settings become an ltiResourceLink with a line item.
+
+The response is a JWT signed with the tool's key (Deep Linking 2.0, section 4.4 "Deep Linking
+Response"; 1EdTech Security Framework 5.2 for tool-originating messages), auto-posted to the
+platform's deep_link_return_url.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import jwt
+
+from ..models import LaunchRecord
+from . import claims as c
+from . import keys
+
+MB = 1024**2
+GB = 1024**3
+SIZE_UNITS = {"MB": MB, "GB": GB}
+VIDEO_FORMATS = ("mp4", "mov", "webm", "mkv", "m4v", "avi")
+# The line item tag that marks our gradebook columns (AGS 2.0, 3.2.6), for finding them again.
+LINEITEM_TAG = "video-assignment"
+RESPONSE_TTL_SECONDS = 300
+TITLE_MAX = 255
+MAX_SCORE_LIMIT = 10000
+
+
+@dataclass
+class LinkSettings:
+    """What an instructor chose for a new video assignment."""
+
+    title: str
+    instructions: str = ""
+    max_score: float = 100.0
+    max_file_bytes: int | None = None
+    allowed_formats: list[str] = field(default_factory=list)
+    max_duration_seconds: int | None = None
+
+    def custom(self) -> dict[str, str]:
+        """Return the link's custom parameters (strings, as Deep Linking requires)."""
+        out = {"max_score": f"{self.max_score:g}"}
+        if self.instructions:
+            out["instructions"] = self.instructions
+        if self.max_file_bytes:
+            out["max_file_bytes"] = str(self.max_file_bytes)
+        if self.allowed_formats:
+            out["allowed_formats"] = ",".join(self.allowed_formats)
+        if self.max_duration_seconds:
+            out["max_duration_seconds"] = str(self.max_duration_seconds)
+        return out
+
+
+def _number(raw: str | None, label: str, errors: dict, key: str, *, minimum: float,
+            maximum: float | None = None) -> float | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        errors[key] = f"{label} must be a number."
+        return None
+    if value < minimum or (maximum is not None and value > maximum):
+        errors[key] = (f"{label} must be between {minimum:g} and {maximum:g}." if maximum
+                       else f"{label} must be at least {minimum:g}.")
+        return None
+    return value
+
+
+def parse_settings(form, site_max_bytes: int) -> tuple[LinkSettings | None, dict[str, str]]:
+    """Read the deep-linking form; return (settings, {}) or (None, {field: message})."""
+    errors: dict[str, str] = {}
+    title = (form.get("title") or "").strip()
+    if not title:
+        errors["title"] = "Give the assignment a title."
+    elif len(title) > TITLE_MAX:
+        errors["title"] = f"The title may have at most {TITLE_MAX} characters."
+    max_score = _number(form.get("max_score"), "Maximum score", errors, "max_score",
+                        minimum=0.01, maximum=MAX_SCORE_LIMIT)
+    unit = form.get("max_size_unit", "GB")
+    size = _number(form.get("max_size"), "Maximum file size", errors, "max_size", minimum=0.001)
+    max_bytes = None
+    if size is not None:
+        if unit not in SIZE_UNITS:
+            errors["max_size"] = "Choose MB or GB."
+        else:
+            max_bytes = int(size * SIZE_UNITS[unit])
+            if max_bytes > site_max_bytes:
+                errors["max_size"] = (f"This site accepts files up to "
+                                      f"{site_max_bytes / GB:g} GB.")
+    minutes = _number(form.get("max_duration_minutes"), "Maximum duration", errors,
+                      "max_duration_minutes", minimum=0.1, maximum=24 * 60)
+    formats = [f for f in form.getlist("allowed_formats") if f in VIDEO_FORMATS]
+    if errors:
+        return None, errors
+    return LinkSettings(
+        title=title, instructions=(form.get("instructions") or "").strip(),
+        max_score=max_score if max_score is not None else 100.0, max_file_bytes=max_bytes,
+        allowed_formats=formats,
+        max_duration_seconds=int(minutes * 60) if minutes is not None else None), {}
+
+
+def content_item(settings: LinkSettings, launch_url: str, accept_lineitem: bool) -> dict:
+    """Return the ltiResourceLink content item (Deep Linking 2.0, 3.4.1)."""
+    item = {"type": "ltiResourceLink", "title": settings.title, "url": launch_url,
+            "custom": settings.custom()}
+    if settings.instructions:
+        item["text"] = settings.instructions[:1000]
+    if accept_lineitem:
+        item["lineItem"] = {"scoreMaximum": settings.max_score, "label": settings.title,
+                            "resourceId": f"va-{secrets.token_hex(8)}", "tag": LINEITEM_TAG}
+    return item
+
+
+def deep_link_settings(launch: LaunchRecord) -> dict:
+    """Return the platform's deep linking settings from the launch."""
+    return launch.claims.get(c.DL_SETTINGS) or {}
+
+
+def accepts_lineitem(dl: dict) -> bool:
+    """Tell whether the platform takes a line item with the link (absent means yes)."""
+    value = dl.get("accept_lineitem", True)
+    return value not in (False, "false")
+
+
+def response_jwt(launch: LaunchRecord, items: list[dict]) -> str:
+    """Return the signed LtiDeepLinkingResponse for the launch, echoing its `data`."""
+    now = int(time.time())
+    platform = launch.platform
+    dl = deep_link_settings(launch)
+    payload = {
+        "iss": platform.client_id, "aud": platform.issuer, "iat": now,
+        "exp": now + RESPONSE_TTL_SECONDS, "nonce": secrets.token_urlsafe(16),
+        c.DEPLOYMENT_ID: launch.claims[c.DEPLOYMENT_ID],
+        c.MESSAGE_TYPE: c.DEEP_LINKING_RESPONSE,
+        c.VERSION: c.LTI_VERSION_1_3,
+        c.DL_CONTENT_ITEMS: items,
+    }
+    if "data" in dl:
+        payload[c.DL_DATA] = dl["data"]
+    kid, pem = keys.signing_key()
+    return jwt.encode(payload, pem, algorithm=keys.SIGNING_ALG, headers={"kid": kid})

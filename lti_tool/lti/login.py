@@ -1,0 +1,132 @@
+"""OIDC third-party initiated login (LTI 1.3 core 4.1; 1EdTech Security Framework 5.1.1).
+
+pylti1p3 builds the authentication request; we keep its state in our database so the
+launch can check it on any worker, and bind it to the browser with a cookie, or with LTI
+Platform Storage when the platform offers it (`lti_storage_target`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from flask import current_app, request
+from pylti1p3.contrib.flask import FlaskCookieService, FlaskOIDCLogin, FlaskRequest
+from pylti1p3.cookies_allowed_check import CookiesAllowedCheckPage
+from pylti1p3.exception import OIDCException
+
+from ..cookies import cookie_attributes
+from ..errors import LaunchError
+from ..models import Platform
+from .launch_store import DbLaunchDataStorage, kv_put
+from .tool_conf import DbToolConf
+from .urls import tool_url
+
+# The login must reach the launch within this time (Moodle's own id_token lives 60 s).
+LOGIN_TTL_SECONDS = 600
+STATE_PREFIX = "oidc-state:"
+# Login parameters we keep with the state, to restart the login in a new window.
+LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint",
+                "lti_deployment_id", "client_id")
+STORAGE_TARGET_PARAM = "lti_storage_target"
+NEW_WINDOW_PARAM = "lti1p3_new_window"
+
+
+def state_key(state: str) -> str:
+    """Return the KeyValue key of one login's state record."""
+    return STATE_PREFIX + state[:200]
+
+
+def state_cookie_name(state: str) -> str:
+    """Return the name of the cookie that binds a state to the browser (pylti1p3's scheme)."""
+    return "lti1p3-" + state
+
+
+class ToolCookieService(FlaskCookieService):
+    """pylti1p3's cookies, set with our iframe-friendly attributes (SameSite=None; Partitioned)."""
+
+    def update_response(self, response):
+        for key, data in self._cookie_data_to_set.items():
+            response.set_cookie(key, str(data["value"]), max_age=data["exp"], path="/",
+                                **cookie_attributes())
+
+
+class PartitionedCookiesCheckPage(CookiesAllowedCheckPage):
+    """pylti1p3's cookie check, testing a Partitioned cookie as our own cookies are (CHIPS)."""
+
+    def get_js_block(self) -> str:
+        return super().get_js_block().replace(
+            "'; SameSite=None; secure'", "'; SameSite=None; Secure; Partitioned'")
+
+
+@dataclass
+class LoginOutcome:
+    """Where to send the browser: the auth URL, and the Platform Storage details when used."""
+
+    auth_url: str
+    state: str
+    nonce: str
+    storage_target: str | None
+    platform: Platform
+
+
+class ToolOIDCLogin(FlaskOIDCLogin):
+    """pylti1p3's OIDC login answering with a GET redirect and state kept in our database."""
+
+    def __init__(self, platform: Platform | None = None):
+        self.tool_conf = DbToolConf(platform)
+        super().__init__(FlaskRequest(), self.tool_conf,
+                         cookie_service=ToolCookieService(FlaskRequest()),
+                         launch_data_storage=DbLaunchDataStorage())
+        self.set_launch_data_storage(self._launch_data_storage)
+        self.set_launch_data_lifetime(LOGIN_TTL_SECONDS)
+
+    def get_cookies_allowed_js_check(self) -> str:
+        params = {NEW_WINDOW_PARAM: "1"}
+        params.update({k: v for k in LOGIN_PARAMS if (v := self._get_request_param(k))})
+        page = PartitionedCookiesCheckPage(
+            params, "https" if self._request.is_secure() else "http",
+            self._cookies_unavailable_msg_main_text, self._cookies_unavailable_msg_click_text,
+            self._cookies_check_loading_text)
+        return page.get_html()
+
+    def start(self) -> LoginOutcome:
+        """Validate the login request and prepare the authentication request (GET)."""
+        # redirect_uri must equal a registered one exactly (Security Framework 5.1.1.2).
+        try:
+            auth_url = self._prepare_redirect_url(tool_url("lti.launch"))
+        except OIDCException as exc:
+            raise LaunchError(f"The LMS's login request is incomplete: {exc}.",
+                              hint="The LMS must send `iss` and `login_hint`.") from None
+        query = parse_qs(urlsplit(auth_url).query)
+        state, nonce = query["state"][0], query["nonce"][0]
+        platform = self.tool_conf.find_platform(self._get_request_param("iss"),
+                                                self._get_request_param("client_id"))
+        storage_target = self._get_request_param(STORAGE_TARGET_PARAM) or None
+        kv_put(state_key(state), {
+            "platform_id": platform.id, "nonce": nonce, "storage_target": storage_target,
+            "login": {k: v for k in LOGIN_PARAMS if (v := self._get_request_param(k))},
+        }, LOGIN_TTL_SECONDS)
+        return LoginOutcome(auth_url, state, nonce, storage_target, platform)
+
+    def wants_cookie_check(self) -> bool:
+        """Tell whether to run pylti1p3's cookie check page before the redirect.
+
+        Only inside an iframe (Sec-Fetch-Dest), only without Platform Storage, and not when the
+        check already sent us here in a new window.
+        """
+        return (current_app.config.get("LTI_COOKIE_CHECK", True)
+                and request.headers.get("Sec-Fetch-Dest") == "iframe"
+                and not self._get_request_param(STORAGE_TARGET_PARAM)
+                and not self._is_new_window_request())
+
+    def redirect_response(self, auth_url: str):
+        """Return the 302 to the platform's auth endpoint, with the state cookie."""
+        return self.get_redirect(auth_url).do_redirect()
+
+    def cookie_check_response(self):
+        """Return pylti1p3's cookie check page (it comes back here when cookies work)."""
+        self.enable_check_cookies(
+            main_msg="Your browser blocks cookies for this tool inside the course page.",
+            click_msg="Open the activity in a new window.",
+            loading_msg="Loading…")
+        return self.get_response(self.get_cookies_allowed_js_check())

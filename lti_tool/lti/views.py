@@ -1,0 +1,233 @@
+"""LTI endpoints: login, launch, JWKS, tool configuration, dynamic registration, deep linking."""
+from __future__ import annotations
+
+import logging
+
+from flask import (Blueprint, Flask, current_app, jsonify, make_response, redirect,
+                   render_template, request, url_for)
+
+from .. import audit
+from ..audit import EventType
+from ..auth import current_launch, remember_launch, require_launch
+from ..errors import LaunchError, NotAuthenticated, ToolError
+from ..extensions import db
+from ..models import Platform
+from ..states import STAFF_ROLES, Role
+from . import claims as c
+from . import deep_linking, keys, registration
+from .launch import (STORAGE_NONCE_FIELD, STORAGE_STATE_FIELD, NeedsPlatformStorage,
+                     StateNotBound, ToolMessageLaunch)
+from .login import ToolOIDCLogin
+from .provisioning import provision
+from .urls import origin_of, tool_url, tool_urls
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("lti", __name__, url_prefix="/lti")
+
+
+def _refused(err: LaunchError, stage: str, platform: Platform | None = None) -> None:
+    """Forget the half-done work, and audit the refusal (the error handler logs it)."""
+    db.session.rollback()
+    audit.record(EventType.LAUNCH_REFUSED, platform_id=platform.id if platform else None,
+                 commit=True, stage=stage, code=err.code, reason=err.message[:500])
+
+
+# ---- OIDC login ----
+def _login(platform: Platform | None):
+    oidc = ToolOIDCLogin(platform)
+    try:
+        if oidc.wants_cookie_check():
+            oidc.tool_conf.find_platform(request.values.get("iss"), request.values.get("client_id"))
+            return oidc.cookie_check_response()
+        outcome = oidc.start()
+    except LaunchError as err:
+        _refused(err, "login", platform)
+        raise
+    db.session.commit()
+    if outcome.storage_target:
+        # LTI Platform Storage: put state and nonce in the platform's frame, then redirect.
+        page = render_template("lti/storage_login.html", auth_url=outcome.auth_url,
+                               state=outcome.state, nonce=outcome.nonce,
+                               target=outcome.storage_target,
+                               platform_origin=origin_of(outcome.platform.auth_login_url))
+        return oidc.get_redirect(outcome.auth_url)._process_response(make_response(page))
+    return oidc.redirect_response(outcome.auth_url)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Answer the LMS's login initiation with a GET redirect to its auth endpoint."""
+    return _login(None)
+
+
+@bp.route("/login/<login_key>", methods=["GET", "POST"])
+def login_for_registration(login_key: str):
+    """Answer a login initiation whose URL itself names the registration."""
+    platform = db.session.scalar(db.select(Platform).filter_by(login_key=login_key))
+    if platform is None:
+        err = LaunchError("This login URL does not belong to any registration of the tool.",
+                          code="unknown_login_url", http_status=404,
+                          hint=f"Copy the login URL again from {tool_url('lti.tool_configuration')}"
+                               " or `flask --app wsgi platforms list`.")
+        _refused(err, "login")
+        raise err
+    return _login(platform)
+
+
+# ---- launch ----
+@bp.post("/launch")
+def launch():
+    """Validate the id_token, record the launch, and send the user where their role belongs."""
+    message = ToolMessageLaunch()
+    try:
+        message.validate()
+        record = provision(message.get_launch_id(), message.platform, message.deployment,
+                           message.claims)
+    except NeedsPlatformStorage as need:
+        db.session.rollback()
+        return render_template("lti/storage_launch.html", need=need,
+                               id_token=request.form.get("id_token"),
+                               state_field=STORAGE_STATE_FIELD, nonce_field=STORAGE_NONCE_FIELD)
+    except StateNotBound as err:
+        _refused(err, "launch", message.platform)
+        log.warning("launch refused: %s", err.message)
+        return render_template("lti/cookies_blocked.html", err=err), err.http_status
+    except LaunchError as err:
+        _refused(err, "launch", message.platform)
+        raise
+    db.session.commit()
+    remember_launch(record)
+    return redirect(_landing(record), code=303)
+
+
+def _landing(record) -> str:
+    """Return where a fresh launch goes, carrying its id for cookie-less iframes."""
+    if record.message_type == c.DEEP_LINKING_REQUEST:
+        return url_for("lti.deep_link", launch=record.id)
+    if record.message_type == c.SUBMISSION_REVIEW_REQUEST:
+        if "review.submission_review" in current_app.view_functions:
+            return url_for("review.submission_review", launch=record.id)
+        return url_for("lti.not_implemented", launch=record.id)
+    if record.assignment is not None:
+        if record.role == Role.LEARNER:
+            return url_for("student.assignment", launch=record.id)
+        return url_for("review.assignment", launch=record.id)
+    if record.role == Role.ADMIN or record.user.is_platform_admin:
+        return url_for("lti.admin_home", launch=record.id)
+    return url_for("lti.no_activity", launch=record.id)
+
+
+@bp.get("/unsupported")
+@require_launch()
+def not_implemented():
+    """Explain that this kind of launch is not available yet."""
+    raise ToolError("Reviewing one submission from the LMS gradebook is not available in "
+                    "this version of the tool. Open the assignment from the course page to "
+                    "review submissions.", code="not_implemented", http_status=501)
+
+
+@bp.get("/no-activity")
+@require_launch()
+def no_activity():
+    """Explain a launch that names no course activity."""
+    raise ToolError("The LMS opened the tool without a course activity (no resource link or "
+                    "course), so there is nothing to show here. Open a video assignment from "
+                    "its course page.", code="no_resource_link", http_status=400)
+
+
+@bp.get("/admin")
+@require_launch()
+def admin_home():
+    """Show an LMS administrator the tool's registration and where to administer it."""
+    record = current_launch()
+    if not (record.role == Role.ADMIN or record.user.is_platform_admin):
+        raise ToolError("Only LMS administrators may see this page.", http_status=403,
+                        code="forbidden")
+    platforms = list(db.session.scalars(
+        db.select(Platform).filter_by(issuer=record.platform.issuer).order_by(Platform.id)))
+    return render_template("lti/admin_home.html", launch=record, platforms=platforms,
+                           urls=tool_urls(record.platform),
+                           dashboard="admin.index" in current_app.view_functions)
+
+
+# ---- keys and configuration ----
+@bp.get("/jwks")
+def jwks():
+    """Serve the tool's public keys (current and recently retired)."""
+    resp = jsonify(keys.public_jwks())
+    resp.headers["Cache-Control"] = "public, max-age=300"
+    return resp
+
+
+@bp.get("/config")
+def tool_configuration():
+    """List the tool's URLs and public key for an LMS administrator (JSON when asked)."""
+    record = current_launch()
+    platform = record.platform if record is not None and record.user.is_platform_admin else None
+    urls = tool_urls(platform)
+    jwks_doc = keys.public_jwks()
+    if request.accept_mimetypes.best_match(["text/html", "application/json"]) == \
+            "application/json":
+        return jsonify(urls=urls, jwks=jwks_doc, scopes=list(c.TOOL_SCOPES),
+                       registration_url=urls["registration_url"])
+    return render_template("lti/config.html", urls=urls, jwks=jwks_doc,
+                           scopes=c.TOOL_SCOPES, platform=platform)
+
+
+# ---- dynamic registration ----
+@bp.get("/register")
+def register():
+    """Register with a platform by LTI Dynamic Registration, then tell the LMS to close."""
+    try:
+        result = registration.register_with_platform(
+            request.args.get("openid_configuration"), request.args.get("registration_token"))
+    except registration.RegistrationError:
+        db.session.rollback()
+        raise
+    return render_template("lti/registered.html", result=result,
+                           close_subject=c.PM_CLOSE)
+
+
+# ---- deep linking ----
+def _deep_link_launch():
+    record = current_launch()
+    if record.message_type != c.DEEP_LINKING_REQUEST:
+        raise NotAuthenticated("This page answers a deep linking request. Add the activity "
+                               "again from the LMS.")
+    return record
+
+
+@bp.route("/deep-link", methods=["GET", "POST"])
+@require_launch(STAFF_ROLES)
+def deep_link():
+    """Let an instructor set up a video assignment and send it back to the LMS."""
+    record = _deep_link_launch()
+    site_max = current_app.config["MAX_UPLOAD_BYTES"]
+    dl = deep_linking.deep_link_settings(record)
+    errors: dict = {}
+    if request.method == "POST":
+        settings, errors = deep_linking.parse_settings(request.form, site_max)
+        if settings is not None:
+            item = deep_linking.content_item(settings, tool_url("lti.launch"),
+                                             deep_linking.accepts_lineitem(dl))
+            token = deep_linking.response_jwt(record, [item])
+            audit.record(EventType.DEEP_LINK_CREATED, actor=record.user,
+                         platform_id=record.platform_id, course_id=record.course_id,
+                         title=settings.title, max_score=settings.max_score, commit=True)
+            return render_template("lti/deep_link_return.html",
+                                   return_url=dl["deep_link_return_url"], jwt=token)
+    return render_template("lti/deep_link.html", launch=record, form=request.form,
+                           errors=errors, formats=deep_linking.VIDEO_FORMATS,
+                           site_max_gb=site_max / deep_linking.GB,
+                           dl_title=dl.get("title")), (400 if errors else 200)
+
+
+def init_app(app: Flask) -> None:
+    """Serve the JWKS at the well-known path too, and add the `keys` commands.
+
+    (`platforms` comes through COMMAND_MODULES; a module there adds one group.)
+    """
+    from .cli import keys_cli
+    app.add_url_rule("/.well-known/jwks.json", "lti_well_known_jwks", jwks)
+    app.cli.add_command(keys_cli)
