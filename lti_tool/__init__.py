@@ -15,6 +15,7 @@ BLUEPRINTS = [
     "lti_tool.student",
     "lti_tool.review",
     "lti_tool.demo_lms.views",
+    "lti_tool.lti.views",
 ]
 
 
