@@ -14,6 +14,7 @@ BLUEPRINTS = [
     "lti_tool.home",
     "lti_tool.student",
     "lti_tool.review",
+    "lti_tool.tus", "lti_tool.uploads", "lti_tool.playback",
     "lti_tool.demo_lms.views",
     "lti_tool.lti.views",
 ]

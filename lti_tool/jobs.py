@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 
 # (module:function, seconds between runs); each function takes no arguments and runs
 # inside an app context.
-JOBS: list[tuple[str, int]] = []
+JOBS: list[tuple[str, int]] = [
+    ("lti_tool.tus.service:remove_expired_uploads", 3600),
+]
 
 OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 

@@ -10,10 +10,14 @@ import abc
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from ..errors import StorageError
 from ..states import VideoStatus
+
+if TYPE_CHECKING:  # the tus store is only needed by backends the app hosts
+    from ..tus.store import FileStore
 
 
 class Capability(StrEnum):
@@ -26,6 +30,9 @@ class Capability(StrEnum):
     CAPTIONS = "captions"
     WEBHOOKS = "webhooks"
     DOWNLOAD = "download"  # the original file can be handed to instructors
+    # Bytes go in and out through this app: our own tus endpoint and signed media routes
+    # (the local disk). Such a backend implements the "hosted by the app" methods below.
+    APP_HOSTED = "app_hosted"
 
 
 class UploadMethod(StrEnum):
@@ -161,11 +168,17 @@ class StorageBackend(abc.ABC):
 
     @abc.abstractmethod
     def create_upload(self, req: UploadRequest) -> UploadTicket:
-        """Reserve space for an upload and return how the browser should send it."""
+        """Reserve space for an upload and return how the browser should send it.
+
+        Raises UploadTooLarge when `req.size_bytes` exceeds the MAX_UPLOAD_BYTES setting.
+        """
 
     @abc.abstractmethod
     def inspect(self, storage_uid: str, backend_data: Mapping[str, Any] | None = None) -> VideoInfo:
-        """Return the video's state now (confirms an upload finished, reads processing)."""
+        """Return the video's state now (confirms an upload finished, reads processing).
+
+        Raises UploadNotFound when the backend holds nothing under `storage_uid`.
+        """
 
     @abc.abstractmethod
     def playback(self, storage_uid: str, *, viewer_id: int, video_id: int,
@@ -193,6 +206,27 @@ class StorageBackend(abc.ABC):
     @abc.abstractmethod
     def health(self) -> Health:
         """Check the backend can be reached and written to."""
+
+    # --- hosted by the app (Capability.APP_HOSTED): our tus endpoint and media routes ---
+    def tus_store(self) -> "FileStore":
+        """Return the store the app's tus endpoint writes partial uploads to."""
+        raise NotSupported("This storage does not take uploads through this server.")
+
+    def attach_upload(self, storage_uid: str, upload_id: str) -> None:
+        """Move a finished tus upload into place as the video `storage_uid`."""
+        raise NotSupported("This storage does not take uploads through this server.")
+
+    def media_path(self, storage_uid: str) -> Path:
+        """Return the path of the video file the app serves (raises UploadNotFound)."""
+        raise NotSupported("This storage does not serve files through this server.")
+
+    def thumbnail_path(self, storage_uid: str) -> Path | None:
+        """Return the path of the video's thumbnail, or None when there is none."""
+        raise NotSupported("This storage does not serve files through this server.")
+
+    def media_mime_type(self, storage_uid: str) -> str:
+        """Return the MIME type to serve the video file with."""
+        raise NotSupported("This storage does not serve files through this server.")
 
     # --- multipart (Capability.MULTIPART) ---
     def sign_parts(self, storage_uid: str, backend_data: Mapping[str, Any],

@@ -1,0 +1,228 @@
+"""What a video file is: container signature, ffprobe duration and size, ffmpeg thumbnail.
+
+ffmpeg is optional at runtime: without it the signature check alone decides, and no
+thumbnail is made. ffprobe reads only the headers, so checking a 5 GB file is quick.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PROBE_TIMEOUT_SECONDS = 60
+THUMBNAIL_TIMEOUT_SECONDS = 60
+THUMBNAIL_WIDTH = 640
+HEADER_BYTES = 512  # MPEG-TS needs three 188-byte packets
+
+# Error codes a failed check gives, with the words a student reads.
+NOT_A_VIDEO = "not_a_video"
+CORRUPTED = "corrupted"
+TOO_LONG = "too_long"
+EMPTY = "empty_file"
+
+MESSAGES = {
+    NOT_A_VIDEO: "This file is not a video we recognise. Please upload a video file "
+                 "such as MP4, MOV or WebM.",
+    CORRUPTED: "This video file seems damaged or incomplete, so it cannot be played. "
+               "Please export or save it again and upload the new file.",
+    EMPTY: "The file is empty. Please choose the video file itself.",
+}
+
+
+@dataclass(frozen=True)
+class Container:
+    """A video container format we recognise by its first bytes."""
+
+    name: str
+    mime_type: str
+
+
+MP4 = Container("mp4", "video/mp4")
+MOV = Container("mov", "video/quicktime")
+WEBM = Container("webm", "video/webm")
+MKV = Container("mkv", "video/x-matroska")
+AVI = Container("avi", "video/x-msvideo")
+ASF = Container("wmv", "video/x-ms-wmv")
+MPEG_PS = Container("mpeg", "video/mpeg")
+MPEG_TS = Container("ts", "video/mp2t")
+OGG = Container("ogv", "video/ogg")
+FLV = Container("flv", "video/x-flv")
+
+_QUICKTIME_ATOMS = (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
+_ASF_GUID = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")
+
+
+def sniff_container(header: bytes) -> Container | None:
+    """Name the container from a file's first bytes, or None when it is not a video."""
+    if len(header) >= 12 and header[4:8] == b"ftyp":
+        return MOV if header[8:12] == b"qt  " else MP4
+    if len(header) >= 8 and header[4:8] in _QUICKTIME_ATOMS:
+        return MOV
+    if header.startswith(b"\x1a\x45\xdf\xa3"):
+        return WEBM if b"webm" in header else MKV
+    if header[:4] == b"RIFF" and header[8:12] == b"AVI ":
+        return AVI
+    if header.startswith(_ASF_GUID):
+        return ASF
+    if header[:4] in (b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3"):
+        return MPEG_PS
+    if len(header) > 376 and header[0] == header[188] == header[376] == 0x47:
+        return MPEG_TS
+    if header.startswith(b"OggS"):
+        return OGG
+    if header.startswith(b"FLV\x01"):
+        return FLV
+    return None
+
+
+def read_header(path: Path) -> bytes:
+    """Return the first bytes of a file (enough for every signature above)."""
+    with open(path, "rb") as f:
+        return f.read(HEADER_BYTES)
+
+
+def ffprobe_path() -> str | None:
+    return shutil.which("ffprobe")
+
+
+def ffmpeg_path() -> str | None:
+    return shutil.which("ffmpeg")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What ffprobe read from the headers."""
+
+    duration_seconds: float | None
+    width: int | None
+    height: int | None
+    has_video: bool
+
+
+class ProbeFailed(Exception):
+    """ffprobe could not read the file as media."""
+
+
+def probe(path: Path) -> Probe | None:
+    """Read duration and picture size with ffprobe; None when ffprobe is not installed."""
+    exe = ffprobe_path()
+    if exe is None:
+        return None
+    cmd = [exe, "-v", "error", "-show_entries",
+           "format=duration:stream=codec_type,width,height,duration", "-of", "json", str(path)]
+    try:
+        out = subprocess.run(cmd, capture_output=True, timeout=PROBE_TIMEOUT_SECONDS,
+                             check=False)
+    except subprocess.TimeoutExpired:
+        raise ProbeFailed("ffprobe timed out") from None
+    if out.returncode != 0:
+        raise ProbeFailed(out.stderr.decode("utf-8", "replace")[:300])
+    try:
+        data = json.loads(out.stdout or b"{}")
+    except ValueError:
+        raise ProbeFailed("ffprobe printed no JSON") from None
+    videos = [s for s in data.get("streams", []) if s.get("codec_type") == "video"]
+    width = height = None
+    if videos:
+        width, height = videos[0].get("width"), videos[0].get("height")
+    duration = _float(data.get("format", {}).get("duration"))
+    if duration is None and videos:
+        duration = _float(videos[0].get("duration"))
+    return Probe(duration_seconds=duration, width=width, height=height, has_video=bool(videos))
+
+
+def _float(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class Check:
+    """The verdict on one file: a playable video, or why not."""
+
+    ok: bool
+    container: Container | None = None
+    duration_seconds: float | None = None
+    width: int | None = None
+    height: int | None = None
+    probed: bool = False  # ffprobe confirmed it (False: signature only)
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+def _failed(code: str, container: Container | None = None) -> Check:
+    return Check(ok=False, container=container, error_code=code, error_message=MESSAGES[code])
+
+
+def check_video(path: Path) -> Check:
+    """Decide whether a file is a real video: its signature, then ffprobe when installed."""
+    header = read_header(path)
+    if not header:
+        return _failed(EMPTY)
+    container = sniff_container(header)
+    if container is None:
+        return _failed(NOT_A_VIDEO)
+    try:
+        found = probe(path)
+    except ProbeFailed as exc:
+        log.info("ffprobe refused %s: %s", path.name, exc)
+        return _failed(CORRUPTED, container)
+    if found is None:
+        return Check(ok=True, container=container)
+    if not found.has_video:
+        return _failed(NOT_A_VIDEO, container)
+    if not found.width or not found.height:
+        return _failed(CORRUPTED, container)
+    return Check(ok=True, container=container, duration_seconds=found.duration_seconds,
+                 width=found.width, height=found.height, probed=True)
+
+
+def make_thumbnail(src: Path, dest: Path, duration_seconds: float | None = None) -> bool:
+    """Write a JPEG still of the video to `dest`; False when ffmpeg is missing or fails."""
+    exe = ffmpeg_path()
+    if exe is None:
+        return False
+    at = min(1.0, (duration_seconds or 0) / 2)
+    tmp = dest.with_suffix(".tmp.jpg")
+    cmd = [exe, "-nostdin", "-v", "error", "-y", "-ss", f"{at:.2f}", "-i", str(src),
+           "-frames:v", "1", "-vf", f"scale='min({THUMBNAIL_WIDTH},iw)':-2", "-q:v", "4",
+           str(tmp)]
+    try:
+        out = subprocess.run(cmd, capture_output=True, timeout=THUMBNAIL_TIMEOUT_SECONDS,
+                             check=False)
+    except subprocess.TimeoutExpired:
+        log.warning("ffmpeg thumbnail timed out for %s", src.name)
+        tmp.unlink(missing_ok=True)
+        return False
+    if out.returncode != 0 or not tmp.exists() or tmp.stat().st_size == 0:
+        log.info("ffmpeg made no thumbnail for %s: %s", src.name,
+                 out.stderr.decode("utf-8", "replace")[:300])
+        tmp.unlink(missing_ok=True)
+        return False
+    tmp.replace(dest)
+    return True
+
+
+def format_duration(seconds: float) -> str:
+    """Write a duration the way people say it: '12 min 5 s', '45 s', '1 h 2 min'."""
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    return f"{secs} s"
+
+
+def too_long_message(duration: float, limit: int) -> str:
+    """Tell a student their video is longer than the assignment allows."""
+    return (f"Your video is {format_duration(duration)} long; this assignment accepts "
+            f"videos up to {format_duration(limit)}. Please shorten it and upload again.")

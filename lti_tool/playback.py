@@ -1,0 +1,123 @@
+"""Watching a video: signed, viewer-bound playback grants, attempt status, and the media
+routes that serve app-hosted files with HTTP range requests.
+
+The playback JSON checks who asks (permissions.py); the media and thumbnail routes check
+only the signature, which binds the video, the viewer and an expiry, so they work inside
+an LMS iframe where cookies are blocked.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, jsonify, request, send_file
+
+from . import audit, uploads
+from .audit import EventType
+from .auth import current_launch, require_launch
+from .errors import Conflict, Forbidden, NotFound
+from .extensions import db
+from .models import User, Video
+from .permissions import can_view_submission, get_visible_video
+from .states import VideoStatus
+from .storage import storage_for
+from .storage.base import Capability, StorageError
+from .storage.local import GRANT_DOWNLOAD, GRANT_MEDIA, GRANT_THUMBNAIL, read_grant
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("playback", __name__, url_prefix="/api/videos")
+
+PRIVATE_NO_STORE = "private, no-store, max-age=0"
+TOKEN_PARAM = "token"
+
+
+def _visible_video(video_id: int) -> Video:
+    launch = current_launch()
+    try:
+        return get_visible_video(launch.user, video_id)
+    except NotFound:
+        audit.record(EventType.PLAYBACK_REFUSED, actor=launch.user, commit=True,
+                     video_id=video_id)
+        raise
+
+
+def grant_playback(video: Video, viewer: User) -> dict:
+    """Return a short-lived playback for a viewer already allowed to see the video."""
+    if video.status != VideoStatus.READY:
+        raise Conflict("This video is not ready to play yet.", code="video_not_ready")
+    backend = storage_for(video.backend)
+    ttl = int(current_app.config["PLAYBACK_URL_TTL_SECONDS"])
+    playback = backend.playback(video.storage_uid, viewer_id=viewer.id, video_id=video.id,
+                                ttl_seconds=ttl)
+    audit.record(EventType.PLAYBACK_GRANTED, actor=viewer, target=video,
+                 course_id=video.submission.assignment.course_id, commit=True,
+                 backend=video.backend, ttl_seconds=ttl)
+    return {"kind": playback.kind, "url": playback.url,
+            "expires_at": playback.expires_at.isoformat(),
+            "thumbnail_url": playback.thumbnail_url, "mime_type": playback.mime_type}
+
+
+@bp.get("/<int:video_id>/playback")
+@require_launch()
+def playback(video_id: int):
+    """Grant the asking viewer a short-lived, signed URL to play one video."""
+    video = _visible_video(video_id)
+    return jsonify(grant_playback(video, current_launch().user))
+
+
+@bp.get("/<int:video_id>/status")
+@require_launch()
+def status(video_id: int):
+    """Report one attempt's status (polled by the page until it is final)."""
+    video = get_visible_video(current_launch().user, video_id)
+    uploads.refresh_status(video)
+    return jsonify(uploads.video_status(video))
+
+
+def _granted_video(video_id: int, kinds: frozenset[str]) -> tuple[str, Video]:
+    """Check a signed grant for this video; refuse with 403 whatever is wrong with it."""
+    grant = read_grant(request.args.get(TOKEN_PARAM, ""), video_id, kinds)
+    video = db.session.get(Video, video_id) if grant else None
+    viewer = db.session.get(User, grant[1]) if grant else None
+    if (video is None or viewer is None or video.status != VideoStatus.READY
+            or not can_view_submission(viewer, video.submission)):
+        log.info("media grant refused for video %s", video_id)
+        raise Forbidden("This video link is not valid or has expired. Reload the page to "
+                        "get a new one.", code="media_link_invalid")
+    if not storage_for(video.backend).supports(Capability.APP_HOSTED):
+        raise NotFound("This video is not served by this server.")
+    return grant[0], video
+
+
+def _private(resp):
+    resp.headers["Cache-Control"] = PRIVATE_NO_STORE
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Cross-Origin-Resource-Policy"] = "same-site"
+    return resp
+
+
+@bp.get("/<int:video_id>/media")
+def media(video_id: int):
+    """Stream the video file with range requests (206/416) for a signed viewer."""
+    kind, video = _granted_video(video_id, frozenset({GRANT_MEDIA, GRANT_DOWNLOAD}))
+    backend = storage_for(video.backend)
+    try:
+        path = backend.media_path(video.storage_uid)
+    except StorageError:
+        raise NotFound("The video file is missing from the storage.") from None
+    download = kind == GRANT_DOWNLOAD
+    resp = send_file(path, mimetype=backend.media_mime_type(video.storage_uid), conditional=True,
+                     etag=False, max_age=0, as_attachment=download,
+                     download_name=video.filename or f"video-{video.id}")
+    return _private(resp)
+
+
+@bp.get("/<int:video_id>/thumbnail")
+def thumbnail(video_id: int):
+    """Send the video's still image to a signed viewer."""
+    _, video = _granted_video(video_id, frozenset({GRANT_THUMBNAIL}))
+    path = storage_for(video.backend).thumbnail_path(video.storage_uid)
+    if path is None:
+        raise NotFound("This video has no thumbnail.")
+    return _private(send_file(path, mimetype="image/jpeg", conditional=True, etag=False,
+                              max_age=0))

@@ -1,0 +1,272 @@
+"""The local-disk backend, the embedded default: our tus endpoint in, signed range requests out.
+
+Layout under LOCAL_STORAGE_DIR (ids are never file names; each maps to its sha256):
+    uploads/<sha256(upload id)>          partial tus uploads (see lti_tool.tus.store)
+    videos/<sha256(storage uid)>/video   the finished file
+    videos/<sha256(storage uid)>/thumb.jpg, meta.json
+
+This is the backend for one machine or a shared volume; in production at scale, bytes
+should bypass the app (Cloudflare or S3 backends).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from flask import current_app, has_request_context, request, url_for
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from .. import media
+from ..models import new_token
+from ..states import VideoStatus
+from ..tus.store import FileStore, safe_name
+from .base import (Capability, Health, Playback, PlaybackKind, StorageBackend, StoredObject,
+                   UploadMethod, UploadNotFound, UploadRequest, UploadTicket, UploadTooLarge,
+                   VideoInfo)
+
+log = logging.getLogger(__name__)
+
+UPLOADS_DIR = "uploads"
+VIDEOS_DIR = "videos"
+VIDEO_FILE = "video"
+THUMB_FILE = "thumb.jpg"
+META_FILE = "meta.json"
+THUMB_MIME = "image/jpeg"
+# Key in Video.backend_data naming the tus upload that feeds the video.
+UPLOAD_ID_KEY = "upload_id"
+
+# What a signed grant lets its holder fetch.
+GRANT_MEDIA = "media"
+GRANT_THUMBNAIL = "thumbnail"
+GRANT_DOWNLOAD = "download"
+_GRANT_SALT = "lti_tool.media-grant"
+
+
+class LocalStorage(StorageBackend):
+    """Videos on this machine's disk, uploaded through our tus endpoint."""
+
+    name = "local"
+    capabilities = frozenset({Capability.TUS, Capability.SIGNED_PLAYBACK, Capability.THUMBNAILS,
+                              Capability.DOWNLOAD, Capability.APP_HOSTED})
+
+    def __init__(self, config: Mapping[str, Any]):
+        super().__init__(config)
+        self.root = Path(config["LOCAL_STORAGE_DIR"])
+        self._store = FileStore(self.root / UPLOADS_DIR)
+
+    # --- layout ---
+    def _dir(self, storage_uid: str) -> Path:
+        return self.root / VIDEOS_DIR / safe_name(storage_uid)
+
+    def _existing_dir(self, storage_uid: str) -> Path:
+        folder = self._dir(storage_uid)
+        if not (folder / META_FILE).exists():
+            raise UploadNotFound("This video is not in the local storage.")
+        return folder
+
+    def _meta(self, folder: Path) -> dict:
+        try:
+            return json.loads((folder / META_FILE).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _write_meta(self, folder: Path, meta: dict) -> None:
+        tmp = folder / (META_FILE + ".tmp")
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, folder / META_FILE)
+
+    # --- the interface ---
+    def create_upload(self, req: UploadRequest) -> UploadTicket:
+        """Make the video's folder and point the browser at our tus endpoint."""
+        limit = int(self.config["MAX_UPLOAD_BYTES"])
+        if req.size_bytes > limit:
+            raise UploadTooLarge(f"The video is larger than this site's limit of "
+                                 f"{limit} bytes.")
+        storage_uid = new_token()
+        folder = self._dir(storage_uid)
+        folder.mkdir(parents=True, exist_ok=False)
+        now = datetime.now(timezone.utc)
+        self._write_meta(folder, {"storage_uid": storage_uid, "created_at": now.isoformat(),
+                                  "video_id": req.video_id, "filename": req.filename})
+        chunk = int(self.config.get("UPLOAD_CHUNK_BYTES") or 0) or None
+        return UploadTicket(
+            method=UploadMethod.TUS, storage_uid=storage_uid,
+            endpoint=_absolute(url_for("tus.create")), chunk_size=chunk,
+            expires_at=now + timedelta(hours=int(self.config["UPLOAD_EXPIRY_HOURS"])))
+
+    def inspect(self, storage_uid: str, backend_data: Mapping[str, Any] | None = None) -> VideoInfo:
+        """Check the finished file (signature, ffprobe) or report the upload's progress."""
+        folder = self._existing_dir(storage_uid)
+        path = folder / VIDEO_FILE
+        if not path.exists():
+            upload_id = (backend_data or {}).get(UPLOAD_ID_KEY)
+            received = self._store.offset(upload_id) if upload_id else None
+            if received is None:
+                return VideoInfo(status=VideoStatus.PENDING)
+            return VideoInfo(status=VideoStatus.UPLOADING, size_bytes=received)
+        meta = self._meta(folder)
+        stat = path.stat()
+        check = meta.get("check")
+        if not check or check.get("stamp") != [stat.st_size, stat.st_mtime_ns]:
+            check = self._check(path, meta, stat)
+        thumb = folder / THUMB_FILE
+        if check["ok"] and not thumb.exists():
+            media.make_thumbnail(path, thumb, check.get("duration_seconds"))
+        if not check["ok"]:
+            return VideoInfo(status=VideoStatus.ERROR, size_bytes=stat.st_size,
+                             error_code=check["error_code"],
+                             error_message=check["error_message"])
+        return VideoInfo(status=VideoStatus.READY, size_bytes=stat.st_size,
+                         duration_seconds=check.get("duration_seconds"),
+                         width=check.get("width"), height=check.get("height"),
+                         has_thumbnail=thumb.exists())
+
+    def _check(self, path: Path, meta: dict, stat: os.stat_result) -> dict:
+        result = media.check_video(path)
+        check = {"stamp": [stat.st_size, stat.st_mtime_ns], "ok": result.ok,
+                 "container": result.container.name if result.container else None,
+                 "mime_type": result.container.mime_type if result.container else None,
+                 "duration_seconds": result.duration_seconds, "width": result.width,
+                 "height": result.height, "probed": result.probed,
+                 "error_code": result.error_code, "error_message": result.error_message}
+        meta["check"] = check
+        self._write_meta(path.parent, meta)
+        return check
+
+    def playback(self, storage_uid: str, *, viewer_id: int, video_id: int,
+                 ttl_seconds: int) -> Playback:
+        """Sign a media URL for this viewer and video, served with range requests."""
+        folder = self._existing_dir(storage_uid)
+        if not (folder / VIDEO_FILE).exists():
+            raise UploadNotFound("This video has not finished uploading.")
+        expires = _expiry(ttl_seconds)
+        token = sign_grant(GRANT_MEDIA, video_id=video_id, viewer_id=viewer_id, expires=expires)
+        url = _absolute(url_for("playback.media", video_id=video_id, token=token))
+        mime = (self._meta(folder).get("check") or {}).get("mime_type")
+        return Playback(kind=PlaybackKind.FILE, url=url, expires_at=expires,
+                        thumbnail_url=self.thumbnail_url(storage_uid, viewer_id=viewer_id,
+                                                         video_id=video_id,
+                                                         ttl_seconds=ttl_seconds),
+                        mime_type=mime or "video/mp4")
+
+    def thumbnail_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
+                      ttl_seconds: int) -> str | None:
+        """Sign a thumbnail URL, or None when no thumbnail was made."""
+        if self.thumbnail_path(storage_uid) is None:
+            return None
+        token = sign_grant(GRANT_THUMBNAIL, video_id=video_id, viewer_id=viewer_id,
+                           expires=_expiry(ttl_seconds))
+        return _absolute(url_for("playback.thumbnail", video_id=video_id, token=token))
+
+    def download_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
+                     ttl_seconds: int, filename: str | None = None) -> str:
+        """Sign a URL that downloads the original file."""
+        self.media_path(storage_uid)
+        token = sign_grant(GRANT_DOWNLOAD, video_id=video_id, viewer_id=viewer_id,
+                           expires=_expiry(ttl_seconds))
+        return _absolute(url_for("playback.media", video_id=video_id, token=token))
+
+    def delete(self, storage_uid: str, backend_data: Mapping[str, Any] | None = None) -> None:
+        """Remove the video's folder and any partial upload feeding it."""
+        upload_id = (backend_data or {}).get(UPLOAD_ID_KEY)
+        if upload_id:
+            self._store.remove(upload_id)
+        shutil.rmtree(self._dir(storage_uid), ignore_errors=True)
+
+    def list_objects(self) -> Iterator[StoredObject]:
+        """Yield every video folder, named by the uid kept in its meta.json."""
+        videos = self.root / VIDEOS_DIR
+        if not videos.is_dir():
+            return
+        for entry in os.scandir(videos):
+            if not entry.is_dir():
+                continue
+            folder = Path(entry.path)
+            meta = self._meta(folder)
+            uid = meta.get("storage_uid")
+            if not uid:
+                continue
+            video = folder / VIDEO_FILE
+            created = meta.get("created_at")
+            yield StoredObject(storage_uid=uid,
+                               size_bytes=video.stat().st_size if video.exists() else None,
+                               created_at=datetime.fromisoformat(created) if created else None)
+
+    def health(self) -> Health:
+        """Check the storage folder is writable and report the free space."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".health-{os.getpid()}-{time.monotonic_ns()}"
+            probe.write_bytes(b"ok")
+            probe.unlink()
+            free = shutil.disk_usage(self.root).free
+        except OSError as exc:
+            return Health(ok=False, detail=f"{self.root} is not writable: {exc.strerror}")
+        return Health(ok=True, detail=f"{free // (1024 ** 3)} GiB free in {self.root}")
+
+    # --- hosted by the app ---
+    def tus_store(self) -> FileStore:
+        return self._store
+
+    def attach_upload(self, storage_uid: str, upload_id: str) -> None:
+        """Move the finished tus upload into the video's folder."""
+        folder = self._existing_dir(storage_uid)
+        self._store.move_to(upload_id, folder / VIDEO_FILE)
+
+    def media_path(self, storage_uid: str) -> Path:
+        path = self._dir(storage_uid) / VIDEO_FILE
+        if not path.exists():
+            raise UploadNotFound("This video is not in the local storage.")
+        return path
+
+    def thumbnail_path(self, storage_uid: str) -> Path | None:
+        path = self._dir(storage_uid) / THUMB_FILE
+        return path if path.exists() else None
+
+    def media_mime_type(self, storage_uid: str) -> str:
+        """Return the MIME type the signature check found (video/mp4 when unknown)."""
+        check = self._meta(self._dir(storage_uid)).get("check") or {}
+        return check.get("mime_type") or "video/mp4"
+
+
+# --- signed, viewer-bound grants ------------------------------------------------------------
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_GRANT_SALT)
+
+
+def _expiry(ttl_seconds: int) -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=ttl_seconds)
+
+
+def sign_grant(kind: str, *, video_id: int, viewer_id: int, expires: datetime) -> str:
+    """Sign (HMAC with SECRET_KEY) a grant for one viewer to fetch one video until `expires`."""
+    return _serializer().dumps({"k": kind, "v": video_id, "u": viewer_id,
+                                "e": int(expires.timestamp())})
+
+
+def read_grant(token: str, video_id: int, kinds: frozenset[str]) -> tuple[str, int] | None:
+    """Return (kind, viewer id) of a valid, unexpired grant for this video, else None."""
+    try:
+        data = _serializer().loads(token)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("k") not in kinds or data.get("v") != video_id:
+        return None
+    expires, viewer = data.get("e"), data.get("u")
+    if not isinstance(expires, int) or expires < time.time() or not isinstance(viewer, int):
+        return None
+    return data["k"], viewer
+
+
+def _absolute(path: str) -> str:
+    """Make a path absolute with PUBLIC_BASE_URL, or the request's host."""
+    base = current_app.config.get("PUBLIC_BASE_URL") or (
+        request.host_url.rstrip("/") if has_request_context() else "")
+    return base + path

@@ -1,0 +1,253 @@
+"""The tus uploads the app hosts: open one for a video, write to it, measure, end, expire.
+
+Views call these; they never touch `request`. Each write holds the upload's file lock,
+takes the offset from the file on disk, and keeps no database transaction open while the
+body streams in.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from flask import current_app
+
+from .. import audit, uploads
+from ..audit import EventType
+from ..errors import Conflict, NotFound
+from ..extensions import db
+from ..models import Upload, User, Video, new_token, utcnow
+from ..states import VideoStatus
+from ..storage import storage_for
+from ..storage.base import Capability, StorageBackend, UploadTooLarge
+from ..storage.local import UPLOAD_ID_KEY
+from .errors import ChecksumMismatch, OffsetMismatch, UploadFinished, UploadGone
+from .store import FileStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Checksum:
+    """An Upload-Checksum header: the algorithm and the digest it names."""
+
+    algorithm: str
+    digest: bytes
+
+
+def expiry_from_now() -> datetime:
+    return utcnow() + timedelta(hours=current_app.config["UPLOAD_EXPIRY_HOURS"])
+
+
+def _hosted_backend(video: Video) -> StorageBackend:
+    backend = storage_for(video.backend)
+    if not backend.supports(Capability.APP_HOSTED):
+        raise NotFound("This video is not uploaded through this server.")
+    return backend
+
+
+def open_upload(user: User, video_id: int, length: int, metadata: dict) -> Upload:
+    """Create the tus upload that feeds one of the user's pending videos."""
+    video = db.session.get(Video, video_id)
+    if video is None or video.submission.user_id != user.id:
+        raise NotFound("There is no upload slot with this number for you. Start the upload "
+                       "again from the assignment page.", code="upload_not_found")
+    backend = _hosted_backend(video)
+    if video.status not in uploads.UNFINISHED:
+        raise Conflict("This attempt already has its video. Use 'Replace video' to upload "
+                       "another one.", code="attempt_finished")
+    uploads.ensure_open_for_submission(video.submission.assignment, video.submission)
+    limit = uploads.size_limit(video.submission.assignment)
+    if length > limit:
+        raise UploadTooLarge(uploads.too_large_message(length, limit))
+    store = backend.tus_store()
+    for old in db.session.scalars(db.select(Upload).filter_by(video_id=video.id)):
+        # The browser lost its resume fingerprint or the old upload expired: start afresh.
+        store.remove(old.id)
+        db.session.delete(old)
+    upload = Upload(id=new_token(), video_id=video.id, user_id=user.id, length=length,
+                    metadata_=metadata or None, expires_at=expiry_from_now())
+    store.create(upload.id)
+    video.backend_data = {**(video.backend_data or {}), UPLOAD_ID_KEY: upload.id}
+    video.size_bytes = length
+    db.session.add(upload)
+    db.session.commit()
+    log.info("tus upload created for video %s: %d bytes", video.id, length)
+    return upload
+
+
+def find_upload(user: User, upload_id: str) -> Upload:
+    """Load one of the user's uploads, or raise 404 (unknown, not theirs) / 410 (expired)."""
+    upload = db.session.get(Upload, upload_id) if len(upload_id) <= 64 else None
+    if upload is None or upload.user_id != user.id:
+        raise NotFound("This upload does not exist (any more). Start the upload again.",
+                       code="upload_not_found")
+    if upload.completed_at is None and upload.expires_at < utcnow():
+        raise UploadGone("This unfinished upload expired. Start the upload again.")
+    return upload
+
+
+def current_offset(upload: Upload) -> int:
+    """Return how many bytes the server holds, from the file on disk."""
+    if upload.completed_at is not None:
+        return upload.length
+    backend = _hosted_backend(upload.video)
+    on_disk = backend.tus_store().offset(upload.id)
+    if on_disk is not None:
+        return on_disk
+    try:  # moved into place, but the worker died before recording it
+        if backend.media_path(upload.video.storage_uid).stat().st_size == upload.length:
+            return upload.length
+    except Exception:
+        pass
+    raise UploadGone("The data of this upload is gone. Start the upload again.")
+
+
+def write(upload: Upload, read: Callable[[int], bytes], offset: int,
+          content_length: int | None, checksum: Checksum | None) -> int:
+    """Append a request body at `offset` under the upload's lock; return the new offset."""
+    if upload.completed_at is not None:
+        if offset != upload.length:
+            raise OffsetMismatch(f"The upload is complete at {upload.length} bytes.")
+        if content_length:
+            raise UploadFinished("This upload is already complete.")
+        return upload.length
+    video = upload.video
+    backend = _hosted_backend(video)
+    store = backend.tus_store()
+    upload_id, length, video_id, storage_uid = upload.id, upload.length, video.id, video.storage_uid
+    db.session.commit()  # hold no transaction while the body streams in
+    try:
+        with store.locked(upload_id) as fd:
+            new_offset = _append_locked(store, fd, read, offset, length, content_length,
+                                        checksum)
+            finished = new_offset == length
+            if finished:
+                backend.attach_upload(storage_uid, upload_id)
+    except FileNotFoundError:
+        raise UploadGone("The data of this upload is gone. Start the upload again.") from None
+    _record_progress(upload_id, video_id, finished)
+    if finished:
+        uploads.process_video(db.session.get(Video, video_id))
+    return new_offset
+
+
+def _append_locked(store: FileStore, fd: int, read, offset: int, length: int,
+                   content_length: int | None, checksum: Checksum | None) -> int:
+    current = os.fstat(fd).st_size
+    if offset != current:
+        raise OffsetMismatch(f"The upload is at byte {current}, not {offset}. Ask for the "
+                             f"offset (HEAD) and resume from there.")
+    remaining = length - current
+    if content_length is not None and content_length > remaining:
+        raise UploadTooLarge(f"This request carries {content_length} bytes but only "
+                             f"{remaining} remain of the declared Upload-Length.")
+    hasher = hashlib.new(checksum.algorithm) if checksum else None
+    want = remaining if content_length is None else content_length
+    result = store.append(fd, read, want, hasher)
+    if checksum is not None and (result.disconnected or result.digest != checksum.digest):
+        store.truncate(fd, current)  # a part we cannot verify is not kept
+        if result.disconnected:
+            return current
+        raise ChecksumMismatch("The data received does not match its checksum; "
+                               "the part was discarded, send it again.")
+    if result.overflow:
+        raise UploadTooLarge("The request carried more bytes than the declared "
+                             "Upload-Length.")
+    return current + result.written
+
+
+def _record_progress(upload_id: str, video_id: int, finished: bool) -> None:
+    upload = db.session.get(Upload, upload_id)
+    video = db.session.get(Video, video_id)
+    if upload is None or video is None:
+        return
+    if finished:
+        upload.completed_at = utcnow()
+        uploads.mark_uploaded(video)
+    else:
+        upload.expires_at = expiry_from_now()
+        if video.status == VideoStatus.PENDING:
+            video.status = VideoStatus.UPLOADING
+    db.session.commit()
+
+
+def finish_if_full(upload: Upload) -> bool:
+    """Finish an upload whose bytes are all on disk but not yet recorded; tell if done."""
+    if upload.completed_at is not None:
+        return True
+    if current_offset(upload) != upload.length:
+        return False
+    video = upload.video
+    backend = _hosted_backend(video)
+    store = backend.tus_store()
+    if store.offset(upload.id) is not None:
+        with store.locked(upload.id):
+            backend.attach_upload(video.storage_uid, upload.id)
+    _record_progress(upload.id, video.id, finished=True)
+    return True
+
+
+def terminate(upload: Upload, actor: User) -> None:
+    """End an unfinished upload at the student's request (tus termination)."""
+    if upload.completed_at is not None:
+        raise UploadFinished("This upload is finished and is part of your submission; "
+                             "replace the video instead.")
+    video = upload.video
+    store = _hosted_backend(video).tus_store()
+    with store.locked(upload.id):
+        store.remove(upload.id)
+    video.status = VideoStatus.DELETED
+    video.deleted_at = utcnow()
+    video.error_code, video.error_message = "upload_cancelled", "You cancelled this upload."
+    audit.record(EventType.UPLOAD_DELETED, actor=actor, target=video,
+                 course_id=video.submission.assignment.course_id)
+    db.session.delete(upload)
+    db.session.commit()
+
+
+def remove_expired_uploads() -> int:
+    """Delete unfinished uploads past their expiry, and partial files nobody owns (a job)."""
+    now = utcnow()
+    removed = 0
+    expired = db.session.scalars(db.select(Upload).where(
+        Upload.completed_at.is_(None), Upload.expires_at < now)).all()
+    for upload in expired:
+        video = upload.video
+        try:
+            _hosted_backend(video).tus_store().remove(upload.id)
+        except NotFound:
+            pass
+        if video.status in uploads.UNFINISHED:
+            video.status = VideoStatus.ERROR
+            video.error_code = "upload_expired"
+            video.error_message = ("This upload was not finished in time and was removed. "
+                                   "Upload the video again.")
+        db.session.delete(upload)
+        removed += 1
+    db.session.commit()
+    removed += _remove_stray_files(now)
+    if removed:
+        log.info("removed %d expired or stray partial uploads", removed)
+    return removed
+
+
+def _remove_stray_files(now: datetime) -> int:
+    """Remove partial files no upload row points at, once older than the expiry."""
+    from ..storage import current_storage
+    from .store import safe_name
+    backend = current_storage()
+    if not backend.supports(Capability.APP_HOSTED):
+        return 0
+    store = backend.tus_store()
+    known = {safe_name(uid) for uid in db.session.scalars(db.select(Upload.id))}
+    cutoff = (now - timedelta(hours=current_app.config["UPLOAD_EXPIRY_HOURS"])).timestamp()
+    stray = 0
+    for name, mtime in store.names():
+        if name not in known and mtime < cutoff:
+            (store.directory / name).unlink(missing_ok=True)
+            stray += 1
+    return stray

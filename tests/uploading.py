@@ -1,0 +1,153 @@
+"""Helpers for the upload and playback tests: sample videos, a classroom, tus requests."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lti_tool.extensions import db
+from lti_tool.tus.headers import (OFFSET_OCTET_STREAM, TUS_RESUMABLE, TUS_VERSION,
+                                  UPLOAD_LENGTH, UPLOAD_METADATA, UPLOAD_OFFSET)
+from tests.factories import Classroom, make_course, make_launch, make_platform, make_user
+from lti_tool.states import Role
+
+HAS_FFMPEG = shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None
+needs_ffmpeg = pytest.mark.skipif(not HAS_FFMPEG, reason="ffmpeg/ffprobe not installed")
+
+
+def make_sample_video(path: Path, seconds: int = 2, size: str = "320x240",
+                      codec: str = "libx264") -> Path:
+    """Render a small real video with ffmpeg's test source."""
+    args = ["-c:v", codec]
+    if codec == "libx264":
+        args += ["-pix_fmt", "yuv420p", "-movflags", "+faststart"]
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    f"testsrc=duration={seconds}:size={size}:rate=25", *args, str(path)],
+                   check=True, timeout=120)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_mp4(tmp_path_factory) -> Path:
+    """A 2-second 320x240 H.264 MP4 (needs ffmpeg; a fake MP4 header otherwise)."""
+    path = tmp_path_factory.mktemp("samples") / "sample.mp4"
+    if HAS_FFMPEG:
+        return make_sample_video(path)
+    # Without ffmpeg only the signature check runs: an ftyp box plus filler is enough.
+    path.write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 4096)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_webm(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("samples") / "sample.webm"
+    if not HAS_FFMPEG:
+        pytest.skip("ffmpeg not installed")
+    return make_sample_video(path, codec="libvpx")
+
+
+def sha256_of(path_or_bytes) -> str:
+    if isinstance(path_or_bytes, (bytes, bytearray)):
+        return hashlib.sha256(path_or_bytes).hexdigest()
+    h = hashlib.sha256()
+    with open(path_or_bytes, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Room(Classroom):
+    """A classroom plus the strangers every access rule must keep out."""
+
+    def __init__(self):
+        super().__init__()
+        self.other_course = make_course(self.platform, title="Another course")
+        self.other_instructor = make_user(self.platform, self.other_course, Role.INSTRUCTOR)
+        self.admin = make_user(self.platform, None, Role.ADMIN)
+        self.other_platform = make_platform()
+        self.foreign_admin = make_user(self.other_platform, None, Role.ADMIN)
+        db.session.commit()
+
+    def launch_as(self, who_name: str):
+        """Return a launch for one of the named people."""
+        who = getattr(self, who_name)
+        if who_name == "other_instructor":
+            return make_launch(who, self.other_course, None, Role.INSTRUCTOR)
+        if who_name == "admin":
+            return make_launch(who, self.course, self.assignment, Role.ADMIN)
+        if who_name == "foreign_admin":
+            return make_launch(who, None, None, Role.ADMIN)
+        return self.launch(who)
+
+
+@pytest.fixture
+def room(app):
+    with app.app_context():
+        yield Room()
+        db.session.rollback()
+
+
+def b64(value: str) -> str:
+    return base64.b64encode(value.encode()).decode()
+
+
+def tus_headers(launch=None, **extra) -> dict:
+    headers = {TUS_RESUMABLE: TUS_VERSION}
+    if launch is not None:
+        headers["X-LTI-Launch"] = launch.id if hasattr(launch, "id") else launch
+    headers.update(extra)
+    return headers
+
+
+class TusClient:
+    """tus requests through the Flask test client, as tus-js-client would send them."""
+
+    def __init__(self, client, launch):
+        self.client = client
+        self.launch = launch
+
+    def start(self, filename="clip.mp4", size=1000, content_type="video/mp4"):
+        """POST /api/uploads: open an attempt; return the JSON ticket."""
+        resp = self.client.post("/api/uploads", json={
+            "filename": filename, "size_bytes": size, "content_type": content_type},
+            headers={"X-LTI-Launch": self.launch.id})
+        assert resp.status_code == 201, resp.get_json()
+        return resp.get_json()
+
+    def create(self, video_id, length, body: bytes | None = None, **headers):
+        meta = f"video_id {b64(str(video_id))},filename {b64('clip.mp4')}"
+        h = tus_headers(self.launch, **{UPLOAD_LENGTH: str(length), UPLOAD_METADATA: meta})
+        h.update(headers)
+        if body is not None:
+            h["Content-Type"] = OFFSET_OCTET_STREAM
+            return self.client.post("/tus/", data=body, headers=h)
+        return self.client.post("/tus/", headers=h)
+
+    def patch(self, location, data, offset, **headers):
+        h = tus_headers(self.launch, **{UPLOAD_OFFSET: str(offset),
+                                        "Content-Type": OFFSET_OCTET_STREAM})
+        h.update(headers)
+        return self.client.patch(_path(location), data=data, headers=h)
+
+    def head(self, location):
+        return self.client.head(_path(location), headers=tus_headers(self.launch))
+
+    def delete(self, location):
+        return self.client.delete(_path(location), headers=tus_headers(self.launch))
+
+    def upload(self, data: bytes, filename="clip.mp4"):
+        """Open an attempt and send `data` in one PATCH; return (ticket, location, resp)."""
+        ticket = self.start(filename=filename, size=len(data))
+        created = self.create(ticket["video_id"], len(data))
+        assert created.status_code == 201, created.get_json()
+        location = created.headers["Location"]
+        resp = self.patch(location, data, 0)
+        return ticket, location, resp
+
+
+def _path(location: str) -> str:
+    return "/" + location.split("://", 1)[-1].split("/", 1)[1] if "://" in location else location
