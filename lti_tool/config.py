@@ -80,6 +80,7 @@ class Config:
     S3_KEY_PREFIX = os.environ.get("S3_KEY_PREFIX", "videos/")
     S3_PART_URL_TTL_SECONDS = _int("S3_PART_URL_TTL_SECONDS", 3600)
     S3_ABORT_MULTIPART_AFTER_HOURS = _int("S3_ABORT_MULTIPART_AFTER_HOURS", 48)
+    S3_MAX_ATTEMPTS = _int("S3_MAX_ATTEMPTS", 3)  # per S3 call, with backoff
     CLOUDFRONT_DOMAIN = os.environ.get("CLOUDFRONT_DOMAIN", "")
     CLOUDFRONT_KEY_PAIR_ID = os.environ.get("CLOUDFRONT_KEY_PAIR_ID", "")  # a key group's key
     CLOUDFRONT_PRIVATE_KEY_PEM = os.environ.get("CLOUDFRONT_PRIVATE_KEY_PEM", "")  # or a path

@@ -21,7 +21,8 @@ from ..states import VideoStatus
 from .base import (BackendUnavailable, Capability, Health, Playback, PlaybackKind,
                    StorageBackend, StoredObject, UploadMethod, UploadRequest, UploadTicket,
                    VideoInfo)
-from .cloudflare_api import MSG_MISCONFIGURED, TUS_VERSION, CloudflareClient
+from .cloudflare_api import TUS_VERSION, CloudflareClient
+from .messages import MSG_MISCONFIGURED
 from .settings import read_setting
 from .signing import SigningKeyError, sign_stream_token
 

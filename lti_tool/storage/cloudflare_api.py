@@ -17,6 +17,7 @@ import requests
 
 from ..errors import StorageError
 from .base import BackendUnavailable, QuotaExceeded, UploadNotFound
+from .messages import MSG_BUSY, MSG_MISCONFIGURED, MSG_QUOTA, MSG_REFUSED
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +25,6 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Cloudflare's code when the account's purchased storage minutes would be exceeded.
 STORAGE_CAPACITY_EXCEEDED = 10011
 TUS_VERSION = "1.0.0"
-
-MSG_BUSY = ("The video service is busy right now. Your file is safe on your computer: "
-            "please try again in a few minutes.")
-MSG_MISCONFIGURED = ("The video service is not set up correctly. The site administrator "
-                     "has been told; please try again later.")
-MSG_QUOTA = ("The video storage for this site is full, so new videos cannot be accepted "
-             "right now. The site administrator has been told; please try again later or "
-             "contact your instructor.")
 
 
 @dataclass(frozen=True)
@@ -156,9 +149,7 @@ class CloudflareClient:
                       failure)
             raise BackendUnavailable(MSG_BUSY)
         log.error("Cloudflare API refused %s %s (%s)", method, path, failure)
-        raise StorageError("The video service refused the request. Please try again; if "
-                           "it keeps failing, contact your instructor.",
-                           code="storage_refused")
+        raise StorageError(MSG_REFUSED, code="storage_refused")
 
 
 def _failure(resp: requests.Response) -> ApiFailure:
