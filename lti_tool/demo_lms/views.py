@@ -137,6 +137,8 @@ def launch():
             MessageType.DEEP_LINKING_RESPONSE}:
         raise LaunchError(f"The demo LMS cannot send a {message_type!r} message.")
     link = _link_of(tool, course.id, int(args["link"])) if args.get("link", "").isdigit() else None
+    if link is None and message_type != MessageType.DEEP_LINKING:
+        link = next(iter(launches.links_of(course, tool)), None)  # the course's first activity
     lineitem = (ags.lineitem_for(tool.id, course.id, int(args["lineitem"]))
                 if args.get("lineitem", "").isdigit() else None)
     for_user = launches.find_user(args["for_user"]) if args.get("for_user") else None
