@@ -14,9 +14,10 @@ BLUEPRINTS = [
     "lti_tool.home",
     "lti_tool.student",
     "lti_tool.review",
-    "lti_tool.tus", "lti_tool.uploads", "lti_tool.playback",
+    "lti_tool.tus.views", "lti_tool.uploads", "lti_tool.playback",
     "lti_tool.demo_lms.views",
     "lti_tool.lti.views",
+    "lti_tool.multipart", "lti_tool.webhooks",
 ]
 
 

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 # inside an app context.
 JOBS: list[tuple[str, int]] = [
     ("lti_tool.tus.service:remove_expired_uploads", 3600),
+    ("lti_tool.storage_jobs:poll_stuck_videos", 300),
+    ("lti_tool.storage_jobs:abort_stale_multipart_uploads", 3600),
 ]
 
 OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"

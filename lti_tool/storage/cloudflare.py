@@ -22,7 +22,7 @@ from .base import (BackendUnavailable, Capability, Health, Playback, PlaybackKin
                    StorageBackend, StoredObject, UploadMethod, UploadRequest, UploadTicket,
                    VideoInfo)
 from .cloudflare_api import TUS_VERSION, CloudflareClient
-from .messages import MSG_MISCONFIGURED
+from .messages import MSG_MISCONFIGURED, MSG_UPLOAD_EXPIRED, UPLOAD_EXPIRED
 from .settings import read_setting
 from .signing import SigningKeyError, sign_stream_token
 
@@ -65,8 +65,6 @@ ERROR_MESSAGES = {
 }
 GENERIC_ERROR = ("The video service could not process this video. Please upload it again; "
                  "if it fails again, export it as MP4 (H.264) and try once more.")
-EXPIRED_ERROR = ("The upload was not finished before its link expired. Please upload the "
-                 "video again.")
 
 
 def error_message(code: str | None, max_duration_seconds: int | None = None) -> str:
@@ -108,8 +106,8 @@ def video_info_from(video: Mapping[str, Any], max_duration_seconds: int | None =
         expiry = _parse_time(video.get("uploadExpiry"))
         if expiry is not None and expiry < (now or datetime.now(timezone.utc)):
             info.status = VideoStatus.ERROR
-            info.error_code = "upload_expired"
-            info.error_message = EXPIRED_ERROR
+            info.error_code = UPLOAD_EXPIRED
+            info.error_message = MSG_UPLOAD_EXPIRED
     return info
 
 

@@ -11,3 +11,7 @@ MSG_REFUSED = ("The video service refused the request. Please try again; if it k
                "failing, contact your instructor.")
 MSG_UPLOAD_GONE = ("This upload has expired or was cancelled, so it cannot be continued. "
                    "Please start the upload again.")
+# An upload link or multipart upload that expired before the last byte arrived.
+UPLOAD_EXPIRED = "upload_expired"
+MSG_UPLOAD_EXPIRED = ("The upload was not finished before its link expired. Please upload "
+                      "the video again.")
