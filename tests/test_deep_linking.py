@@ -1,0 +1,150 @@
+"""Deep linking: the instructor's form becomes a signed ltiResourceLink with its line item."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import jwt
+import pytest
+
+from lti_tool.audit import EventType
+from lti_tool.extensions import db
+from lti_tool.models import AuditEvent
+from tests.platform_kit import LIS, LTI, LtiBrowser, TestPlatform, parse_form
+
+DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
+
+
+@pytest.fixture
+def platform(app):
+    plat = TestPlatform()
+    with app.app_context():
+        plat.register_in_tool()
+    yield plat
+    plat.stop()
+
+
+@pytest.fixture
+def browser(live_server, platform):
+    return LtiBrowser(live_server.url, platform)
+
+
+def deep_link_launch(browser, role="Instructor", **settings):
+    dl = {"deep_link_return_url": f"{browser.platform.url}/dl-return",
+          "accept_types": ["ltiResourceLink"],
+          "accept_presentation_document_targets": ["iframe", "window"],
+          "accept_multiple": False, "data": "opaque-123", "title": "Week 3 pitch"}
+    dl.update(settings)
+    dl = {k: v for k, v in dl.items() if v is not None}
+    browser.platform.next_claims = {
+        LTI + "message_type": "LtiDeepLinkingRequest", LTI + "roles": [LIS + f"membership#{role}"],
+        LTI + "resource_link": None, DL + "deep_linking_settings": dl}
+    resp = browser.launch()
+    assert resp.status_code == 303, resp.text
+    return resp.headers["Location"]
+
+
+def decode_response(browser, token: str) -> dict:
+    jwks = browser.session.get(browser.tool_url + "/lti/jwks").json()
+    kid = jwt.get_unverified_header(token)["kid"]
+    jwk = next(k for k in jwks["keys"] if k["kid"] == kid)
+    return jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=["RS256"],
+                      audience=browser.platform.issuer)
+
+
+FORM = {"title": "Pitch your film", "instructions": "Three minutes, landscape.",
+        "max_score": "20", "max_size": "1.5", "max_size_unit": "GB",
+        "allowed_formats": ["mp4", "mov"], "max_duration_minutes": "5"}
+
+
+def test_instructor_creates_a_video_assignment_by_deep_linking(browser, app):
+    location = deep_link_launch(browser)
+    assert urlsplit(location).path == "/lti/deep-link"
+    form_page = browser.session.get(browser.tool_url + location)
+    assert form_page.status_code == 200 and 'value="Week 3 pitch"' in form_page.text
+    launch_id = location.split("launch=")[1]
+    resp = browser.session.post(browser.tool_url + "/lti/deep-link",
+                                data=dict(FORM, launch=launch_id))
+    assert resp.status_code == 200
+    action, fields = parse_form(resp.text)
+    assert action == f"{browser.platform.url}/dl-return"
+    claims = decode_response(browser, fields["JWT"])
+    assert claims["iss"] == browser.platform.client_id
+    assert claims[LTI + "message_type"] == "LtiDeepLinkingResponse"
+    assert claims[LTI + "version"] == "1.3.0"
+    assert claims[LTI + "deployment_id"] == "1"
+    assert claims[DL + "data"] == "opaque-123"
+    (item,) = claims[DL + "content_items"]
+    assert item["type"] == "ltiResourceLink" and item["title"] == "Pitch your film"
+    assert item["url"] == f"{browser.tool_url}/lti/launch"
+    assert item["custom"] == {"max_score": "20", "instructions": "Three minutes, landscape.",
+                              "max_file_bytes": str(int(1.5 * 1024**3)),
+                              "allowed_formats": "mp4,mov", "max_duration_seconds": "300"}
+    line = item["lineItem"]
+    assert line["scoreMaximum"] == 20 and line["label"] == "Pitch your film"
+    assert line["tag"] == "video-assignment" and line["resourceId"].startswith("va-")
+    with app.app_context():
+        assert db.session.scalar(db.select(AuditEvent).filter_by(
+            event_type=EventType.DEEP_LINK_CREATED))
+
+
+def test_the_created_link_launches_with_its_settings(browser, app):
+    """The custom parameters the LMS sends back become the assignment's settings."""
+    browser.platform.next_claims = {LTI + "custom": {
+        "max_score": "20", "max_file_bytes": "524288000", "allowed_formats": "mp4",
+        "max_duration_seconds": "300", "instructions": "Landscape."}}
+    resp = browser.launch()
+    from lti_tool.models import LaunchRecord
+    with app.app_context():
+        record = db.session.get(LaunchRecord, resp.headers["Location"].split("launch=")[1])
+        a = record.assignment
+        assert (a.max_score, a.max_file_bytes, a.allowed_formats, a.max_duration_seconds,
+                a.instructions) == (20.0, 524288000, "mp4", 300, "Landscape.")
+
+
+def test_no_line_item_when_the_platform_does_not_accept_one(browser):
+    location = deep_link_launch(browser, accept_lineitem=False)
+    launch_id = location.split("launch=")[1]
+    resp = browser.session.post(browser.tool_url + "/lti/deep-link",
+                                data=dict(FORM, launch=launch_id))
+    _, fields = parse_form(resp.text)
+    (item,) = decode_response(browser, fields["JWT"])[DL + "content_items"]
+    assert "lineItem" not in item
+
+
+def test_data_is_not_invented_when_the_platform_sent_none(browser):
+    location = deep_link_launch(browser, data=None)
+    launch_id = location.split("launch=")[1]
+    resp = browser.session.post(browser.tool_url + "/lti/deep-link",
+                                data=dict(FORM, launch=launch_id))
+    _, fields = parse_form(resp.text)
+    claims = decode_response(browser, fields["JWT"])
+    assert DL + "data" not in claims
+
+
+@pytest.mark.parametrize("change,field_message", [
+    ({"title": ""}, "Give the assignment a title."),
+    ({"max_score": "abc"}, "Maximum score must be a number."),
+    ({"max_score": "0"}, "Maximum score must be between"),
+    ({"max_size": "6", "max_size_unit": "GB"}, "This site accepts files up to 5 GB."),
+    ({"max_duration_minutes": "-1"}, "Maximum duration must be between"),
+])
+def test_bad_settings_show_the_form_again_with_messages(browser, change, field_message):
+    location = deep_link_launch(browser)
+    launch_id = location.split("launch=")[1]
+    resp = browser.session.post(browser.tool_url + "/lti/deep-link",
+                                data=dict(FORM, launch=launch_id, **change))
+    assert resp.status_code == 400
+    assert field_message in resp.text and 'aria-invalid="true"' in resp.text
+
+
+def test_a_learner_cannot_deep_link(browser):
+    location = deep_link_launch(browser, role="Learner")
+    resp = browser.session.get(browser.tool_url + location)
+    assert resp.status_code == 403
+
+
+def test_deep_link_page_needs_a_deep_linking_launch(browser):
+    resp = browser.launch()  # a resource link launch (a learner)
+    launch_id = resp.headers["Location"].split("launch=")[1]
+    page = browser.session.get(browser.tool_url + f"/lti/deep-link?launch={launch_id}")
+    assert page.status_code in (401, 403)
