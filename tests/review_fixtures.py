@@ -1,0 +1,74 @@
+"""Helpers for grading and review tests: ready videos, optionally with a real local file."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from flask import current_app, g, has_app_context
+from flask.testing import FlaskClient
+
+from lti_tool import grading
+from lti_tool.extensions import db
+from lti_tool.models import Video, new_token, utcnow
+from lti_tool.states import VideoStatus
+from lti_tool.storage import local
+from lti_tool.tus.store import safe_name
+
+
+def make_test_video(path: Path, seconds: int = 3) -> Path:
+    """Write a small H.264 test pattern with ffmpeg (the README's CI installs it)."""
+    if not path.exists():
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                        f"testsrc=duration={seconds}:size=320x240:rate=25",
+                        "-pix_fmt", "yuv420p", str(path)], check=True, timeout=60)
+    return path
+
+
+def store_local_file(source: Path) -> str:
+    """Put a file in the local storage as a finished video; return its storage uid."""
+    uid = new_token()
+    folder = Path(current_app.config["LOCAL_STORAGE_DIR"]) / local.VIDEOS_DIR / safe_name(uid)
+    folder.mkdir(parents=True)
+    shutil.copyfile(source, folder / local.VIDEO_FILE)
+    (folder / local.META_FILE).write_text(json.dumps({"storage_uid": uid,
+                                                      "filename": source.name}))
+    return uid
+
+
+def ready_video(room, student=None, attempt=1, duration=30.0, file: Path | None = None) -> Video:
+    """Give a student a ready attempt (a real local file when `file` is given)."""
+    submission = grading.submission_for(room.assignment, student or room.student)
+    uid = store_local_file(file) if file else f"uid-{submission.id}-{attempt}"
+    video = Video(submission_id=submission.id, attempt=attempt, backend="local",
+                  storage_uid=uid, status=VideoStatus.READY, duration_seconds=duration,
+                  size_bytes=file.stat().st_size if file else 1234, ready_at=utcnow(),
+                  filename=file.name if file else "pitch.mp4", content_type="video/mp4")
+    db.session.add(video)
+    db.session.flush()
+    submission.current_video_id = video.id
+    submission.submitted_at = utcnow()
+    db.session.commit()
+    return video
+
+
+class FreshLaunchClient(FlaskClient):
+    """A test client that forgets the launch cached in `g` before each request.
+
+    Tests hold an app context open (the Classroom fixture), and Flask reuses it for test
+    requests, so `g` would otherwise carry one request's launch into the next.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            g.pop("lti_launch", None)
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def client(app):
+    """A test client whose requests each find their own launch."""
+    app.test_client_class = FreshLaunchClient
+    return app.test_client()
