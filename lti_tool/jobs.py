@@ -27,6 +27,7 @@ JOBS: list[tuple[str, int]] = [
     ("lti_tool.tus.service:remove_expired_uploads", 3600),
     ("lti_tool.storage_jobs:poll_stuck_videos", 300),
     ("lti_tool.storage_jobs:abort_stale_multipart_uploads", 3600),
+    ("lti_tool.outbox:deliver_scores", 30),
 ]
 
 OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
