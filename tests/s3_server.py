@@ -53,6 +53,22 @@ def s3_bucket(moto_server):
     return name
 
 
+@pytest.fixture
+def app_config(app_config, moto_server, s3_bucket):
+    """Settings for an app whose storage is S3 on the moto server (import to use)."""
+    app_config.update(s3_settings(moto_server, s3_bucket))
+    return app_config
+
+
+@pytest.fixture
+def student(app):
+    """Launch headers of a student in a fresh classroom; no app context stays open."""
+    from tests.factories import Classroom
+    with app.app_context():
+        room = Classroom()
+        return Classroom.headers(room.launch(room.student))
+
+
 def admin_client(endpoint: str):
     """Return a boto3 client the test uses to look behind the tool's back."""
     return boto3.client("s3", endpoint_url=endpoint, region_name=REGION,

@@ -10,24 +10,10 @@ from lti_tool.extensions import db
 from lti_tool.models import Video
 from lti_tool.states import VideoStatus
 from lti_tool.storage_jobs import abort_stale_multipart_uploads
-from tests.factories import Classroom
 
-from .s3_server import admin_client, moto_server, s3_bucket, s3_settings  # noqa: F401
+from .s3_server import admin_client, app_config, moto_server, s3_bucket, student  # noqa: F401
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-def app_config(app_config, moto_server, s3_bucket):
-    app_config.update(s3_settings(moto_server, s3_bucket))
-    return app_config
-
-
-@pytest.fixture
-def student(app):
-    with app.app_context():
-        room = Classroom()
-        return Classroom.headers(room.launch(room.student))
 
 
 def test_stale_upload_is_aborted_and_its_attempt_closed(app, client, student, moto_server,

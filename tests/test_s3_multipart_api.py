@@ -13,15 +13,9 @@ from lti_tool.models import AuditEvent, Video
 from lti_tool.states import VideoStatus
 from tests.factories import Classroom
 
-from .s3_server import admin_client, moto_server, s3_bucket, s3_settings  # noqa: F401
+from .s3_server import admin_client, app_config, moto_server, s3_bucket  # noqa: F401
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-def app_config(app_config, moto_server, s3_bucket):
-    app_config.update(s3_settings(moto_server, s3_bucket))
-    return app_config
 
 
 @pytest.fixture

@@ -20,15 +20,9 @@ from lti_tool.storage.base import (BackendUnavailable, Capability, PlaybackKind,
                                    UploadNotFound, UploadRequest, UploadTooLarge)
 from lti_tool.storage.s3 import MAX_PARTS, MIB, part_count_for, part_size_for
 
-from .s3_server import admin_client, cors_rules, moto_server, s3_bucket, s3_settings  # noqa: F401
+from .s3_server import admin_client, app_config, cors_rules, moto_server, s3_bucket  # noqa: F401
 
 GIB = 1024 * MIB
-
-
-@pytest.fixture
-def app_config(app_config, moto_server, s3_bucket):
-    app_config.update(s3_settings(moto_server, s3_bucket))
-    return app_config
 
 
 @pytest.fixture
