@@ -100,3 +100,6 @@ def live_server(app):
     server = LiveServer(app).start()
     yield server
     server.stop()
+
+
+from tests.launching import demo_platform, launcher, tool_keys  # noqa: E402,F401  (demo LMS fixtures)

@@ -10,7 +10,7 @@ from lti_tool.demo_lms.control import control
 from lti_tool.demo_lms.models import DemoUser
 from lti_tool.demo_lms.vocab import MediaType, Scope
 from lti_tool.extensions import db
-from tests.launching import DemoPlatform, demo_platform, tool_keys  # noqa: F401  (fixtures)
+from tests.launching import DemoPlatform
 
 
 def sub_of(app, username: str) -> str:

@@ -9,7 +9,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from lti_tool.demo_lms.control import control
 from lti_tool.demo_lms.vocab import Claim
-from tests.launching import demo_platform, tool_keys  # noqa: F401  (fixtures)
 from tests.test_demo_lms_launch import authorize, verified_claims
 
 RETURN_PATH = "/demo-lms/deep-link-return"

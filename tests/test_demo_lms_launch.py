@@ -13,7 +13,7 @@ from lti_tool.demo_lms.models import DemoLaunchRequest, DemoLineItem
 from lti_tool.demo_lms.vocab import Claim, RoleURI, Scope
 from lti_tool.extensions import db
 from lti_tool.models import Platform, utcnow
-from tests.launching import demo_platform, parse_forms, tool_keys  # noqa: F401  (fixtures)
+from tests.launching import parse_forms
 
 REDIRECT_URI = "http://localhost/lti/launch"
 

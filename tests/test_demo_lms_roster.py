@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from lti_tool.demo_lms.control import control
 from lti_tool.demo_lms.vocab import MediaType, RoleURI, Scope
-from tests.launching import demo_platform, tool_keys  # noqa: F401  (fixtures)
 
 
 def roster_path(demo_platform, course_id: int = 1) -> str:

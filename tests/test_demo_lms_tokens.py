@@ -8,7 +8,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from lti_tool.demo_lms.control import control
 from lti_tool.demo_lms.vocab import Scope
-from tests.launching import demo_platform, tool_keys  # noqa: F401  (fixtures)
 
 SCORE = Scope.SCORE
 LINEITEM = Scope.LINEITEM
@@ -150,3 +149,28 @@ def test_injected_token_failure_answers_the_status_then_recovers(app, demo_platf
     assert failed.headers["Retry-After"] == "7"
     assert demo_platform.request_token([SCORE]).status_code == 200
     assert [e["status"] for e in control(app).token_requests()] == [503, 200]
+
+
+@pytest.fixture
+def quick_busy_timeout(app_config):
+    """Make SQLite give up waiting for a lock after 0.2 s instead of 5 s."""
+    if not app_config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite locks the whole database file; PostgreSQL locks rows")
+    app_config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 0.2}}
+
+
+def test_a_locked_sqlite_database_answers_503_retryable_not_500(quick_busy_timeout, app,
+                                                                demo_platform):
+    import sqlite3
+    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    other = sqlite3.connect(path)
+    other.execute("BEGIN IMMEDIATE")  # a tool request holding a write transaction
+    try:
+        resp = demo_platform.request_token([SCORE])
+    finally:
+        other.rollback()
+        other.close()
+    assert resp.status_code == 503
+    assert resp.headers["Retry-After"] == "1"
+    assert resp.get_json()["error"] == "temporarily_unavailable"
+    assert demo_platform.request_token([SCORE]).status_code == 200

@@ -9,6 +9,7 @@ import logging
 
 from flask import (Blueprint, Flask, abort, current_app, jsonify, make_response,
                    render_template, request, url_for)
+from sqlalchemy.exc import OperationalError
 
 from ..errors import LaunchError, NotFound, ToolError, render_error
 from ..extensions import db
@@ -62,6 +63,18 @@ def _handle_error(err: ToolError):
     if request.endpoint == TOKEN_ENDPOINT:
         resp.headers.update(NO_STORE)
     return resp
+
+
+@bp.errorhandler(OperationalError)
+def _handle_database_busy(err: OperationalError):
+    # On SQLite a tool request that holds a write transaction while it calls us blocks our
+    # writes: answer like a busy LMS (retryable) rather than with a bare 500.
+    db.session.rollback()
+    log.warning("demo LMS: database busy on %s %s: %s", request.method, request.path,
+                str(err.orig)[:200])
+    return _handle_error(ToolError("The demo LMS's database is busy; try again.",
+                                   code="temporarily_unavailable", http_status=503,
+                                   headers={"Retry-After": "1"}))
 
 
 def _base_url() -> str:
