@@ -102,6 +102,7 @@ class Probe:
     width: int | None
     height: int | None
     has_video: bool
+    stream_count: int = 0  # audio and video streams
 
 
 class ProbeFailed(Exception):
@@ -133,7 +134,9 @@ def probe(path: Path) -> Probe | None:
     duration = _float(data.get("format", {}).get("duration"))
     if duration is None and videos:
         duration = _float(videos[0].get("duration"))
-    return Probe(duration_seconds=duration, width=width, height=height, has_video=bool(videos))
+    return Probe(duration_seconds=duration, width=width, height=height, has_video=bool(videos),
+                 stream_count=sum(1 for s in data.get("streams", [])
+                                  if s.get("codec_type") in ("video", "audio")))
 
 
 def _float(value) -> float | None:
@@ -176,7 +179,9 @@ def check_video(path: Path) -> Check:
         return _failed(CORRUPTED, container)
     if found is None:
         return Check(ok=True, container=container)
-    if not found.has_video:
+    if not found.stream_count:  # a video's signature, but nothing readable behind it
+        return _failed(CORRUPTED, container)
+    if not found.has_video:  # sound only
         return _failed(NOT_A_VIDEO, container)
     if not found.width or not found.height:
         return _failed(CORRUPTED, container)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, jsonify, request, send_file
+from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from . import audit, uploads
 from .audit import EventType
@@ -105,10 +106,15 @@ def media(video_id: int):
         path = backend.media_path(video.storage_uid)
     except StorageError:
         raise NotFound("The video file is missing from the storage.") from None
-    download = kind == GRANT_DOWNLOAD
-    resp = send_file(path, mimetype=backend.media_mime_type(video.storage_uid), conditional=True,
-                     etag=False, max_age=0, as_attachment=download,
-                     download_name=video.filename or f"video-{video.id}")
+    try:
+        resp = send_file(path, mimetype=backend.media_mime_type(video.storage_uid),
+                         conditional=True, etag=False, max_age=0,
+                         as_attachment=kind == GRANT_DOWNLOAD,
+                         download_name=video.filename or f"video-{video.id}")
+    except RequestedRangeNotSatisfiable:
+        # Answer here: the generic error page would drop the Content-Range header.
+        resp = Response(status=416, headers={
+            "Content-Range": f"bytes */{path.stat().st_size}", "Accept-Ranges": "bytes"})
     return _private(resp)
 
 

@@ -152,10 +152,7 @@ def test_length_over_the_site_limit_is_413_before_any_byte(app, student_tus):
 
 
 def test_length_over_the_assignment_limit_is_413(app, student_tus, room):
-    with app.app_context():
-        room.assignment.max_file_bytes = 500
-        db.session.merge(room.assignment)
-        db.session.commit()
+    room.update_assignment(max_file_bytes=500)
     ticket = student_tus.start(size=400)
     assert student_tus.create(ticket["video_id"], 501).status_code == 413
     assert student_tus.create(ticket["video_id"], 500).status_code == 201

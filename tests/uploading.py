@@ -6,14 +6,16 @@ import hashlib
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from lti_tool.extensions import db
 from lti_tool.tus.headers import (OFFSET_OCTET_STREAM, TUS_RESUMABLE, TUS_VERSION,
                                   UPLOAD_LENGTH, UPLOAD_METADATA, UPLOAD_OFFSET)
-from tests.factories import Classroom, make_course, make_launch, make_platform, make_user
+from lti_tool.models import Assignment, Course, User
 from lti_tool.states import Role
+from tests.factories import Classroom, make_course, make_launch, make_platform, make_user
 
 HAS_FFMPEG = shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None
 needs_ffmpeg = pytest.mark.skipif(not HAS_FFMPEG, reason="ffmpeg/ffprobe not installed")
@@ -60,35 +62,67 @@ def sha256_of(path_or_bytes) -> str:
     return h.hexdigest()
 
 
-class Room(Classroom):
-    """A classroom plus the strangers every access rule must keep out."""
+PEOPLE = ("instructor", "ta", "student", "other_student", "other_instructor", "admin",
+          "foreign_admin")
 
-    def __init__(self):
-        super().__init__()
-        self.other_course = make_course(self.platform, title="Another course")
-        self.other_instructor = make_user(self.platform, self.other_course, Role.INSTRUCTOR)
-        self.admin = make_user(self.platform, None, Role.ADMIN)
-        self.other_platform = make_platform()
-        self.foreign_admin = make_user(self.other_platform, None, Role.ADMIN)
-        db.session.commit()
 
-    def launch_as(self, who_name: str):
-        """Return a launch for one of the named people."""
-        who = getattr(self, who_name)
-        if who_name == "other_instructor":
-            return make_launch(who, self.other_course, None, Role.INSTRUCTOR)
-        if who_name == "admin":
-            return make_launch(who, self.course, self.assignment, Role.ADMIN)
-        if who_name == "foreign_admin":
-            return make_launch(who, None, None, Role.ADMIN)
-        return self.launch(who)
+class Room:
+    """A classroom plus the strangers every access rule must keep out, held by ids.
+
+    Tests make requests outside any app context of their own: an app context left open
+    around the test client would be shared by its requests (and their `g`).
+    """
+
+    def __init__(self, app):
+        self.app = app
+        with app.app_context():
+            room = Classroom()
+            other_course = make_course(room.platform, title="Another course")
+            people = {
+                "instructor": room.instructor, "ta": room.ta, "student": room.student,
+                "other_student": room.other_student,
+                "other_instructor": make_user(room.platform, other_course, Role.INSTRUCTOR),
+                "admin": make_user(room.platform, None, Role.ADMIN),
+                "foreign_admin": make_user(make_platform(), None, Role.ADMIN),
+            }
+            db.session.commit()
+            for name, user in people.items():
+                setattr(self, name, SimpleNamespace(id=user.id, name=name))
+            self.assignment_id = room.assignment.id
+            self.course_id = room.course.id
+            self.other_course_id = other_course.id
+
+    def launch_as(self, who: str) -> SimpleNamespace:
+        """Return (the id of) a live launch for one of the named people."""
+        with self.app.app_context():
+            user = db.session.get(User, getattr(self, who).id)
+            course = db.session.get(Course, self.course_id)
+            assignment = db.session.get(Assignment, self.assignment_id)
+            if who == "other_instructor":
+                launch = make_launch(user, db.session.get(Course, self.other_course_id), None,
+                                     Role.INSTRUCTOR)
+            elif who == "foreign_admin":
+                launch = make_launch(user, None, None, Role.ADMIN)
+            else:
+                role = {"instructor": Role.INSTRUCTOR, "ta": Role.TA,
+                        "admin": Role.ADMIN}.get(who, Role.LEARNER)
+                launch = make_launch(user, course, assignment, role)
+            return SimpleNamespace(id=launch.id)
+
+    def launch(self, person: SimpleNamespace) -> SimpleNamespace:
+        return self.launch_as(person.name)
+
+    def update_assignment(self, **values) -> None:
+        with self.app.app_context():
+            assignment = db.session.get(Assignment, self.assignment_id)
+            for key, value in values.items():
+                setattr(assignment, key, value)
+            db.session.commit()
 
 
 @pytest.fixture
 def room(app):
-    with app.app_context():
-        yield Room()
-        db.session.rollback()
+    return Room(app)
 
 
 def b64(value: str) -> str:
