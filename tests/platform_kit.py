@@ -25,6 +25,7 @@ from typing import Any, Callable
 from urllib.parse import urlencode
 
 import jwt
+import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.serving import make_server
@@ -302,3 +303,20 @@ class LtiBrowser:
 
     def login_url_for(self, issuer: str, **extra) -> str:
         return f"{self.tool_url}/lti/login?" + urlencode(self.login_params(iss=issuer, **extra))
+
+
+# ---- fixtures: `from tests.platform_kit import browser, platform  # noqa: F401` ----
+@pytest.fixture
+def platform(app):
+    """A test platform registered in the tool (deployment "1", policy refuse)."""
+    plat = TestPlatform()
+    with app.app_context():
+        plat.register_in_tool()
+    yield plat
+    plat.stop()
+
+
+@pytest.fixture
+def browser(live_server, platform):
+    """A browser between the registered test platform and the live tool."""
+    return LtiBrowser(live_server.url, platform)

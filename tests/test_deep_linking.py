@@ -9,23 +9,10 @@ import pytest
 from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.models import AuditEvent
-from tests.platform_kit import LIS, LTI, LtiBrowser, TestPlatform, parse_form
+from tests.platform_kit import LIS, LTI, parse_form
+from tests.platform_kit import browser, platform  # noqa: F401  (fixtures)
 
 DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
-
-
-@pytest.fixture
-def platform(app):
-    plat = TestPlatform()
-    with app.app_context():
-        plat.register_in_tool()
-    yield plat
-    plat.stop()
-
-
-@pytest.fixture
-def browser(live_server, platform):
-    return LtiBrowser(live_server.url, platform)
 
 
 def deep_link_launch(browser, role="Instructor", **settings):

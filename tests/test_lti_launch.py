@@ -10,23 +10,10 @@ from lti_tool.extensions import db
 from lti_tool.models import (Assignment, AuditEvent, Course, Enrollment, KeyValue, LaunchRecord,
                              Platform, User)
 from lti_tool.states import Role
-from tests.platform_kit import LIS, LTI, LtiBrowser, TestPlatform
+from tests.platform_kit import LIS, LTI
+from tests.platform_kit import browser, platform  # noqa: F401  (fixtures)
 
 AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
-
-
-@pytest.fixture
-def platform(app):
-    plat = TestPlatform()
-    with app.app_context():
-        plat.register_in_tool()
-    yield plat
-    plat.stop()
-
-
-@pytest.fixture
-def browser(live_server, platform):
-    return LtiBrowser(live_server.url, platform)
 
 
 def launch_id_of(resp) -> str:
@@ -234,3 +221,23 @@ def test_state_and_nonce_live_in_the_database_not_in_memory(browser, app):
     state = parse_qs(urlsplit(resp.headers["Location"]).query)["state"][0]
     with app.app_context():
         assert db.session.get(KeyValue, "oidc-state:" + state) is not None
+
+
+def test_login_inside_an_iframe_checks_cookies_first(browser):
+    """pylti1p3's cookie check page runs in iframes; it comes back with lti1p3_new_window."""
+    resp = browser.session.get(browser.tool_url + "/lti/login", params=browser.login_params(),
+                               headers={"Sec-Fetch-Dest": "iframe"}, allow_redirects=False)
+    assert resp.status_code == 200
+    assert "lti1p3_new_window" in resp.text and "Partitioned" in resp.text
+    assert "Open the activity in a new window." in resp.text
+    again = browser.session.get(browser.tool_url + "/lti/login",
+                                params=browser.login_params(lti1p3_new_window="1"),
+                                headers={"Sec-Fetch-Dest": "iframe"}, allow_redirects=False)
+    assert again.status_code == 302
+
+
+def test_cookie_check_still_refuses_an_unregistered_lms(browser):
+    resp = browser.session.get(browser.tool_url + "/lti/login",
+                               params=browser.login_params(iss="https://nope.example"),
+                               headers={"Sec-Fetch-Dest": "iframe"}, allow_redirects=False)
+    assert resp.status_code == 403

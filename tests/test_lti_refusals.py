@@ -13,21 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.models import AuditEvent, LaunchRecord
-from tests.platform_kit import LTI, LtiBrowser, TestPlatform, new_rsa_key
-
-
-@pytest.fixture
-def platform(app):
-    plat = TestPlatform()
-    with app.app_context():
-        plat.register_in_tool()
-    yield plat
-    plat.stop()
-
-
-@pytest.fixture
-def browser(live_server, platform):
-    return LtiBrowser(live_server.url, platform)
+from tests.platform_kit import LTI, TestPlatform, new_rsa_key
+from tests.platform_kit import browser, platform  # noqa: F401  (fixtures)
 
 
 def _b64(data: bytes) -> str:

@@ -181,12 +181,13 @@ def build_score(*, user_sub: str, timestamp: datetime, activity: ActivityProgres
 
 
 def send_score(assignment: Assignment, score: dict) -> None:
-    """POST one score to the assignment's line item (needs the score scope)."""
+    """POST one score to the assignment's line item (needs the score scope); commits first."""
     if SCOPE_SCORE not in granted_scopes(assignment):
         raise ScopeNotGranted(
             "The LMS did not allow this tool to send grades (the AGS score scope was not "
             "granted). Ask the LMS administrator to enable grade sync for the tool.")
     url = lineitem_url(assignment)
-    db.session.flush()
+    # Keep a line item we found or created, and hold no write lock while the LMS answers.
+    db.session.commit()
     service_request(assignment.course.platform, [SCOPE_SCORE], "POST", scores_url(url),
                     json=score, content_type=MediaType.SCORE)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from flask import current_app, request
+from flask import request
 from pylti1p3.contrib.flask import FlaskCookieService, FlaskOIDCLogin, FlaskRequest
 from pylti1p3.cookies_allowed_check import CookiesAllowedCheckPage
 from pylti1p3.exception import OIDCException
@@ -114,8 +114,7 @@ class ToolOIDCLogin(FlaskOIDCLogin):
         Only inside an iframe (Sec-Fetch-Dest), only without Platform Storage, and not when the
         check already sent us here in a new window.
         """
-        return (current_app.config.get("LTI_COOKIE_CHECK", True)
-                and request.headers.get("Sec-Fetch-Dest") == "iframe"
+        return (request.headers.get("Sec-Fetch-Dest") == "iframe"
                 and not self._get_request_param(STORAGE_TARGET_PARAM)
                 and not self._is_new_window_request())
 

@@ -10,14 +10,17 @@ from __future__ import annotations
 import email.utils
 import logging
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
 import jwt
 import requests
 from flask import current_app
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from ..errors import ToolError
 from ..extensions import db
@@ -92,10 +95,11 @@ def _scope_key(scopes: Iterable[str]) -> str:
 def access_token(platform: Platform, scopes: Iterable[str]) -> str:
     """Return a live access token for these scopes, from the cache or the token endpoint."""
     key = _scope_key(scopes)
-    cached = db.session.scalar(db.select(AccessToken).filter_by(
-        platform_id=platform.id, scopes=key))
-    if cached is not None and cached.expires_at > utcnow():
-        return cached.token
+    with _token_session() as session:
+        cached = session.scalar(select(AccessToken).filter_by(platform_id=platform.id,
+                                                              scopes=key))
+        if cached is not None and cached.expires_at > utcnow():
+            return cached.token
     token, lifetime = _request_token(platform, key)
     expires_at = utcnow() + timedelta(seconds=lifetime) - min(
         EXPIRY_MARGIN, timedelta(seconds=lifetime / 10))
@@ -105,8 +109,25 @@ def access_token(platform: Platform, scopes: Iterable[str]) -> str:
 
 def forget_token(platform: Platform, scopes: Iterable[str]) -> None:
     """Drop the cached token for these scopes (the platform said it is no longer valid)."""
-    db.session.execute(delete(AccessToken).where(
-        AccessToken.platform_id == platform.id, AccessToken.scopes == _scope_key(scopes)))
+    with _token_session() as session:
+        session.execute(delete(AccessToken).where(
+            AccessToken.platform_id == platform.id, AccessToken.scopes == _scope_key(scopes)))
+        session.commit()
+
+
+@contextmanager
+def _token_session():
+    """Open a short session of its own for the token cache.
+
+    The cache is written and committed at once, apart from the caller's transaction: a
+    caller's unfinished work is never committed with it, and no write lock is held while
+    the tool waits on the platform (SQLite has one writer; the demo LMS shares the file).
+    """
+    session = Session(db.engine, expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
 
 
 def _request_token(platform: Platform, scope: str) -> tuple[str, int]:
@@ -135,15 +156,20 @@ def _request_token(platform: Platform, scope: str) -> tuple[str, int]:
 
 
 def _store_token(platform_id: int, scopes: str, token: str, expires_at: datetime) -> None:
-    """Upsert the cached token in the caller's transaction (concurrent writers do not clash)."""
+    """Upsert the cached token (concurrent writers do not clash); a failure only costs a
+    token request next time."""
     values = {"platform_id": platform_id, "scopes": scopes, "token": token,
               "expires_at": expires_at}
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(AccessToken).values(**values)
-    stmt = stmt.on_conflict_do_update(index_elements=["platform_id", "scopes"],
-                                      set_={"token": token, "expires_at": expires_at})
-    db.session.execute(stmt)
+    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(AccessToken).values(**values).on_conflict_do_update(
+        index_elements=["platform_id", "scopes"], set_={"token": token, "expires_at": expires_at})
+    with _token_session() as session:
+        try:
+            session.execute(stmt)
+            session.commit()
+        except OperationalError as exc:
+            session.rollback()
+            log.warning("access token not cached: %s", type(exc).__name__)
 
 
 def service_request(platform: Platform, scopes: Iterable[str], method: str, url: str, *,
