@@ -28,6 +28,7 @@ JOBS: list[tuple[str, int]] = [
     ("lti_tool.storage_jobs:poll_stuck_videos", 300),
     ("lti_tool.storage_jobs:abort_stale_multipart_uploads", 3600),
     ("lti_tool.outbox:deliver_scores", 30),
+    ("lti_tool.lti.launch_store:purge_expired", 3600),
 ]
 
 OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
