@@ -62,7 +62,7 @@ class TestPlatform:
     __test__ = False  # not a pytest class
 
     def __init__(self, client_id: str = "moodle-client-1", deployment_id: str = "1",
-                 host: str = "127.0.0.1"):
+                 public_host: str = "127.0.0.1"):
         self.key = new_rsa_key()
         self.kid = f"plat-{uuid.uuid4().hex[:8]}"
         self.jwks = {"keys": [public_jwk(self.key, self.kid)]}
@@ -77,8 +77,10 @@ class TestPlatform:
         self.encoder: Callable[[dict, dict], str] | None = None
         self.registration_mode = "ok"
         self.issuer_override: str | None = None
-        self.server = make_server(host, 0, self.wsgi, threaded=True)
-        self.url = f"http://{host}:{self.server.server_port}"
+        # Always on loopback; `public_host` (e.g. "localhost") makes it another site than a
+        # tool on 127.0.0.1, as an LMS and a tool are in real life.
+        self.server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
+        self.url = f"http://{public_host}:{self.server.server_port}"
         self.issuer = self.url
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -245,7 +247,6 @@ window.addEventListener("message", function (e) {
     e.source.postMessage({subject: s + ".response", message_id: d.message_id, key: d.key,
                           value: store[e.origin + "|" + d.key]}, e.origin); }
 });
-window.parent.document.lti_storage_ready = true;
 </script>"""
         return Response(body, mimetype="text/html")
 
