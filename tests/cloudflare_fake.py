@@ -141,6 +141,17 @@ class FakeStream:
             uid = api.group(1)
             if request.method == "POST" and uid is None:
                 return self.create(request)
+            if request.method == "GET" and uid is None:
+                listed = sorted((self.video_json(u) for u in self.videos),
+                                key=lambda v: v["created"])
+                after = request.args.get("start")
+                listed = [v for v in listed if not after or v["created"] >= after]
+                return Response(json.dumps(envelope(listed)), content_type="application/json")
+            if request.method == "GET" and uid == "storage-usage":
+                return Response(json.dumps(envelope({"totalStorageMinutes": 1.5,
+                                                     "totalStorageMinutesLimit": 1000,
+                                                     "videoCount": len(self.videos)})),
+                                content_type="application/json")
             if request.method == "GET" and uid in self.videos:
                 return Response(json.dumps(envelope(self.video_json(uid))),
                                 content_type="application/json")
@@ -172,8 +183,14 @@ class FakeStream:
         if request.args.get("direct_user") != "true" or "Upload-Length" not in request.headers:
             return Response(status=400)
         uid = uuid.uuid4().hex
+        meta = {}
+        for item in request.headers.get("Upload-Metadata", "").split(","):
+            key, _, value = item.strip().partition(" ")
+            meta[key] = base64.b64decode(value).decode() if value else ""
+        with self.lock:
+            created = f"2026-01-01T10:00:{len(self.videos):02d}.000000Z"
         self.videos[uid] = {"length": int(request.headers["Upload-Length"]), "data": b"",
-                            "metadata": request.headers.get("Upload-Metadata", ""),
+                            "meta": meta, "created": created,
                             "creator": request.headers.get("Upload-Creator")}
         return Response(status=201, headers={"Location": f"{self.url}/tus/{uid}",
                                              "stream-media-id": uid, "Tus-Resumable": "1.0.0"})
@@ -181,4 +198,6 @@ class FakeStream:
     def video_json(self, uid: str) -> dict:
         video = self.videos[uid]
         done = len(video["data"]) == video["length"]
-        return video_body(uid, "ready" if done else "pendingupload", size=video["length"])
+        return video_body(uid, "ready" if done else "pendingupload", size=video["length"],
+                          meta=video["meta"], created=video["created"],
+                          creator=video["creator"], uploadExpiry="2999-01-01T00:00:00Z")

@@ -11,6 +11,7 @@ import uuid
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config as BotoConfig
 
 ACCESS_KEY = "testing-access-key"
@@ -89,3 +90,17 @@ def s3_settings(endpoint: str, bucket: str, **overrides) -> dict:
     }
     values.update(overrides)
     return values
+
+
+def put_parts(backend, ticket, data: bytes, numbers=None) -> list[dict]:
+    """PUT parts to their presigned URLs over HTTP, as the browser's multipart transport
+    does; return [{part_number, etag}]."""
+    size = ticket.chunk_size
+    numbers = numbers or list(range(1, ticket.backend_data["part_count"] + 1))
+    parts = []
+    for part in backend.sign_parts(ticket.storage_uid, ticket.backend_data, numbers):
+        n = part.part_number
+        resp = requests.put(part.url, data=data[(n - 1) * size: n * size], timeout=30)
+        assert resp.status_code == 200, resp.text
+        parts.append({"part_number": n, "etag": resp.headers["ETag"]})
+    return parts

@@ -20,7 +20,7 @@ from ..errors import ToolError
 from ..states import VideoStatus
 from .base import (BackendUnavailable, Capability, Health, Playback, PlaybackKind,
                    StorageBackend, StoredObject, UploadMethod, UploadRequest, UploadTicket,
-                   VideoInfo)
+                   UploadTooLarge, VideoInfo)
 from .cloudflare_api import TUS_VERSION, CloudflareClient
 from .messages import MSG_MISCONFIGURED, MSG_UPLOAD_EXPIRED, UPLOAD_EXPIRED
 from .settings import read_setting
@@ -34,6 +34,7 @@ MIB = 1024 * KIB
 CHUNK_MULTIPLE = 256 * KIB
 MIN_CHUNK = 5 * MIB
 MAX_CHUNK = 200 * MIB
+MAX_FILE = 30 * 1024 * MIB  # Stream's largest upload
 # Direct creator uploads take a maxDurationSeconds between 1 and 21,600 (6 hours).
 MAX_DURATION_LIMIT = 21_600
 # A one-time upload URL may live at most 6 hours.
@@ -142,6 +143,10 @@ class CloudflareStorage(StorageBackend):
 
     def create_upload(self, req: UploadRequest) -> UploadTicket:
         """Ask Cloudflare for a one-time tus upload URL reserved for this student."""
+        limit = min(int(self.setting("MAX_UPLOAD_BYTES", MAX_FILE)), MAX_FILE)
+        if req.size_bytes > limit:
+            raise UploadTooLarge(f"The video is larger than the {limit / 1024**3:g} GB this "
+                                 "site accepts.")
         max_duration = min(max(int(req.max_duration_seconds or self.setting(
             "CLOUDFLARE_MAX_DURATION_SECONDS", 7200)), 2), MAX_DURATION_LIMIT)
         lifetime = min(timedelta(hours=int(self.setting("UPLOAD_EXPIRY_HOURS", 6))),
