@@ -18,15 +18,10 @@ ACCESS_KEY = "testing-access-key"
 SECRET_KEY = "testing-secret-key"
 REGION = "us-east-1"
 
-# The CORS configuration docs/storage-s3.md recommends, with the test origin filled in.
 def cors_rules(origin: str) -> dict:
-    return {"CORSRules": [{
-        "AllowedOrigins": [origin],
-        "AllowedMethods": ["GET", "PUT", "HEAD"],
-        "AllowedHeaders": ["*"],
-        "ExposeHeaders": ["ETag"],
-        "MaxAgeSeconds": 3000,
-    }]}
+    """The CORS configuration docs/storage-s3.md recommends, for `origin`."""
+    from lti_tool.storage_cli import recommended_cors
+    return recommended_cors(origin)
 
 
 def free_port() -> int:
