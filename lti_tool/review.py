@@ -126,6 +126,7 @@ def _refresh_from_lms(launch: LaunchRecord, *, force_roster: bool) -> list[str]:
     try:
         if force_roster or nrps.roster_is_stale(course):
             nrps.sync_roster(course, actor=launch.user)
+            db.session.commit()  # before the next call: no write lock held while waiting
         ags.refresh_lineitem(launch.assignment)
         db.session.commit()
     except ServiceError as exc:
