@@ -1,0 +1,74 @@
+"""The review page in real Chromium: comment with the keyboard, see the marker, seek by it."""
+from __future__ import annotations
+
+import pytest
+
+from lti_tool.extensions import db
+from tests.factories import Classroom
+from tests.review_fixtures import make_test_video, ready_video
+
+
+@pytest.fixture
+def review_url(app, live_server, tmp_path):
+    with app.app_context():
+        room = Classroom()
+        ready_video(room, duration=3.0, file=make_test_video(tmp_path / "out.mp4"))
+        launch = room.launch(room.instructor)
+        url = f"{live_server.url}/review/students/{room.student.id}?launch={launch.id}"
+        db.session.remove()
+    return url
+
+
+def video_time(page) -> float:
+    return page.evaluate("document.getElementById('video').currentTime")
+
+
+def test_comment_key_marker_and_seek(page, review_url):
+    page.goto(review_url)
+    page.wait_for_function("document.getElementById('video').readyState >= 1")
+    page.evaluate("document.getElementById('video').currentTime = 1.2")
+    page.wait_for_function("Math.abs(document.getElementById('video').currentTime - 1.2) < 0.05")
+    page.locator("body").press("c")
+    box = page.locator("#comment-body")
+    assert box.is_visible() and box.evaluate("el => el === document.activeElement")
+    assert page.locator("#composer-time").inner_text() == "0:01"
+    assert page.evaluate("document.getElementById('video').paused")
+    box.type("Good eye contact here")
+    box.press("Enter")
+    entry = page.locator("#comments li.comment")
+    entry.wait_for()
+    assert "Good eye contact here" in entry.inner_text()
+    marker = page.locator("#timeline .marker")
+    marker.wait_for()
+    assert marker.get_attribute("aria-label").startswith("Comment at 0:01")
+    left = float(marker.evaluate("el => parseFloat(el.style.left)"))
+    assert 35 < left < 45  # 1.2 s of 3 s
+    assert page.locator("#composer").is_hidden()
+
+    page.evaluate("document.getElementById('video').currentTime = 2.8")
+    page.wait_for_function("document.getElementById('video').currentTime > 2.5")
+    entry.locator(".comment-time").click()
+    page.wait_for_function("Math.abs(document.getElementById('video').currentTime - 1.2) < 0.05")
+    # The keyboard shortcuts drive the same player: j jumps back (clamped at 0).
+    page.locator("#play").focus()
+    page.keyboard.press("j")
+    page.wait_for_function("document.getElementById('video').currentTime < 0.05")
+    # The comment was saved on the server, anchored at its moment.
+    page.reload()
+    page.locator("#comments li.comment").wait_for()
+    assert "0:01" in page.locator("#comments .comment-time").inner_text()
+
+
+def test_grade_field_explains_an_out_of_range_grade(page, review_url):
+    page.goto(review_url)
+    page.fill("#score", "150")
+    assert page.locator("#score-error").inner_text() == \
+        "The grade must be a number between 0 and 100."
+    page.click("button[value=stay]")
+    assert page.url == review_url  # not submitted
+    page.fill("#score", "88")
+    page.fill("#feedback", "Strong opening")
+    page.click("button[value=stay]")
+    page.locator(".alert-success").wait_for()
+    assert "Grade saved and released." in page.locator(".alert-success").inner_text()
+    assert page.input_value("#score") == "88"
