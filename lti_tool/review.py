@@ -223,14 +223,20 @@ def _back_to(user_id: int) -> str:
     return launch_url_for("review.student", user_id=user_id, **args)
 
 
+def _grader_change(user_id: int) -> tuple[LaunchRecord, User, dict]:
+    """Check a grader's change to one student: (launch, student, submitted data)."""
+    _require_explicit_launch()
+    launch = _staff_launch(grader=True)
+    user = _student(launch, user_id)
+    data = (request.get_json(silent=True) if request.is_json else request.form) or {}
+    return launch, user, data
+
+
 @bp.post("/students/<int:user_id>/grade")
 @require_launch(STAFF_ROLES)
 def grade(user_id: int):
     """Save the grade and feedback; queue it for the LMS when released."""
-    _require_explicit_launch()
-    launch = _staff_launch(grader=True)
-    user = _student(launch, user_id)
-    data = request.get_json(silent=True) if request.is_json else request.form
+    launch, user, data = _grader_change(user_id)
     score = grading.parse_score(data.get("score"), launch.assignment.max_score)
     release = _truthy(data.get("release"), default=not request.form)
     submission = grading.submission_for(launch.assignment, user)
@@ -264,10 +270,7 @@ def _grade_json(submission: Submission, item) -> dict:
 @require_launch(STAFF_ROLES)
 def release(user_id: int):
     """Release the grade, feedback and comments to the student, or hold them back."""
-    _require_explicit_launch()
-    launch = _staff_launch(grader=True)
-    user = _student(launch, user_id)
-    data = request.get_json(silent=True) if request.is_json else request.form
+    launch, user, data = _grader_change(user_id)
     submission = grading.submission_for(launch.assignment, user)
     released = _truthy(data.get("released"), default=True)
     grading.set_released(submission, launch.user, released)
@@ -280,9 +283,7 @@ def release(user_id: int):
 @require_launch(STAFF_ROLES)
 def retry(user_id: int):
     """Send a score that failed to reach the LMS again."""
-    _require_explicit_launch()
-    launch = _staff_launch(grader=True)
-    user = _student(launch, user_id)
+    launch, user, _ = _grader_change(user_id)
     submission = db.session.scalar(db.select(Submission).filter_by(
         assignment_id=launch.assignment_id, user_id=user.id))
     item = outbox.retry(submission) if submission else None
@@ -301,10 +302,7 @@ def retry(user_id: int):
 @require_launch(STAFF_ROLES)
 def add_comment(user_id: int):
     """Leave a comment at a moment of the student's video."""
-    _require_explicit_launch()
-    launch = _staff_launch(grader=True)
-    user = _student(launch, user_id)
-    data = request.get_json(silent=True) or {}
+    launch, user, data = _grader_change(user_id)
     submission = grading.submission_for(launch.assignment, user)
     video = None
     if data.get("video_id") is not None:
