@@ -100,6 +100,8 @@ def start_launch(tool: DemoTool, user: DemoUser, course: DemoCourse, message_typ
             raise LaunchError("A submission review needs a student and a line item.")
         if enrollment_of(for_user, course) is None:
             raise NotFound(f"{for_user.name} is not enrolled in {course.title}.")
+    db.session.execute(db.delete(DemoLaunchRequest).where(
+        DemoLaunchRequest.expires_at < utcnow() - timedelta(days=1)))
     ttl = (DEEP_LINK_REQUEST_TTL_SECONDS if message_type == MessageType.DEEP_LINKING
            else LAUNCH_REQUEST_TTL_SECONDS)
     request = DemoLaunchRequest(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+import jwt
 from flask import (Blueprint, Flask, abort, current_app, jsonify, make_response,
                    render_template, request, url_for)
 from sqlalchemy.exc import OperationalError
@@ -19,7 +20,7 @@ from .errors import OAuthError, UnsupportedMediaType
 from .models import DemoResourceLink, DemoTool
 from .paging import page_of
 from .registration import ensure_demo_registration
-from .vocab import MediaType, MessageType, Scope
+from .vocab import MediaType, MessageType, Scope, role_label
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ def submission_review(course_id: int, lineitem_id: int, username: str):
 
 
 def _frame(course, title: str, user, launch_url: str):
-    roles = launches.roles_of(user, course)
+    roles = [role_label(uri) for uri in launches.roles_of(user, course)]
     return render_template("demo_lms/frame.html", course=course, title=title, user=user,
                            roles=roles, launch_url=launch_url)
 
@@ -226,7 +227,6 @@ def token():
 
 
 def _assertion_issuer() -> str | None:
-    import jwt
     try:
         claims = jwt.decode(request.form.get("client_assertion") or "",
                             options={"verify_signature": False})

@@ -78,6 +78,19 @@ COURSE_ROLE_URIS = {
 # Moodle sends a site admin as Instructor plus institution and system Administrator.
 SITE_ADMIN_ROLE_URIS = [RoleURI.INSTRUCTOR, RoleURI.INSTITUTION_ADMIN, RoleURI.SYSTEM_ADMIN]
 
+ROLE_LABELS = {
+    RoleURI.LEARNER: "Learner", RoleURI.INSTRUCTOR: "Instructor",
+    RoleURI.TEACHING_ASSISTANT: "Teaching assistant",
+    RoleURI.INSTITUTION_ADMIN: "Institution administrator",
+    RoleURI.SYSTEM_ADMIN: "System administrator",
+}
+
+
+def role_label(uri: str) -> str:
+    """Return a person-friendly name of a role URI."""
+    return ROLE_LABELS.get(uri) or uri.rsplit("#", 1)[-1]
+
+
 CONTEXT_TYPE_COURSE = "http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"
 
 
