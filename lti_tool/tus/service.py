@@ -30,6 +30,10 @@ from .store import FileStore
 log = logging.getLogger(__name__)
 
 
+# The expiry slides forward with each PATCH; it is rewritten once it lags this much.
+EXPIRY_WRITE_STEP = timedelta(minutes=5)
+
+
 @dataclass(frozen=True)
 class Checksum:
     """An Upload-Checksum header: the algorithm and the digest it names."""
@@ -161,18 +165,26 @@ def _append_locked(store: FileStore, fd: int, read, offset: int, length: int,
 
 
 def _record_progress(upload_id: str, video_id: int, finished: bool) -> None:
+    """Record a PATCH: finished, or the expiry pushed forward (written at most every few
+    minutes, so a chunked upload does not pay a database write per chunk)."""
     upload = db.session.get(Upload, upload_id)
     video = db.session.get(Video, video_id)
     if upload is None or video is None:
         return
+    changed = finished
     if finished:
         upload.completed_at = utcnow()
         uploads.mark_uploaded(video)
     else:
-        upload.expires_at = expiry_from_now()
+        fresh = expiry_from_now()
+        if fresh - upload.expires_at > EXPIRY_WRITE_STEP:
+            upload.expires_at, changed = fresh, True
         if video.status == VideoStatus.PENDING:
-            video.status = VideoStatus.UPLOADING
-    db.session.commit()
+            video.status, changed = VideoStatus.UPLOADING, True
+    if changed:
+        db.session.commit()
+    else:
+        db.session.rollback()
 
 
 def finish_if_full(upload: Upload) -> bool:

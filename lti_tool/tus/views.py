@@ -101,8 +101,8 @@ def patch(upload_id: str):
     found = service.find_upload(current_launch().user, upload_id)
     new_offset = _write(found, offset)
     headers = {UPLOAD_OFFSET: str(new_offset)}
-    if found.completed_at is None and new_offset < found.length:
-        headers[UPLOAD_EXPIRES] = http_date(service.expiry_from_now())
+    if new_offset < found.length:
+        headers[UPLOAD_EXPIRES] = http_date(found.expires_at)
     return "", 204, headers
 
 

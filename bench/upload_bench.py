@@ -1,0 +1,377 @@
+"""Upload benchmark: our tus endpoint (gunicorn, gthread worker) against the reference Node
+tus server (@tus/server + @tus/file-store) and the disk's own sequential write speed.
+
+Prints MB/s (1 MB = 10^6 bytes) medians with min-max, ratios measured in the same run,
+and each server's peak resident memory sampled from /proc while it receives. Rounds run
+in shuffled order; every upload is compared byte for byte (sha256) with its source.
+Run it through bench/run_upload_bench.sh, which installs the Node side.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+MIB = 1024 * 1024
+CHUNK = 8 * MIB
+SECRET = "bench-secret-not-for-production"
+
+
+def parse_size(text: str) -> int:
+    m = re.fullmatch(r"(\d+)\s*([KMG]i?B?)?", text.strip(), re.I)
+    if not m:
+        raise argparse.ArgumentTypeError(f"bad size {text!r}; e.g. 1GiB, 512MiB")
+    unit = (m.group(2) or "").upper()[:1]
+    return int(m.group(1)) * {"": 1, "K": 1024, "M": MIB, "G": 1024 * MIB}[unit]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(port: int, path: str = "/", timeout: float = 30) -> None:
+    import http.client
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("OPTIONS", path)
+            conn.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing answered on port {port}")
+
+
+def rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+class PeakSampler:
+    """Sample a process's RSS every few milliseconds; keep the peak."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_bytes(self.pid))
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(8 * MIB), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def make_source(path: Path, size: int) -> None:
+    with open(path, "wb") as f:
+        left = size
+        block = os.urandom(8 * MIB)
+        while left:
+            n = min(left, len(block))
+            f.write(block[:n])
+            block = block[1:] + block[:1] if n == len(block) else block
+            left -= n
+
+
+def dd_write(path: Path, size: int) -> float:
+    """Return the disk's sequential write speed (MB/s) with dd conv=fdatasync."""
+    out = subprocess.run(["dd", "if=/dev/zero", f"of={path}", "bs=8M",
+                          f"count={max(1, size // (8 * MIB))}", "conv=fdatasync"],
+                         capture_output=True, text=True, check=True)
+    path.unlink(missing_ok=True)
+    m = re.search(r"(\d+) bytes .* copied, ([\d.]+) s", out.stderr)
+    return int(m.group(1)) / float(m.group(2)) / 1e6
+
+
+# --- servers ------------------------------------------------------------------------------
+
+class OurServer:
+    """The tool under gunicorn with one gthread worker, its data in a scratch folder."""
+
+    name = "ours (Flask tus, gunicorn gthread)"
+
+    def __init__(self, work: Path, threads: int):
+        self.work, self.port = work, free_port()
+        self.db_url = f"sqlite:///{work / 'bench.sqlite'}"
+        self.storage = work / "media"
+        self.launch_id = self._prepare()
+        env = dict(os.environ, DATABASE_URL=self.db_url, LOCAL_STORAGE_DIR=str(self.storage),
+                   SECRET_KEY=SECRET, SCHEDULER_ENABLED="0", PROXY_COUNT="0",
+                   LTI_KEYS_DIR=str(work / "keys"), LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--threads",
+             str(threads), "--workers", "1", "--timeout", "600", "--log-level", "warning",
+             "-b", f"127.0.0.1:{self.port}", "wsgi:app"],
+            cwd=ROOT, env=env, start_new_session=True)
+        wait_http(self.port, "/tus/")
+        self.endpoint = f"http://127.0.0.1:{self.port}/tus/"
+
+    def _prepare(self) -> str:
+        from lti_tool import create_app
+        from lti_tool.extensions import db
+        from tests.factories import Classroom
+        app = create_app({"SQLALCHEMY_DATABASE_URI": self.db_url, "SECRET_KEY": SECRET,
+                          "LOCAL_STORAGE_DIR": str(self.storage),
+                          "LTI_KEYS_DIR": str(self.work / "keys"), "MAX_UPLOAD_BYTES": 1 << 40})
+        with app.app_context():
+            db.create_all()
+            room = Classroom()
+            launch = room.launch(room.student)
+            launch.expires_at = launch.expires_at.replace(year=launch.expires_at.year + 1)
+            db.session.commit()
+            return launch.id
+
+    def memory_pid(self) -> int:
+        for _ in range(50):
+            kids = children(self.proc.pid)
+            if kids:
+                return kids[0]
+            time.sleep(0.1)
+        raise RuntimeError("no gunicorn worker")
+
+    def new_upload(self, size: int) -> tuple[dict, dict]:
+        """Open an attempt as the student; return (headers, metadata) for the tus client."""
+        import requests
+        resp = requests.post(f"http://127.0.0.1:{self.port}/api/uploads",
+                             json={"filename": "bench.mp4", "size_bytes": size},
+                             headers={"X-LTI-Launch": self.launch_id}, timeout=30)
+        resp.raise_for_status()
+        return {"X-LTI-Launch": self.launch_id}, {"video_id": str(resp.json()["video_id"]),
+                                                  "filename": "bench.mp4"}
+
+    def stored_file(self, url: str) -> Path:
+        from lti_tool.storage.local import VIDEO_FILE
+        from lti_tool.tus.store import safe_name
+        import sqlite3
+        upload_id = url.rstrip("/").rsplit("/", 1)[1]
+        con = sqlite3.connect(self.db_url.replace("sqlite:///", ""))
+        (uid,) = con.execute("SELECT v.storage_uid FROM upload u JOIN video v ON v.id = "
+                             "u.video_id WHERE u.id = ?", (upload_id,)).fetchone()
+        con.close()
+        return self.storage / "videos" / safe_name(uid) / VIDEO_FILE
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=30)
+
+
+class NodeServer:
+    """@tus/server with @tus/file-store, the reference implementation."""
+
+    name = "@tus/server + @tus/file-store"
+
+    def __init__(self, work: Path, threads: int):
+        self.port = free_port()
+        self.dir = work / "node-files"
+        self.dir.mkdir()
+        self.proc = subprocess.Popen(["node", str(BENCH / "tus_node_server.mjs"),
+                                      str(self.port), str(self.dir)], cwd=BENCH,
+                                     stdout=subprocess.DEVNULL, start_new_session=True)
+        wait_http(self.port, "/files")
+        self.endpoint = f"http://127.0.0.1:{self.port}/files"
+
+    def memory_pid(self) -> int:
+        return self.proc.pid
+
+    def new_upload(self, size: int) -> tuple[dict, dict]:
+        return {}, {"filename": "bench.mp4"}
+
+    def stored_file(self, url: str) -> Path:
+        return self.dir / url.rstrip("/").rsplit("/", 1)[1]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=30)
+
+
+# --- clients ------------------------------------------------------------------------------
+
+def upload_tuspy(endpoint, path, chunk, headers, metadata) -> tuple[float, str]:
+    from tusclient import client
+    size = path.stat().st_size
+    uploader = client.TusClient(endpoint, headers=headers).uploader(
+        file_path=str(path), chunk_size=chunk or size, metadata=metadata)
+    started = time.perf_counter()
+    uploader.upload()
+    return time.perf_counter() - started, uploader.url
+
+
+def upload_node(endpoint, path, chunk, headers, metadata) -> tuple[float, str]:
+    out = subprocess.run(["node", str(BENCH / "tus_node_client.mjs"), endpoint, str(path),
+                          str(chunk), json.dumps(headers), json.dumps(metadata)],
+                         cwd=BENCH, capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result["seconds"], result["url"]
+
+
+CLIENTS = {"tuspy": upload_tuspy, "tus-js-client": upload_node}
+MODES = {"one PATCH": 0, "8 MiB chunks": CHUNK}
+
+
+@dataclass
+class Series:
+    speeds: list[float] = field(default_factory=list)
+    peaks: list[int] = field(default_factory=list)
+
+    def line(self) -> str:
+        med = statistics.median(self.speeds)
+        return (f"{med:7.0f} ({min(self.speeds):.0f}-{max(self.speeds):.0f})  "
+                f"peak RSS {max(self.peaks) / MIB:5.1f} MiB")
+
+
+def run_one(server, client_name, mode, source, source_sha, size) -> tuple[float, int]:
+    headers, metadata = server.new_upload(size)
+    with PeakSampler(server.memory_pid()) as sampler:
+        seconds, url = CLIENTS[client_name](server.endpoint, source, MODES[mode], headers,
+                                            metadata)
+    stored = server.stored_file(url)
+    if sha256_file(stored) != source_sha:
+        raise SystemExit(f"MISMATCH: {server.name} / {client_name} / {mode} stored other bytes")
+    stored.unlink()
+    return size / seconds / 1e6, sampler.peak
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=parse_size, default=parse_size("1GiB"))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=4, help="gunicorn gthread threads")
+    ap.add_argument("--memory-size", type=parse_size, default=None,
+                    help="also check our peak memory with one upload this big (e.g. 4GiB)")
+    ap.add_argument("--clients", default="tuspy,tus-js-client")
+    ap.add_argument("--workdir", default=None, help="scratch folder (default: under /tmp)")
+    args = ap.parse_args()
+
+    scratch = Path(tempfile.mkdtemp(prefix="upload-bench-", dir=args.workdir))
+    need = args.size * 3 + (args.memory_size or 0) * 2
+    free = shutil.disk_usage(scratch).free
+    if free < need:
+        shutil.rmtree(scratch)
+        raise SystemExit(f"not enough disk in {scratch}: need {need / 2**30:.1f} GiB, "
+                         f"have {free / 2**30:.1f} GiB")
+    servers = []
+    try:
+        print(f"# upload benchmark {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+              f"{os.cpu_count()} CPUs, file {args.size / 2**30:.2f} GiB, {args.rounds} rounds "
+              f"(shuffled), scratch {scratch}")
+        source = scratch / "source.bin"
+        make_source(source, args.size)
+        source_sha = sha256_file(source)
+        ours, node = OurServer(scratch, args.threads), NodeServer(scratch, args.threads)
+        servers = [ours, node]
+        idle = {s.name: rss_bytes(s.memory_pid()) for s in servers}
+        clients = [c.strip() for c in args.clients.split(",") if c.strip()]
+        jobs = [(s, c, m) for s in servers for c in clients for m in MODES] + [("dd",)]
+        plan = [job for _ in range(args.rounds) for job in jobs]
+        random.shuffle(plan)
+        results: dict = {}
+        for i, job in enumerate(plan, 1):
+            if job[0] == "dd":
+                speed = dd_write(scratch / "dd.bin", args.size)
+                results.setdefault("dd", Series()).speeds.append(speed)
+                results["dd"].peaks.append(0)
+                print(f"[{i}/{len(plan)}] dd conv=fdatasync: {speed:.0f} MB/s", flush=True)
+                continue
+            server, client_name, mode = job
+            speed, peak = run_one(server, client_name, mode, source, source_sha, args.size)
+            s = results.setdefault((server.name, client_name, mode), Series())
+            s.speeds.append(speed)
+            s.peaks.append(peak)
+            print(f"[{i}/{len(plan)}] {server.name} / {client_name} / {mode}: {speed:.0f} MB/s,"
+                  f" peak {peak / MIB:.1f} MiB", flush=True)
+
+        print("\n## MB/s median (min-max), server peak RSS while receiving")
+        for key, series in results.items():
+            if key == "dd":
+                continue
+            print(f"{key[0]:36} {key[1]:14} {key[2]:13} {series.line()}")
+        dd = statistics.median(results["dd"].speeds)
+        print(f"{'dd if=/dev/zero conv=fdatasync':65} {dd:7.0f} "
+              f"({min(results['dd'].speeds):.0f}-{max(results['dd'].speeds):.0f})")
+        print(f"idle RSS: " + ", ".join(f"{k} {v / MIB:.1f} MiB" for k, v in idle.items()))
+
+        print("\n## ratios (targets: >= 1.1x @tus/server, >= 0.8x dd, <= 60 MiB per worker)")
+        ours_peak = 0
+        for client_name in clients:
+            for mode in MODES:
+                a = results[(ours.name, client_name, mode)]
+                b = results[(node.name, client_name, mode)]
+                ma, mb = statistics.median(a.speeds), statistics.median(b.speeds)
+                ours_peak = max(ours_peak, max(a.peaks))
+                print(f"{client_name:14} {mode:13} ours/@tus/server {ma / mb:5.2f}x   "
+                      f"ours/dd {ma / dd:5.2f}x")
+        print(f"our worker's peak RSS {ours_peak / MIB:.1f} MiB "
+              f"(idle {idle[ours.name] / MIB:.1f} MiB)")
+
+        if args.memory_size:
+            big = scratch / "big.bin"
+            source.unlink()
+            make_source(big, args.memory_size)
+            big_sha = sha256_file(big)
+            print(f"\n## memory check: one upload of {args.memory_size / 2**30:.0f} GiB")
+            for client_name, mode in (("tus-js-client", "one PATCH"),
+                                      ("tus-js-client", "8 MiB chunks")):
+                if client_name not in clients:
+                    continue
+                speed, peak = run_one(ours, client_name, mode, big, big_sha, args.memory_size)
+                print(f"ours / {client_name} / {mode}: {speed:.0f} MB/s, worker peak RSS "
+                      f"{peak / MIB:.1f} MiB")
+    finally:
+        for s in servers:
+            s.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
