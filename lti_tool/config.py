@@ -41,6 +41,9 @@ class Config:
     MAX_UPLOAD_BYTES = _int("MAX_UPLOAD_BYTES", 5 * GIB)
     PLAYBACK_URL_TTL_SECONDS = _int("PLAYBACK_URL_TTL_SECONDS", 600)
     UPLOAD_EXPIRY_HOURS = _int("UPLOAD_EXPIRY_HOURS", 48)
+    # Bytes per tus PATCH the browser sends; 0 = the whole file in one PATCH (fastest). Set it
+    # below any body limit of a proxy in front (e.g. 50 MiB behind Cloudflare's 100 MB cap).
+    UPLOAD_CHUNK_BYTES = _int("UPLOAD_CHUNK_BYTES", 0)
 
     PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "").rstrip("/")
     # Number of proxies in front of the app whose X-Forwarded-* headers we trust.

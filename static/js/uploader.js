@@ -210,6 +210,16 @@
     if (playerVideoId === videoId && !keepPosition) { show($("player-wrap"), true); return; }
     api("GET", videoUrl(videoId, "playback")).then(function (grant) {
       var player = $("player");
+      var frame = $("player-frame");
+      var isFrame = grant.kind === "iframe"; // a provider's player page (Cloudflare Stream)
+      show(player, !isFrame);
+      show(frame, isFrame);
+      if (isFrame) {
+        playerVideoId = videoId;
+        if (!keepPosition) frame.src = grant.url;
+        show($("player-wrap"), true);
+        return;
+      }
       var at = keepPosition ? player.currentTime : 0;
       var wasPlaying = keepPosition && !player.paused;
       playerVideoId = videoId;
