@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 
 from lti_tool.audit import EventType
 from lti_tool.extensions import db

@@ -122,6 +122,12 @@ class ToolOIDCLogin(FlaskOIDCLogin):
         """Return the 302 to the platform's auth endpoint, with the state cookie."""
         return self.get_redirect(auth_url).do_redirect()
 
+    def page_response(self, html: str):
+        """Return a page (the Platform Storage step) that also sets the state cookie."""
+        resp = self.get_response(html)
+        self._cookie_service.update_response(resp)
+        return resp
+
     def cookie_check_response(self):
         """Return pylti1p3's cookie check page (it comes back here when cookies work)."""
         self.enable_check_cookies(

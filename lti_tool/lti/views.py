@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import (Blueprint, Flask, current_app, jsonify, make_response, redirect,
-                   render_template, request, url_for)
+from flask import (Blueprint, Flask, current_app, jsonify, redirect, render_template, request,
+                   url_for)
 
 from .. import audit
 from ..audit import EventType
@@ -51,7 +51,7 @@ def _login(platform: Platform | None):
                                state=outcome.state, nonce=outcome.nonce,
                                target=outcome.storage_target,
                                platform_origin=origin_of(outcome.platform.auth_login_url))
-        return oidc.get_redirect(outcome.auth_url)._process_response(make_response(page))
+        return oidc.page_response(page)
     return oidc.redirect_response(outcome.auth_url)
 
 
