@@ -102,6 +102,7 @@ class FakeStream:
     def __init__(self):
         self.videos: dict[str, dict] = {}
         self.requests: list[tuple[str, str, int]] = []
+        self.headers_seen: list[dict] = []
         self.server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.api_base = f"{self.url}/client/v4"
@@ -132,6 +133,7 @@ class FakeStream:
         length = int(request.headers.get("Content-Length") or 0)
         with self.lock:
             self.requests.append((request.method, request.path, length))
+            self.headers_seen.append(dict(request.headers))
         api = re.fullmatch(rf"/client/v4/accounts/{ACCOUNT}/stream(?:/([^/]+))?", request.path)
         if api:
             if request.headers.get("Authorization") != f"Bearer {TOKEN}":
