@@ -43,7 +43,7 @@ def test_launch_in_a_cookieless_iframe_succeeds_through_platform_storage(page, l
     page.on("request", lambda r: launch_posts.append(r.post_data or "")
             if r.method == "POST" and r.url.endswith("/lti/launch") else None)
     tool = _open_in_lms(page, live_server, lms, lti_storage_target="post_message_forwarding")
-    tool.get_by_role("heading", name="Pitch video").wait_for()
+    tool.get_by_role("heading", name="Pitch video").wait_for(timeout=30000)
     # First post from the platform (no cookie), then our re-post with the stored values.
     assert len(launch_posts) == 2 and "lti_storage_state=state-" in launch_posts[1]
     frame = page.frame(name="tool")
@@ -54,7 +54,7 @@ def test_launch_in_a_cookieless_iframe_succeeds_through_platform_storage(page, l
 def test_without_platform_storage_the_cookie_check_offers_a_new_window(page, live_server, lms):
     """Inside a cross-site iframe the test cookie cannot be set: pylti1p3's check page says so."""
     tool = _open_in_lms(page, live_server, lms)
-    tool.get_by_text("Your browser blocks cookies for this tool").wait_for()
+    tool.get_by_text("Your browser blocks cookies for this tool").wait_for(timeout=30000)
     assert lms.captured.auth_requests == []  # the login stopped before the platform
     with page.context.expect_event(
             "request", predicate=lambda r: "/lti/login?" in r.url
