@@ -108,7 +108,6 @@ def run_migrations_online():
             connection=connection,
             target_metadata=get_metadata(),
             render_as_batch=True,
-            compare_type=True,
             render_item=render_item,
             **conf_args
         )
