@@ -332,13 +332,11 @@ class S3Storage(StorageBackend):
         return [f"no CORS rule allows the origin {origin}"]
 
     def health(self) -> Health:
-        """Check the bucket can be reached with these credentials."""
+        """Check the bucket can be listed under the prefix with these credentials."""
         try:
             with translate_errors("health"):
-                self.client().head_bucket(Bucket=self.bucket)
-        except UploadNotFound:  # HEAD has no body: a bare 404 is the bucket missing
-            log.error("S3 bucket %s not found", self.bucket)
-            return Health(False, f"bucket {self.bucket} not found ({MSG_MISCONFIGURED})")
+                self.client().list_objects_v2(Bucket=self.bucket, Prefix=self.prefix,
+                                              MaxKeys=1)
         except StorageError as exc:
             return Health(False, exc.message)
         via = "CloudFront signed URLs" if self._cloudfront_signer() else "S3 presigned URLs"
