@@ -150,6 +150,24 @@ def test_part_urls_are_short_lived_and_carry_no_credentials_beyond_a_signature(a
     assert "testing-secret-key" not in url
 
 
+def test_part_urls_bind_each_parts_exact_length(storage, monkeypatch):
+    """S3 refuses a PUT whose Content-Length differs from the signed one (moto does not check)."""
+    ticket = start(storage, b"x" * (17 * MIB + 5))
+    lengths = {}
+    real = storage.client().generate_presigned_url
+
+    def spy(method, Params, **kw):
+        lengths[Params["PartNumber"]] = Params["ContentLength"]
+        return real(method, Params=Params, **kw)
+
+    monkeypatch.setattr(storage.client(), "generate_presigned_url", spy)
+    urls = storage.sign_parts(ticket.storage_uid, ticket.backend_data, [1, 2, 3])
+    assert lengths == {1: 8 * MIB, 2: 8 * MIB, 3: MIB + 5}
+    for part in urls:
+        signed = parse_qs(urlsplit(part.url).query)["X-Amz-SignedHeaders"][0]
+        assert signed.split(";") == ["content-length", "host"]
+
+
 def test_abort_frees_the_upload_and_twice_is_fine(storage, moto_server, s3_bucket):
     data = make_file(9 * MIB)
     ticket = start(storage, data)

@@ -152,11 +152,13 @@ class S3Storage(StorageBackend):
                                code="bad_parts", http_status=400)
         ttl = int(self.setting("S3_PART_URL_TTL_SECONDS", 3600))
         client = self.client()
+        # Content-Length is signed in: each URL takes exactly its part's bytes, no more.
         with translate_errors("sign parts"):
             return [PartUrl(n, client.generate_presigned_url(
                 "upload_part", ExpiresIn=ttl, HttpMethod="PUT",
                 Params={"Bucket": self.bucket, "Key": storage_uid,
-                        "UploadId": backend_data["upload_id"], "PartNumber": n}))
+                        "UploadId": backend_data["upload_id"], "PartNumber": n,
+                        "ContentLength": _part_length(backend_data, n)}))
                 for n in numbers]
 
     def list_parts(self, storage_uid: str, backend_data: Mapping[str, Any]) -> list[dict]:
@@ -395,6 +397,12 @@ def _cloudfront_key(setting: str):
         with open(text, "rb") as handle:
             text = handle.read().decode()
     return load_pem_private_key(text.replace("\\n", "\n").encode(), password=None)
+
+
+def _part_length(backend_data: Mapping[str, Any], number: int) -> int:
+    """Return the size of part `number` of this upload (the last one holds the rest)."""
+    size, part = int(backend_data["size"]), int(backend_data["part_size"])
+    return min(part, size - (number - 1) * part)
 
 
 def _safe_segment(segment: str) -> str:
