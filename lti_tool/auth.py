@@ -36,15 +36,17 @@ def _launch_id_from_request() -> str | None:
 
 def current_launch() -> LaunchRecord | None:
     """Return the live launch behind this request, or None."""
-    if "lti_launch" in g:
-        return g.lti_launch
+    # Cached per request, not per app context: an app context may outlive a request.
+    cached = g.get("lti_launch_cache")
+    if cached is not None and cached[0] is request._get_current_object():
+        return cached[1]
     launch = None
     launch_id = _launch_id_from_request()
     if launch_id and len(launch_id) <= 64:
         found = db.session.get(LaunchRecord, launch_id)
         if found is not None and found.expires_at > utcnow():
             launch = found
-    g.lti_launch = launch
+    g.lti_launch_cache = (request._get_current_object(), launch)
     return launch
 
 
@@ -52,7 +54,7 @@ def remember_launch(launch: LaunchRecord) -> None:
     """Log the launch's user in and keep the launch id in the session cookie too."""
     login_user(launch.user)
     session[SESSION_LAUNCH_KEY] = launch.id
-    g.lti_launch = launch
+    g.lti_launch_cache = (request._get_current_object(), launch)
 
 
 def require_launch(roles: Iterable[Role] | None = None) -> Callable:

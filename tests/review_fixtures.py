@@ -7,8 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from flask import current_app, g, has_app_context
-from flask.testing import FlaskClient
+from flask import current_app
 
 from lti_tool import grading
 from lti_tool.extensions import db
@@ -52,23 +51,3 @@ def ready_video(room, student=None, attempt=1, duration=30.0, file: Path | None 
     submission.submitted_at = utcnow()
     db.session.commit()
     return video
-
-
-class FreshLaunchClient(FlaskClient):
-    """A test client that forgets the launch cached in `g` before each request.
-
-    Tests hold an app context open (the Classroom fixture), and Flask reuses it for test
-    requests, so `g` would otherwise carry one request's launch into the next.
-    """
-
-    def open(self, *args, **kwargs):
-        if has_app_context():
-            g.pop("lti_launch", None)
-        return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def client(app):
-    """A test client whose requests each find their own launch."""
-    app.test_client_class = FreshLaunchClient
-    return app.test_client()

@@ -14,7 +14,7 @@ from lti_tool.models import AuditEvent, Comment, Enrollment, ScoreOutbox, Video,
 from lti_tool.states import Role, VideoStatus
 from tests.agsfake import fake, room  # noqa: F401  (fixtures)
 from tests.factories import (Classroom, make_assignment, make_course, make_launch, make_user)
-from tests.review_fixtures import client, make_test_video, ready_video  # noqa: F401
+from tests.review_fixtures import make_test_video, ready_video
 
 JSON = {"Accept": "application/json", "X-Requested-With": "fetch"}
 

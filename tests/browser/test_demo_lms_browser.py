@@ -1,7 +1,6 @@
 """The demo LMS in real Chromium: one click on the home page opens the tool in the course iframe."""
 from __future__ import annotations
 
-from tests.browser.conftest import browser, page  # noqa: F401  (fixtures)
 
 
 def test_student_launch_opens_the_tool_inside_the_course_page(live_server, page):
