@@ -49,7 +49,14 @@ class Config:
     # Number of proxies in front of the app whose X-Forwarded-* headers we trust.
     PROXY_COUNT = _int("PROXY_COUNT", 1)
 
+    # Timeout of each call to an LMS service (token, AGS, NRPS).
+    LTI_SERVICE_TIMEOUT_SECONDS = _int("LTI_SERVICE_TIMEOUT_SECONDS", 15)
+    # A score the LMS keeps refusing to take is marked failed (kept, retryable) after this.
+    OUTBOX_GIVE_UP_HOURS = _int("OUTBOX_GIVE_UP_HOURS", 72)
+    SETTINGS_ENCRYPTION_KEY = os.environ.get("SETTINGS_ENCRYPTION_KEY", "")
+
     DEMO_LMS = _bool("DEMO_LMS", False)
+    DEMO_LMS_TOKEN_TTL_SECONDS = _int("DEMO_LMS_TOKEN_TTL_SECONDS", 3600)
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
     REDIS_URL = os.environ.get("REDIS_URL", "")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "") or os.environ.get(
