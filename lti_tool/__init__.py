@@ -52,6 +52,8 @@ def register_logging(app: Flask) -> None:
         logging.basicConfig(
             level=app.config.get("LOG_LEVEL", "INFO"),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic announces each of its plugins at INFO on import: noise in every CLI command.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def register_extensions(app: Flask) -> None:
