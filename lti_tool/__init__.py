@@ -18,6 +18,7 @@ BLUEPRINTS = [
     "lti_tool.demo_lms.views",
     "lti_tool.lti.views",
     "lti_tool.multipart", "lti_tool.webhooks",
+    "lti_tool.captions",
 ]
 
 

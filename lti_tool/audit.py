@@ -38,6 +38,8 @@ class EventType(StrEnum):
     SCORE_FAILED = "score_failed"
     COMMENT_ADDED = "comment_added"
     COMMENT_DELETED = "comment_deleted"
+    CAPTIONS_ADDED = "captions_added"
+    CAPTIONS_DELETED = "captions_deleted"
     ROSTER_SYNCED = "roster_synced"
     WEBHOOK_RECEIVED = "webhook_received"
     SETTING_CHANGED = "setting_changed"
