@@ -55,6 +55,8 @@ def register_logging(app: Flask) -> None:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Alembic announces each of its plugins at INFO on import: noise in every CLI command.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # APScheduler logs every run at INFO; our jobs log what they do themselves.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def register_extensions(app: Flask) -> None:
