@@ -240,3 +240,21 @@ def test_cookie_check_still_refuses_an_unregistered_lms(browser):
                                params=browser.login_params(iss="https://nope.example"),
                                headers={"Sec-Fetch-Dest": "iframe"}, allow_redirects=False)
     assert resp.status_code == 403
+
+
+def test_link_description_becomes_instructions_unless_deep_linking_set_them(browser, app):
+    browser.platform.next_claims = {
+        LTI + "resource_link": {"id": "7", "title": "Pitch video",
+                                "description": "Record a three-minute pitch."}}
+    resp = browser.launch()
+    with app.app_context():
+        assert db.session.get(LaunchRecord, launch_id_of(resp)).assignment.instructions == \
+            "Record a three-minute pitch."
+    browser.platform.next_claims = {
+        LTI + "resource_link": {"id": "7", "title": "Pitch video",
+                                "description": "Record a three-minute pitch."},
+        LTI + "custom": {"instructions": "Landscape, three minutes."}}
+    resp = browser.launch()
+    with app.app_context():
+        assert db.session.get(LaunchRecord, launch_id_of(resp)).assignment.instructions == \
+            "Landscape, three minutes."

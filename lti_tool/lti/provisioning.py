@@ -118,6 +118,11 @@ def upsert_assignment(course: Course, claims: dict) -> Assignment | None:
     custom = claims.get(c.CUSTOM)
     if isinstance(custom, dict) and custom:
         apply_custom(assignment, custom)
+    # The LMS's own description of the activity stands in for instructions set here.
+    description = link.get("description")
+    if not (isinstance(custom, dict) and custom.get("instructions")) and \
+            isinstance(description, str) and description.strip():
+        assignment.instructions = description.strip()
     return assignment
 
 
