@@ -30,6 +30,16 @@
     });
   }
 
+  /* Cloudflare's player URL for a renewed token, starting where the viewer was
+     (startTime in seconds) and playing only if they were playing. */
+  function iframeUrl(url, resume) {
+    var u = new URL(url, window.location.href);
+    u.searchParams.set("startTime", String(Math.max(0, Math.floor(resume.t))));
+    if (resume.paused) u.searchParams.delete("autoplay");
+    else u.searchParams.set("autoplay", "true");
+    return u.toString();
+  }
+
   function fetchJson(url, launch) {
     return fetch(url, {
       credentials: "same-origin",
@@ -92,21 +102,41 @@
     this._scheduleRenew(grant.expires_at);
   };
 
+  /* Show Cloudflare's player. A signed token is checked on every request the player makes,
+     so a renewed grant means a new iframe URL: load it where the viewer was (startTime)
+     and as they were (autoplay only when playing), then drive it through the SDK again. */
   Player.prototype._useIframe = function (url) {
     var self = this;
-    if (this.iframe) { return; }  // Cloudflare's player renews its own token
+    var resume = null;
+    if (this.iframe) {
+      resume = {t: this.currentTime(), paused: this.paused()};
+      url = iframeUrl(url, resume);
+    }
     var iframe = document.createElement("iframe");
     iframe.src = url;
     iframe.title = "Submitted video";
     iframe.allow = "accelerometer; autoplay; encrypted-media; picture-in-picture; fullscreen";
     iframe.setAttribute("allowfullscreen", "");
     iframe.className = "player-iframe";
-    this.video.replaceWith(iframe);
+    (this.iframe || this.video).replaceWith(iframe);
     this.iframe = iframe;
+    this.engine = null;
+    this._resume = resume;  // what to report until the new player says where it is
     loadScript(CLOUDFLARE_SDK).then(function () {
-      self.engine = window.Stream(iframe);
-      ["timeupdate", "play", "pause", "loadedmetadata", "durationchange"].forEach(function (ev) {
-        self.engine.addEventListener(ev, function () { self._tick(); });
+      if (self.iframe !== iframe) return;  // renewed again meanwhile
+      var engine = window.Stream(iframe);
+      self.engine = engine;
+      if (resume) {  // the URL asked already; this covers a pause meanwhile or blocked autoplay
+        var p = resume.paused ? engine.pause() : engine.play();
+        if (p && p.catch) p.catch(function () {});
+      }
+      ["timeupdate", "play", "pause", "loadedmetadata", "durationchange", "seeked"].forEach(function (ev) {
+        engine.addEventListener(ev, function () {
+          if (self.engine !== engine) return;
+          if (self._resume && (ev === "seeked" || ev === "play" ||
+                               (engine.currentTime || 0) > 0)) self._resume = null;
+          self._tick();
+        });
       });
     }).catch(function () {
       self.showError("Cloudflare's player controls could not be loaded: the video plays, " +
@@ -188,21 +218,31 @@
     this.listeners.forEach(function (fn) { fn(t); });
   };
 
-  Player.prototype.currentTime = function () { return this.engine ? (this.engine.currentTime || 0) : 0; };
+  Player.prototype.currentTime = function () {
+    if (this._resume) return this._resume.t;
+    return this.engine ? (this.engine.currentTime || 0) : 0;
+  };
   Player.prototype.duration = function () {
     var d = this.engine && this.engine.duration;
     return (d && isFinite(d)) ? d : this.knownDuration;
   };
-  Player.prototype.paused = function () { return !this.engine || this.engine.paused !== false; };
+  Player.prototype.paused = function () {
+    if (this._resume) return this._resume.paused;
+    return !this.engine || this.engine.paused !== false;
+  };
   Player.prototype.play = function () {
     if (!this.engine) return;
     var p = this.engine.play();
     if (p && p.catch) p.catch(function () {});
   };
-  Player.prototype.pause = function () { if (this.engine) this.engine.pause(); };
+  Player.prototype.pause = function () {
+    if (this._resume) this._resume.paused = true;
+    if (this.engine) this.engine.pause();
+  };
   Player.prototype.toggle = function () { if (this.paused()) this.play(); else this.pause(); };
   Player.prototype.seek = function (t) {
     if (!this.engine) return;
+    this._resume = null;
     var d = this.duration();
     this.engine.currentTime = Math.max(0, d ? Math.min(t, d) : t);
     this._tick();
@@ -254,6 +294,6 @@
     document.querySelectorAll("[data-seek-links]").forEach(function (el) { bindSeekLinks(el, null); });
   });
 
-  window.VAPlayer = {Player: Player, formatTime: formatTime, fetchJson: fetchJson,
+  window.VAPlayer = {Player: Player, formatTime: formatTime, fetchJson: fetchJson, iframeUrl: iframeUrl,
                      bindSeekLinks: bindSeekLinks, isTyping: isTyping};
 })();
