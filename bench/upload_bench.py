@@ -338,7 +338,7 @@ def main() -> int:
         dd = statistics.median(results["dd"].speeds)
         print(f"{'dd if=/dev/zero conv=fdatasync':65} {dd:7.0f} "
               f"({min(results['dd'].speeds):.0f}-{max(results['dd'].speeds):.0f})")
-        print(f"idle RSS: " + ", ".join(f"{k} {v / MIB:.1f} MiB" for k, v in idle.items()))
+        print("idle RSS: " + ", ".join(f"{k} {v / MIB:.1f} MiB" for k, v in idle.items()))
 
         print("\n## ratios (targets: >= 1.1x @tus/server, >= 0.8x dd, <= 60 MiB per worker)")
         ours_peak = 0

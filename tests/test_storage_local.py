@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import io
-import os
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -15,7 +13,7 @@ from lti_tool.storage.base import UploadNotFound
 from lti_tool.storage.local import (GRANT_MEDIA, GRANT_THUMBNAIL, UPLOAD_ID_KEY, LocalStorage,
                                     read_grant, sign_grant)
 from tests.storage_contract import StorageContract
-from tests.uploading import HAS_FFMPEG, needs_ffmpeg, sample_mp4  # noqa: F401
+from tests.uploading import needs_ffmpeg, sample_mp4  # noqa: F401
 
 
 def push_through_tus_store(backend: LocalStorage, ticket, data: bytes) -> dict:

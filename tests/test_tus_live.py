@@ -20,8 +20,7 @@ from lti_tool.extensions import db
 from lti_tool.models import Upload, Video
 from lti_tool.states import FINAL_VIDEO_STATES, VideoStatus
 from lti_tool.storage.local import LocalStorage
-from lti_tool.tus.headers import (OFFSET_OCTET_STREAM, TUS_RESUMABLE, TUS_VERSION,
-                                  UPLOAD_OFFSET)
+from lti_tool.tus.headers import OFFSET_OCTET_STREAM, UPLOAD_OFFSET
 from tests.uploading import TusClient, room, sample_mp4, sha256_of, tus_headers  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,7 +156,6 @@ def test_resume_after_the_server_is_killed_mid_patch(app, room, gunicorn, sample
     server = gunicorn()
     base = f"http://127.0.0.1:{server.port}"
     ticket = _start(base, launch.id, len(data))
-    tus = TusClient(None, launch)
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     meta = "video_id " + __import__("base64").b64encode(str(ticket["video_id"]).encode()).decode()
     conn.request("POST", "/tus/", headers=tus_headers(launch, **{
@@ -194,7 +192,6 @@ def test_resume_after_the_server_is_killed_mid_patch(app, room, gunicorn, sample
         video = db.session.get(Video, ticket["video_id"])
         assert video.status in FINAL_VIDEO_STATES
         assert db.session.scalar(db.select(Upload)).completed_at is not None
-    del tus
 
 
 def test_a_second_concurrent_patch_is_refused_not_interleaved(app, room, live_server):

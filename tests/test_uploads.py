@@ -8,8 +8,8 @@ from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.models import AuditEvent, Submission, Upload, Video, utcnow
 from lti_tool.states import VideoStatus
-from tests.uploading import (HAS_FFMPEG, TusClient, make_sample_video, needs_ffmpeg,  # noqa
-                             room, sample_mp4)
+from tests.uploading import (TusClient, make_sample_video, needs_ffmpeg, room,  # noqa: F401
+                             sample_mp4)
 
 
 @pytest.fixture
