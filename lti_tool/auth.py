@@ -3,6 +3,10 @@
 A launch id reaches us in the `X-LTI-Launch` header (fetch calls), the `launch` query or
 form field (links and forms), or the session cookie when the browser keeps it. Pages
 after the launch therefore keep working when third-party cookies are blocked.
+
+A change (POST, PUT, PATCH, DELETE) must carry its launch in the header or a form field:
+the session cookie is `SameSite=None` inside LMS iframes, so a cookie alone could be a
+cross-site forgery, and a URL can leak through logs.
 """
 from __future__ import annotations
 
@@ -27,10 +31,18 @@ def _load_user(user_id: str) -> User | None:
     return db.session.get(User, int(user_id)) if user_id.isdigit() else None
 
 
-def _launch_id_from_request() -> str | None:
-    return (request.headers.get(LAUNCH_HEADER) or request.args.get(LAUNCH_PARAM)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def posted_launch_id() -> str | None:
+    """Return the launch id sent in the header or a form field (what a change must carry)."""
+    return (request.headers.get(LAUNCH_HEADER)
             or (request.form.get(LAUNCH_PARAM) if request.mimetype in
-                ("application/x-www-form-urlencoded", "multipart/form-data") else None)
+                ("application/x-www-form-urlencoded", "multipart/form-data") else None))
+
+
+def _launch_id_from_request() -> str | None:
+    return (posted_launch_id() or request.args.get(LAUNCH_PARAM)
             or session.get(SESSION_LAUNCH_KEY))
 
 
@@ -71,6 +83,9 @@ def require_launch(roles: Iterable[Role] | None = None) -> Callable:
                     "from your course page.",
                     hint="If this keeps happening, your browser may be blocking cookies "
                          "in embedded pages: use the 'open in a new window' link.")
+            if request.method not in SAFE_METHODS and not posted_launch_id():
+                raise Forbidden("This change must come from the tool's own page. "
+                                "Reload it and try again.", code="launch_not_explicit")
             if allowed is not None and launch.role not in allowed:
                 raise Forbidden("Your role in this course does not allow this.")
             return view(*args, **kwargs)

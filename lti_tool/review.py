@@ -11,7 +11,7 @@ import logging
 from flask import (Blueprint, flash, jsonify, redirect, render_template, request, url_for)
 
 from . import audit, grading, outbox, review_queue
-from .auth import LAUNCH_HEADER, LAUNCH_PARAM, current_launch, launch_url_for, require_launch
+from .auth import current_launch, launch_url_for, require_launch
 from .errors import Forbidden, NotFound, ToolError, wants_json
 from .extensions import db
 from .lti import ags, nrps
@@ -40,12 +40,6 @@ def _staff_launch(*, grader: bool = False) -> LaunchRecord:
     if grader and launch.role not in GRADER_ROLES:
         raise Forbidden("Your role in this course lets you view submissions, not grade them.")
     return launch
-
-
-def _require_explicit_launch() -> None:
-    """Refuse a change whose launch id came only from the cookie (cross-site forgery)."""
-    if not (request.headers.get(LAUNCH_HEADER) or request.form.get(LAUNCH_PARAM)):
-        raise Forbidden("This change must come from the tool's own page. Reload it and try again.")
 
 
 def _student(launch: LaunchRecord, user_id: int) -> User:
@@ -101,7 +95,6 @@ def assignment():
 @require_launch(STAFF_ROLES)
 def refresh_roster():
     """Read the course roster from the LMS now."""
-    _require_explicit_launch()
     launch = _staff_launch()
     course = launch.assignment.course
     if not nrps.has_roster(course):
@@ -225,7 +218,6 @@ def _back_to(user_id: int) -> str:
 
 def _grader_change(user_id: int) -> tuple[LaunchRecord, User, dict]:
     """Check a grader's change to one student: (launch, student, submitted data)."""
-    _require_explicit_launch()
     launch = _staff_launch(grader=True)
     user = _student(launch, user_id)
     data = (request.get_json(silent=True) if request.is_json else request.form) or {}
@@ -320,7 +312,6 @@ def add_comment(user_id: int):
 @require_launch(STAFF_ROLES)
 def change_comment(comment_id: int):
     """Edit or delete one's own comment."""
-    _require_explicit_launch()
     launch = _staff_launch(grader=True)
     comment = _comment(launch, comment_id)
     if request.method == "DELETE":
