@@ -71,6 +71,8 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     from .cookies import init_app as init_cookies
     init_cookies(app)
+    from .headers import init_app as init_headers
+    init_headers(app)
 
 
 def register_blueprints(app: Flask) -> None:

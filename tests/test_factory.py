@@ -33,3 +33,10 @@ def test_unknown_api_path_is_json_404(client):
     resp = client.get("/api/no-such-thing")
     assert resp.status_code == 404
     assert resp.get_json()["error"]["code"] == "not_found"
+
+
+def test_every_response_keeps_launch_ids_out_of_referers(client):
+    resp = client.get("/healthz")
+    assert resp.headers["Referrer-Policy"] == "same-origin"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert "X-Frame-Options" not in resp.headers  # pages live in LMS iframes
