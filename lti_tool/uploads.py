@@ -171,12 +171,13 @@ def abandon_unfinished(submission: Submission) -> None:
             continue
         for upload in db.session.scalars(db.select(Upload).filter_by(video_id=video.id)):
             db.session.delete(upload)
-        _delete_stored(video)
+        delete_stored(video)
         video.status = VideoStatus.ERROR
         video.error_code, video.error_message = ABANDONED, ERROR_MESSAGES[ABANDONED]
 
 
-def _delete_stored(video: Video) -> None:
+def delete_stored(video: Video) -> None:
+    """Remove what the backend holds for an attempt that will never be played."""
     if not video.storage_uid:
         return
     try:

@@ -209,7 +209,23 @@ def test_expired_upload_is_410_and_the_job_removes_it(app, student_tus):
         assert not part.exists()
         video = db.session.get(Video, ticket["video_id"])
         assert video.status == VideoStatus.ERROR and video.error_code == "upload_expired"
+        assert list(app.extensions["lti_tool.storage"].list_objects()) == []
         assert remove_expired_uploads() == 0  # safe to run twice
+    assert student_tus.head(location).status_code == 404
+
+
+def test_finished_uploads_are_forgotten_after_the_expiry_window(app, student_tus,
+                                                                sample_mp4):
+    from lti_tool.tus.service import remove_expired_uploads
+    _, location, _ = student_tus.upload(sample_mp4.read_bytes())
+    with app.app_context():
+        remove_expired_uploads()
+        upload = db.session.scalar(db.select(Upload))
+        assert upload is not None  # still answers HEAD for now
+        upload.completed_at = utcnow() - timedelta(hours=49)
+        db.session.commit()
+        remove_expired_uploads()
+        assert db.session.scalar(db.select(Upload)) is None
     assert student_tus.head(location).status_code == 404
 
 

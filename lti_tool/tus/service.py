@@ -234,12 +234,16 @@ def remove_expired_uploads() -> int:
         except NotFound:
             pass
         if video.status in uploads.UNFINISHED:
+            uploads.delete_stored(video)
             video.status = VideoStatus.ERROR
             video.error_code = "upload_expired"
             video.error_message = ("This upload was not finished in time and was removed. "
                                    "Upload the video again.")
         db.session.delete(upload)
         removed += 1
+    # Finished uploads only answer HEAD for a while; after the expiry window they can go.
+    window = timedelta(hours=current_app.config["UPLOAD_EXPIRY_HOURS"])
+    db.session.execute(db.delete(Upload).where(Upload.completed_at < now - window))
     db.session.commit()
     removed += _remove_stray_files(now)
     if removed:
