@@ -22,6 +22,7 @@ from .audit import EventType
 from .auth import current_launch, require_launch
 from .errors import Conflict, Forbidden, NotFound, StorageError, ToolError
 from .extensions import db
+from .lti.launch_store import kv_add, kv_put
 from .models import Assignment, LaunchRecord, Submission, Upload, User, Video, utcnow
 from .states import FINAL_VIDEO_STATES, Role, VideoStatus
 from .storage import current_storage, storage_for
@@ -37,6 +38,10 @@ UNFINISHED = frozenset({VideoStatus.PENDING, VideoStatus.UPLOADING})
 MAX_FILENAME_CHARS = 255
 # A local check still "processing" after this long was cut short (a restart): run it again.
 STALE_PROCESSING_SECONDS = 120
+# Status polls ask a provider (one API request each) at most this often per video; in
+# between they answer from the database, which the webhook and the polling job keep fresh.
+PROVIDER_CHECK_SECONDS = 15
+PROVIDER_CHECK_KEY = "provider-check:{video_id}"
 
 ABANDONED = "upload_abandoned"
 MISSING = "file_missing"
@@ -274,6 +279,10 @@ def complete_upload(video: Video) -> None:
         else:
             mark_uploaded(video)
             db.session.commit()
+    if not backend.supports(Capability.APP_HOSTED):
+        # The browser's word is news: ask now, and let the polls that follow wait.
+        kv_put(PROVIDER_CHECK_KEY.format(video_id=video.id), True, PROVIDER_CHECK_SECONDS)
+        db.session.commit()
     process_video(video)
 
 
@@ -286,7 +295,20 @@ def refresh_status(video: Video) -> None:
         age = (utcnow() - (video.uploaded_at or video.created_at)).total_seconds()
         if age < STALE_PROCESSING_SECONDS:
             return  # the request that received the last byte is checking it now
+    elif not provider_check_due(video):
+        return
     process_video(video)
+
+
+def provider_check_due(video: Video) -> bool:
+    """Claim this video's provider check if none ran in the last PROVIDER_CHECK_SECONDS.
+
+    The claim is a KeyValue row, so the limit holds across workers and replicas.
+    """
+    claimed = kv_add(PROVIDER_CHECK_KEY.format(video_id=video.id), True,
+                     PROVIDER_CHECK_SECONDS)
+    db.session.commit()
+    return claimed
 
 
 # --- what the page shows ----------------------------------------------------------------------
@@ -296,9 +318,17 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def received_bytes(video: Video) -> int | None:
-    """Return how many bytes of an unfinished local upload the server holds."""
+    """Return how many bytes of an unfinished upload the storage holds (None: unknown)."""
     if video.status not in UNFINISHED:
         return None
+    backend = storage_for(video.backend)
+    if backend.supports(Capability.MULTIPART) and video.backend_data:
+        try:  # the parts already stored are what a resumed upload keeps
+            held = backend.list_parts(video.storage_uid, video.backend_data)
+        except StorageError as exc:
+            log.info("could not list the parts of video %s: %s", video.id, exc.message)
+            return None
+        return sum(int(p["size"]) for p in held)
     upload = db.session.scalar(db.select(Upload).filter_by(video_id=video.id))
     if upload is None:
         return 0

@@ -182,3 +182,23 @@ def test_playback_of_the_finished_upload_serves_ranges(client, people, student):
     url = grant.get_json()["url"]
     resp = requests.get(url, headers={"Range": "bytes=0-1023"}, timeout=30)
     assert resp.status_code == 206 and resp.content == data[:1024]
+
+
+def attempt(client, headers, video_id) -> dict:
+    state = client.get("/api/uploads", headers=headers).get_json()
+    return next(a for a in state["attempts"] if a["id"] == video_id)
+
+
+def test_an_unfinished_upload_reports_the_bytes_its_stored_parts_hold(client, student):
+    """The resume offer's "x % arrived" comes from the parts S3 already holds."""
+    data = os.urandom(17 * MIB)
+    ticket = start_upload(client, student, data)
+    assert attempt(client, student, ticket["video_id"])["received_bytes"] == 0
+    send_parts(client, student, ticket, data, numbers=[2])
+    assert attempt(client, student, ticket["video_id"])["received_bytes"] == 8 * MIB
+    send_parts(client, student, ticket, data, numbers=[3])
+    status = client.get(f"/api/videos/{ticket['video_id']}/status", headers=student).get_json()
+    assert status["received_bytes"] == 8 * MIB + 1 * MIB
+    parts = send_parts(client, student, ticket, data, numbers=[1])
+    done = client.post(base(ticket) + "/complete", json={"parts": parts}, headers=student)
+    assert done.get_json()["received_bytes"] is None  # finished: nothing left to resume

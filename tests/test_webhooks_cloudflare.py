@@ -196,3 +196,53 @@ def test_student_page_status_follows_the_webhook(client, student, video_id):
     assert post(client, cf.video_body(UID)).status_code == 200
     status = client.get(f"/api/videos/{video_id}/status", headers=student).get_json()
     assert status["status"] == VideoStatus.READY and status["final"]
+
+
+def test_status_polls_ask_cloudflare_at_most_once_per_interval(app, client, student, video_id):
+    """Polling a processing video costs one Stream API request per interval, not per poll."""
+    from datetime import timedelta
+
+    from lti_tool.models import KeyValue, utcnow
+    from lti_tool.uploads import PROVIDER_CHECK_KEY
+
+    def expire_check():
+        with app.app_context():
+            row = db.session.get(KeyValue, PROVIDER_CHECK_KEY.format(video_id=video_id))
+            row.expires_at = utcnow() - timedelta(seconds=1)
+            db.session.commit()
+
+    stream_url = f"{cf.STREAM}/{UID}"
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        api.add(responses.GET, stream_url, json=cf.envelope(cf.video_body(UID, "inprogress")))
+        done = client.post(f"/api/uploads/{video_id}/complete", headers=student)
+        assert done.get_json()["status"] == VideoStatus.PROCESSING
+        assert len(api.calls) == 1  # the browser's "finished" is always checked
+        for _ in range(5):  # the page polls right away and keeps polling: no new request
+            body = client.get(f"/api/videos/{video_id}/status", headers=student).get_json()
+            assert body["status"] == VideoStatus.PROCESSING and not body["final"]
+        assert len(api.calls) == 1
+
+        expire_check()  # the interval has passed: the next poll asks once more
+        for _ in range(3):
+            client.get(f"/api/videos/{video_id}/status", headers=student)
+        assert len(api.calls) == 2
+
+        expire_check()
+        api.replace(responses.GET, stream_url, json=cf.envelope(cf.video_body(UID)))
+        body = client.get(f"/api/videos/{video_id}/status", headers=student).get_json()
+        assert body["status"] == VideoStatus.READY and body["final"]
+        assert len(api.calls) == 3
+
+
+def test_a_throttled_poll_answers_from_the_database(app, client, student, video_id):
+    """Between checks, what the webhook wrote is what the page sees."""
+    with responses.RequestsMock() as api:
+        api.add(responses.GET, f"{cf.STREAM}/{UID}",
+                json=cf.envelope(cf.video_body(UID, "inprogress")))
+        client.post(f"/api/uploads/{video_id}/complete", headers=student)
+        first = client.get(f"/api/videos/{video_id}/status", headers=student).get_json()
+        assert first["status"] == VideoStatus.PROCESSING
+        assert post(client, cf.video_body(UID)).status_code == 200
+        then = client.get(f"/api/videos/{video_id}/status", headers=student).get_json()
+        assert then["status"] == VideoStatus.READY
+        assert len(api.calls) == 1

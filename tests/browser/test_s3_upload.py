@@ -97,9 +97,14 @@ def test_upload_resumes_after_a_reload_without_sending_parts_twice(
     puts_after = []
     part_puts(again, puts_after)
     again.goto(f"{live_server.url}/assignment?launch={launch.id}")
+    # What arrived is what the bucket holds: part 1 and the shorter last part 3.
+    size = big_mp4.stat().st_size
+    arrived = 100 * (size - PART) // size
+    assert f"stopped at {arrived} %" in again.inner_text("#unfinished")
     again.set_input_files("#file-input", str(big_mp4))
     again.wait_for_selector("#resume-offer:not([hidden])")
     assert "Continue where it stopped" in again.inner_text("#resume-offer")
+    assert f"({arrived} % arrived)" in again.inner_text("#resume-offer")
     again.click("#resume-yes")
     again.wait_for_selector("#current-status[data-status='ready']", timeout=60000)
     assert [part_number(u) for u in puts_after] == [2]
