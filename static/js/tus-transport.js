@@ -5,12 +5,28 @@
      resume(file, previous, ctx, callbacks) -> controller
      controller: pause(), resume(), cancel() -> Promise
      callbacks: onProgress(sent, total), onRetry(delayMs, attempt), onSuccess(), onError(failure)
-   failure: {kind: "network"|"http"|"unsupported", status, message} */
+   failure: {kind: "network"|"http"|"unsupported", status, message}
+   A ticket whose tus URL is on another origin (Cloudflare Stream's one-time direct creator
+   upload URL) names an upload already created for this student: it is resumed (HEAD, then
+   PATCH in chunks) instead of created, and the launch id never goes to that origin. */
 (function () {
   "use strict";
   var VU = (window.VideoUpload = window.VideoUpload || { transports: {} });
 
   var RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000, 30000, 60000];
+  // Stream takes chunks of 5 to 200 MiB in multiples of 256 KiB; 50 MiB is its advice.
+  var FOREIGN_CHUNK = 50 * 1024 * 1024;
+
+  function isForeign(url) {
+    try { return new URL(url, window.location.href).origin !== window.location.origin; }
+    catch (e) { return false; }
+  }
+
+  /* The launch header is for our own origin only; another origin gets its own chunk size. */
+  function ctxFor(url, ctx, chunkSize) {
+    if (!url || !isForeign(url)) return ctx;
+    return Object.assign({}, ctx, { headers: {}, chunkSize: chunkSize || FOREIGN_CHUNK });
+  }
 
   function fingerprintFor(ctx) {
     // Includes the user and assignment, so two students on one computer never collide.
@@ -63,6 +79,15 @@
     return opts;
   }
 
+  function resumeUpload(file, previous, ctx, cb) {
+    var upload = new window.tus.Upload(file, options(ctx, cb, {
+      metadata: previous.handle.metadata
+    }));
+    upload.resumeFromPreviousUpload(previous.handle);
+    upload.start();
+    return controller(upload);
+  }
+
   function controller(upload) {
     return {
       pause: function () { return upload.abort(false); },
@@ -94,6 +119,12 @@
     },
 
     start: function (file, ticket, ctx, cb) {
+      if (ticket.endpoint && isForeign(ticket.endpoint)) {
+        var created = { videoId: ticket.video_id, size: file.size,
+          handle: { uploadUrl: ticket.endpoint, urlStorageKey: null, size: file.size,
+                    metadata: ticket.metadata } };
+        return resumeUpload(file, created, ctxFor(ticket.endpoint, ctx, ticket.chunk_size), cb);
+      }
       var upload = new window.tus.Upload(file, options(ctx, cb, {
         endpoint: ticket.endpoint || ctx.endpoint,
         chunkSize: ticket.chunk_size || Infinity,
@@ -105,12 +136,7 @@
     },
 
     resume: function (file, previous, ctx, cb) {
-      var upload = new window.tus.Upload(file, options(ctx, cb, {
-        metadata: previous.handle.metadata
-      }));
-      upload.resumeFromPreviousUpload(previous.handle);
-      upload.start();
-      return controller(upload);
+      return resumeUpload(file, previous, ctxFor(previous.handle.uploadUrl, ctx), cb);
     }
   };
 })();
