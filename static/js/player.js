@@ -1,12 +1,14 @@
 /* The review player: plays a submitted video from its short-lived playback grant, renews
    the grant before it expires, and offers what graders need: jumps, speed, keyboard
    shortcuts, comment markers on the timeline. Cloudflare Stream plays in its own iframe,
-   driven through Cloudflare's player SDK (seeking, play/pause, time). */
+   driven through Cloudflare's player SDK (seeking, play/pause, time). The student page's
+   preview uses the same Player (options: keys: false, title), so renewal is written once. */
 (function () {
   "use strict";
 
   var CLOUDFLARE_SDK = "https://embed.cloudflarestream.com/embed/sdk.latest.js";
   var RENEW_BEFORE_MS = 60 * 1000;
+  var active = null;  // the page's player, which [data-seek] links move
 
   function formatTime(seconds) {
     var s = Math.max(0, Math.floor(seconds || 0));
@@ -55,7 +57,9 @@
     });
   }
 
-  /* One player in `root` (an element with data-playback-url). */
+  /* One player in `root` (an element with data-playback-url). Options: launch (the launch
+     id), keys (false: no page-wide shortcuts), title (the iframe's accessible name),
+     onCommentKey, onMarker. */
   function Player(root, options) {
     this.root = root;
     this.opts = options || {};
@@ -71,14 +75,22 @@
     this.clock = root.querySelector("#clock");
     this.playBtn = root.querySelector("#play");
     this.errorBox = root.querySelector("#player-error");
+    active = this;
     this._wireControls();
     this.load();
   }
 
+  /* Stop renewing and let [data-seek] links go (the page shows another video). */
+  Player.prototype.destroy = function () {
+    this.destroyed = true;
+    clearTimeout(this.renewTimer);
+    if (active === this) active = null;
+  };
+
   Player.prototype.load = function () {
     var self = this;
     return fetchJson(this.root.dataset.playbackUrl, this.launch).then(function (grant) {
-      self._apply(grant);
+      if (!self.destroyed) self._apply(grant);
     }).catch(function (err) { self.showError(err.message); });
   };
 
@@ -89,6 +101,7 @@
     } else {
       var resume = this.engine ? {t: this.currentTime(), paused: this.paused()} : null;
       this.engine = this.video;
+      if (grant.thumbnail_url && !this.video.poster) this.video.poster = grant.thumbnail_url;
       this.video.src = grant.url;
       if (resume) {
         this.video.addEventListener("loadedmetadata", function once() {
@@ -114,7 +127,7 @@
     }
     var iframe = document.createElement("iframe");
     iframe.src = url;
-    iframe.title = "Submitted video";
+    iframe.title = this.opts.title || "Submitted video";
     iframe.allow = "accelerometer; autoplay; encrypted-media; picture-in-picture; fullscreen";
     iframe.setAttribute("allowfullscreen", "");
     iframe.className = "player-iframe";
@@ -156,7 +169,8 @@
       self._retried = true;
       self.load();
     });
-    this.video.addEventListener("click", function () { self.toggle(); });
+    // Native controls toggle on click themselves; a second toggle would undo theirs.
+    if (!this.video.controls) this.video.addEventListener("click", function () { self.toggle(); });
   };
 
   Player.prototype._scheduleRenew = function (expiresAt) {
@@ -183,7 +197,9 @@
         if (d && rect.width) self.seek(((ev.clientX - rect.left) / rect.width) * d);
       });
     }
-    document.addEventListener("keydown", function (ev) { self._onKey(ev); });
+    if (this.opts.keys !== false) {
+      document.addEventListener("keydown", function (ev) { if (!self.destroyed) self._onKey(ev); });
+    }
   };
 
   Player.prototype._onKey = function (ev) {
@@ -278,15 +294,19 @@
     this.errorBox.hidden = false;
   };
 
-  /* Make [data-seek] buttons inside `root` seek the page's first video (student page). */
+  /* Make [data-seek] buttons inside `root` seek `player`, else the page's player (the
+     student's preview: a <video>, or Cloudflare's iframe through the SDK). */
   function bindSeekLinks(root, player) {
     root.addEventListener("click", function (ev) {
       var btn = ev.target.closest("[data-seek]");
       if (!btn) return;
-      var t = parseFloat(btn.dataset.seek);
-      if (player) { player.seek(t); return; }
-      var video = document.querySelector("video");
-      if (video) { video.currentTime = t; video.focus(); }
+      var target = player || active;
+      if (!target) return;
+      target.seek(parseFloat(btn.dataset.seek));
+      if (!player) {
+        target.root.scrollIntoView({block: "nearest"});
+        (target.iframe || target.video).focus();
+      }
     });
   }
 

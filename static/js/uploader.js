@@ -2,7 +2,7 @@
    status polling, the preview player and the attempts history. The bytes move through a
    transport object chosen by the server's answer (`method: "tus"` or `"multipart"`); see
    tus-transport.js for the interface. Works in an LMS iframe: the launch id goes in a
-   header, never only in a cookie. */
+   header, never only in a cookie. The preview is player.js's Player (load it first). */
 (function () {
   "use strict";
   var VU = (window.VideoUpload = window.VideoUpload || { transports: {} });
@@ -17,11 +17,9 @@
     chunkSize: page.chunk_size || null, headers: launchHeaders
   };
   var POLL_MS = [1000, 1500, 2000, 3000, 5000];
-  var REFRESH_BEFORE_EXPIRY_MS = 60000;
 
   var current = null;       // {controller, file, videoId, statusUrl, completeUrl}
   var samples = [];         // [time ms, bytes] for speed
-  var refreshTimer = null;
   var pollTimer = null;
 
   // ---------- small helpers ----------
@@ -204,38 +202,22 @@
     show($("history-title"), attempts.length > 0);
   }
 
-  // ---------- preview player with signed URLs refreshed before they expire ----------
-  var playerVideoId = null;
-  function loadPlayer(videoId, keepPosition) {
-    if (playerVideoId === videoId && !keepPosition) { show($("player-wrap"), true); return; }
-    api("GET", videoUrl(videoId, "playback")).then(function (grant) {
-      var player = $("player");
-      var frame = $("player-frame");
-      var isFrame = grant.kind === "iframe"; // a provider's player page (Cloudflare Stream)
-      show(player, !isFrame);
-      show(frame, isFrame);
-      if (isFrame) {
-        playerVideoId = videoId;
-        if (!keepPosition) frame.src = grant.url;
-        show($("player-wrap"), true);
-        return;
-      }
-      var at = keepPosition ? player.currentTime : 0;
-      var wasPlaying = keepPosition && !player.paused;
-      playerVideoId = videoId;
-      if (grant.thumbnail_url) player.poster = grant.thumbnail_url;
-      player.src = grant.url;
-      if (at) player.currentTime = at;
-      if (wasPlaying) player.play().catch(function () {});
-      show($("player-wrap"), true);
-      clearTimeout(refreshTimer);
-      var wait = new Date(grant.expires_at).getTime() - Date.now() - REFRESH_BEFORE_EXPIRY_MS;
-      refreshTimer = setTimeout(function () { loadPlayer(videoId, true); }, Math.max(wait, 5000));
-    }).catch(function (err) { notice("error", explain(err)); });
+  // ---------- preview player: the review page's Player (player.js), which renews the signed
+  // grant before it expires, for a <video> and for Cloudflare's iframe alike ----------
+  var preview = null;       // {videoId, player}
+  var previewVideo = $("player").cloneNode(false);
+  function loadPlayer(videoId) {
+    show($("player-wrap"), true);
+    if (preview && preview.videoId === videoId) return;
+    if (preview) preview.player.destroy();
+    var stage = $("player-stage");
+    stage.textContent = "";
+    stage.appendChild(previewVideo.cloneNode(false));
+    show($("player-error"), false);
+    $("player-wrap").dataset.playbackUrl = videoUrl(videoId, "playback");
+    preview = { videoId: videoId, player: new window.VAPlayer.Player($("player-wrap"), {
+      launch: page.launch_id, keys: false, title: "Preview of your submitted video" }) };
   }
-  $("player").addEventListener("error", function () {
-    if (playerVideoId) { var id = playerVideoId; playerVideoId = null; loadPlayer(id, true); }
-  });
 
   // ---------- status polling ----------
   function refreshState() {

@@ -9,64 +9,18 @@ and talks to the fake SDK over postMessage as the real one does.
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qs, urlsplit
-
-import jwt
 import pytest
 import responses
 
 from lti_tool.extensions import db
 from tests import cloudflare_fake as cf
+from tests.browser.stream_fakes import stream_page, token_and_query  # noqa: F401
 from tests.factories import Classroom
 from tests.review_fixtures import ready_video
 
 UID = "ea95132c15732412d22c1476fa83f27a"
 # Renewal happens a minute before expiry, but at least 5 s after the grant: 61 s -> ~5 s.
 TTL_SECONDS = 61
-
-FAKE_PLAYER = """<!doctype html><html><body style="background:#000">
-<script>
-var q = new URLSearchParams(location.search);
-var state = {t: parseFloat(q.get("startTime") || "0"), paused: q.get("autoplay") !== "true",
-             duration: 600};
-var last = performance.now();
-function send(type) { parent.postMessage({fake: "stream", type: type, state: state}, "*"); }
-setInterval(function () {
-  var now = performance.now();
-  if (!state.paused) state.t += (now - last) / 1000;
-  last = now;
-  send("timeupdate");
-}, 100);
-window.addEventListener("message", function (e) {
-  var m = e.data || {};
-  if (m.cmd === "play") { state.paused = false; send("play"); }
-  if (m.cmd === "pause") { state.paused = true; send("pause"); }
-  if (m.cmd === "seek") { state.t = m.t; send("seeked"); }
-});
-send("loadedmetadata");
-</script></body></html>"""
-
-FAKE_SDK = """window.Stream = function (iframe) {
-  var listeners = {}, st = {t: 0, paused: true, duration: 0};
-  function fire(type) { (listeners[type] || []).forEach(function (f) { f(); }); }
-  window.addEventListener("message", function (e) {
-    var m = e.data;
-    if (e.source !== iframe.contentWindow || !m || m.fake !== "stream") return;
-    st = m.state;
-    fire(m.type);
-  });
-  function send(msg) { if (iframe.contentWindow) iframe.contentWindow.postMessage(msg, "*"); }
-  return {
-    get currentTime() { return st.t; },
-    set currentTime(v) { st.t = v; send({cmd: "seek", t: v}); },
-    get paused() { return st.paused; },
-    get duration() { return st.duration; },
-    playbackRate: 1,
-    play: function () { st.paused = false; send({cmd: "play"}); return Promise.resolve(); },
-    pause: function () { st.paused = true; send({cmd: "pause"}); },
-    addEventListener: function (ev, f) { (listeners[ev] = listeners[ev] || []).push(f); }
-  };
-};"""
 
 
 @pytest.fixture
@@ -88,16 +42,6 @@ def review_url(app, live_server):
     return url
 
 
-@pytest.fixture
-def stream_page(page):
-    """The page, with Cloudflare's player and SDK answered by the fakes."""
-    page.route(f"https://{cf.SUBDOMAIN}/**", lambda route: route.fulfill(
-        status=200, content_type="text/html", body=FAKE_PLAYER))
-    page.route("https://embed.cloudflarestream.com/**", lambda route: route.fulfill(
-        status=200, content_type="application/javascript", body=FAKE_SDK))
-    return page
-
-
 def iframe_src(page) -> str:
     return page.get_attribute("#player-stage iframe", "src")
 
@@ -107,14 +51,6 @@ def wait_for_new_src(page, old: str) -> str:
         "old => { const f = document.querySelector('#player-stage iframe');"
         " return f && f.src !== old; }", arg=old, timeout=20000)
     return iframe_src(page)
-
-
-def token_and_query(src: str) -> tuple[dict, dict]:
-    parts = urlsplit(src)
-    assert parts.netloc == cf.SUBDOMAIN
-    token = parts.path.strip("/").split("/")[0]
-    claims = jwt.decode(token, options={"verify_signature": False})
-    return claims, {k: v[0] for k, v in parse_qs(parts.query).items()}
 
 
 CLOCK_SECONDS = ("(() => { const [m, s] = document.getElementById('clock').textContent"
