@@ -5,7 +5,8 @@ Anyone who may see the video may list its captions; its owner and the graders of
 course may change them; everyone else is told the video does not exist (404). Changes
 must carry the launch id explicitly (header or form field), never only the cookie, so
 another site cannot forge them. The storage does the work through the backend interface
-(Capability.CAPTIONS); a backend without it answers 501.
+(Capability.CAPTIONS); a backend without it answers 501, and one that cannot transcribe
+(no Capability.CAPTION_GENERATION, e.g. the local disk) answers 501 to "generate".
 """
 from __future__ import annotations
 
@@ -255,12 +256,13 @@ def captions_panel(video: Video | None) -> dict | None:
             or not video.storage_uid):
         return None
     try:
-        supported = storage_for(video.backend).supports(Capability.CAPTIONS)
+        backend = storage_for(video.backend)
     except ValueError:  # a backend no longer configured
-        supported = False
-    if not supported:
+        return None
+    if not backend.supports(Capability.CAPTIONS):
         return None
     return {"video_id": video.id, "launch": launch.id,
+            "can_generate": backend.supports(Capability.CAPTION_GENERATION),
             "url": url_for("captions.index", video_id=video.id),
             "can_edit": can_edit_captions(launch.user, video),
             "max_bytes": MAX_CAPTION_BYTES,

@@ -8,11 +8,13 @@ an LMS iframe where cookies are blocked.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from . import audit, uploads
+from .captions import LANGUAGES
 from .audit import EventType
 from .auth import current_launch, require_launch
 from .errors import Conflict, Forbidden, NotFound
@@ -22,13 +24,15 @@ from .permissions import can_view_submission, get_visible_video
 from .states import VideoStatus
 from .storage import storage_for
 from .storage.base import Capability, StorageError
-from .storage.local import GRANT_DOWNLOAD, GRANT_MEDIA, GRANT_THUMBNAIL, read_grant
+from .storage.local import (GRANT_CAPTIONS, GRANT_DOWNLOAD, GRANT_MEDIA, GRANT_THUMBNAIL,
+                            read_grant, sign_grant)
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("playback", __name__, url_prefix="/api/videos")
 
 PRIVATE_NO_STORE = "private, no-store, max-age=0"
+VTT_MIME = "text/vtt"
 TOKEN_PARAM = "token"
 
 
@@ -55,7 +59,24 @@ def grant_playback(video: Video, viewer: User) -> dict:
                  backend=video.backend, ttl_seconds=ttl)
     return {"kind": playback.kind, "url": playback.url,
             "expires_at": playback.expires_at.isoformat(),
-            "thumbnail_url": playback.thumbnail_url, "mime_type": playback.mime_type}
+            "thumbnail_url": playback.thumbnail_url, "mime_type": playback.mime_type,
+            "tracks": caption_tracks(backend, video, viewer, playback.expires_at)}
+
+
+def caption_tracks(backend, video: Video, viewer: User, expires: datetime) -> list[dict]:
+    """Return signed <track> sources for captions this app serves (none for providers'
+    players, which show their own captions)."""
+    if not (backend.supports(Capability.APP_HOSTED) and backend.supports(Capability.CAPTIONS)):
+        return []
+    try:
+        held = backend.list_captions(video.storage_uid)
+    except StorageError as exc:  # the video still plays, without captions
+        log.warning("captions of video %s could not be listed: %s", video.id, exc.message)
+        return []
+    token = sign_grant(GRANT_CAPTIONS, video_id=video.id, viewer_id=viewer.id, expires=expires)
+    return [{"language": c["language"], "label": LANGUAGES.get(c["language"], c["language"]),
+             "url": url_for("playback.captions_track", video_id=video.id,
+                            language=c["language"], token=token)} for c in held]
 
 
 @bp.get("/<int:video_id>/playback")
@@ -116,6 +137,21 @@ def media(video_id: int):
         resp = Response(status=416, headers={
             "Content-Range": f"bytes */{path.stat().st_size}", "Accept-Ranges": "bytes"})
     return _private(resp)
+
+
+@bp.get("/<int:video_id>/captions/<language>.vtt")
+def captions_track(video_id: int, language: str):
+    """Send one language's WebVTT captions to a signed viewer (a <track> source)."""
+    _, video = _granted_video(video_id, frozenset({GRANT_CAPTIONS}))
+    backend = storage_for(video.backend)
+    try:
+        path = backend.captions_path(video.storage_uid, language)
+    except StorageError:
+        path = None
+    if path is None or not path.is_file():
+        raise NotFound("This video has no captions in that language.")
+    return _private(send_file(path, mimetype=VTT_MIME, conditional=True, etag=False,
+                              max_age=0))
 
 
 @bp.get("/<int:video_id>/thumbnail")

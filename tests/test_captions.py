@@ -298,12 +298,19 @@ def test_cloudflare_down_is_retried_then_reported_busy(client, room, api):
 
 # --- a storage without captions ---------------------------------------------------------
 
+def on_s3(video):
+    """Move a ready video to S3, which keeps no captions."""
+    video.backend = "s3"
+    db.session.commit()
+    return video
+
+
 def test_a_storage_without_captions_answers_501(client, room):
-    local = ready_video(room.room, room.room.other_student)
+    s3 = on_s3(ready_video(room.room, room.room.other_student))
     launch = room.room.launch(room.room.instructor)
-    for method, url in (("get", f"/api/videos/{local.id}/captions"),
-                        ("post", f"/api/videos/{local.id}/captions/en/generate"),
-                        ("delete", f"/api/videos/{local.id}/captions/en")):
+    for method, url in (("get", f"/api/videos/{s3.id}/captions"),
+                        ("post", f"/api/videos/{s3.id}/captions/en/generate"),
+                        ("delete", f"/api/videos/{s3.id}/captions/en")):
         resp = getattr(client, method)(url, headers={"X-LTI-Launch": launch.id})
         assert resp.status_code == 501
         assert resp.get_json()["error"]["code"] == "captions_not_supported"
@@ -311,13 +318,13 @@ def test_a_storage_without_captions_answers_501(client, room):
 
 # --- the review page --------------------------------------------------------------------
 
-def test_review_page_shows_the_panel_for_cloudflare_and_hides_it_for_local(client, room):
+def test_review_page_shows_the_panel_for_cloudflare_and_hides_it_for_s3(client, room):
     launch = room.launches["instructor"]
     page = client.get(f"/review/students/{room.room.student.id}?launch={launch}")
     html = page.get_data(as_text=True)
     assert 'id="captions-panel"' in html and 'id="captions-upload"' in html
     assert 'id="captions-generate-language"' in html and "js/captions.js" in html
 
-    ready_video(room.room, room.room.other_student)
+    on_s3(ready_video(room.room, room.room.other_student))
     page = client.get(f"/review/students/{room.room.other_student.id}?launch={launch}")
     assert 'id="captions-panel"' not in page.get_data(as_text=True)

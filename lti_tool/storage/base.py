@@ -27,7 +27,8 @@ class Capability(StrEnum):
     MULTIPART = "multipart"  # browser uploads presigned parts (S3)
     SIGNED_PLAYBACK = "signed_playback"
     THUMBNAILS = "thumbnails"
-    CAPTIONS = "captions"
+    CAPTIONS = "captions"  # keeps uploaded WebVTT captions
+    CAPTION_GENERATION = "caption_generation"  # transcribes speech into captions itself
     WEBHOOKS = "webhooks"
     DOWNLOAD = "download"  # the original file can be handed to instructors
     # Bytes go in and out through this app: our own tus endpoint and signed media routes
@@ -226,6 +227,10 @@ class StorageBackend(abc.ABC):
 
     def media_mime_type(self, storage_uid: str) -> str:
         """Return the MIME type to serve the video file with."""
+        raise NotSupported("This storage does not serve files through this server.")
+
+    def captions_path(self, storage_uid: str, language: str) -> Path:
+        """Return the path of one language's WebVTT file (Capability.CAPTIONS too)."""
         raise NotSupported("This storage does not serve files through this server.")
 
     # --- multipart (Capability.MULTIPART) ---

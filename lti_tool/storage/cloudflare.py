@@ -118,7 +118,7 @@ class CloudflareStorage(StorageBackend):
     name = "cloudflare"
     capabilities = frozenset({Capability.TUS, Capability.SIGNED_PLAYBACK,
                               Capability.THUMBNAILS, Capability.CAPTIONS,
-                              Capability.WEBHOOKS})
+                              Capability.CAPTION_GENERATION, Capability.WEBHOOKS})
 
     def __init__(self, config: Mapping[str, Any]):
         super().__init__(config)

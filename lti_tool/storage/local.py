@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from datetime import datetime, timedelta, timezone
@@ -26,9 +27,9 @@ from .. import media
 from ..models import new_token
 from ..states import VideoStatus
 from ..tus.store import FileStore, safe_name
-from .base import (Capability, Health, Playback, PlaybackKind, StorageBackend, StoredObject,
-                   UploadMethod, UploadNotFound, UploadRequest, UploadTicket, UploadTooLarge,
-                   VideoInfo)
+from .base import (Capability, Health, NotSupported, Playback, PlaybackKind, StorageBackend,
+                   StorageError, StoredObject, UploadMethod, UploadNotFound, UploadRequest,
+                   UploadTicket, UploadTooLarge, VideoInfo)
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,13 @@ UPLOAD_ID_KEY = "upload_id"
 GRANT_MEDIA = "media"
 GRANT_THUMBNAIL = "thumbnail"
 GRANT_DOWNLOAD = "download"
+GRANT_CAPTIONS = "captions"
 _GRANT_SALT = "lti_tool.media-grant"
+# Captions are <language>.vtt beside the video; the tag is checked again here, as it names a file.
+CAPTIONS_SUFFIX = ".vtt"
+CAPTIONS_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}")
+MSG_NO_GENERATION = ("This site keeps videos on its own disk, which cannot transcribe speech "
+                     "into captions. Upload a WebVTT (.vtt) caption file instead.")
 
 
 class LocalStorage(StorageBackend):
@@ -53,7 +60,7 @@ class LocalStorage(StorageBackend):
 
     name = "local"
     capabilities = frozenset({Capability.TUS, Capability.SIGNED_PLAYBACK, Capability.THUMBNAILS,
-                              Capability.DOWNLOAD, Capability.APP_HOSTED})
+                              Capability.DOWNLOAD, Capability.APP_HOSTED, Capability.CAPTIONS})
 
     def __init__(self, config: Mapping[str, Any]):
         super().__init__(config)
@@ -233,6 +240,35 @@ class LocalStorage(StorageBackend):
         """Return the MIME type the signature check found (video/mp4 when unknown)."""
         check = self._meta(self._dir(storage_uid)).get("check") or {}
         return check.get("mime_type") or "video/mp4"
+
+    # --- captions (Capability.CAPTIONS): <language>.vtt beside the video ---
+    def captions_path(self, storage_uid: str, language: str) -> Path:
+        """Return where one language's WebVTT file lives (it may not exist yet)."""
+        if not CAPTIONS_LANGUAGE.fullmatch(language or ""):
+            raise StorageError("This is not a language tag.", code="bad_language",
+                               http_status=400)
+        return self._existing_dir(storage_uid) / f"{language}{CAPTIONS_SUFFIX}"
+
+    def upload_captions(self, storage_uid: str, language: str, vtt: bytes) -> None:
+        """Store (or replace) one language's WebVTT file, atomically."""
+        path = self.captions_path(storage_uid, language)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(vtt)
+        os.replace(tmp, path)
+
+    def generate_captions(self, storage_uid: str, language: str) -> None:
+        raise NotSupported(MSG_NO_GENERATION, code="captions_generation_not_supported")
+
+    def list_captions(self, storage_uid: str) -> list[dict]:
+        """Return the languages that have a WebVTT file, all ready."""
+        folder = self._existing_dir(storage_uid)
+        return [{"language": path.stem, "label": None, "generated": False, "status": "ready"}
+                for path in sorted(folder.glob(f"*{CAPTIONS_SUFFIX}"))
+                if CAPTIONS_LANGUAGE.fullmatch(path.stem)]
+
+    def delete_captions(self, storage_uid: str, language: str) -> None:
+        """Remove one language's WebVTT file; removing it twice is fine."""
+        self.captions_path(storage_uid, language).unlink(missing_ok=True)
 
 
 # --- signed, viewer-bound grants ------------------------------------------------------------

@@ -4,6 +4,7 @@
 (function () {
   "use strict";
 
+  var CHANGED_EVENT = "captions:changed";  // player.js listens
   var POLL_MS = 10000;      // while a generated caption is in progress
   var MAX_POLLS = 90;       // then stop: about 15 minutes
   var STATUS_TEXT = {ready: "Ready", inprogress: "Generating…", error: "Failed"};
@@ -97,6 +98,10 @@
   };
 
   Panel.prototype.say = function (message) { this.status.textContent = message; };
+  /* Tell the page's player, which shows the captions this app serves as <track>s. */
+  Panel.prototype.changed = function () {
+    document.dispatchEvent(new CustomEvent(CHANGED_EVENT));
+  };
   Panel.prototype.showError = function (message) {
     this.error.textContent = message;
     this.error.hidden = !message;
@@ -114,6 +119,7 @@
     return this.request(method, path, body).then(function (data) {
       self.render(data.captions || []);
       self.say(data.message || "Done.");
+      self.changed();
       return true;
     }).catch(function (err) { self.showError(err.message); return false; })
       .then(function (ok) { self._busy(form, false); return ok; });
@@ -126,6 +132,7 @@
     this.request("DELETE", "/" + encodeURIComponent(c.language)).then(function (data) {
       self.render(data.captions || []);
       self.say(data.message);
+      self.changed();
       var heading = self.root.querySelector("#captions-title");
       if (heading) { heading.tabIndex = -1; heading.focus(); }  // the button is gone
     }).catch(function (err) { self.showError(err.message); });

@@ -8,6 +8,7 @@
 
   var CLOUDFLARE_SDK = "https://embed.cloudflarestream.com/embed/sdk.latest.js";
   var RENEW_BEFORE_MS = 60 * 1000;
+  var CAPTIONS_CHANGED = "captions:changed";  // sent by captions.js after a change
   var active = null;  // the page's player, which [data-seek] links move
 
   function formatTime(seconds) {
@@ -103,6 +104,7 @@
       this.engine = this.video;
       if (grant.thumbnail_url && !this.video.poster) this.video.poster = grant.thumbnail_url;
       this.video.src = grant.url;
+      this._setTracks(grant.tracks || []);
       if (resume) {
         this.video.addEventListener("loadedmetadata", function once() {
           self.video.removeEventListener("loadedmetadata", once);
@@ -157,6 +159,61 @@
     });
   };
 
+  /* Captions this app serves, as <track>s (the grant signs their URLs); the language on
+     show stays on show across renewals. Without native controls, a menu picks one. */
+  Player.prototype._setTracks = function (tracks) {
+    var video = this.video, shown = "";
+    Array.prototype.forEach.call(video.textTracks, function (t) {
+      if (t.mode === "showing") shown = t.language;
+    });
+    video.querySelectorAll("track").forEach(function (el) { el.remove(); });
+    tracks.forEach(function (t) {
+      var el = document.createElement("track");
+      el.kind = "captions";
+      el.srclang = t.language;
+      el.label = t.label;
+      el.src = t.url;
+      video.appendChild(el);
+    });
+    if (!video.controls) this._captionsMenu(tracks);
+    this.showCaptions(tracks.some(function (t) { return t.language === shown; }) ? shown : "");
+  };
+
+  Player.prototype.showCaptions = function (language) {
+    Array.prototype.forEach.call(this.video.textTracks, function (t) {
+      t.mode = language && t.language === language ? "showing" : "disabled";
+    });
+    if (this.captionsSelect) this.captionsSelect.value = language;
+  };
+
+  Player.prototype._captionsMenu = function (tracks) {
+    var self = this, bar = this.root.querySelector(".controls");
+    if (!bar) return;
+    if (!this.captionsSelect) {
+      var label = document.createElement("label");
+      label.className = "speed-label";
+      label.htmlFor = "captions-select";
+      label.textContent = "Captions";
+      var select = document.createElement("select");
+      select.id = "captions-select";
+      select.className = "speed";
+      select.addEventListener("change", function () { self.showCaptions(select.value); });
+      bar.appendChild(label);
+      bar.appendChild(select);
+      this.captionsSelect = select;
+      this.captionsLabel = label;
+    }
+    var menu = this.captionsSelect;
+    menu.textContent = "";
+    [{language: "", label: "Off"}].concat(tracks).forEach(function (t) {
+      var option = document.createElement("option");
+      option.value = t.language;
+      option.textContent = t.label;
+      menu.appendChild(option);
+    });
+    menu.hidden = this.captionsLabel.hidden = !tracks.length;
+  };
+
   Player.prototype._wireVideo = function () {
     var self = this;
     this._videoWired = true;
@@ -197,6 +254,9 @@
         if (d && rect.width) self.seek(((ev.clientX - rect.left) / rect.width) * d);
       });
     }
+    document.addEventListener(CAPTIONS_CHANGED, function () {
+      if (!self.destroyed && self.engine === self.video) self.load();  // new <track> list
+    });
     if (this.opts.keys !== false) {
       document.addEventListener("keydown", function (ev) { if (!self.destroyed) self._onKey(ev); });
     }
