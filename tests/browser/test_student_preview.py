@@ -49,7 +49,12 @@ def student_url(app, live_server, *, cloudflare: bool, file=None) -> str:
 def stream_frame(page):
     """Return the frame of Cloudflare's (fake) player."""
     page.wait_for_selector(FRAME)
-    return next(f for f in page.frames if cf.SUBDOMAIN in f.url)
+    for _ in range(150):
+        found = [f for f in page.frames if cf.SUBDOMAIN in f.url]
+        if found:
+            return found[-1]
+        page.wait_for_timeout(100)
+    raise AssertionError("Cloudflare's player page never loaded")
 
 
 def viewer(page, command: dict) -> None:
@@ -73,7 +78,9 @@ def test_cloudflare_preview_renews_its_token_where_the_student_was(app, live_ser
     first_claims, first_query = token_and_query(first)
     assert first_claims["sub"] == UID and "startTime" not in first_query
     assert page.get_attribute(FRAME, "title") == "Preview of your submitted video"
+    stream_frame(page).wait_for_function("typeof state !== 'undefined'")
     page.wait_for_function("window.Stream !== undefined")  # the SDK drives the iframe
+    page.wait_for_timeout(300)
 
     viewer(page, {"cmd": "seek", "t": 20})
     viewer(page, {"cmd": "play"})
@@ -97,6 +104,7 @@ def test_feedback_time_links_seek_the_cloudflare_preview(app, live_server, strea
     page = stream_page
     page.goto(student_url(app, live_server, cloudflare=True))
     frame = stream_frame(page)
+    frame.wait_for_function("typeof state !== 'undefined'")  # the player page listens
     page.wait_for_function("window.Stream !== undefined")
     page.wait_for_timeout(300)  # the SDK player is attached
     page.locator("#feedback-comments [data-seek='125.0']").click()
