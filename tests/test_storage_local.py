@@ -22,7 +22,7 @@ def push_through_tus_store(backend: LocalStorage, ticket, data: bytes) -> dict:
     store = backend.tus_store()
     store.create(upload_id)
     with store.locked(upload_id) as fd:
-        store.append(fd, io.BytesIO(data).read, len(data))
+        store.append(fd, io.BytesIO(data).readinto, len(data))
     backend.attach_upload(ticket.storage_uid, upload_id)
     return {UPLOAD_ID_KEY: upload_id}
 
@@ -55,7 +55,7 @@ def test_inspect_reports_upload_progress(backend):
     store = backend.tus_store()
     store.create("u1")
     with store.locked("u1") as fd:
-        store.append(fd, io.BytesIO(b"x" * 40).read, 40)
+        store.append(fd, io.BytesIO(b"x" * 40).readinto, 40)
     info = backend.inspect(ticket.storage_uid, {UPLOAD_ID_KEY: "u1"})
     assert info.status == VideoStatus.UPLOADING and info.size_bytes == 40
 

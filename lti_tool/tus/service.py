@@ -11,9 +11,10 @@ import os
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
 from flask import current_app
+from sqlalchemy import update
+from sqlalchemy.orm import joinedload
 
 from .. import audit, uploads
 from ..audit import EventType
@@ -24,6 +25,7 @@ from ..states import VideoStatus
 from ..storage import storage_for
 from ..storage.base import Capability, StorageBackend, UploadTooLarge
 from ..storage.local import UPLOAD_ID_KEY
+from .body import ReadInto
 from .errors import ChecksumMismatch, OffsetMismatch, UploadFinished, UploadGone
 from .store import FileStore
 
@@ -85,7 +87,8 @@ def open_upload(user: User, video_id: int, length: int, metadata: dict) -> Uploa
 
 def find_upload(user: User, upload_id: str) -> Upload:
     """Load one of the user's uploads, or raise 404 (unknown, not theirs) / 410 (expired)."""
-    upload = db.session.get(Upload, upload_id) if len(upload_id) <= 64 else None
+    upload = db.session.get(Upload, upload_id, options=[joinedload(Upload.video)]) \
+        if len(upload_id) <= 64 else None
     if upload is None or upload.user_id != user.id:
         raise NotFound("This upload does not exist (any more). Start the upload again.",
                        code="upload_not_found")
@@ -110,36 +113,48 @@ def current_offset(upload: Upload) -> int:
     raise UploadGone("The data of this upload is gone. Start the upload again.")
 
 
-def write(upload: Upload, read: Callable[[int], bytes], offset: int,
-          content_length: int | None, checksum: Checksum | None) -> int:
-    """Append a request body at `offset` under the upload's lock; return the new offset."""
+@dataclass(frozen=True)
+class Progress:
+    """Where an upload stands after a PATCH: its offset, length and (sliding) expiry."""
+
+    offset: int
+    length: int
+    expires_at: datetime
+
+
+def write(upload: Upload, readinto: ReadInto, offset: int,
+          content_length: int | None, checksum: Checksum | None) -> Progress:
+    """Append a request body at `offset` under the upload's lock; return the new progress."""
     if upload.completed_at is not None:
         if offset != upload.length:
             raise OffsetMismatch(f"The upload is complete at {upload.length} bytes.")
         if content_length:
             raise UploadFinished("This upload is already complete.")
-        return upload.length
+        return Progress(upload.length, upload.length, upload.expires_at)
     video = upload.video
     backend = _hosted_backend(video)
     store = backend.tus_store()
-    upload_id, length, video_id, storage_uid = upload.id, upload.length, video.id, video.storage_uid
+    upload_id, length, expires_at = upload.id, upload.length, upload.expires_at
+    video_id, storage_uid, status = video.id, video.storage_uid, video.status
     db.session.commit()  # hold no transaction while the body streams in
     try:
         with store.locked(upload_id) as fd:
-            new_offset = _append_locked(store, fd, read, offset, length, content_length,
+            new_offset = _append_locked(store, fd, readinto, offset, length, content_length,
                                         checksum)
             finished = new_offset == length
             if finished:
                 backend.attach_upload(storage_uid, upload_id)
     except FileNotFoundError:
         raise UploadGone("The data of this upload is gone. Start the upload again.") from None
-    _record_progress(upload_id, video_id, finished)
     if finished:
+        _record_finished(upload_id, video_id)
         uploads.process_video(db.session.get(Video, video_id))
-    return new_offset
+    else:
+        expires_at = _slide_expiry(upload_id, video_id, expires_at, status)
+    return Progress(new_offset, length, expires_at)
 
 
-def _append_locked(store: FileStore, fd: int, read, offset: int, length: int,
+def _append_locked(store: FileStore, fd: int, readinto: ReadInto, offset: int, length: int,
                    content_length: int | None, checksum: Checksum | None) -> int:
     current = os.fstat(fd).st_size
     if offset != current:
@@ -151,7 +166,7 @@ def _append_locked(store: FileStore, fd: int, read, offset: int, length: int,
                              f"{remaining} remain of the declared Upload-Length.")
     hasher = hashlib.new(checksum.algorithm) if checksum else None
     want = remaining if content_length is None else content_length
-    result = store.append(fd, read, want, hasher)
+    result = store.append(fd, readinto, want, hasher)
     if checksum is not None and (result.disconnected or result.digest != checksum.digest):
         store.truncate(fd, current)  # a part we cannot verify is not kept
         if result.disconnected:
@@ -164,27 +179,38 @@ def _append_locked(store: FileStore, fd: int, read, offset: int, length: int,
     return current + result.written
 
 
-def _record_progress(upload_id: str, video_id: int, finished: bool) -> None:
-    """Record a PATCH: finished, or the expiry pushed forward (written at most every few
-    minutes, so a chunked upload does not pay a database write per chunk)."""
+def _record_finished(upload_id: str, video_id: int) -> None:
+    """Record that an upload received all its bytes."""
     upload = db.session.get(Upload, upload_id)
     video = db.session.get(Video, video_id)
     if upload is None or video is None:
         return
-    changed = finished
-    if finished:
-        upload.completed_at = utcnow()
-        uploads.mark_uploaded(video)
-    else:
-        fresh = expiry_from_now()
-        if fresh - upload.expires_at > EXPIRY_WRITE_STEP:
-            upload.expires_at, changed = fresh, True
-        if video.status == VideoStatus.PENDING:
-            video.status, changed = VideoStatus.UPLOADING, True
+    upload.completed_at = utcnow()
+    uploads.mark_uploaded(video)
+    db.session.commit()
+
+
+def _slide_expiry(upload_id: str, video_id: int, expires_at: datetime,
+                  status: VideoStatus) -> datetime:
+    """Push the expiry forward after a PATCH; return it.
+
+    Written at most every few minutes, by UPDATE without loading rows, so a chunked upload
+    does not pay database round trips per chunk.
+    """
+    fresh = expiry_from_now()
+    changed = False
+    if fresh - expires_at > EXPIRY_WRITE_STEP:
+        db.session.execute(update(Upload).where(Upload.id == upload_id)
+                           .values(expires_at=fresh))
+        expires_at, changed = fresh, True
+    if status == VideoStatus.PENDING:
+        db.session.execute(update(Video).where(Video.id == video_id,
+                                               Video.status == VideoStatus.PENDING)
+                           .values(status=VideoStatus.UPLOADING))
+        changed = True
     if changed:
         db.session.commit()
-    else:
-        db.session.rollback()
+    return expires_at
 
 
 def finish_if_full(upload: Upload) -> bool:
@@ -199,7 +225,7 @@ def finish_if_full(upload: Upload) -> bool:
     if store.offset(upload.id) is not None:
         with store.locked(upload.id):
             backend.attach_upload(video.storage_uid, upload.id)
-    _record_progress(upload.id, video.id, finished=True)
+    _record_finished(upload.id, video.id)
     return True
 
 

@@ -16,6 +16,7 @@ from werkzeug.http import http_date
 
 from ..auth import current_launch, require_launch
 from . import service
+from .body import body_reader
 from .errors import TusError, UnsupportedVersion, WrongContentType
 from .headers import (CHECKSUM_ALGORITHMS, EXPOSED_HEADERS, EXTENSIONS, META_VIDEO_ID,
                       OFFSET_OCTET_STREAM, TUS_CHECKSUM_ALGORITHM, TUS_EXTENSION, TUS_MAX_SIZE,
@@ -73,7 +74,7 @@ def create():
     headers = {"Location": url_for("tus.upload", upload_id=upload.id, _external=True),
                UPLOAD_EXPIRES: http_date(upload.expires_at)}
     if request.mimetype == OFFSET_OCTET_STREAM:  # creation-with-upload
-        headers[UPLOAD_OFFSET] = str(_write(upload, offset=0))
+        headers[UPLOAD_OFFSET] = str(_write(upload, offset=0).offset)
     return "", 201, headers
 
 
@@ -94,15 +95,15 @@ def upload(upload_id: str):
 @bp.patch("/<upload_id>")
 @require_launch()
 def patch(upload_id: str):
-    """Append the body at Upload-Offset, streamed to disk in 1 MiB pieces."""
+    """Append the body at Upload-Offset, streamed to disk piece by piece."""
     if request.mimetype != OFFSET_OCTET_STREAM:
         raise WrongContentType(f"A PATCH must have Content-Type: {OFFSET_OCTET_STREAM}.")
     offset = _header_int(UPLOAD_OFFSET)
     found = service.find_upload(current_launch().user, upload_id)
-    new_offset = _write(found, offset)
-    headers = {UPLOAD_OFFSET: str(new_offset)}
-    if new_offset < found.length:
-        headers[UPLOAD_EXPIRES] = http_date(found.expires_at)
+    progress = _write(found, offset)
+    headers = {UPLOAD_OFFSET: str(progress.offset)}
+    if progress.offset < progress.length:
+        headers[UPLOAD_EXPIRES] = http_date(progress.expires_at)
     return "", 204, headers
 
 
@@ -115,9 +116,10 @@ def terminate(upload_id: str):
     return "", 204
 
 
-def _write(upload, offset: int) -> int:
+def _write(upload, offset: int) -> service.Progress:
     # Never request.data / get_data() / form here: they would buffer the whole body.
-    return service.write(upload, request.stream.read, offset, request.content_length,
+    return service.write(upload, body_reader(request.environ, request.stream), offset,
+                         request.content_length,
                          parse_checksum(request.headers.get(UPLOAD_CHECKSUM)))
 
 
