@@ -88,6 +88,6 @@ def init_app(app: Flask) -> None:
     scheduler = BackgroundScheduler(timezone="UTC")
     for target, seconds in JOBS:
         scheduler.add_job(run_job, "interval", seconds=seconds, args=[app, target],
-                          id=target, max_instances=1, coalesce=True)
+                          id=target, name=target, max_instances=1, coalesce=True)
     scheduler.start()
     app.extensions["scheduler"] = scheduler

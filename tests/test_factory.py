@@ -3,8 +3,11 @@ from lti_tool import create_app
 
 
 def test_config_defaults_to_production_settings(tmp_path, monkeypatch):
+    from lti_tool import config
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    # Keep this test's app from starting a real scheduler that outlives it.
+    monkeypatch.setattr(config.Config, "SCHEDULER_ENABLED", False)
     app = create_app()
     assert not app.testing
     assert app.config["STORAGE_BACKEND"] == "local"
@@ -40,3 +43,14 @@ def test_every_response_keeps_launch_ids_out_of_referers(client):
     assert resp.headers["Referrer-Policy"] == "same-origin"
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert "X-Frame-Options" not in resp.headers  # pages live in LMS iframes
+
+
+def test_scheduler_starts_every_job_when_enabled(app_config):
+    from lti_tool import jobs
+    app = create_app({**app_config, "SCHEDULER_ENABLED": True})
+    scheduler = app.extensions["scheduler"]
+    try:
+        assert {job.id for job in scheduler.get_jobs()} == {t for t, _ in jobs.JOBS}
+        assert "lti_tool.outbox:deliver_scores" in {job.id for job in scheduler.get_jobs()}
+    finally:
+        scheduler.shutdown(wait=False)
