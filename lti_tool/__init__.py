@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
+import sys
 from importlib import import_module
+from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -60,12 +62,14 @@ def register_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from .extensions import db, limiter, login_manager, migrate
+    from .extensions import db, limiter, login_manager
     from . import models  # noqa: F401  (models must be imported for migrations)
     from . import auth  # noqa: F401  (registers the user loader)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(_project_path(app, "migrations")))
+    if not in_server_worker():  # `flask db ...`, tests, scripts: Alembic is needed
+        from flask_migrate import Migrate
+        Migrate(app, db, directory=str(_project_path(app, "migrations")))
     login_manager.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("RATELIMIT_STORAGE_URI"))
     limiter.init_app(app)
@@ -73,6 +77,12 @@ def register_extensions(app: Flask) -> None:
     init_cookies(app)
     from .headers import init_app as init_headers
     init_headers(app)
+
+
+def in_server_worker() -> bool:
+    """Tell whether a gunicorn process is loading the app (it serves; it never migrates)."""
+    program = Path(sys.argv[0] if sys.argv else "")
+    return "gunicorn" in (program.name, program.parent.name)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -99,5 +109,4 @@ def register_jobs(app: Flask) -> None:
 
 
 def _project_path(app: Flask, name: str):
-    from pathlib import Path
     return Path(app.root_path).parent / name

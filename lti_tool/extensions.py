@@ -1,8 +1,11 @@
-"""Flask extensions, created unbound and bound in the app factory."""
+"""Flask extensions, created unbound and bound in the app factory.
+
+Flask-Migrate is not here: it pulls in Alembic (~11 MiB), which a server worker never
+needs, so the factory binds it only outside one (see lti_tool.register_extensions).
+"""
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
@@ -24,6 +27,5 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

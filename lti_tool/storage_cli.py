@@ -14,10 +14,17 @@ from flask.cli import AppGroup
 
 from .extensions import db
 from .settings_store import set_setting
-from .storage import current_storage
-from .storage.cloudflare import CloudflareStorage
-from .storage.s3 import S3Storage
+from .storage import backend_class, current_storage
 from .storage.settings import read_setting
+
+# Registry names of the backends these commands drive (imported on use: boto3 is heavy).
+CLOUDFLARE = "cloudflare"
+S3 = "s3"
+
+
+def _backend(name: str):
+    """Build a backend by registry name, importing its SDK only now."""
+    return backend_class(name)(current_app.config)
 
 
 def recommended_cors(origin: str) -> dict:
@@ -72,7 +79,7 @@ def health():
 def cloudflare_create_signing_key(save: bool):
     """Create a Stream signing key so playback tokens are signed here (POST /stream/keys)."""
     try:
-        key = CloudflareStorage(current_app.config).create_signing_key()
+        key = _backend(CLOUDFLARE).create_signing_key()
     except Exception as exc:  # noqa: BLE001  (shown to the operator, not raised further)
         _fail(exc)
     if not key.get("id") or not key.get("pem"):
@@ -98,7 +105,7 @@ def cloudflare_set_webhook(notification_url: str, save: bool):
         click.echo("Warning: Cloudflare cannot reach localhost, and a webhook should use "
                    "https.", err=True)
     try:
-        result = CloudflareStorage(current_app.config).set_webhook(notification_url)
+        result = _backend(CLOUDFLARE).set_webhook(notification_url)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
     if not result.get("secret"):
@@ -118,7 +125,7 @@ def s3_check_cors(origin: str):
     if not read_setting(current_app.config, "S3_BUCKET", ""):
         raise click.ClickException("S3_BUCKET is not set.")
     try:
-        problems = S3Storage(current_app.config).cors_problems(origin)
+        problems = _backend(S3).cors_problems(origin)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
     if not problems:
