@@ -74,6 +74,20 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def shared_memory(pid: int) -> tuple[int, int]:
+    """Return (PSS, USS) in bytes from /proc/<pid>/smaps_rollup: proportional and unique set."""
+    fields = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                name, _, rest = line.partition(":")
+                if rest.strip().endswith("kB"):
+                    fields[name] = int(rest.split()[0]) * 1024
+    except OSError:
+        return 0, 0
+    return fields.get("Pss", 0), fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
+
+
 def children(pid: int) -> list[int]:
     try:
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -82,15 +96,19 @@ def children(pid: int) -> list[int]:
 
 
 class PeakSampler:
-    """Sample a process's RSS every few milliseconds; keep the peak."""
+    """Sample a process's RSS every few milliseconds (USS every tenth sample); keep peaks."""
 
     def __init__(self, pid: int):
-        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self.pid, self.peak, self.peak_uss, self._stop = pid, 0, 0, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
+        turn = 0
         while not self._stop.is_set():
             self.peak = max(self.peak, rss_bytes(self.pid))
+            if turn % 10 == 0:
+                self.peak_uss = max(self.peak_uss, shared_memory(self.pid)[1])
+            turn += 1
             time.sleep(0.02)
 
     def __enter__(self):
@@ -138,7 +156,7 @@ class OurServer:
 
     name = "ours (Flask tus, gunicorn gthread)"
 
-    def __init__(self, work: Path, threads: int):
+    def __init__(self, work: Path, threads: int, preload: bool = False):
         self.work, self.port = work, free_port()
         self.db_url = f"sqlite:///{work / 'bench.sqlite'}"
         self.storage = work / "media"
@@ -149,6 +167,7 @@ class OurServer:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--threads",
              str(threads), "--workers", "1", "--timeout", "600", "--log-level", "warning",
+             *(["--preload"] if preload else []),
              "-b", f"127.0.0.1:{self.port}", "wsgi:app"],
             cwd=ROOT, env=env, start_new_session=True)
         wait_http(self.port, "/tus/")
@@ -262,14 +281,15 @@ MODES = {"one PATCH": 0, "8 MiB chunks": CHUNK}
 class Series:
     speeds: list[float] = field(default_factory=list)
     peaks: list[int] = field(default_factory=list)
+    peaks_uss: list[int] = field(default_factory=list)
 
     def line(self) -> str:
         med = statistics.median(self.speeds)
         return (f"{med:7.0f} ({min(self.speeds):.0f}-{max(self.speeds):.0f})  "
-                f"peak RSS {max(self.peaks) / MIB:5.1f} MiB")
+                f"peak RSS {max(self.peaks) / MIB:5.1f} MiB, USS {max(self.peaks_uss) / MIB:5.1f}")
 
 
-def run_one(server, client_name, mode, source, source_sha, size) -> tuple[float, int]:
+def run_one(server, client_name, mode, source, source_sha, size) -> tuple[float, int, int]:
     headers, metadata = server.new_upload(size)
     with PeakSampler(server.memory_pid()) as sampler:
         seconds, url = CLIENTS[client_name](server.endpoint, source, MODES[mode], headers,
@@ -278,7 +298,12 @@ def run_one(server, client_name, mode, source, source_sha, size) -> tuple[float,
     if sha256_file(stored) != source_sha:
         raise SystemExit(f"MISMATCH: {server.name} / {client_name} / {mode} stored other bytes")
     stored.unlink()
-    return size / seconds / 1e6, sampler.peak
+    return size / seconds / 1e6, sampler.peak, sampler.peak_uss
+
+
+def memory_line(pid: int) -> str:
+    pss, uss = shared_memory(pid)
+    return f"RSS {rss_bytes(pid) / MIB:.1f} MiB (PSS {pss / MIB:.1f}, USS {uss / MIB:.1f})"
 
 
 def main() -> int:
@@ -289,6 +314,8 @@ def main() -> int:
     ap.add_argument("--memory-size", type=parse_size, default=None,
                     help="also check our peak memory with one upload this big (e.g. 4GiB)")
     ap.add_argument("--clients", default="tuspy,tus-js-client")
+    ap.add_argument("--preload", action="store_true",
+                    help="start our gunicorn with --preload (workers share the app's pages)")
     ap.add_argument("--workdir", default=None, help="scratch folder (default: under /tmp)")
     args = ap.parse_args()
 
@@ -307,9 +334,14 @@ def main() -> int:
         source = scratch / "source.bin"
         make_source(source, args.size)
         source_sha = sha256_file(source)
-        ours, node = OurServer(scratch, args.threads), NodeServer(scratch, args.threads)
+        ours = OurServer(scratch, args.threads, preload=args.preload)
+        node = NodeServer(scratch, args.threads)
         servers = [ours, node]
-        idle = {s.name: rss_bytes(s.memory_pid()) for s in servers}
+        time.sleep(1)
+        idle = {s.name: memory_line(s.memory_pid()) for s in servers}
+        print(f"our gunicorn: gthread, {args.threads} threads, 1 worker"
+              f"{', --preload' if args.preload else ''}; master "
+              f"{memory_line(ours.proc.pid)}", flush=True)
         clients = [c.strip() for c in args.clients.split(",") if c.strip()]
         jobs = [(s, c, m) for s in servers for c in clients for m in MODES] + [("dd",)]
         plan = [job for _ in range(args.rounds) for job in jobs]
@@ -323,14 +355,16 @@ def main() -> int:
                 print(f"[{i}/{len(plan)}] dd conv=fdatasync: {speed:.0f} MB/s", flush=True)
                 continue
             server, client_name, mode = job
-            speed, peak = run_one(server, client_name, mode, source, source_sha, args.size)
+            speed, peak, peak_uss = run_one(server, client_name, mode, source, source_sha,
+                                            args.size)
             s = results.setdefault((server.name, client_name, mode), Series())
             s.speeds.append(speed)
             s.peaks.append(peak)
+            s.peaks_uss.append(peak_uss)
             print(f"[{i}/{len(plan)}] {server.name} / {client_name} / {mode}: {speed:.0f} MB/s,"
-                  f" peak {peak / MIB:.1f} MiB", flush=True)
+                  f" peak RSS {peak / MIB:.1f} MiB, USS {peak_uss / MIB:.1f}", flush=True)
 
-        print("\n## MB/s median (min-max), server peak RSS while receiving")
+        print("\n## MB/s median (min-max), server peak RSS (and USS) while receiving")
         for key, series in results.items():
             if key == "dd":
                 continue
@@ -338,7 +372,7 @@ def main() -> int:
         dd = statistics.median(results["dd"].speeds)
         print(f"{'dd if=/dev/zero conv=fdatasync':65} {dd:7.0f} "
               f"({min(results['dd'].speeds):.0f}-{max(results['dd'].speeds):.0f})")
-        print("idle RSS: " + ", ".join(f"{k} {v / MIB:.1f} MiB" for k, v in idle.items()))
+        print("idle: " + "; ".join(f"{k} {v}" for k, v in idle.items()))
 
         print("\n## ratios (targets: >= 1.1x @tus/server, >= 0.8x dd, <= 60 MiB per worker)")
         ours_peak = 0
@@ -350,22 +384,24 @@ def main() -> int:
                 ours_peak = max(ours_peak, max(a.peaks))
                 print(f"{client_name:14} {mode:13} ours/@tus/server {ma / mb:5.2f}x   "
                       f"ours/dd {ma / dd:5.2f}x")
-        print(f"our worker's peak RSS {ours_peak / MIB:.1f} MiB "
-              f"(idle {idle[ours.name] / MIB:.1f} MiB)")
+        ours_uss = max(max(v.peaks_uss) for k, v in results.items() if k[0] == ours.name)
+        print(f"our worker's peak RSS {ours_peak / MIB:.1f} MiB, peak USS {ours_uss / MIB:.1f} "
+              f"MiB (the 60 MiB target is compared with RSS); now {memory_line(ours.memory_pid())}")
 
         if args.memory_size:
             big = scratch / "big.bin"
             source.unlink()
             make_source(big, args.memory_size)
             big_sha = sha256_file(big)
-            print(f"\n## memory check: one upload of {args.memory_size / 2**30:.0f} GiB")
+            print(f"\n## memory check: one upload of {args.memory_size / 2**30:.2f} GiB")
             for client_name, mode in (("tus-js-client", "one PATCH"),
                                       ("tus-js-client", "8 MiB chunks")):
                 if client_name not in clients:
                     continue
-                speed, peak = run_one(ours, client_name, mode, big, big_sha, args.memory_size)
+                speed, peak, peak_uss = run_one(ours, client_name, mode, big, big_sha,
+                                                args.memory_size)
                 print(f"ours / {client_name} / {mode}: {speed:.0f} MB/s, worker peak RSS "
-                      f"{peak / MIB:.1f} MiB")
+                      f"{peak / MIB:.1f} MiB, USS {peak_uss / MIB:.1f} MiB")
     finally:
         for s in servers:
             s.stop()
