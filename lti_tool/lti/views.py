@@ -106,9 +106,7 @@ def _landing(record) -> str:
     if record.message_type == c.DEEP_LINKING_REQUEST:
         return url_for("lti.deep_link", launch=record.id)
     if record.message_type == c.SUBMISSION_REVIEW_REQUEST:
-        if "review.submission_review" in current_app.view_functions:
-            return url_for("review.submission_review", launch=record.id)
-        return url_for("lti.not_implemented", launch=record.id)
+        return url_for("review.submission_review", launch=record.id)
     if record.assignment is not None:
         if record.role == Role.LEARNER:
             return url_for("student.assignment", launch=record.id)
@@ -116,15 +114,6 @@ def _landing(record) -> str:
     if record.role == Role.ADMIN or record.user.is_platform_admin:
         return url_for("lti.admin_home", launch=record.id)
     return url_for("lti.no_activity", launch=record.id)
-
-
-@bp.get("/unsupported")
-@require_launch()
-def not_implemented():
-    """Explain that this kind of launch is not available yet."""
-    raise ToolError("Reviewing one submission from the LMS gradebook is not available in "
-                    "this version of the tool. Open the assignment from the course page to "
-                    "review submissions.", code="not_implemented", http_status=501)
 
 
 @bp.get("/no-activity")
