@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, render_template, request
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,24 @@ def render_error(status: int, code: str, title: str, message: str, hint: str | N
     return resp
 
 
+def is_schema_missing(err: Exception) -> bool:
+    """Tell whether a database error means the schema was never created or is out of date."""
+    orig = getattr(err, "orig", err)
+    text = f"{type(orig).__name__} {orig}".lower()
+    return ("no such table" in text or "no such column" in text or "undefinedtable" in text
+            or "undefinedcolumn" in text)
+
+
+def schema_missing_response():
+    """Render the page that tells an operator to run the migrations."""
+    log.error("%s %s: the database schema is missing or out of date; run "
+              "`flask --app wsgi db upgrade`", request.method, request.path)
+    return render_error(503, "database_not_migrated", "The tool's database is not set up",
+                        "The database has no tables yet, or they are older than this "
+                        "version of the tool.",
+                        hint="An administrator runs: flask --app wsgi db upgrade")
+
+
 def init_app(app: Flask) -> None:
     """Register one set of handlers that renders every error the same way."""
 
@@ -116,6 +135,14 @@ def init_app(app: Flask) -> None:
             log.info("%s %s -> %s", request.method, request.path, status)
         return render_error(status, (err.name or "error").lower().replace(" ", "_"),
                             err.name or "Error", err.description or "")
+
+    @app.errorhandler(DBAPIError)
+    def handle_database_error(err: DBAPIError):
+        from .extensions import db
+        db.session.rollback()
+        if is_schema_missing(err):
+            return schema_missing_response()
+        return handle_unexpected(err)
 
     @app.errorhandler(Exception)
     def handle_unexpected(err: Exception):

@@ -54,3 +54,21 @@ def test_scheduler_starts_every_job_when_enabled(app_config):
         assert "lti_tool.outbox:deliver_scores" in {job.id for job in scheduler.get_jobs()}
     finally:
         scheduler.shutdown(wait=False)
+
+
+def test_database_without_tables_explains_the_migration(app, client):
+    from lti_tool.extensions import db
+    with app.app_context():
+        db.drop_all()
+    for path in ("/demo-lms/", "/assignment?launch=abc"):
+        resp = client.get(path, headers={"Accept": "text/html"})
+        assert resp.status_code == 503, path
+        assert b"flask --app wsgi db upgrade" in resp.data
+        assert b"Traceback" not in resp.data
+    resp = client.get("/api/uploads", headers={"X-LTI-Launch": "abc"})
+    assert resp.get_json()["error"]["code"] == "database_not_migrated"
+
+
+def test_favicon_points_at_the_tool_icon(client):
+    resp = client.get("/favicon.ico")
+    assert resp.status_code == 301 and resp.headers["Location"].endswith("/static/img/lti-logo.svg")

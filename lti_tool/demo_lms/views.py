@@ -12,7 +12,8 @@ from flask import (Blueprint, Flask, abort, current_app, jsonify, make_response,
                    render_template, request, url_for)
 from sqlalchemy.exc import OperationalError
 
-from ..errors import LaunchError, NotFound, ToolError, render_error
+from ..errors import (LaunchError, NotFound, ToolError, is_schema_missing, render_error,
+                      schema_missing_response)
 from ..extensions import db
 from . import ags, deep_linking, gradebook, keys, launches, nrps, tokens, urls
 from .control import control
@@ -71,6 +72,8 @@ def _handle_database_busy(err: OperationalError):
     # On SQLite a tool request that holds a write transaction while it calls us blocks our
     # writes: answer like a busy LMS (retryable) rather than with a bare 500.
     db.session.rollback()
+    if is_schema_missing(err):
+        return schema_missing_response()
     log.warning("demo LMS: database busy on %s %s: %s", request.method, request.path,
                 str(err.orig)[:200])
     return _handle_error(ToolError("The demo LMS's database is busy; try again.",
