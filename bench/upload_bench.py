@@ -314,8 +314,9 @@ def main() -> int:
     ap.add_argument("--memory-size", type=parse_size, default=None,
                     help="also check our peak memory with one upload this big (e.g. 4GiB)")
     ap.add_argument("--clients", default="tuspy,tus-js-client")
-    ap.add_argument("--preload", action="store_true",
-                    help="start our gunicorn with --preload (workers share the app's pages)")
+    ap.add_argument("--no-preload", dest="preload", action="store_false",
+                    help="start our gunicorn without --preload (the default preloads, as "
+                         ".ci/serve does: workers share the app's pages with the master)")
     ap.add_argument("--workdir", default=None, help="scratch folder (default: under /tmp)")
     args = ap.parse_args()
 
@@ -340,7 +341,7 @@ def main() -> int:
         time.sleep(1)
         idle = {s.name: memory_line(s.memory_pid()) for s in servers}
         print(f"our gunicorn: gthread, {args.threads} threads, 1 worker"
-              f"{', --preload' if args.preload else ''}; master "
+              f"{', --preload' if args.preload else ', no --preload'}; master "
               f"{memory_line(ours.proc.pid)}", flush=True)
         clients = [c.strip() for c in args.clients.split(",") if c.strip()]
         jobs = [(s, c, m) for s in servers for c in clients for m in MODES] + [("dd",)]
