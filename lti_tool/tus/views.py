@@ -30,12 +30,23 @@ _DIGITS = re.compile(r"\d{1,19}")
 _META_KEY = re.compile(r"[^\s,]+")
 
 
+def protocol_headers() -> dict[str, str]:
+    """Return the headers every tus answer carries."""
+    return {TUS_RESUMABLE: TUS_VERSION,
+            "Access-Control-Expose-Headers": ", ".join(EXPOSED_HEADERS),
+            "Cache-Control": "no-store"}
+
+
+def init_app(app) -> None:
+    """Serve plain chunk PATCHes on the WSGI fast path (lti_tool/tus/fast.py)."""
+    from . import fast
+    fast.install(app, protocol_headers)
+
+
 @bp.after_request
 def add_protocol_headers(resp):
     """Name the protocol version on every answer and let browser scripts read our headers."""
-    resp.headers[TUS_RESUMABLE] = TUS_VERSION
-    resp.headers["Access-Control-Expose-Headers"] = ", ".join(EXPOSED_HEADERS)
-    resp.headers["Cache-Control"] = "no-store"
+    resp.headers.update(protocol_headers())
     return resp
 
 

@@ -1,0 +1,119 @@
+"""A WSGI fast path for the PATCH of a chunk: `PATCH /tus/<id>` without Flask's routing,
+session, hooks and ORM loading of the launch and its user (bench/README.md: about 7 ms
+of a chunked upload's per-request work).
+
+It serves only the plain case, which it can answer exactly as the Flask view would: tus
+1.0.0, Content-Type application/offset+octet-stream, a valid Upload-Offset, the launch in
+the X-LTI-Launch header, and a live launch whose user owns the unexpired, unfinished
+upload, found in one query; and only a PATCH that cannot finish the upload (a known
+Content-Length ending before the upload's end), so completion (video checks, signals,
+audit) always runs in the Flask view. Every other request, including every refusal
+before the body is read, goes to Flask unchanged. Errors raised while writing are
+rendered by the app's own error handlers and after-request hooks.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable, Iterable
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
+from werkzeug.http import http_date, parse_options_header
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wsgi import get_content_length, get_input_stream
+
+from ..extensions import db
+from ..headers import HEADERS as SECURITY_HEADERS
+from ..models import LaunchRecord, Upload, Video, utcnow
+from . import service
+from .body import body_reader
+from .headers import OFFSET_OCTET_STREAM, TUS_VERSION, UPLOAD_EXPIRES, UPLOAD_OFFSET
+
+WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+
+_PATH = re.compile(r"/tus/([^/]{1,64})")
+_DIGITS = re.compile(r"\d{1,19}")
+_TUS_RESUMABLE = "HTTP_TUS_RESUMABLE"
+_LAUNCH = "HTTP_X_LTI_LAUNCH"
+_OFFSET = "HTTP_UPLOAD_OFFSET"
+_CHECKSUM = "HTTP_UPLOAD_CHECKSUM"
+SERVED_KEY = "lti_tool.tus.fast_patch"  # set in the environ of each PATCH served here
+
+
+class FastPatch:
+    """WSGI middleware: serve a non-final chunk PATCH directly, pass the rest to Flask."""
+
+    def __init__(self, app: Flask, inner: WSGIApp, protocol_headers: Callable[[], dict]):
+        self.app, self.inner, self.protocol_headers = app, inner, protocol_headers
+        self.served = 0  # PATCHes answered here (tests and benchmarks read it)
+
+    def __call__(self, environ: dict, start_response):
+        if environ.get("REQUEST_METHOD") != "PATCH":
+            return self.inner(environ, start_response)
+        match = _PATH.fullmatch(environ.get("PATH_INFO", ""))
+        offset = environ.get(_OFFSET, "")
+        launch_id = environ.get(_LAUNCH, "")
+        content_length = get_content_length(environ)
+        if (match is None or environ.get(_TUS_RESUMABLE) != TUS_VERSION
+                or not 0 < len(launch_id) <= 64 or not _DIGITS.fullmatch(offset)
+                or content_length is None
+                or parse_options_header(environ.get("CONTENT_TYPE", ""))[0].lower()
+                != OFFSET_OCTET_STREAM):
+            return self.inner(environ, start_response)
+        with self.app.app_context():
+            upload = _owned_upload(launch_id, match.group(1))
+            if (upload is None or upload.completed_at is not None
+                    or upload.expires_at < utcnow()
+                    or int(offset) + content_length >= upload.length):
+                db.session.rollback()
+                response = None  # refusals and the final PATCH: the Flask view
+            else:
+                response = self._write(environ, upload, int(offset), content_length)
+        if response is None:
+            return self.inner(environ, start_response)
+        return response(environ, start_response)
+
+    def _write(self, environ: dict, upload: Upload, offset: int, content_length: int):
+        from .views import parse_checksum
+        try:
+            checksum = parse_checksum(environ.get(_CHECKSUM))
+            stream = get_input_stream(environ, max_content_length=None)
+            progress = service.write(upload, body_reader(environ, stream), offset,
+                                     content_length, checksum)
+        except Exception as err:  # rendered as the Flask view's error would be
+            db.session.rollback()
+            with self.app.request_context(environ):
+                return self.app.finalize_request(self.app.handle_user_exception(err))
+        headers = {**self.protocol_headers(), UPLOAD_OFFSET: str(progress.offset)}
+        if progress.offset < progress.length:
+            headers[UPLOAD_EXPIRES] = http_date(progress.expires_at)
+        for name, value in SECURITY_HEADERS.items():
+            headers.setdefault(name, value)
+        headers["Vary"] = "Cookie"  # as Flask says of every answer (flask-login reads the session)
+        self.served += 1
+        environ[SERVED_KEY] = True
+        return self.app.response_class("", 204, headers)
+
+
+def _owned_upload(launch_id: str, upload_id: str) -> Upload | None:
+    """Load the upload with its video if a live launch of its owner names it (one query)."""
+    return db.session.execute(
+        select(Upload)
+        .join(LaunchRecord, LaunchRecord.user_id == Upload.user_id)
+        .join(Upload.video)
+        .options(contains_eager(Upload.video))
+        .where(Upload.id == upload_id, LaunchRecord.id == launch_id,
+               LaunchRecord.expires_at > utcnow())
+    ).scalar_one_or_none()
+
+
+def install(app: Flask, protocol_headers: Callable[[], dict]) -> None:
+    """Put the fast path in front of Flask (inside ProxyFix, which must see requests first)."""
+    if not app.config.get("TUS_FAST_PATCH", True):
+        return
+    if isinstance(app.wsgi_app, ProxyFix):
+        app.wsgi_app.app = fast = FastPatch(app, app.wsgi_app.app, protocol_headers)
+    else:
+        app.wsgi_app = fast = FastPatch(app, app.wsgi_app, protocol_headers)
+    app.extensions["tus_fast_patch"] = fast
