@@ -12,6 +12,7 @@ the stream.
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Callable
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,9 @@ class GunicornSocketBody:
         if want <= 0:
             return 0
         try:
-            n = self.sock.recv_into(view, want)
+            # MSG_WAITALL: one call per buffer, not one per segment the client sent (a
+            # Node client writes 64 KiB pieces); it returns less only at EOF or on error.
+            n = self.sock.recv_into(view, want, socket.MSG_WAITALL)
         except OSError:
             self.body.failed = True  # where the next request starts is unknown now
             raise
