@@ -349,6 +349,9 @@ def main() -> int:
         random.shuffle(plan)
         results: dict = {}
         for i, job in enumerate(plan, 1):
+            # Each job starts with no dirty pages left by the one before: otherwise the
+            # kernel's writeback of a previous upload throttles this one (seen as 2-3x swings).
+            os.sync()
             if job[0] == "dd":
                 speed = dd_write(scratch / "dd.bin", args.size)
                 results.setdefault("dd", Series()).speeds.append(speed)
@@ -399,6 +402,7 @@ def main() -> int:
                                       ("tus-js-client", "8 MiB chunks")):
                 if client_name not in clients:
                     continue
+                os.sync()
                 speed, peak, peak_uss = run_one(ours, client_name, mode, big, big_sha,
                                                 args.memory_size)
                 print(f"ours / {client_name} / {mode}: {speed:.0f} MB/s, worker peak RSS "
