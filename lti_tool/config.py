@@ -63,6 +63,9 @@ class Config:
         "REDIS_URL", ""
     ) or "memory://"
 
+    # Dynamic registration makes the tool call out to the URL it is given: keep it rare.
+    RATELIMIT_REGISTER = os.environ.get("RATELIMIT_REGISTER", "10 per minute")
+
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
     # --- Cloud storage: Cloudflare Stream and S3 (docs/storage-cloudflare.md, storage-s3.md).

@@ -142,3 +142,15 @@ def test_missing_or_bad_configuration_url(live_server, value):
     resp = requests.get(f"{live_server.url}/lti/register", params=params)
     assert resp.status_code == 400
     assert "registration" in resp.text
+
+
+def test_dynamic_registration_is_rate_limited_per_address(app_config):
+    from lti_tool import create_app
+    app = create_app({**app_config, "RATELIMIT_ENABLED": True, "RATELIMIT_REGISTER": "2 per minute"})
+    client = app.test_client()
+    codes = [client.get("/lti/register", headers={"Accept": "text/html"}).status_code
+             for _ in range(3)]
+    assert codes[:2] == [400, 400]  # no openid_configuration: refused, but counted
+    assert codes[2] == 429
+    resp = client.get("/lti/register", headers={"Accept": "application/json"})
+    assert resp.status_code == 429 and resp.get_json()["error"]["code"]

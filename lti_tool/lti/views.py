@@ -10,7 +10,7 @@ from .. import audit
 from ..audit import EventType
 from ..auth import current_launch, remember_launch, require_launch
 from ..errors import LaunchError, NotAuthenticated, ToolError
-from ..extensions import db
+from ..extensions import db, limiter
 from ..models import Platform
 from ..states import STAFF_ROLES, Role
 from . import claims as c
@@ -166,6 +166,7 @@ def tool_configuration():
 
 # ---- dynamic registration ----
 @bp.get("/register")
+@limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"])
 def register():
     """Register with a platform by LTI Dynamic Registration, then tell the LMS to close."""
     try:
