@@ -16,6 +16,8 @@ import time
 import uuid
 from functools import lru_cache
 
+import pytest
+
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.serving import make_server
@@ -203,3 +205,11 @@ class FakeStream:
         return video_body(uid, "ready" if done else "pendingupload", size=video["length"],
                           meta=video["meta"], created=video["created"],
                           creator=video["creator"], uploadExpiry="2999-01-01T00:00:00Z")
+
+
+@pytest.fixture
+def fake_stream():
+    """Serve a fake Stream (API and tus endpoint) on a free loopback port for one test."""
+    server = FakeStream().start()
+    yield server
+    server.stop()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,14 +14,13 @@ from lti_tool.models import Video, new_token, utcnow
 from lti_tool.states import VideoStatus
 from lti_tool.storage import local
 from lti_tool.tus.store import safe_name
+from tests.uploading import make_sample_video
 
 
 def make_test_video(path: Path, seconds: int = 3) -> Path:
     """Write a small H.264 test pattern with ffmpeg (the README's CI installs it)."""
     if not path.exists():
-        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                        f"testsrc=duration={seconds}:size=320x240:rate=25",
-                        "-pix_fmt", "yuv420p", str(path)], check=True, timeout=60)
+        make_sample_video(path, seconds=seconds)
     return path
 
 

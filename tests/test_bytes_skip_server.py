@@ -17,6 +17,7 @@ from tests.conftest import LiveServer
 from tests.factories import Classroom
 
 from . import cloudflare_fake as cf
+from .cloudflare_fake import fake_stream  # noqa: F401  (fixture)
 from .s3_server import moto_server, s3_bucket, s3_settings  # noqa: F401
 
 MIB = 1024 * 1024
@@ -134,12 +135,6 @@ class TestS3:
 
 
 class TestCloudflare:
-    @pytest.fixture
-    def fake_stream(self):
-        server = cf.FakeStream().start()
-        yield server
-        server.stop()
-
     @pytest.fixture
     def app_config(self, app_config, fake_stream):
         app_config.update(cf.settings(CLOUDFLARE_API_BASE=fake_stream.api_base))

@@ -12,15 +12,9 @@ from tests.storage_contract import StorageContract
 from tests.uploading import sample_mp4  # noqa: F401  (fixture of the contract)
 
 from . import cloudflare_fake as cf
+from .cloudflare_fake import fake_stream  # noqa: F401  (fixture)
 
 TUS_CHUNK = 5 * 1024 * 1024  # the smallest chunk Cloudflare takes
-
-
-@pytest.fixture
-def fake_stream():
-    server = cf.FakeStream().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

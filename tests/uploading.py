@@ -22,9 +22,15 @@ needs_ffmpeg = pytest.mark.skipif(not HAS_FFMPEG, reason="ffmpeg/ffprobe not ins
 
 
 def make_sample_video(path: Path, seconds: int = 2, size: str = "320x240",
-                      codec: str = "libx264") -> Path:
-    """Render a small real video with ffmpeg's test source."""
+                      codec: str = "libx264", incompressible: bool = False) -> Path:
+    """Render a small real video with ffmpeg's test source.
+
+    `incompressible` adds noise and encodes it losslessly, so a second of 640x360 weighs
+    megabytes: for tests that need several upload chunks or parts.
+    """
     args = ["-c:v", codec]
+    if incompressible:
+        args = ["-vf", "noise=alls=60:allf=t", *args, "-preset", "ultrafast", "-qp", "0"]
     if codec == "libx264":
         args += ["-pix_fmt", "yuv420p", "-movflags", "+faststart"]
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",

@@ -3,7 +3,6 @@ the one-time upload URL on another origin is resumed, not re-created, our launch
 leaves for that origin, and a reload continues where the upload stopped."""
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,8 @@ import pytest
 from lti_tool.extensions import db
 from lti_tool.models import Video
 from tests import cloudflare_fake as cf
-from tests.uploading import HAS_FFMPEG, room  # noqa: F401
+from tests.cloudflare_fake import fake_stream  # noqa: F401  (fixture)
+from tests.uploading import HAS_FFMPEG, make_sample_video, room  # noqa: F401
 
 CHUNK = 5 * 1024 * 1024
 
@@ -22,19 +22,9 @@ def clip(tmp_path_factory) -> Path:
     if not HAS_FFMPEG:
         pytest.skip("ffmpeg not installed")
     path = tmp_path_factory.mktemp("cfvideo") / "pitch.mp4"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
-                    "testsrc=duration=1:size=640x360:rate=25", "-vf", "noise=alls=60:allf=t",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt",
-                    "yuv420p", str(path)], check=True, timeout=120)
+    make_sample_video(path, seconds=1, size="640x360", incompressible=True)
     assert 2 * CHUNK < path.stat().st_size <= 3 * CHUNK
     return path
-
-
-@pytest.fixture
-def fake_stream():
-    server = cf.FakeStream().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

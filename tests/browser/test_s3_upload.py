@@ -4,7 +4,6 @@ and playback from the bucket. moto answers CORS preflights from the bucket's COR
 (and adds its own permissive headers), so no proxy is needed."""
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from lti_tool.extensions import db
 from lti_tool.models import Video
 from tests.s3_server import admin_client, cors_rules, moto_server, s3_bucket, s3_settings  # noqa: F401
-from tests.uploading import HAS_FFMPEG, room  # noqa: F401
+from tests.uploading import HAS_FFMPEG, make_sample_video, room  # noqa: F401
 
 PART = 8 * 1024 * 1024
 
@@ -23,10 +22,7 @@ def big_mp4(tmp_path_factory) -> Path:
     if not HAS_FFMPEG:
         pytest.skip("ffmpeg not installed")
     path = tmp_path_factory.mktemp("s3video") / "pitch.mp4"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
-                    "testsrc=duration=2:size=640x360:rate=25", "-vf", "noise=alls=60:allf=t",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt",
-                    "yuv420p", "-movflags", "+faststart", str(path)], check=True, timeout=120)
+    make_sample_video(path, seconds=2, size="640x360", incompressible=True)
     assert 2 * PART < path.stat().st_size <= 3 * PART
     return path
 
