@@ -15,7 +15,7 @@ import responses
 from lti_tool.extensions import db
 from lti_tool.lti import ags_values as av
 from lti_tool.lti.keys import public_jwks
-from tests.factories import Classroom
+from tests.factories import room  # noqa: F401  (fixture)
 
 ALL_AGS = [av.SCOPE_LINEITEM, av.SCOPE_LINEITEM_READONLY, av.SCOPE_RESULT_READONLY,
            av.SCOPE_SCORE]
@@ -77,14 +77,6 @@ class FakePlatform:
         public = jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(key))
         return jwt.decode(assertion, public, algorithms=["RS256"],
                           audience=self.room.platform.auth_audience or self.token_url)
-
-
-@pytest.fixture
-def room(app):
-    with app.app_context():
-        room = Classroom()
-        yield room
-        db.session.rollback()
 
 
 @pytest.fixture

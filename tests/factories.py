@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import timedelta
 from itertools import count
 
+import pytest
+
 from lti_tool.extensions import db
 from lti_tool.models import (Assignment, Course, Deployment, Enrollment, LaunchRecord, Platform,
                              User, utcnow)
@@ -100,3 +102,12 @@ class Classroom:
     def headers(launch: LaunchRecord) -> dict:
         """Headers that carry the launch, as the pages' fetch calls do."""
         return {"X-LTI-Launch": launch.id}
+
+
+@pytest.fixture
+def room(app):
+    """A Classroom inside an app context held for the test."""
+    with app.app_context():
+        room = Classroom()
+        yield room
+        db.session.rollback()

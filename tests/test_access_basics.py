@@ -1,16 +1,7 @@
 """The launch carried in a header opens the right page for the right role."""
 import pytest
 
-from lti_tool.extensions import db
-from tests.factories import Classroom
-
-
-@pytest.fixture
-def room(app):
-    with app.app_context():
-        room = Classroom()
-        yield room
-        db.session.rollback()
+from tests.factories import room  # noqa: F401  (fixture)
 
 
 def test_page_without_launch_asks_to_open_from_course(client):
