@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import mmap
 import os
 import random
 import re
@@ -96,10 +97,11 @@ def children(pid: int) -> list[int]:
 
 
 class PeakSampler:
-    """Sample a process's RSS every few milliseconds (USS every tenth sample); keep peaks."""
+    """Sample a process's RSS every few milliseconds (PSS, USS every tenth); keep peaks."""
 
     def __init__(self, pid: int):
-        self.pid, self.peak, self.peak_uss, self._stop = pid, 0, 0, threading.Event()
+        self.pid, self.peak, self.peak_pss, self.peak_uss = pid, 0, 0, 0
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
@@ -107,7 +109,8 @@ class PeakSampler:
         while not self._stop.is_set():
             self.peak = max(self.peak, rss_bytes(self.pid))
             if turn % 10 == 0:
-                self.peak_uss = max(self.peak_uss, shared_memory(self.pid)[1])
+                pss, uss = shared_memory(self.pid)
+                self.peak_pss, self.peak_uss = max(self.peak_pss, pss), max(self.peak_uss, uss)
             turn += 1
             time.sleep(0.02)
 
@@ -137,6 +140,64 @@ def make_source(path: Path, size: int) -> None:
             f.write(block[:n])
             block = block[1:] + block[:1] if n == len(block) else block
             left -= n
+
+
+# --- the machine's memory state ---------------------------------------------------------
+#
+# This machine is a Firecracker VM whose kernel hands freed pages back to the host (free page
+# reporting, page_reporting.* below). Writing into a page the host took back makes the host
+# fault it in again: 1 GiB into the page cache measured 0.3-0.6 s on pages freed a moment
+# ago and about 2.8 s on pages freed 5 s earlier. Which kind an upload gets depends on
+# timing, so without control the same server swings between ~400 and ~1000 MB/s. Each job
+# therefore starts from a stated state, the same for every server, the client and dd:
+#   warm: touch and free enough memory just before, so writes land on pages the host backs
+#         (measures the servers' own cost);
+#   cold: wait until the kernel has reported the freed pages to the host (every written page
+#         is faulted in by the hypervisor, as on a freshly booted VM).
+
+REPORTED_KIB = Path("/sys/module/page_reporting/parameters/reported_kib")
+STATES = ("warm", "cold")
+
+
+def warm_memory(size: int) -> None:
+    """Touch `size` bytes of fresh anonymous memory and free it again."""
+    block = b"\1" * MIB
+    with mmap.mmap(-1, size) as m:
+        view = memoryview(m)
+        for start in range(0, size, MIB):
+            view[start:start + MIB] = block[:min(MIB, size - start)]
+        view.release()
+
+
+def reported_kib() -> int | None:
+    try:
+        return int(REPORTED_KIB.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def wait_cold(settle: float = 2.0, limit: float = 60.0) -> None:
+    """Wait until the kernel stops reporting freed pages to the host (or `settle` s without it)."""
+    deadline, last, quiet_since = time.time() + limit, reported_kib(), time.time()
+    if last is None:  # no free page reporting here: pages stay backed whatever we wait
+        return
+    while time.time() < deadline:
+        time.sleep(0.25)
+        now = reported_kib()
+        if now != last:
+            last, quiet_since = now, time.time()
+        elif time.time() - quiet_since >= settle:
+            return
+
+
+def prepare(state: str, size: int) -> None:
+    """Bring the machine to `state` before a job: no dirty pages left, memory warm or cold."""
+    os.sync()
+    if state == "warm":
+        # the server's page cache, a client that holds the whole body (tuspy), and a margin
+        warm_memory(2 * size + 256 * MIB)
+    else:
+        wait_cold()
 
 
 def dd_write(path: Path, size: int) -> float:
@@ -223,18 +284,15 @@ class OurServer:
             self.proc.wait(timeout=30)
 
 
-class NodeServer:
-    """@tus/server with @tus/file-store, the reference implementation."""
+class PlainTusServer:
+    """A tus server in a process of its own, taking uploads at /files with no login."""
 
-    name = "@tus/server + @tus/file-store"
+    name = "?"
 
-    def __init__(self, work: Path, threads: int):
-        self.port = free_port()
-        self.dir = work / "node-files"
-        self.dir.mkdir()
-        self.proc = subprocess.Popen(["node", str(BENCH / "tus_node_server.mjs"),
-                                      str(self.port), str(self.dir)], cwd=BENCH,
-                                     stdout=subprocess.DEVNULL, start_new_session=True)
+    def __init__(self, command: list[str], port: int):
+        self.port = port
+        self.proc = subprocess.Popen(command, cwd=BENCH, stdout=subprocess.DEVNULL,
+                                     start_new_session=True)
         wait_http(self.port, "/files")
         self.endpoint = f"http://127.0.0.1:{self.port}/files"
 
@@ -244,13 +302,39 @@ class NodeServer:
     def new_upload(self, size: int) -> tuple[dict, dict]:
         return {}, {"filename": "bench.mp4"}
 
-    def stored_file(self, url: str) -> Path:
-        return self.dir / url.rstrip("/").rsplit("/", 1)[1]
-
     def stop(self):
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             self.proc.wait(timeout=30)
+
+
+class NodeServer(PlainTusServer):
+    """@tus/server with @tus/file-store, the reference implementation."""
+
+    name = "@tus/server + @tus/file-store"
+
+    def __init__(self, work: Path, threads: int):
+        self.dir = work / "node-files"
+        self.dir.mkdir()
+        port = free_port()
+        super().__init__(["node", str(BENCH / "tus_node_server.mjs"), str(port),
+                          str(self.dir)], port)
+
+    def stored_file(self, url: str) -> Path:
+        return self.dir / url.rstrip("/").rsplit("/", 1)[1]
+
+
+class SinkServer(PlainTusServer):
+    """bench/sink_server.py: answers tus and discards the bytes (the client's own ceiling)."""
+
+    name = "sink (discards the bytes)"
+
+    def __init__(self, work: Path, threads: int):
+        port = free_port()
+        super().__init__([sys.executable, str(BENCH / "sink_server.py"), str(port)], port)
+
+    def stored_file(self, url: str) -> None:
+        return None  # nothing is kept
 
 
 # --- clients ------------------------------------------------------------------------------
@@ -281,12 +365,15 @@ MODES = {"one PATCH": 0, "8 MiB chunks": CHUNK}
 class Series:
     speeds: list[float] = field(default_factory=list)
     peaks: list[int] = field(default_factory=list)
+    peaks_pss: list[int] = field(default_factory=list)
     peaks_uss: list[int] = field(default_factory=list)
 
     def line(self) -> str:
         med = statistics.median(self.speeds)
         return (f"{med:7.0f} ({min(self.speeds):.0f}-{max(self.speeds):.0f})  "
-                f"peak RSS {max(self.peaks) / MIB:5.1f} MiB, USS {max(self.peaks_uss) / MIB:5.1f}")
+                f"peak RSS {max(self.peaks) / MIB:5.1f} MiB, "
+                f"PSS {max(self.peaks_pss) / MIB:5.1f}, "
+                f"USS {max(self.peaks_uss) / MIB:5.1f}")
 
 
 def run_one(server, client_name, mode, source, source_sha, size) -> tuple[float, int, int]:
@@ -295,10 +382,12 @@ def run_one(server, client_name, mode, source, source_sha, size) -> tuple[float,
         seconds, url = CLIENTS[client_name](server.endpoint, source, MODES[mode], headers,
                                             metadata)
     stored = server.stored_file(url)
+    if stored is None:  # the sink keeps nothing to compare
+        return size / seconds / 1e6, sampler.peak, sampler.peak_pss, sampler.peak_uss
     if sha256_file(stored) != source_sha:
         raise SystemExit(f"MISMATCH: {server.name} / {client_name} / {mode} stored other bytes")
     stored.unlink()
-    return size / seconds / 1e6, sampler.peak, sampler.peak_uss
+    return size / seconds / 1e6, sampler.peak, sampler.peak_pss, sampler.peak_uss
 
 
 def memory_line(pid: int) -> str:
@@ -314,11 +403,17 @@ def main() -> int:
     ap.add_argument("--memory-size", type=parse_size, default=None,
                     help="also check our peak memory with one upload this big (e.g. 4GiB)")
     ap.add_argument("--clients", default="tuspy,tus-js-client")
+    ap.add_argument("--states", default=",".join(STATES),
+                    help="memory states to measure in, comma-separated: warm (pages the "
+                         "host backs) and/or cold (pages the host took back); see above")
     ap.add_argument("--no-preload", dest="preload", action="store_false",
                     help="start our gunicorn without --preload (the default preloads, as "
                          ".ci/serve does: workers share the app's pages with the master)")
     ap.add_argument("--workdir", default=None, help="scratch folder (default: under /tmp)")
     args = ap.parse_args()
+    states = [x.strip() for x in args.states.split(",") if x.strip()]
+    if not states or set(states) - set(STATES):
+        raise SystemExit(f"--states takes {', '.join(STATES)}")
 
     scratch = Path(tempfile.mkdtemp(prefix="upload-bench-", dir=args.workdir))
     need = args.size * 3 + (args.memory_size or 0) * 2
@@ -329,84 +424,100 @@ def main() -> int:
                          f"have {free / 2**30:.1f} GiB")
     servers = []
     try:
+        reporting = "on" if reported_kib() is not None else "not found"
         print(f"# upload benchmark {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
               f"{os.cpu_count()} CPUs, file {args.size / 2**30:.2f} GiB, {args.rounds} rounds "
-              f"(shuffled), scratch {scratch}")
+              f"(shuffled), memory states {', '.join(states)} (free page reporting "
+              f"{reporting}), load {os.getloadavg()[0]:.2f}, scratch {scratch}")
         source = scratch / "source.bin"
         make_source(source, args.size)
         source_sha = sha256_file(source)
         ours = OurServer(scratch, args.threads, preload=args.preload)
         node = NodeServer(scratch, args.threads)
-        servers = [ours, node]
+        sink = SinkServer(scratch, args.threads)
+        servers = [ours, node, sink]
         time.sleep(1)
-        idle = {s.name: memory_line(s.memory_pid()) for s in servers}
+        idle = {s.name: memory_line(s.memory_pid()) for s in (ours, node)}
         print(f"our gunicorn: gthread, {args.threads} threads, 1 worker"
               f"{', --preload' if args.preload else ', no --preload'}; master "
               f"{memory_line(ours.proc.pid)}", flush=True)
         clients = [c.strip() for c in args.clients.split(",") if c.strip()]
         jobs = [(s, c, m) for s in servers for c in clients for m in MODES] + [("dd",)]
-        plan = [job for _ in range(args.rounds) for job in jobs]
+        plan = [(state, *job) for _ in range(args.rounds) for state in states for job in jobs]
         random.shuffle(plan)
         results: dict = {}
-        for i, job in enumerate(plan, 1):
-            # Each job starts with no dirty pages left by the one before: otherwise the
-            # kernel's writeback of a previous upload throttles this one (seen as 2-3x swings).
-            os.sync()
+        for i, (state, *job) in enumerate(plan, 1):
+            prepare(state, args.size)
             if job[0] == "dd":
                 speed = dd_write(scratch / "dd.bin", args.size)
-                results.setdefault("dd", Series()).speeds.append(speed)
-                results["dd"].peaks.append(0)
-                print(f"[{i}/{len(plan)}] dd conv=fdatasync: {speed:.0f} MB/s", flush=True)
+                series = results.setdefault((state, "dd"), Series())
+                series.speeds.append(speed)
+                series.peaks.append(0)
+                print(f"[{i}/{len(plan)}] {state} dd conv=fdatasync: {speed:.0f} MB/s",
+                      flush=True)
                 continue
             server, client_name, mode = job
-            speed, peak, peak_uss = run_one(server, client_name, mode, source, source_sha,
-                                            args.size)
-            s = results.setdefault((server.name, client_name, mode), Series())
+            speed, peak, peak_pss, peak_uss = run_one(server, client_name, mode, source,
+                                                      source_sha, args.size)
+            s = results.setdefault((state, server.name, client_name, mode), Series())
             s.speeds.append(speed)
             s.peaks.append(peak)
+            s.peaks_pss.append(peak_pss)
             s.peaks_uss.append(peak_uss)
-            print(f"[{i}/{len(plan)}] {server.name} / {client_name} / {mode}: {speed:.0f} MB/s,"
-                  f" peak RSS {peak / MIB:.1f} MiB, USS {peak_uss / MIB:.1f}", flush=True)
+            print(f"[{i}/{len(plan)}] {state} {server.name} / {client_name} / {mode}: "
+                  f"{speed:.0f} MB/s, peak RSS {peak / MIB:.1f} MiB, PSS {peak_pss / MIB:.1f}, "
+                  f"USS {peak_uss / MIB:.1f}",
+                  flush=True)
 
         print("\n## MB/s median (min-max), server peak RSS (and USS) while receiving")
         for key, series in results.items():
-            if key == "dd":
-                continue
-            print(f"{key[0]:36} {key[1]:14} {key[2]:13} {series.line()}")
-        dd = statistics.median(results["dd"].speeds)
-        print(f"{'dd if=/dev/zero conv=fdatasync':65} {dd:7.0f} "
-              f"({min(results['dd'].speeds):.0f}-{max(results['dd'].speeds):.0f})")
+            if key[1] != "dd":
+                print(f"{key[0]:5} {key[1]:36} {key[2]:14} {key[3]:13} {series.line()}")
+        for state in states:
+            dd = results[(state, "dd")].speeds
+            print(f"{state:5} {'dd if=/dev/zero conv=fdatasync':65} {statistics.median(dd):7.0f}"
+                  f" ({min(dd):.0f}-{max(dd):.0f})")
         print("idle: " + "; ".join(f"{k} {v}" for k, v in idle.items()))
 
         print("\n## ratios (targets: >= 1.1x @tus/server, >= 0.8x dd, <= 60 MiB per worker)")
-        ours_peak = 0
-        for client_name in clients:
-            for mode in MODES:
-                a = results[(ours.name, client_name, mode)]
-                b = results[(node.name, client_name, mode)]
-                ma, mb = statistics.median(a.speeds), statistics.median(b.speeds)
-                ours_peak = max(ours_peak, max(a.peaks))
-                print(f"{client_name:14} {mode:13} ours/@tus/server {ma / mb:5.2f}x   "
-                      f"ours/dd {ma / dd:5.2f}x")
-        ours_uss = max(max(v.peaks_uss) for k, v in results.items() if k[0] == ours.name)
-        print(f"our worker's peak RSS {ours_peak / MIB:.1f} MiB, peak USS {ours_uss / MIB:.1f} "
-              f"MiB (the 60 MiB target is compared with RSS); now {memory_line(ours.memory_pid())}")
+        ours_peak = ours_pss = ours_uss = 0
+        for state in states:
+            dd = statistics.median(results[(state, "dd")].speeds)
+            for client_name in clients:
+                for mode in MODES:
+                    a = results[(state, ours.name, client_name, mode)]
+                    b = results[(state, node.name, client_name, mode)]
+                    c = results[(state, sink.name, client_name, mode)]
+                    ma, mb = statistics.median(a.speeds), statistics.median(b.speeds)
+                    mc = statistics.median(c.speeds)
+                    ours_peak = max(ours_peak, max(a.peaks))
+                    ours_pss = max(ours_pss, max(a.peaks_pss))
+                    ours_uss = max(ours_uss, max(a.peaks_uss))
+                    print(f"{state:5} {client_name:14} {mode:13} ours/@tus/server {ma / mb:5.2f}x"
+                          f"   ours/dd {ma / dd:5.2f}x   (client ceiling/dd {mc / dd:5.2f}x, "
+                          f"ours/ceiling {ma / mc:5.2f}x)")
+        print(f"our worker's peak RSS {ours_peak / MIB:.1f} MiB, PSS {ours_pss / MIB:.1f} MiB, "
+              f"USS {ours_uss / MIB:.1f} "
+              f"MiB; now {memory_line(ours.memory_pid())}; master "
+              f"{memory_line(ours.proc.pid)}")
 
         if args.memory_size:
             big = scratch / "big.bin"
             source.unlink()
             make_source(big, args.memory_size)
             big_sha = sha256_file(big)
-            print(f"\n## memory check: one upload of {args.memory_size / 2**30:.2f} GiB")
+            print(f"\n## memory check: one upload of {args.memory_size / 2**30:.2f} GiB "
+                  f"({states[0]})")
             for client_name, mode in (("tus-js-client", "one PATCH"),
                                       ("tus-js-client", "8 MiB chunks")):
                 if client_name not in clients:
                     continue
-                os.sync()
-                speed, peak, peak_uss = run_one(ours, client_name, mode, big, big_sha,
+                prepare(states[0], args.memory_size)
+                speed, peak, peak_pss, peak_uss = run_one(ours, client_name, mode, big, big_sha,
                                                 args.memory_size)
                 print(f"ours / {client_name} / {mode}: {speed:.0f} MB/s, worker peak RSS "
-                      f"{peak / MIB:.1f} MiB, USS {peak_uss / MIB:.1f} MiB")
+                      f"{peak / MIB:.1f} MiB, PSS {peak_pss / MIB:.1f} MiB, "
+                      f"USS {peak_uss / MIB:.1f} MiB")
     finally:
         for s in servers:
             s.stop()
