@@ -1,14 +1,17 @@
 """Reading a PATCH body: straight from gunicorn's socket (parsed by gunicorn's own parser),
-keeping its keep-alive accounting; pieces of the configured size; never the whole body.
+keeping its keep-alive accounting; spliced into the file where the kernel allows; pieces of
+the configured size otherwise; never the whole body.
 """
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import http.client
 import io
 import os
 import socket
+import ssl
 import threading
 import time
 
@@ -17,6 +20,7 @@ from gunicorn.config import Config
 from gunicorn.http.parser import RequestParser
 
 from lti_tool.tus import store as tus_store
+from lti_tool.tus import body as tus_body
 from lti_tool.tus.body import ClientGone, GunicornSocketBody, body_reader, stream_reader
 from lti_tool.tus.headers import OFFSET_OCTET_STREAM, UPLOAD_OFFSET
 from tests.test_tus_live import _start, _stored_file, gunicorn  # noqa: F401  (fixture)
@@ -96,6 +100,149 @@ def test_other_servers_and_chunked_bodies_use_the_stream():
         assert GunicornSocketBody.take_over(environ) is None
         assert _read_all(body_reader(environ, req.body)) == b"hello"
     assert GunicornSocketBody.take_over({"wsgi.input": io.BytesIO(b"x")}) is None
+
+
+def _tcp_pair() -> tuple[socket.socket, socket.socket]:
+    """A connected TCP pair on loopback (client, server), as gunicorn's sockets are."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        server, _ = listener.accept()
+    return client, server
+
+
+def _open(tmp_path, name="f") -> int:
+    return os.open(tmp_path / name, os.O_WRONLY | os.O_CREAT)
+
+
+def test_splice_moves_the_body_into_the_file_and_leaves_the_next_request_intact(tmp_path):
+    body = os.urandom(3 * MIB + 17)
+    client, server = _tcp_pair()
+    with client, server:
+        parser, req, environ = _parse(client, server, _request(body)
+                                      + b"HEAD /tus/y HTTP/1.1\r\nHost: t\r\n\r\n")
+        direct = GunicornSocketBody.take_over(environ)
+        assert direct.can_splice
+        fd = _open(tmp_path)
+        try:
+            os.write(fd, b"earlier")  # the upload so far: the body goes after it
+            copied = direct.copy_to(fd, 7, len(body))
+        finally:
+            os.close(fd)
+        assert (copied.written, copied.disconnected, copied.overflow, copied.refused) == (
+            len(body), False, False, False)
+        assert (tmp_path / "f").read_bytes() == b"earlier" + body
+        assert req.body.reader.length == 0
+        following = next(parser)
+        assert (following.method, following.path) == ("HEAD", "/tus/y")
+
+
+def test_splice_writes_what_gunicorn_already_read_first(tmp_path):
+    body = os.urandom(200_000)
+    client, server = _tcp_pair()
+    with client, server:
+        _, req, environ = _parse(client, server, _request(body))
+        assert req.body.read(10) == body[:10]
+        direct = GunicornSocketBody.take_over(environ)
+        fd = _open(tmp_path)
+        try:
+            copied = direct.copy_to(fd, 0, len(body) - 10)
+        finally:
+            os.close(fd)
+    assert copied.written == len(body) - 10
+    assert (tmp_path / "f").read_bytes() == body[10:]
+
+
+def test_splice_keeps_what_arrived_when_the_client_goes(tmp_path):
+    client, server = _tcp_pair()
+    with server:
+        _, req, environ = _parse(client, server, b"PATCH /tus/x HTTP/1.1\r\nHost: t\r\n"
+                                 b"Content-Length: 5000000\r\n\r\n" + b"a" * 300_000)
+        time.sleep(0.2)
+        client.close()
+        direct = GunicornSocketBody.take_over(environ)
+        fd = _open(tmp_path)
+        try:
+            copied = direct.copy_to(fd, 0, 5_000_000)
+        finally:
+            os.close(fd)
+        assert copied.disconnected and copied.written == 300_000
+        assert req.body.failed is True
+    assert (tmp_path / "f").read_bytes() == b"a" * 300_000
+
+
+@pytest.mark.parametrize("refuse", ["socket", "file"])
+def test_when_the_kernel_refuses_to_splice_the_store_reads_instead(tmp_path, monkeypatch,
+                                                                   refuse):
+    """Refused at the socket (nothing taken) or at the file (bytes already in the pipe):
+    either way every byte lands once, in order."""
+    real = os.splice
+    calls = []
+
+    def splice(src, dst, count, offset_src=None, offset_dst=None, flags=0):
+        calls.append(offset_dst)
+        if (refuse == "file") == (offset_dst is not None):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real(src, dst, count, offset_src, offset_dst, flags)
+
+    monkeypatch.setattr(tus_body, "_SPLICE", splice)
+    body = os.urandom(2 * MIB + 5)
+    client, server = _tcp_pair()
+    with client, server:
+        _, req, environ = _parse(client, server, _request(body))
+        direct = GunicornSocketBody.take_over(environ)
+        fd = _open(tmp_path)
+        try:
+            result = tus_store.FileStore.append(fd, direct.readinto, len(body))
+        finally:
+            os.close(fd)
+    assert calls, "splice was never tried"
+    assert result.written == len(body) and not result.disconnected and not result.overflow
+    assert (tmp_path / "f").read_bytes() == body
+
+
+def test_the_store_splices_a_direct_body_but_hashes_through_its_buffer(tmp_path, monkeypatch):
+    spliced = []
+    real_copy = GunicornSocketBody.copy_to
+
+    def spy(self, fd, offset, limit):
+        spliced.append(limit)
+        return real_copy(self, fd, offset, limit)
+
+    monkeypatch.setattr(GunicornSocketBody, "copy_to", spy)
+    body = os.urandom(MIB + 3)
+    for name, hasher in (("plain", None), ("hashed", hashlib.sha1())):
+        client, server = _tcp_pair()
+        with client, server:
+            _, _, environ = _parse(client, server, _request(body))
+            direct = GunicornSocketBody.take_over(environ)
+            fd = _open(tmp_path, name)
+            try:
+                result = tus_store.FileStore.append(fd, direct.readinto, len(body), hasher)
+            finally:
+                os.close(fd)
+        assert result.written == len(body) and (tmp_path / name).read_bytes() == body
+    assert spliced == [len(body)]  # the plain one only
+    assert result.digest == hashlib.sha1(body).digest()
+
+
+def test_no_splice_on_sockets_with_a_timeout_or_tls():
+    client, server = _tcp_pair()
+    with client, server:
+        _, _, environ = _parse(client, server, _request(b"x" * 10))
+        direct = GunicornSocketBody.take_over(environ)
+        assert direct.can_splice
+        server.settimeout(5)  # non-blocking underneath: splice would not wait for data
+        assert not direct.can_splice
+
+    # Under gunicorn with a certificate the socket is TLS: its bytes on the wire are
+    # ciphertext, and SSLSocket.recv_into takes no flags. Neither direct path may apply.
+    client, server = _tcp_pair()
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).wrap_socket(
+        socket.socket(), server_side=True, do_handshake_on_connect=False)
+    with client, server, tls:
+        _, req, environ = _parse(client, server, _request(b"x" * 10))
+        req.body.reader.unreader.sock = environ["gunicorn.socket"] = tls
+        assert GunicornSocketBody.take_over(environ) is None
 
 
 def test_stream_reader_adapts_read_only_streams():

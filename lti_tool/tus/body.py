@@ -11,8 +11,13 @@ the stream.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import logging
+import os
 import socket
+import ssl
+from dataclasses import dataclass
 from typing import Callable
 
 log = logging.getLogger(__name__)
@@ -24,8 +29,23 @@ GUNICORN_SOCKET = "gunicorn.socket"
 WSGI_INPUT = "wsgi.input"
 
 
+# The pipe between socket and file: as large as an unprivileged process may make it.
+PIPE_BYTES = 1024 * 1024
+_SPLICE = getattr(os, "splice", None)  # Linux, Python 3.10+
+_SPLICE_REFUSED = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EBADF)
+
+
 class ClientGone(ConnectionError):
     """The client closed the connection before the whole body arrived."""
+
+
+@dataclass
+class Copied:
+    """What `copy_to` moved into the file."""
+    written: int
+    disconnected: bool = False  # the client went away (or the socket failed) midway
+    overflow: bool = False  # the body holds more bytes than were asked for
+    refused: bool = False  # the kernel would not splice here: read the rest instead
 
 
 def body_reader(environ: dict, stream) -> ReadInto:
@@ -68,7 +88,7 @@ class GunicornSocketBody:
     def take_over(cls, environ: dict) -> GunicornSocketBody | None:
         """Return a direct reader if this is gunicorn's Content-Length body, else None."""
         sock = environ.get(GUNICORN_SOCKET)
-        if sock is None:
+        if sock is None or isinstance(sock, ssl.SSLSocket):  # TLS: gunicorn decrypts
             return None
         try:
             from gunicorn.http.body import Body, LengthReader
@@ -108,3 +128,81 @@ class GunicornSocketBody:
                              f"bytes of the body unsent")
         self.reader.length -= n
         return n
+
+    @property
+    def can_splice(self) -> bool:
+        """True when `copy_to` may splice: a plain blocking socket on Linux (TLS needs us)."""
+        return (_SPLICE is not None and type(self.sock) is socket.socket
+                and self.sock.gettimeout() is None)
+
+    def copy_to(self, fd: int, offset: int, limit: int) -> Copied:
+        """Move up to `limit` body bytes into file `fd` from `offset` on, with splice(2).
+
+        Bytes gunicorn already read are written first. If the kernel refuses to splice,
+        the bytes already taken are written normally and `refused` is set: the caller reads
+        the rest through `readinto`. Errors writing the file propagate.
+        """
+        copied = Copied(written=0)
+        if self.pending:
+            head = self.pending[:limit]
+            self.pending = self.pending[len(head):]
+            self._write(fd, head, offset, copied)
+        read_end, write_end = os.pipe()
+        try:
+            try:
+                fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+            except OSError:  # over the system's pipe-max-size: keep the default
+                pass
+            self._splice_loop(fd, offset, limit, copied, read_end, write_end)
+        finally:
+            os.close(read_end)
+            os.close(write_end)
+        copied.overflow = (not (copied.disconnected or copied.refused)
+                           and copied.written == limit
+                           and (bool(self.pending) or self.reader.length > 0))
+        return copied
+
+    def _splice_loop(self, fd: int, offset: int, limit: int, copied: Copied,
+                     read_end: int, write_end: int) -> None:
+        sock_fd = self.sock.fileno()
+        while copied.written < limit and self.reader.length > 0:
+            want = min(PIPE_BYTES, limit - copied.written, self.reader.length)
+            try:
+                moved = _SPLICE(sock_fd, write_end, want)
+            except OSError as exc:
+                if exc.errno in _SPLICE_REFUSED:
+                    copied.refused = True
+                    return
+                self._ended(copied, exc)
+                return
+            if moved == 0:
+                self._ended(copied, "the client closed the connection")
+                return
+            self.reader.length -= moved
+            while moved:  # the pipe holds `moved` bytes now: every one goes to the file
+                try:
+                    n = _SPLICE(read_end, fd, moved, offset_dst=offset + copied.written)
+                except OSError as exc:
+                    if exc.errno not in _SPLICE_REFUSED:
+                        raise
+                    while moved:  # write what the pipe holds the ordinary way
+                        data = os.read(read_end, moved)
+                        self._write(fd, data, offset, copied)
+                        moved -= len(data)
+                    copied.refused = True
+                    return
+                moved -= n
+                copied.written += n
+
+    def _ended(self, copied: Copied, why) -> None:
+        log.info("upload body ended early after %d bytes: %s", copied.written, why)
+        self.body.failed = True  # where the next request starts is unknown now
+        copied.disconnected = True
+
+    @staticmethod
+    def _write(fd: int, data, offset: int, copied: Copied) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.pwrite(fd, view, offset + copied.written)
+            view = view[n:]
+            copied.written += n

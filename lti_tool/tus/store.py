@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .body import ReadInto
+from .body import GunicornSocketBody, ReadInto
 from .errors import UploadLocked
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,9 @@ class FileStore:
         flock works across processes (gunicorn workers) and across threads that open
         the file separately, so two PATCHes of one upload never interleave.
         """
-        fd = os.open(self.path(upload_id), os.O_WRONLY | os.O_APPEND)
+        # Not O_APPEND: splice(2) refuses files opened for appending. Writes go to the end
+        # all the same: the position starts there and only `append` moves it.
+        fd = os.open(self.path(upload_id), os.O_WRONLY)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -81,6 +83,7 @@ class FileStore:
                     raise UploadLocked("Another request is writing to this upload right now. "
                                        "Wait for it to finish, then resume.") from None
                 raise
+            os.lseek(fd, 0, os.SEEK_END)
             yield fd
         finally:
             os.close(fd)  # closing releases the lock
@@ -90,11 +93,22 @@ class FileStore:
                piece: int = READ_CHUNK_BYTES) -> AppendResult:
         """Copy at most `max_bytes` from `readinto` to `fd` through one buffer of `piece` bytes.
 
-        The buffer is an anonymous mapping made for this call and unmapped after it, so
+        A body read straight from gunicorn's socket is spliced into the file instead, unless
+        it must be hashed (the checksum extension) or the kernel refuses (body.py). The buffer is an anonymous mapping made for this call and unmapped after it, so
         memory stays bounded and freed pieces never pile up in the allocator's arenas.
         """
         result = AppendResult(written=0)
-        size = max(1, min(piece, max_bytes))
+        direct = getattr(readinto, "__self__", None)
+        if hasher is None and isinstance(direct, GunicornSocketBody) and direct.can_splice:
+            start = os.lseek(fd, 0, os.SEEK_CUR)
+            copied = direct.copy_to(fd, start, max_bytes)
+            os.lseek(fd, start + copied.written, os.SEEK_SET)
+            result.written, result.disconnected = copied.written, copied.disconnected
+            result.overflow = copied.overflow
+            if not copied.refused:
+                return result
+            log.info("splice refused here; reading the rest of the body instead")
+        size = max(1, min(piece, max_bytes - result.written))
         with _scratch(size) as view:
             ended = False
             while result.written < max_bytes and not ended:
