@@ -5,6 +5,18 @@ Scheduled jobs start in each worker after the fork, never in the master, so `--p
 """
 
 
+def pre_fork(server, worker):
+    """Before each fork: collect, then freeze what the master holds (the preloaded app).
+
+    A worker's first garbage collection would otherwise walk every inherited object and
+    write to its pages, copying them into the worker: about 16 MiB of private memory per
+    worker (bench/README.md). Frozen objects are never examined again.
+    """
+    import gc
+    gc.collect()
+    gc.freeze()
+
+
 def post_worker_init(worker):
     """Start this worker's job scheduler once the app is loaded (lti_tool.jobs)."""
     from lti_tool import jobs

@@ -99,3 +99,17 @@ def test_a_lease_names_the_process_that_holds_it():
     os.close(read)
     assert f":{pid}:" in child_owner
     assert f":{os.getpid()}:" in jobs.lease_owner()
+
+
+def test_the_master_freezes_the_preloaded_app_before_each_fork():
+    """gunicorn.conf.py's pre_fork: inherited objects go to the permanent generation, so a
+    worker's garbage collections never write to (and copy) the pages it shares."""
+    import gc
+    import runpy
+    hooks = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert gc.get_freeze_count() == 0
+    try:
+        hooks["pre_fork"](None, None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
