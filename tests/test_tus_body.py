@@ -125,11 +125,12 @@ def test_splice_moves_the_body_into_the_file_and_leaves_the_next_request_intact(
         fd = _open(tmp_path)
         try:
             os.write(fd, b"earlier")  # the upload so far: the body goes after it
-            copied = direct.copy_to(fd, 7, len(body))
+            copied = tus_store.AppendResult(written=0)
+            spliced = direct.copy_to(fd, len(body), copied)
         finally:
             os.close(fd)
-        assert (copied.written, copied.disconnected, copied.overflow, copied.refused) == (
-            len(body), False, False, False)
+        assert (spliced, copied.written, copied.disconnected, copied.overflow) == (
+            True, len(body), False, False)
         assert (tmp_path / "f").read_bytes() == b"earlier" + body
         assert req.body.reader.length == 0
         following = next(parser)
@@ -145,7 +146,8 @@ def test_splice_writes_what_gunicorn_already_read_first(tmp_path):
         direct = GunicornSocketBody.take_over(environ)
         fd = _open(tmp_path)
         try:
-            copied = direct.copy_to(fd, 0, len(body) - 10)
+            copied = tus_store.AppendResult(written=0)
+            assert direct.copy_to(fd, len(body) - 10, copied)
         finally:
             os.close(fd)
     assert copied.written == len(body) - 10
@@ -162,7 +164,8 @@ def test_splice_keeps_what_arrived_when_the_client_goes(tmp_path):
         direct = GunicornSocketBody.take_over(environ)
         fd = _open(tmp_path)
         try:
-            copied = direct.copy_to(fd, 0, 5_000_000)
+            copied = tus_store.AppendResult(written=0)
+            assert direct.copy_to(fd, 5_000_000, copied)
         finally:
             os.close(fd)
         assert copied.disconnected and copied.written == 300_000
@@ -176,17 +179,18 @@ def test_when_the_kernel_refuses_to_splice_the_store_reads_instead(tmp_path, mon
     """Refused at the socket (nothing taken) or at the file (bytes already in the pipe):
     either way every byte lands once, in order."""
     real = os.splice
-    calls = []
+    calls, sockets = [], []
 
     def splice(src, dst, count, offset_src=None, offset_dst=None, flags=0):
-        calls.append(offset_dst)
-        if (refuse == "file") == (offset_dst is not None):
+        calls.append(src)
+        if (refuse == "socket") == (src in sockets):
             raise OSError(errno.EINVAL, "Invalid argument")
         return real(src, dst, count, offset_src, offset_dst, flags)
 
     monkeypatch.setattr(tus_body, "_SPLICE", splice)
     body = os.urandom(2 * MIB + 5)
     client, server = _tcp_pair()
+    sockets.append(server.fileno())
     with client, server:
         _, req, environ = _parse(client, server, _request(body))
         direct = GunicornSocketBody.take_over(environ)
@@ -204,9 +208,9 @@ def test_the_store_splices_a_direct_body_but_hashes_through_its_buffer(tmp_path,
     spliced = []
     real_copy = GunicornSocketBody.copy_to
 
-    def spy(self, fd, offset, limit):
+    def spy(self, fd, limit, result):
         spliced.append(limit)
-        return real_copy(self, fd, offset, limit)
+        return real_copy(self, fd, limit, result)
 
     monkeypatch.setattr(GunicornSocketBody, "copy_to", spy)
     body = os.urandom(MIB + 3)

@@ -40,12 +40,21 @@ class ClientGone(ConnectionError):
 
 
 @dataclass
-class Copied:
-    """What `copy_to` moved into the file."""
+class AppendResult:
+    """What one append wrote, and why it stopped."""
+
     written: int
-    disconnected: bool = False  # the client went away (or the socket failed) midway
-    overflow: bool = False  # the body holds more bytes than were asked for
-    refused: bool = False  # the kernel would not splice here: read the rest instead
+    disconnected: bool = False  # the client went away mid-body; written bytes are kept
+    overflow: bool = False  # the body carried more than the allowed number of bytes
+    digest: bytes | None = None
+
+
+def write_all(fd: int, data) -> None:
+    """Write all of `data` at the file's position (os.write may take only part)."""
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
 
 
 def body_reader(environ: dict, stream) -> ReadInto:
@@ -135,74 +144,66 @@ class GunicornSocketBody:
         return (_SPLICE is not None and type(self.sock) is socket.socket
                 and self.sock.gettimeout() is None)
 
-    def copy_to(self, fd: int, offset: int, limit: int) -> Copied:
-        """Move up to `limit` body bytes into file `fd` from `offset` on, with splice(2).
+    def copy_to(self, fd: int, limit: int, result: AppendResult) -> bool:
+        """Move up to `limit` body bytes to file `fd`'s position with splice(2), counting
+        them in `result`; return False if the kernel refused to splice.
 
-        Bytes gunicorn already read are written first. If the kernel refuses to splice,
-        the bytes already taken are written normally and `refused` is set: the caller reads
-        the rest through `readinto`. Errors writing the file propagate.
+        Bytes gunicorn already read are written first. On a refusal the bytes already
+        taken from the socket are written normally: the caller reads the rest through
+        `readinto`. Errors writing the file propagate.
         """
-        copied = Copied(written=0)
         if self.pending:
             head = self.pending[:limit]
             self.pending = self.pending[len(head):]
-            self._write(fd, head, offset, copied)
+            write_all(fd, head)
+            result.written += len(head)
         read_end, write_end = os.pipe()
         try:
             try:
                 fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
             except OSError:  # over the system's pipe-max-size: keep the default
                 pass
-            self._splice_loop(fd, offset, limit, copied, read_end, write_end)
+            spliced = self._splice_loop(fd, limit, result, read_end, write_end)
         finally:
             os.close(read_end)
             os.close(write_end)
-        copied.overflow = (not (copied.disconnected or copied.refused)
-                           and copied.written == limit
+        result.overflow = (spliced and not result.disconnected and result.written == limit
                            and (bool(self.pending) or self.reader.length > 0))
-        return copied
+        return spliced
 
-    def _splice_loop(self, fd: int, offset: int, limit: int, copied: Copied,
-                     read_end: int, write_end: int) -> None:
+    def _splice_loop(self, fd: int, limit: int, result: AppendResult,
+                     read_end: int, write_end: int) -> bool:
         sock_fd = self.sock.fileno()
-        while copied.written < limit and self.reader.length > 0:
-            want = min(PIPE_BYTES, limit - copied.written, self.reader.length)
+        while result.written < limit and self.reader.length > 0:
+            want = min(PIPE_BYTES, limit - result.written, self.reader.length)
             try:
                 moved = _SPLICE(sock_fd, write_end, want)
             except OSError as exc:
                 if exc.errno in _SPLICE_REFUSED:
-                    copied.refused = True
-                    return
-                self._ended(copied, exc)
-                return
+                    return False
+                self._ended(result, exc)
+                return True
             if moved == 0:
-                self._ended(copied, "the client closed the connection")
-                return
+                self._ended(result, "the client closed the connection")
+                return True
             self.reader.length -= moved
             while moved:  # the pipe holds `moved` bytes now: every one goes to the file
                 try:
-                    n = _SPLICE(read_end, fd, moved, offset_dst=offset + copied.written)
+                    n = _SPLICE(read_end, fd, moved)
                 except OSError as exc:
                     if exc.errno not in _SPLICE_REFUSED:
                         raise
                     while moved:  # write what the pipe holds the ordinary way
                         data = os.read(read_end, moved)
-                        self._write(fd, data, offset, copied)
+                        write_all(fd, data)
+                        result.written += len(data)
                         moved -= len(data)
-                    copied.refused = True
-                    return
+                    return False
                 moved -= n
-                copied.written += n
+                result.written += n
+        return True
 
-    def _ended(self, copied: Copied, why) -> None:
-        log.info("upload body ended early after %d bytes: %s", copied.written, why)
+    def _ended(self, result: AppendResult, why) -> None:
+        log.info("upload body ended early after %d bytes: %s", result.written, why)
         self.body.failed = True  # where the next request starts is unknown now
-        copied.disconnected = True
-
-    @staticmethod
-    def _write(fd: int, data, offset: int, copied: Copied) -> None:
-        view = memoryview(data)
-        while view:
-            n = os.pwrite(fd, view, offset + copied.written)
-            view = view[n:]
-            copied.written += n
+        result.disconnected = True

@@ -14,11 +14,10 @@ import logging
 import mmap
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .body import GunicornSocketBody, ReadInto
+from .body import AppendResult, GunicornSocketBody, ReadInto, write_all
 from .errors import UploadLocked
 
 log = logging.getLogger(__name__)
@@ -30,16 +29,6 @@ READ_CHUNK_BYTES = 1024 * 1024
 def safe_name(identifier: str) -> str:
     """Return a file name derived from an id, safe whatever the id contains."""
     return hashlib.sha256(identifier.encode("utf-8")).hexdigest()
-
-
-@dataclass
-class AppendResult:
-    """What one append wrote, and why it stopped."""
-
-    written: int
-    disconnected: bool = False  # the client went away mid-body; written bytes are kept
-    overflow: bool = False  # the body carried more than the allowed number of bytes
-    digest: bytes | None = None
 
 
 class FileStore:
@@ -73,7 +62,7 @@ class FileStore:
         the file separately, so two PATCHes of one upload never interleave.
         """
         # Not O_APPEND: splice(2) refuses files opened for appending. Writes go to the end
-        # all the same: the position starts there and only `append` moves it.
+        # all the same: the position starts there and writing moves it.
         fd = os.open(self.path(upload_id), os.O_WRONLY)
         try:
             try:
@@ -94,18 +83,14 @@ class FileStore:
         """Copy at most `max_bytes` from `readinto` to `fd` through one buffer of `piece` bytes.
 
         A body read straight from gunicorn's socket is spliced into the file instead, unless
-        it must be hashed (the checksum extension) or the kernel refuses (body.py). The buffer is an anonymous mapping made for this call and unmapped after it, so
-        memory stays bounded and freed pieces never pile up in the allocator's arenas.
+        it must be hashed (the checksum extension) or the kernel refuses (body.py). The
+        buffer is an anonymous mapping made for this call and unmapped after it, so memory
+        stays bounded and freed pieces never pile up in the allocator's arenas.
         """
         result = AppendResult(written=0)
         direct = getattr(readinto, "__self__", None)
         if hasher is None and isinstance(direct, GunicornSocketBody) and direct.can_splice:
-            start = os.lseek(fd, 0, os.SEEK_CUR)
-            copied = direct.copy_to(fd, start, max_bytes)
-            os.lseek(fd, start + copied.written, os.SEEK_SET)
-            result.written, result.disconnected = copied.written, copied.disconnected
-            result.overflow = copied.overflow
-            if not copied.refused:
+            if direct.copy_to(fd, max_bytes, result):
                 return result
             log.info("splice refused here; reading the rest of the body instead")
         size = max(1, min(piece, max_bytes - result.written))
@@ -127,7 +112,7 @@ class FileStore:
                         break
                     filled += n
                 if filled:
-                    _write_all(fd, view[:filled])
+                    write_all(fd, view[:filled])
                     if hasher is not None:
                         hasher.update(view[:filled])
                     result.written += filled
@@ -179,9 +164,3 @@ def _scratch(size: int) -> Iterator[memoryview]:
             buf.close()
         except BufferError:  # a slice still referenced somewhere: unmapped when collected
             pass
-
-
-def _write_all(fd: int, view: memoryview) -> None:
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
