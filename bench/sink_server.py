@@ -35,10 +35,8 @@ def serve(conn: socket.socket, ids: itertools.count, sizes: dict) -> None:
             upload = path.rstrip("/").rsplit("/", 1)[-1]
             if method == "POST":
                 n = str(next(ids))
-                sizes[n] = [int(headers.get("upload-length", "0")), 0]
-                body = pending[:length]
-                pending = pending[length:]
-                sizes[n][1] = len(body)
+                body, pending = pending[:length], pending[length:]
+                sizes[n] = [int(headers.get("upload-length", "0")), len(body)]
                 reply = (f"HTTP/1.1 201 Created\r\nLocation: /files/{n}\r\n"
                          f"Upload-Offset: {len(body)}\r\nContent-Length: 0\r\n").encode()
             elif method == "PATCH":

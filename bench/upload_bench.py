@@ -368,6 +368,12 @@ class Series:
     peaks_pss: list[int] = field(default_factory=list)
     peaks_uss: list[int] = field(default_factory=list)
 
+    def add(self, speed: float, peak: int, peak_pss: int, peak_uss: int) -> None:
+        self.speeds.append(speed)
+        self.peaks.append(peak)
+        self.peaks_pss.append(peak_pss)
+        self.peaks_uss.append(peak_uss)
+
     def line(self) -> str:
         med = statistics.median(self.speeds)
         return (f"{med:7.0f} ({min(self.speeds):.0f}-{max(self.speeds):.0f})  "
@@ -376,17 +382,19 @@ class Series:
                 f"USS {max(self.peaks_uss) / MIB:5.1f}")
 
 
-def run_one(server, client_name, mode, source, source_sha, size) -> tuple[float, int, int]:
+def run_one(server, client_name, mode, source, source_sha,
+            size) -> tuple[float, int, int, int]:
+    """Upload once; return MB/s and the server's peak RSS, PSS and USS (bytes)."""
     headers, metadata = server.new_upload(size)
     with PeakSampler(server.memory_pid()) as sampler:
         seconds, url = CLIENTS[client_name](server.endpoint, source, MODES[mode], headers,
                                             metadata)
     stored = server.stored_file(url)
-    if stored is None:  # the sink keeps nothing to compare
-        return size / seconds / 1e6, sampler.peak, sampler.peak_pss, sampler.peak_uss
-    if sha256_file(stored) != source_sha:
-        raise SystemExit(f"MISMATCH: {server.name} / {client_name} / {mode} stored other bytes")
-    stored.unlink()
+    if stored is not None:  # the sink keeps nothing to compare
+        if sha256_file(stored) != source_sha:
+            raise SystemExit(f"MISMATCH: {server.name} / {client_name} / {mode} stored "
+                             f"other bytes")
+        stored.unlink()
     return size / seconds / 1e6, sampler.peak, sampler.peak_pss, sampler.peak_uss
 
 
@@ -450,26 +458,21 @@ def main() -> int:
             prepare(state, args.size)
             if job[0] == "dd":
                 speed = dd_write(scratch / "dd.bin", args.size)
-                series = results.setdefault((state, "dd"), Series())
-                series.speeds.append(speed)
-                series.peaks.append(0)
+                results.setdefault((state, "dd"), Series()).speeds.append(speed)
                 print(f"[{i}/{len(plan)}] {state} dd conv=fdatasync: {speed:.0f} MB/s",
                       flush=True)
                 continue
             server, client_name, mode = job
             speed, peak, peak_pss, peak_uss = run_one(server, client_name, mode, source,
                                                       source_sha, args.size)
-            s = results.setdefault((state, server.name, client_name, mode), Series())
-            s.speeds.append(speed)
-            s.peaks.append(peak)
-            s.peaks_pss.append(peak_pss)
-            s.peaks_uss.append(peak_uss)
+            results.setdefault((state, server.name, client_name, mode), Series()).add(
+                speed, peak, peak_pss, peak_uss)
             print(f"[{i}/{len(plan)}] {state} {server.name} / {client_name} / {mode}: "
                   f"{speed:.0f} MB/s, peak RSS {peak / MIB:.1f} MiB, PSS {peak_pss / MIB:.1f}, "
                   f"USS {peak_uss / MIB:.1f}",
                   flush=True)
 
-        print("\n## MB/s median (min-max), server peak RSS (and USS) while receiving")
+        print("\n## MB/s median (min-max), server peak RSS (PSS, USS) while receiving")
         for key, series in results.items():
             if key[1] != "dd":
                 print(f"{key[0]:5} {key[1]:36} {key[2]:14} {key[3]:13} {series.line()}")
