@@ -39,6 +39,17 @@ def make_sample_video(path: Path, seconds: int = 2, size: str = "320x240",
     return path
 
 
+def three_part_video(folder: Path, part: int, seconds: int) -> Path:
+    """Render a real, playable MP4 that takes three parts (or tus chunks) of `part` bytes;
+    skip the test without ffmpeg."""
+    if not HAS_FFMPEG:
+        pytest.skip("ffmpeg not installed")
+    path = folder / "pitch.mp4"
+    make_sample_video(path, seconds=seconds, size="640x360", incompressible=True)
+    assert 2 * part < path.stat().st_size <= 3 * part
+    return path
+
+
 @pytest.fixture(scope="session")
 def sample_mp4(tmp_path_factory) -> Path:
     """A 2-second 320x240 H.264 MP4 (needs ffmpeg; a fake MP4 header otherwise)."""

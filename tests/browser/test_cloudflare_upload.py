@@ -11,7 +11,7 @@ from lti_tool.extensions import db
 from lti_tool.models import Video
 from tests import cloudflare_fake as cf
 from tests.cloudflare_fake import fake_stream  # noqa: F401  (fixture)
-from tests.uploading import HAS_FFMPEG, make_sample_video, room  # noqa: F401
+from tests.uploading import room, three_part_video  # noqa: F401
 
 CHUNK = 5 * 1024 * 1024
 
@@ -19,12 +19,7 @@ CHUNK = 5 * 1024 * 1024
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
     """A real MP4 of about 12 MB: three 5 MiB tus chunks."""
-    if not HAS_FFMPEG:
-        pytest.skip("ffmpeg not installed")
-    path = tmp_path_factory.mktemp("cfvideo") / "pitch.mp4"
-    make_sample_video(path, seconds=1, size="640x360", incompressible=True)
-    assert 2 * CHUNK < path.stat().st_size <= 3 * CHUNK
-    return path
+    return three_part_video(tmp_path_factory.mktemp("cfvideo"), CHUNK, seconds=1)
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 
 from lti_tool.extensions import db
 from lti_tool.models import Video
-from tests.s3_server import admin_client, cors_rules, moto_server, s3_bucket, s3_settings  # noqa: F401
-from tests.uploading import HAS_FFMPEG, make_sample_video, room  # noqa: F401
+from tests.s3_server import admin_client, app_config, cors_rules, moto_server, s3_bucket  # noqa: F401
+from tests.uploading import room, three_part_video  # noqa: F401
 
 PART = 8 * 1024 * 1024
 
@@ -19,18 +19,7 @@ PART = 8 * 1024 * 1024
 @pytest.fixture(scope="module")
 def big_mp4(tmp_path_factory) -> Path:
     """A real, playable MP4 of about 20 MB: three 8 MiB parts."""
-    if not HAS_FFMPEG:
-        pytest.skip("ffmpeg not installed")
-    path = tmp_path_factory.mktemp("s3video") / "pitch.mp4"
-    make_sample_video(path, seconds=2, size="640x360", incompressible=True)
-    assert 2 * PART < path.stat().st_size <= 3 * PART
-    return path
-
-
-@pytest.fixture
-def app_config(app_config, moto_server, s3_bucket):
-    app_config.update(s3_settings(moto_server, s3_bucket))
-    return app_config
+    return three_part_video(tmp_path_factory.mktemp("s3video"), PART, seconds=2)
 
 
 @pytest.fixture
