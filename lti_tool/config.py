@@ -5,6 +5,8 @@ import os
 import secrets
 from pathlib import Path
 
+from .database import is_sqlite, sqlite_engine_options
+
 GIB = 1024**3
 
 
@@ -27,6 +29,8 @@ class Config:
     DATABASE_URL = os.environ.get("DATABASE_URL") or ""
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # How long a write waits for SQLite's one writer slot before it fails (lti_tool.database).
+    SQLITE_BUSY_TIMEOUT_SECONDS = _int("SQLITE_BUSY_TIMEOUT_SECONDS", 30)
 
     LTI_KEYS_DIR = os.environ.get("LTI_KEYS_DIR", "keys")
     # How long a retired tool key stays in the JWKS after rotation.
@@ -122,6 +126,9 @@ def finalize(app) -> None:
         elif url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://"):]
         cfg["SQLALCHEMY_DATABASE_URI"] = url
+    if is_sqlite(cfg["SQLALCHEMY_DATABASE_URI"]):
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = sqlite_engine_options(
+            cfg.get("SQLALCHEMY_ENGINE_OPTIONS") or {}, cfg["SQLITE_BUSY_TIMEOUT_SECONDS"])
     if not cfg.get("LOCAL_STORAGE_DIR"):
         cfg["LOCAL_STORAGE_DIR"] = str(instance / "media")
     if not cfg.get("SECRET_KEY"):

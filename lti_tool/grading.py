@@ -19,6 +19,7 @@ from .lti.ags import build_score, has_gradebook
 from .lti.ags_values import ActivityProgress, GradingProgress
 from .models import Assignment, Comment, Submission, User, Video, utcnow
 from .signals import video_ready
+from .upserts import get_or_create
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +41,8 @@ class InvalidInput(ToolError):
 
 def submission_for(assignment: Assignment, user: User) -> Submission:
     """Return the user's submission to the assignment, creating an empty one if needed."""
-    submission = db.session.scalar(db.select(Submission).filter_by(
-        assignment_id=assignment.id, user_id=user.id))
-    if submission is None:
-        submission = Submission(assignment_id=assignment.id, user_id=user.id)
-        submission.assignment = assignment
-        submission.user = user
-        db.session.add(submission)
-        db.session.flush()
+    submission, _ = get_or_create(Submission, {"assignment_id": assignment.id,
+                                               "user_id": user.id})
     return submission
 
 

@@ -26,6 +26,7 @@ from .lti.launch_store import kv_add, kv_put
 from .models import Assignment, LaunchRecord, Submission, Upload, User, Video, utcnow
 from .states import FINAL_VIDEO_STATES, Role, VideoStatus
 from .storage import current_storage, storage_for
+from .upserts import get_or_create
 from .storage.base import (Capability, UploadNotFound, UploadRequest, UploadTicket,
                            UploadTooLarge, VideoInfo)
 
@@ -140,9 +141,8 @@ def start_attempt(launch: LaunchRecord, filename: str, size_bytes: int,
     backend = current_storage()
     try:
         if submission is None:
-            submission = Submission(assignment_id=assignment.id, user_id=user.id)
-            db.session.add(submission)
-            db.session.flush()
+            submission, _ = get_or_create(Submission, {"assignment_id": assignment.id,
+                                                       "user_id": user.id})
         abandon_unfinished(submission)
         attempt = 1 + max((v.attempt for v in submission.videos), default=0)
         video = Video(submission_id=submission.id, attempt=attempt, backend=backend.name,

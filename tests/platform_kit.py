@@ -75,6 +75,9 @@ class TestPlatform:
         self.next_headers: dict[str, Any] = {}
         self.signing_key = None
         self.encoder: Callable[[dict, dict], str] | None = None
+        # When set, the id_token's `sub` is the login_hint the tool passed on, so several
+        # browsers can launch as several users at once.
+        self.sub_from_login_hint = False
         self.registration_mode = "ok"
         self.issuer_override: str | None = None
         # Always on loopback; `public_host` (e.g. "localhost") makes it another site than a
@@ -160,6 +163,8 @@ class TestPlatform:
         self.captured.auth_requests.append(dict(q))
         claims = self.base_claims(q.get("nonce", ""), aud=q.get("client_id"))
         claims[LTI + "target_link_uri"] = q.get("redirect_uri", "")
+        if self.sub_from_login_hint and q.get("login_hint"):
+            claims["sub"] = q["login_hint"]
         claims.update(self.next_claims)
         for k, v in list(claims.items()):
             if v is None:

@@ -23,9 +23,9 @@ from pylti1p3.message_validators import get_validators
 from .. import audit
 from ..audit import EventType
 from ..errors import LaunchError
-from ..extensions import db
 from ..models import Deployment, Platform, new_token
 from ..states import DeploymentPolicy
+from ..upserts import get_or_create
 from . import claims as c
 from .launch_store import DbLaunchDataStorage, kv_add, kv_get, kv_pop, kv_put
 from .login import LOGIN_TTL_SECONDS, NEW_WINDOW_PARAM, state_cookie_name, state_key
@@ -255,12 +255,13 @@ class ToolMessageLaunch(FlaskMessageLaunch):
                      f"deployments add {platform.id} {deployment_id}`, or accept every new "
                      f"deployment of this registration with `flask --app wsgi platforms "
                      f"policy {platform.id} allow`.")
-        self.deployment = Deployment(platform=platform, deployment_id=deployment_id,
-                                     auto_added=True)
-        db.session.add(self.deployment)
-        db.session.flush()
-        audit.record(EventType.DEPLOYMENT_ADDED, platform_id=platform.id,
-                     target=self.deployment, deployment_id=deployment_id)
+        # A class launching from a new deployment (a course copy) records it once.
+        self.deployment, created = get_or_create(
+            Deployment, {"platform_id": platform.id, "deployment_id": deployment_id},
+            {"auto_added": True})
+        if created:
+            audit.record(EventType.DEPLOYMENT_ADDED, platform_id=platform.id,
+                         target=self.deployment, deployment_id=deployment_id)
         return self
 
     # ---- use up the state and the nonce (5.1.3 item 9) ----

@@ -11,6 +11,7 @@ from ..audit import EventType
 from ..extensions import db
 from ..models import (Assignment, Course, Deployment, Enrollment, LaunchRecord, Platform, User,
                       utcnow)
+from ..upserts import get_or_create
 from . import claims as c
 from .roles import is_platform_admin, map_roles
 
@@ -22,17 +23,9 @@ CUSTOM_TEXT_FIELDS = ("allowed_formats", "instructions")
 CUSTOM_MAX_SCORE = "max_score"
 
 
-def _get_or_new(model, **keys):
-    row = db.session.scalar(db.select(model).filter_by(**keys))
-    if row is None:
-        row = model(**keys)
-        db.session.add(row)
-    return row
-
-
 def upsert_user(platform: Platform, claims: dict) -> User:
     """Create or update the launching user; name and email only when sent (Moodle may not)."""
-    user = _get_or_new(User, platform_id=platform.id, sub=str(claims["sub"]))
+    user, _ = get_or_create(User, {"platform_id": platform.id, "sub": str(claims["sub"])})
     for field in ("name", "given_name", "family_name", "email", "picture"):
         value = claims.get(field)
         if isinstance(value, str) and value.strip():
@@ -47,7 +40,8 @@ def upsert_course(platform: Platform, deployment: Deployment, claims: dict) -> C
     context = claims.get(c.CONTEXT) or {}
     if not isinstance(context, dict) or not context.get("id"):
         return None
-    course = _get_or_new(Course, platform_id=platform.id, context_id=str(context["id"]))
+    course, _ = get_or_create(Course, {"platform_id": platform.id,
+                                       "context_id": str(context["id"])})
     course.deployment_id = deployment.id
     if context.get("title"):
         course.title = str(context["title"])[:512]
@@ -62,7 +56,7 @@ def upsert_course(platform: Platform, deployment: Deployment, claims: dict) -> C
 def upsert_enrollment(course: Course, user: User, role: str, claims: dict) -> Enrollment:
     """Record the user's role in the course as this launch states it."""
     db.session.flush()
-    enrollment = _get_or_new(Enrollment, course_id=course.id, user_id=user.id)
+    enrollment, _ = get_or_create(Enrollment, {"course_id": course.id, "user_id": user.id})
     enrollment.role = role
     enrollment.lti_roles = list(claims.get(c.ROLES) or [])
     enrollment.source = "launch"
@@ -104,7 +98,8 @@ def upsert_assignment(course: Course, claims: dict) -> Assignment | None:
     if not isinstance(link, dict) or not link.get("id"):
         return None
     db.session.flush()
-    assignment = _get_or_new(Assignment, course_id=course.id, resource_link_id=str(link["id"]))
+    assignment, _ = get_or_create(Assignment, {"course_id": course.id,
+                                               "resource_link_id": str(link["id"])})
     if link.get("title"):
         assignment.title = str(link["title"])[:512]
     elif assignment.title is None:
