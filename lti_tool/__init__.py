@@ -48,6 +48,32 @@ def register_config(app: Flask, test_config: dict | None) -> None:
     if app.config["PROXY_COUNT"] > 0:
         n = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+    else:
+        app.wsgi_app = NoTrustedProxy(app.wsgi_app, app.config["PUBLIC_BASE_URL"])
+
+
+class NoTrustedProxy:
+    """WSGI middleware for PROXY_COUNT=0: no X-Forwarded-* header is believed.
+
+    A public base URL on https means whatever reaches the app came through TLS (terminated
+    in front), so the request counts as https (secure cookies). A request that does carry
+    X-Forwarded-For is logged once: the operator probably forgot PROXY_COUNT.
+    """
+
+    def __init__(self, app, public_base_url: str):
+        self.app = app
+        self.https = (public_base_url or "").startswith("https://")
+        self.warned = False
+
+    def __call__(self, environ, start_response):
+        if self.https:
+            environ["wsgi.url_scheme"] = "https"
+        if not self.warned and "HTTP_X_FORWARDED_FOR" in environ:
+            self.warned = True
+            logging.getLogger(__name__).warning(
+                "a request came with X-Forwarded-For, but PROXY_COUNT=0: client addresses "
+                "are the socket's peer. Behind a reverse proxy set PROXY_COUNT=1 (README).")
+        return self.app(environ, start_response)
 
 
 def register_logging(app: Flask) -> None:
@@ -62,7 +88,7 @@ def register_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from .extensions import db, limiter, login_manager
+    from .extensions import db, login_manager
     from . import models  # noqa: F401  (models must be imported for migrations)
     from . import auth  # noqa: F401  (registers the user loader)
 
@@ -71,8 +97,8 @@ def register_extensions(app: Flask) -> None:
         from flask_migrate import Migrate
         Migrate(app, db, directory=str(_project_path(app, "migrations")))
     login_manager.init_app(app)
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("RATELIMIT_STORAGE_URI"))
-    limiter.init_app(app)
+    from . import rate_limits
+    rate_limits.init_app(app)
     from .cookies import init_app as init_cookies
     init_cookies(app)
     from .headers import init_app as init_headers

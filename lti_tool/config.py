@@ -44,14 +44,18 @@ class Config:
     LOCAL_STORAGE_DIR = os.environ.get("LOCAL_STORAGE_DIR", "")
     MAX_UPLOAD_BYTES = _int("MAX_UPLOAD_BYTES", 5 * GIB)
     PLAYBACK_URL_TTL_SECONDS = _int("PLAYBACK_URL_TTL_SECONDS", 600)
+    # Bind playback links to the viewer's address (local disk, Cloudflare, CloudFront; not
+    # S3 presigned URLs). Off: campus NAT and mobile networks change addresses mid-video.
+    PLAYBACK_BIND_CLIENT_ADDRESS = _bool("PLAYBACK_BIND_CLIENT_ADDRESS", False)
     UPLOAD_EXPIRY_HOURS = _int("UPLOAD_EXPIRY_HOURS", 48)
     # Bytes per tus PATCH the browser sends; 0 = the whole file in one PATCH (fastest). Set it
     # below any body limit of a proxy in front (e.g. 50 MiB behind Cloudflare's 100 MB cap).
     UPLOAD_CHUNK_BYTES = _int("UPLOAD_CHUNK_BYTES", 0)
 
     PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "").rstrip("/")
-    # Number of proxies in front of the app whose X-Forwarded-* headers we trust.
-    PROXY_COUNT = _int("PROXY_COUNT", 1)
+    # Number of proxies in front of the app whose X-Forwarded-* headers we trust. 0 (no
+    # proxy): a client's own X-Forwarded-For is ignored, so it cannot choose its address.
+    PROXY_COUNT = _int("PROXY_COUNT", 0)
 
     # Timeout of each call to an LMS service (token, AGS, NRPS).
     LTI_SERVICE_TIMEOUT_SECONDS = _int("LTI_SERVICE_TIMEOUT_SECONDS", 15)
@@ -63,12 +67,18 @@ class Config:
     DEMO_LMS_TOKEN_TTL_SECONDS = _int("DEMO_LMS_TOKEN_TTL_SECONDS", 3600)
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
     REDIS_URL = os.environ.get("REDIS_URL", "")
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "") or os.environ.get(
-        "REDIS_URL", ""
-    ) or "memory://"
-
+    # --- rate limits (lti_tool.rate_limits): counters in Redis when REDIS_URL is set, else in
+    # the database, so every worker and replica counts together.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "")
     # Dynamic registration makes the tool call out to the URL it is given: keep it rare.
     RATELIMIT_REGISTER = os.environ.get("RATELIMIT_REGISTER", "10 per minute")
+    # Per client address: high enough for a whole class behind one campus address.
+    RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "1200 per minute")
+    # Refused launches written to the audit log per address; beyond this only logged.
+    RATELIMIT_REFUSAL_AUDIT = os.environ.get("RATELIMIT_REFUSAL_AUDIT", "30 per minute")
+    # Per user: new upload attempts, and playback grants (each one is audited).
+    RATELIMIT_UPLOADS = os.environ.get("RATELIMIT_UPLOADS", "30 per hour")
+    RATELIMIT_PLAYBACK = os.environ.get("RATELIMIT_PLAYBACK", "120 per minute")
 
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 

@@ -126,6 +126,17 @@ def init_app(app: Flask) -> None:
         return render_error(err.http_status, err.code, err.title, err.message, err.hint,
                             err.headers)
 
+    @app.errorhandler(429)
+    def handle_rate_limited(err: HTTPException):
+        from .rate_limits import retry_after_seconds
+        wait = retry_after_seconds()
+        log.warning("%s %s -> 429 rate limited (%s); retry after %ss", request.method,
+                    request.path, err.description, wait)
+        return render_error(429, "rate_limited", "Too many requests",
+                            f"Too many requests of this kind ({err.description}). Please "
+                            f"wait {wait} seconds and try again.",
+                            headers={"Retry-After": str(wait)})
+
     @app.errorhandler(HTTPException)
     def handle_http_error(err: HTTPException):
         status = err.code or 500

@@ -471,3 +471,16 @@ class JobLock(db.Model):
 
     def __repr__(self) -> str:
         return f"<JobLock {self.name} owner={self.owner} until={self.locked_until}>"
+
+
+class RateCounter(db.Model):
+    """One fixed-window rate limit counter, shared by every worker (lti_tool.rate_limits)."""
+
+    __tablename__ = "rate_counter"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+    def __repr__(self) -> str:
+        return f"<RateCounter {self.key} {self.count}>"

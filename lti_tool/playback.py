@@ -21,6 +21,7 @@ from .errors import Conflict, Forbidden, NotFound
 from .extensions import db
 from .models import User, Video
 from .permissions import can_view_submission, get_visible_video
+from .rate_limits import client_address, limit
 from .states import VideoStatus
 from .storage import storage_for
 from .storage.base import Capability, StorageError
@@ -52,18 +53,31 @@ def grant_playback(video: Video, viewer: User) -> dict:
         raise Conflict("This video is not ready to play yet.", code="video_not_ready")
     backend = storage_for(video.backend)
     ttl = int(current_app.config["PLAYBACK_URL_TTL_SECONDS"])
+    address = binding_address()
     playback = backend.playback(video.storage_uid, viewer_id=viewer.id, video_id=video.id,
-                                ttl_seconds=ttl)
+                                ttl_seconds=ttl, client_address=address)
     audit.record(EventType.PLAYBACK_GRANTED, actor=viewer, target=video,
                  course_id=video.submission.assignment.course_id, commit=True,
                  backend=video.backend, ttl_seconds=ttl)
     return {"kind": playback.kind, "url": playback.url,
             "expires_at": playback.expires_at.isoformat(),
             "thumbnail_url": playback.thumbnail_url, "mime_type": playback.mime_type,
-            "tracks": caption_tracks(backend, video, viewer, playback.expires_at)}
+            "tracks": caption_tracks(backend, video, viewer, playback.expires_at, address)}
 
 
-def caption_tracks(backend, video: Video, viewer: User, expires: datetime) -> list[dict]:
+def binding_address() -> str | None:
+    """Return the viewer's address when playback links are bound to it (a setting), else None.
+
+    Off by default: campus NAT and mobile networks change a viewer's address while they
+    watch, which would break their links (docs/security.md).
+    """
+    if not current_app.config.get("PLAYBACK_BIND_CLIENT_ADDRESS"):
+        return None
+    return client_address()
+
+
+def caption_tracks(backend, video: Video, viewer: User, expires: datetime,
+                   address: str | None = None) -> list[dict]:
     """Return signed <track> sources for captions this app serves (none for providers'
     players, which show their own captions)."""
     if not (backend.supports(Capability.APP_HOSTED) and backend.supports(Capability.CAPTIONS)):
@@ -73,13 +87,15 @@ def caption_tracks(backend, video: Video, viewer: User, expires: datetime) -> li
     except StorageError as exc:  # the video still plays, without captions
         log.warning("captions of video %s could not be listed: %s", video.id, exc.message)
         return []
-    token = sign_grant(GRANT_CAPTIONS, video_id=video.id, viewer_id=viewer.id, expires=expires)
+    token = sign_grant(GRANT_CAPTIONS, video_id=video.id, viewer_id=viewer.id, expires=expires,
+                       address=address)
     return [{"language": c["language"], "label": LANGUAGES.get(c["language"], c["language"]),
              "url": url_for("playback.captions_track", video_id=video.id,
                             language=c["language"], token=token)} for c in held]
 
 
 @bp.get("/<int:video_id>/playback")
+@limit("RATELIMIT_PLAYBACK")
 @require_launch()
 def playback(video_id: int):
     """Grant the asking viewer a short-lived, signed URL to play one video."""
@@ -99,8 +115,11 @@ def status(video_id: int):
 def _granted_video(video_id: int, kinds: frozenset[str]) -> tuple[str, Video]:
     """Check a signed grant for this video; refuse with 403 whatever is wrong with it."""
     grant = read_grant(request.args.get(TOKEN_PARAM, ""), video_id, kinds)
+    if grant is not None and grant.address is not None and grant.address != client_address():
+        log.info("media grant for video %s used from another address", video_id)
+        grant = None
     video = db.session.get(Video, video_id) if grant else None
-    viewer = db.session.get(User, grant[1]) if grant else None
+    viewer = db.session.get(User, grant.viewer_id) if grant else None
     if (video is None or viewer is None or video.status != VideoStatus.READY
             or not can_view_submission(viewer, video.submission)):
         log.info("media grant refused for video %s", video_id)
@@ -108,7 +127,7 @@ def _granted_video(video_id: int, kinds: frozenset[str]) -> tuple[str, Video]:
                         "get a new one.", code="media_link_invalid")
     if not storage_for(video.backend).supports(Capability.APP_HOSTED):
         raise NotFound("This video is not served by this server.")
-    return grant[0], video
+    return grant.kind, video
 
 
 def _private(resp):

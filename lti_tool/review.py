@@ -17,6 +17,7 @@ from .extensions import db
 from .lti import ags, nrps
 from .lti.claims import FOR_USER, SUBMISSION_REVIEW_REQUEST
 from .lti.service_token import ServiceError
+from .playback import binding_address
 from .models import Comment, Enrollment, LaunchRecord, Submission, User, Video
 from .states import GRADER_ROLES, STAFF_ROLES, Role, VideoStatus
 from .storage import storage_for
@@ -134,6 +135,7 @@ def _refresh_from_lms(launch: LaunchRecord, *, force_roster: bool) -> list[str]:
 def _thumbnails(launch: LaunchRecord, rows) -> dict[int, str]:
     """Return short-lived thumbnail URLs by video id (signed locally, no provider call)."""
     urls = {}
+    address = binding_address()
     for row in rows:
         video = row.video
         if video is None or not video.has_thumbnail or not video.storage_uid:
@@ -141,7 +143,7 @@ def _thumbnails(launch: LaunchRecord, rows) -> dict[int, str]:
         try:
             url = storage_for(video.backend).thumbnail_url(
                 video.storage_uid, viewer_id=launch.user_id, video_id=video.id,
-                ttl_seconds=THUMBNAIL_TTL_SECONDS)
+                ttl_seconds=THUMBNAIL_TTL_SECONDS, client_address=address)
         except (ToolError, ValueError):
             url = None
         if url:
@@ -339,7 +341,8 @@ def download(video_id: int):
                         "storage.", code="download_not_supported", http_status=409)
     url = storage_for(video.backend).download_url(
         video.storage_uid, viewer_id=launch.user_id, video_id=video.id,
-        ttl_seconds=DOWNLOAD_URL_TTL_SECONDS, filename=video.filename)
+        ttl_seconds=DOWNLOAD_URL_TTL_SECONDS, filename=video.filename,
+        client_address=binding_address())
     audit.record(audit.EventType.DOWNLOAD_GRANTED, actor=launch.user,
                  course_id=launch.course_id, target=video, commit=True)
     return redirect(url)

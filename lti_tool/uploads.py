@@ -26,6 +26,7 @@ from .lti.launch_store import kv_add, kv_put
 from .models import Assignment, LaunchRecord, Submission, Upload, User, Video, utcnow
 from .states import FINAL_VIDEO_STATES, Role, VideoStatus
 from .storage import current_storage, storage_for
+from .rate_limits import limit
 from .upserts import get_or_create
 from .storage.base import (Capability, UploadNotFound, UploadRequest, UploadTicket,
                            UploadTooLarge, VideoInfo)
@@ -400,6 +401,7 @@ def state():
 
 
 @bp.post("")
+@limit("RATELIMIT_UPLOADS")
 @require_launch([Role.LEARNER])
 def create():
     """Start a new attempt and say how the browser should upload it (tus or multipart)."""

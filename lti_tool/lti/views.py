@@ -10,7 +10,8 @@ from .. import audit
 from ..audit import EventType
 from ..auth import current_launch, remember_launch, require_launch
 from ..errors import LaunchError, NotAuthenticated, ToolError
-from ..extensions import db, limiter
+from ..extensions import db
+from ..rate_limits import REFUSAL_AUDIT_SCOPE, limit_by_address, within_budget
 from ..models import Platform
 from ..states import STAFF_ROLES, Role
 from . import claims as c
@@ -27,8 +28,15 @@ bp = Blueprint("lti", __name__, url_prefix="/lti")
 
 
 def _refused(err: LaunchError, stage: str, platform: Platform | None = None) -> None:
-    """Forget the half-done work, and audit the refusal (the error handler logs it)."""
+    """Forget the half-done work, and audit the refusal (the error handler logs it).
+
+    Anyone can send refused launches: each address gets a budget of audited refusals
+    (RATELIMIT_REFUSAL_AUDIT); beyond it they are only logged, so they cannot fill the log.
+    """
     db.session.rollback()
+    if not within_budget("RATELIMIT_REFUSAL_AUDIT", REFUSAL_AUDIT_SCOPE):
+        log.info("refused %s not audited (budget of this address spent): %s", stage, err.code)
+        return
     audit.record(EventType.LAUNCH_REFUSED, platform_id=platform.id if platform else None,
                  commit=True, stage=stage, code=err.code, reason=err.message[:500])
 
@@ -56,12 +64,14 @@ def _login(platform: Platform | None):
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limit_by_address("RATELIMIT_LOGIN")
 def login():
     """Answer the LMS's login initiation with a GET redirect to its auth endpoint."""
     return _login(None)
 
 
 @bp.route("/login/<login_key>", methods=["GET", "POST"])
+@limit_by_address("RATELIMIT_LOGIN")
 def login_for_registration(login_key: str):
     """Answer a login initiation whose URL itself names the registration."""
     platform = db.session.scalar(db.select(Platform).filter_by(login_key=login_key))
@@ -166,7 +176,7 @@ def tool_configuration():
 
 # ---- dynamic registration ----
 @bp.get("/register")
-@limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"])
+@limit_by_address("RATELIMIT_REGISTER")
 def register():
     """Register with a platform by LTI Dynamic Registration, then tell the LMS to close."""
     try:

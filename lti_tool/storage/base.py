@@ -183,16 +183,21 @@ class StorageBackend(abc.ABC):
 
     @abc.abstractmethod
     def playback(self, storage_uid: str, *, viewer_id: int, video_id: int,
-                 ttl_seconds: int) -> Playback:
-        """Return a short-lived playback URL bound to this viewer and video."""
+                 ttl_seconds: int, client_address: str | None = None) -> Playback:
+        """Return a short-lived playback URL for this viewer and video.
+
+        The URL is a bearer link until it expires. With `client_address` (the
+        PLAYBACK_BIND_CLIENT_ADDRESS setting) a backend that can binds it to that address.
+        """
 
     def thumbnail_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
-                      ttl_seconds: int) -> str | None:
+                      ttl_seconds: int, client_address: str | None = None) -> str | None:
         """Return a short-lived thumbnail URL, or None when there is none."""
         return None
 
     def download_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
-                     ttl_seconds: int, filename: str | None = None) -> str:
+                     ttl_seconds: int, filename: str | None = None,
+                     client_address: str | None = None) -> str:
         """Return a short-lived URL to the original file (Capability.DOWNLOAD)."""
         raise NotSupported("This storage cannot hand out the original file.")
 

@@ -112,6 +112,15 @@ def video_info_from(video: Mapping[str, Any], max_duration_seconds: int | None =
     return info
 
 
+def address_rules(client_address: str | None) -> list[dict] | None:
+    """Return Stream access rules allowing one client address and blocking all others."""
+    if not client_address:
+        return None
+    prefix = 128 if ":" in client_address else 32
+    return [{"type": "ip.src", "action": "allow", "ip": [f"{client_address}/{prefix}"]},
+            {"type": "any", "action": "block"}]
+
+
 class CloudflareStorage(StorageBackend):
     """Videos held by Cloudflare Stream, uploaded by students over tus."""
 
@@ -190,35 +199,43 @@ class CloudflareStorage(StorageBackend):
     # --- playback ----------------------------------------------------------------------
 
     def playback(self, storage_uid: str, *, viewer_id: int, video_id: int,
-                 ttl_seconds: int) -> Playback:
+                 ttl_seconds: int, client_address: str | None = None) -> Playback:
         """Return the Stream player URL with a short-lived signed token."""
-        token, exp = self.signed_token(storage_uid, ttl_seconds)
+        token, exp = self.signed_token(storage_uid, ttl_seconds, client_address)
         base = self._delivery_base()
         return Playback(kind=PlaybackKind.IFRAME, url=f"{base}/{token}/iframe",
                         expires_at=datetime.fromtimestamp(exp, timezone.utc),
                         thumbnail_url=f"{base}/{token}/thumbnails/thumbnail.jpg")
 
     def thumbnail_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
-                      ttl_seconds: int) -> str | None:
+                      ttl_seconds: int, client_address: str | None = None) -> str | None:
         """Return the video's thumbnail, signed for a short time."""
-        token, _ = self.signed_token(storage_uid, ttl_seconds)
+        token, _ = self.signed_token(storage_uid, ttl_seconds, client_address)
         return f"{self._delivery_base()}/{token}/thumbnails/thumbnail.jpg"
 
-    def signed_token(self, storage_uid: str, ttl_seconds: int) -> tuple[str, int]:
-        """Return (token, exp): signed locally with the key, else by the /token endpoint."""
+    def signed_token(self, storage_uid: str, ttl_seconds: int,
+                     client_address: str | None = None) -> tuple[str, int]:
+        """Return (token, exp): signed locally with the key, else by the /token endpoint.
+
+        With `client_address` the token carries access rules that let only that address
+        play (Stream's `ip.src` rule, then block everything else).
+        """
         key_id = self.setting("CLOUDFLARE_SIGNING_KEY_ID", "")
         pem = self.setting("CLOUDFLARE_SIGNING_KEY_PEM", "")
+        rules = address_rules(client_address)
         if key_id and pem:
             try:
                 return sign_stream_token(storage_uid, key_id=key_id, pem=pem,
-                                         ttl_seconds=ttl_seconds)
+                                         ttl_seconds=ttl_seconds, access_rules=rules)
             except SigningKeyError as exc:
                 log.error("Cloudflare signing key unusable (%s); asking the /token endpoint",
                           exc)
         now = int(time.time())
         exp = now + int(ttl_seconds)
-        result = self.client().call("POST", f"/{storage_uid}/token",
-                                    json={"exp": exp, "nbf": now - 60})
+        body: dict[str, Any] = {"exp": exp, "nbf": now - 60}
+        if rules:
+            body["accessRules"] = rules
+        result = self.client().call("POST", f"/{storage_uid}/token", json=body)
         token = (result or {}).get("token")
         if not token:
             raise BackendUnavailable("The video service did not grant playback. Please try "

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -147,36 +148,39 @@ class LocalStorage(StorageBackend):
         return check
 
     def playback(self, storage_uid: str, *, viewer_id: int, video_id: int,
-                 ttl_seconds: int) -> Playback:
+                 ttl_seconds: int, client_address: str | None = None) -> Playback:
         """Sign a media URL for this viewer and video, served with range requests."""
         folder = self._existing_dir(storage_uid)
         if not (folder / VIDEO_FILE).exists():
             raise UploadNotFound("This video has not finished uploading.")
         expires = _expiry(ttl_seconds)
-        token = sign_grant(GRANT_MEDIA, video_id=video_id, viewer_id=viewer_id, expires=expires)
+        token = sign_grant(GRANT_MEDIA, video_id=video_id, viewer_id=viewer_id, expires=expires,
+                           address=client_address)
         url = _absolute(url_for("playback.media", video_id=video_id, token=token))
         mime = (self._meta(folder).get("check") or {}).get("mime_type")
         return Playback(kind=PlaybackKind.FILE, url=url, expires_at=expires,
                         thumbnail_url=self.thumbnail_url(storage_uid, viewer_id=viewer_id,
                                                          video_id=video_id,
-                                                         ttl_seconds=ttl_seconds),
+                                                         ttl_seconds=ttl_seconds,
+                                                         client_address=client_address),
                         mime_type=mime or "video/mp4")
 
     def thumbnail_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
-                      ttl_seconds: int) -> str | None:
+                      ttl_seconds: int, client_address: str | None = None) -> str | None:
         """Sign a thumbnail URL, or None when no thumbnail was made."""
         if self.thumbnail_path(storage_uid) is None:
             return None
         token = sign_grant(GRANT_THUMBNAIL, video_id=video_id, viewer_id=viewer_id,
-                           expires=_expiry(ttl_seconds))
+                           expires=_expiry(ttl_seconds), address=client_address)
         return _absolute(url_for("playback.thumbnail", video_id=video_id, token=token))
 
     def download_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
-                     ttl_seconds: int, filename: str | None = None) -> str:
+                     ttl_seconds: int, filename: str | None = None,
+                     client_address: str | None = None) -> str:
         """Sign a URL that downloads the original file."""
         self.media_path(storage_uid)
         token = sign_grant(GRANT_DOWNLOAD, video_id=video_id, viewer_id=viewer_id,
-                           expires=_expiry(ttl_seconds))
+                           expires=_expiry(ttl_seconds), address=client_address)
         return _absolute(url_for("playback.media", video_id=video_id, token=token))
 
     def delete(self, storage_uid: str, backend_data: Mapping[str, Any] | None = None) -> None:
@@ -281,24 +285,40 @@ def _expiry(ttl_seconds: int) -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=ttl_seconds)
 
 
-def sign_grant(kind: str, *, video_id: int, viewer_id: int, expires: datetime) -> str:
-    """Sign (HMAC with SECRET_KEY) a grant for one viewer to fetch one video until `expires`."""
-    return _serializer().dumps({"k": kind, "v": video_id, "u": viewer_id,
-                                "e": int(expires.timestamp())})
+@dataclass(frozen=True)
+class Grant:
+    """What a valid signed grant lets its holder fetch: a kind, for a viewer, from an
+    address when it was bound to one."""
+
+    kind: str
+    viewer_id: int
+    address: str | None = None
 
 
-def read_grant(token: str, video_id: int, kinds: frozenset[str]) -> tuple[str, int] | None:
-    """Return (kind, viewer id) of a valid, unexpired grant for this video, else None."""
+def sign_grant(kind: str, *, video_id: int, viewer_id: int, expires: datetime,
+               address: str | None = None) -> str:
+    """Sign (HMAC with SECRET_KEY) a grant for one viewer to fetch one video until `expires`,
+    from `address` only when one is given."""
+    data = {"k": kind, "v": video_id, "u": viewer_id, "e": int(expires.timestamp())}
+    if address:
+        data["a"] = address
+    return _serializer().dumps(data)
+
+
+def read_grant(token: str, video_id: int, kinds: frozenset[str]) -> Grant | None:
+    """Return the valid, unexpired grant for this video, else None."""
     try:
         data = _serializer().loads(token)
     except BadSignature:
         return None
     if not isinstance(data, dict) or data.get("k") not in kinds or data.get("v") != video_id:
         return None
-    expires, viewer = data.get("e"), data.get("u")
+    expires, viewer, address = data.get("e"), data.get("u"), data.get("a")
     if not isinstance(expires, int) or expires < time.time() or not isinstance(viewer, int):
         return None
-    return data["k"], viewer
+    if address is not None and not isinstance(address, str):
+        return None
+    return Grant(data["k"], viewer, address)
 
 
 def _absolute(path: str) -> str:

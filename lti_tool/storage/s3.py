@@ -236,15 +236,25 @@ class S3Storage(StorageBackend):
             return None
 
     def playback(self, storage_uid: str, *, viewer_id: int, video_id: int,
-                 ttl_seconds: int) -> Playback:
-        """Return a short-lived URL: CloudFront-signed when configured, else S3-presigned."""
+                 ttl_seconds: int, client_address: str | None = None) -> Playback:
+        """Return a short-lived URL: CloudFront-signed when configured, else S3-presigned.
+
+        Only a CloudFront URL can be bound to `client_address` (a custom policy with an
+        IpAddress condition); an S3 presigned URL cannot be, and stays a bearer link.
+        """
         expires_at = datetime.now(timezone.utc) + timedelta(seconds=ttl_seconds)
         signer = self._cloudfront_signer()
         if signer is not None:
             domain = self.setting("CLOUDFRONT_DOMAIN").strip().rstrip("/")
             base = domain if domain.startswith("https://") else f"https://{domain}"
-            url = signer.generate_presigned_url(f"{base}/{quote(storage_uid)}",
-                                                date_less_than=expires_at)
+            resource = f"{base}/{quote(storage_uid)}"
+            if client_address:
+                prefix = 128 if ":" in client_address else 32
+                policy = signer.build_policy(resource, expires_at,
+                                             ip_address=f"{client_address}/{prefix}")
+                url = signer.generate_presigned_url(resource, policy=policy)
+            else:
+                url = signer.generate_presigned_url(resource, date_less_than=expires_at)
         else:
             with translate_errors("sign playback"):
                 url = self.client().generate_presigned_url(
@@ -253,7 +263,8 @@ class S3Storage(StorageBackend):
         return Playback(kind=PlaybackKind.FILE, url=url, expires_at=expires_at)
 
     def download_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
-                     ttl_seconds: int, filename: str | None = None) -> str:
+                     ttl_seconds: int, filename: str | None = None,
+                     client_address: str | None = None) -> str:
         """Return a short-lived S3 URL that downloads the original under its own name."""
         params = {"Bucket": self.bucket, "Key": storage_uid}
         if filename:

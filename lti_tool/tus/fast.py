@@ -109,10 +109,12 @@ def _owned_upload(launch_id: str, upload_id: str) -> Upload | None:
 
 
 def install(app: Flask, protocol_headers: Callable[[], dict]) -> None:
-    """Put the fast path in front of Flask (inside ProxyFix, which must see requests first)."""
+    """Put the fast path in front of Flask (inside the proxy middleware, which must see
+    requests first)."""
     if not app.config.get("TUS_FAST_PATCH", True):
         return
-    if isinstance(app.wsgi_app, ProxyFix):
+    from .. import NoTrustedProxy
+    if isinstance(app.wsgi_app, (ProxyFix, NoTrustedProxy)):
         app.wsgi_app.app = fast = FastPatch(app, app.wsgi_app.app, protocol_headers)
     else:
         app.wsgi_app = fast = FastPatch(app, app.wsgi_app, protocol_headers)
