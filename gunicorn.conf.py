@@ -21,3 +21,9 @@ def post_worker_init(worker):
     """Start this worker's job scheduler once the app is loaded (lti_tool.jobs)."""
     from lti_tool import jobs
     jobs.start_in_worker()
+
+
+# Access log lines without the query string or the Referer: the tool's URLs carry launch ids
+# (`?launch=`) and signed media grants (`?token=`), which are bearer credentials and must not
+# reach the logs (docs/security.md).
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
