@@ -195,6 +195,11 @@ def deep_link():
     record = _deep_link_launch()
     site_max = current_app.config["MAX_UPLOAD_BYTES"]
     dl = deep_linking.deep_link_settings(record)
+    try:  # checked when the page is shown, and again before the form that posts to it
+        return_url = deep_linking.return_url(record, current_app.config["OUTBOUND_ALLOW_LOOPBACK"])
+    except LaunchError as err:
+        _refused(err, "deep_link", record.platform)
+        raise
     errors: dict = {}
     if request.method == "POST":
         settings, errors = deep_linking.parse_settings(request.form, site_max)
@@ -205,8 +210,8 @@ def deep_link():
             audit.record(EventType.DEEP_LINK_CREATED, actor=record.user,
                          platform_id=record.platform_id, course_id=record.course_id,
                          title=settings.title, max_score=settings.max_score, commit=True)
-            return render_template("lti/deep_link_return.html",
-                                   return_url=dl["deep_link_return_url"], jwt=token)
+            return render_template("lti/deep_link_return.html", return_url=return_url,
+                                   jwt=token)
     return render_template("lti/deep_link.html", launch=record, form=request.form,
                            errors=errors, formats=deep_linking.VIDEO_FORMATS,
                            site_max_gb=site_max / deep_linking.GB,
