@@ -15,15 +15,16 @@ import logging
 import re
 import time
 from typing import Callable, Iterable, Mapping, TypeVar
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, g, request, url_for
 from sqlalchemy.exc import SQLAlchemyError
 
+from .auth import current_launch
 from .errors import ToolError
 from .extensions import db, limiter
 from .lti.origins import normalize_origin, normalize_pattern, platform_origins
 from .models import Platform
+from .storage import current_storage
 from .storage.base import BrowserDirective
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,6 @@ def _active_platforms_origins() -> list[str]:
 
 
 def _storage_origins() -> dict[BrowserDirective, list[str]]:
-    from .storage import current_storage
     try:
         return current_storage().browser_origins()
     except Exception:  # a header must never break the page; the cause is logged once a minute
@@ -137,7 +137,6 @@ def _storage_origins() -> dict[BrowserDirective, list[str]]:
 
 
 def _launch_platform() -> Platform | None:
-    from .auth import current_launch
     launch = current_launch()
     return launch.platform if launch is not None else None
 

@@ -10,6 +10,7 @@ import logging
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 
 from lti_tool import csp
 from lti_tool.extensions import db
@@ -152,7 +153,6 @@ def test_the_registration_page_may_be_framed_by_the_registering_lms(app, live_se
     lms = TestPlatform()
     lms.registration_mode = "config_500"  # the error page too must show inside the LMS
     try:
-        import requests
         resp = requests.get(f"{live_server.url}/lti/register", params={
             "openid_configuration": f"{lms.url}/.well-known/openid-configuration"}, timeout=20)
     finally:
