@@ -37,6 +37,7 @@ REPORT_GROUP = "csp"
 SELF = "'self'"
 NONE = "'none'"
 HTML = "text/html"
+BODYLESS_STATUSES = frozenset({204, 304})  # Flask labels these text/html too; no page
 CACHE_TTL_SECONDS = 60
 _CACHE_KEY = "lti_tool.csp"
 _G_PLATFORMS = "csp_platforms"
@@ -169,7 +170,8 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _add_policy(response):
-        if response.mimetype == HTML and CSP_HEADER not in response.headers:
+        if (response.mimetype == HTML and response.status_code not in BODYLESS_STATUSES
+                and CSP_HEADER not in response.headers):
             response.headers[CSP_HEADER] = page_policy()
             response.headers[REPORTING_HEADER] = \
                 f'{REPORT_GROUP}="{url_for("csp.report", _external=True)}"'

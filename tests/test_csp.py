@@ -196,6 +196,7 @@ def test_a_report_uri_report_is_logged_in_one_line_without_query_strings(client,
     caplog.set_level(logging.INFO)
     resp = post_report(client, CSP2_REPORT, "application/csp-report")
     assert resp.status_code == 204 and resp.data == b""
+    assert "Content-Security-Policy" not in resp.headers  # no page, no policy
     (line,) = violation_lines(caplog)
     assert line == ("CSP violation: script-src-elem blocked https://evil.example/x.js on "
                     "https://video.example.edu/assignment (https://video.example.edu/x.js:12)")
