@@ -21,6 +21,7 @@ BLUEPRINTS = [
     "lti_tool.lti.views",
     "lti_tool.multipart", "lti_tool.webhooks",
     "lti_tool.captions",
+    "lti_tool.csp",
 ]
 
 

@@ -113,6 +113,18 @@ class Config:
     CLOUDFRONT_PRIVATE_KEY_PEM = os.environ.get("CLOUDFRONT_PRIVATE_KEY_PEM", "")  # or a path
     # --- end of cloud storage settings
 
+    # --- Security headers and origins (CSP, deep-link return URLs; README "Security headers")
+    # Development only: accept plain-http LMS addresses on loopback (127.0.0.1, localhost).
+    OUTBOUND_ALLOW_LOOPBACK = _bool("OUTBOUND_ALLOW_LOOPBACK", False)
+    # Origins the browser sends Cloudflare tus uploads to (the host of the one-time upload
+    # URL's Location), space- or comma-separated; the page's CSP allows exactly these.
+    CLOUDFLARE_UPLOAD_ORIGINS = os.environ.get(
+        "CLOUDFLARE_UPLOAD_ORIGINS",
+        "https://upload.videodelivery.net https://upload.cloudflarestream.com")
+    # Browsers' CSP violation reports accepted per client address.
+    RATELIMIT_CSP_REPORT = os.environ.get("RATELIMIT_CSP_REPORT", "60 per minute")
+    # --- end of security headers settings
+
 
 class TestConfig(Config):
     """Settings for the test suite: no scheduler, a throwaway secret."""
@@ -122,6 +134,7 @@ class TestConfig(Config):
     SCHEDULER_ENABLED = False
     RATELIMIT_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
+    OUTBOUND_ALLOW_LOOPBACK = True  # the test platforms and the demo LMS are on loopback
 
 
 def finalize(app) -> None:

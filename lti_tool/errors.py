@@ -70,7 +70,7 @@ class StorageError(ToolError):
 
 def wants_json() -> bool:
     """Tell whether the caller is a script (JSON) rather than a person (HTML)."""
-    if request.path.startswith(("/api/", "/tus/", "/lti/jwks", "/.well-known/")):
+    if request.path.startswith(("/api/", "/tus/", "/lti/jwks", "/.well-known/", "/csp-report")):
         return True
     if request.is_json or request.headers.get("X-Requested-With") == "fetch":
         return True

@@ -71,6 +71,8 @@ class Platform(db.Model):
     jwks_fetched_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     # Everything the platform told us at dynamic registration, for support.
     registration_data: Mapped[Optional[dict]] = mapped_column(JSON)
+    # Browser origins an admin allowed beside the registration's own URLs (lti/origins.py).
+    extra_origins: Mapped[Optional[list]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     deployments: Mapped[list["Deployment"]] = relationship(

@@ -223,12 +223,23 @@ def test_state_and_nonce_live_in_the_database_not_in_memory(browser, app):
 
 
 def test_login_inside_an_iframe_checks_cookies_first(browser):
-    """pylti1p3's cookie check page runs in iframes; it comes back with lti1p3_new_window."""
+    """The cookie check page runs in iframes; it comes back with lti1p3_new_window.
+
+    Its test cookie has our cookies' attributes: Partitioned over https (CHIPS), Lax over
+    plain http; the page's script is a file (no inline script under the CSP).
+    """
     resp = browser.session.get(browser.tool_url + "/lti/login", params=browser.login_params(),
                                headers={"Sec-Fetch-Dest": "iframe"}, allow_redirects=False)
     assert resp.status_code == 200
-    assert "lti1p3_new_window" in resp.text and "Partitioned" in resp.text
+    assert "lti1p3_new_window" in resp.text and "<script>" not in resp.text
     assert "Open the activity in a new window." in resp.text
+    assert 'data-cookie-attributes="path=/; SameSite=Lax"' in resp.text
+    over_https = browser.session.get(
+        browser.tool_url + "/lti/login", params=browser.login_params(),
+        headers={"Sec-Fetch-Dest": "iframe", "X-Forwarded-Proto": "https"},
+        allow_redirects=False)
+    assert 'data-cookie-attributes="path=/; SameSite=None; Secure; Partitioned"' in \
+        over_https.text
     again = browser.session.get(browser.tool_url + "/lti/login",
                                 params=browser.login_params(lti1p3_new_window="1"),
                                 headers={"Sec-Fetch-Dest": "iframe"}, allow_redirects=False)

@@ -41,7 +41,9 @@ def test_registration_sends_what_moodle_requires_and_stores_the_result(live_serv
                                                                       app):
     resp = register(live_server, platform)
     assert resp.status_code == 200, resp.text
-    assert "org.imsglobal.lti.close" in resp.text and "window.opener || window.parent" in resp.text
+    assert 'data-close-subject="org.imsglobal.lti.close"' in resp.text
+    close_js = requests.get(f"{live_server.url}/static/js/registration-close.js").text
+    assert "window.opener || window.parent" in close_js and "<script>" not in resp.text
     assert "Pending" in resp.text and "Activate" in resp.text
 
     (sent,) = platform.captured.registration_requests

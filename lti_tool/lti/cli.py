@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 import click
 from flask import current_app
@@ -13,6 +14,7 @@ from ..extensions import db
 from ..models import Deployment, Platform
 from ..states import DeploymentPolicy
 from . import keys as tool_keys
+from .origins import HTTP, is_loopback_host, normalize_pattern, platform_origins
 
 POLICIES = click.Choice([p.value for p in DeploymentPolicy])
 
@@ -138,6 +140,73 @@ def add_deployment(platform_id, deployment_id):
                  deployment_id=deployment_id, how="cli")
     db.session.commit()
     click.echo(f"Platform {platform_id}: deployment {deployment_id} added.")
+
+
+@cli.group("origins")
+def origins():
+    """Manage the extra browser origins of a registration (deep-link returns, framing)."""
+
+
+def _extra_origin(value: str) -> str:
+    pattern = normalize_pattern(value)
+    if pattern is None:
+        raise click.ClickException(
+            f"{value!r} is not an origin: write scheme://host[:port] (for example "
+            "https://lms.example.edu) or a wildcard such as https://*.example.edu.")
+    if pattern.startswith(f"{HTTP}://") and not is_loopback_host(urlsplit(pattern).hostname):
+        raise click.ClickException(f"{pattern} is plain http: only https origins can be allowed "
+                                   "(http only on this machine, for development).")
+    return pattern
+
+
+@origins.command("list")
+@click.argument("platform_id", type=int)
+@with_appcontext
+def list_origins(platform_id):
+    """List every origin of a registration; `(added)` marks those an administrator added."""
+    platform = _platform(platform_id)
+    extras = platform.extra_origins or []
+    for origin in platform_origins(platform):
+        click.echo(origin + ("  (added)" if origin in extras else ""))
+
+
+@origins.command("add")
+@click.argument("platform_id", type=int)
+@click.argument("origin")
+@with_appcontext
+def add_origin(platform_id, origin):
+    """Allow one more origin (an LMS host the registration's URLs do not name)."""
+    platform = _platform(platform_id)
+    pattern = _extra_origin(origin)
+    extras = list(platform.extra_origins or [])
+    if pattern in extras:
+        raise click.ClickException(f"{pattern} is already allowed for platform {platform_id}.")
+    platform.extra_origins = extras + [pattern]  # a new list, so the JSON column is saved
+    audit.record(EventType.SETTING_CHANGED, platform_id=platform.id, target=platform,
+                 origin_added=pattern, how="cli")
+    db.session.commit()
+    click.echo(f"Platform {platform_id}: {pattern} allowed (deep-link returns and framing; "
+               "running servers pick it up within a minute).")
+
+
+@origins.command("remove")
+@click.argument("platform_id", type=int)
+@click.argument("origin")
+@with_appcontext
+def remove_origin(platform_id, origin):
+    """Stop allowing an origin an administrator added."""
+    platform = _platform(platform_id)
+    pattern = normalize_pattern(origin) or origin
+    extras = list(platform.extra_origins or [])
+    if pattern not in extras:
+        raise click.ClickException(f"{origin} was not added to platform {platform_id}; "
+                                   f"`platforms origins list {platform_id}` shows them.")
+    extras.remove(pattern)
+    platform.extra_origins = extras or None
+    audit.record(EventType.SETTING_CHANGED, platform_id=platform.id, target=platform,
+                 origin_removed=pattern, how="cli")
+    db.session.commit()
+    click.echo(f"Platform {platform_id}: {pattern} no longer allowed.")
 
 
 @click.group("keys")

@@ -15,6 +15,7 @@ import jwt
 from ..models import LaunchRecord
 from . import claims as c
 from . import keys
+from .origins import check_return_url
 
 MB = 1024**2
 GB = 1024**3
@@ -117,6 +118,16 @@ def content_item(settings: LinkSettings, launch_url: str, accept_lineitem: bool)
 def deep_link_settings(launch: LaunchRecord) -> dict:
     """Return the platform's deep linking settings from the launch."""
     return launch.claims.get(c.DL_SETTINGS) or {}
+
+
+def return_url(launch: LaunchRecord, allow_loopback: bool) -> str:
+    """Return the platform's deep_link_return_url once it is safe to auto-post the response to.
+
+    Raises ReturnUrlRefused unless it is an https URL (http only on loopback when allowed)
+    on an origin of the launch's registration: the page posts the signed response there.
+    """
+    return check_return_url(deep_link_settings(launch).get("deep_link_return_url"),
+                            launch.platform, allow_loopback=allow_loopback)
 
 
 def accepts_lineitem(dl: dict) -> bool:

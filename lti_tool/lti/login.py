@@ -7,11 +7,10 @@ Platform Storage when the platform offers it (`lti_storage_target`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
-from flask import request
+from flask import render_template, request, url_for
 from pylti1p3.contrib.flask import FlaskCookieService, FlaskOIDCLogin, FlaskRequest
-from pylti1p3.cookies_allowed_check import CookiesAllowedCheckPage
 from pylti1p3.exception import OIDCException
 
 from ..cookies import cookie_attributes
@@ -29,6 +28,7 @@ LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint",
                 "lti_deployment_id", "client_id")
 STORAGE_TARGET_PARAM = "lti_storage_target"
 NEW_WINDOW_PARAM = "lti1p3_new_window"
+TEST_COOKIE = "lti1p3_test_cookie"
 
 
 def state_key(state: str) -> str:
@@ -50,12 +50,15 @@ class ToolCookieService(FlaskCookieService):
                                 **cookie_attributes())
 
 
-class PartitionedCookiesCheckPage(CookiesAllowedCheckPage):
-    """pylti1p3's cookie check, testing a Partitioned cookie as our own cookies are (CHIPS)."""
-
-    def get_js_block(self) -> str:
-        return super().get_js_block().replace(
-            "'; SameSite=None; secure'", "'; SameSite=None; Secure; Partitioned'")
+def check_cookie_attributes() -> str:
+    """Return the attributes of the cookie check's test cookie: those of our own cookies."""
+    attrs = cookie_attributes()
+    parts = ["path=/", f"SameSite={attrs['samesite']}"]
+    if attrs["secure"]:
+        parts.append("Secure")
+    if attrs["partitioned"]:
+        parts.append("Partitioned")  # CHIPS: what our cookies rely on inside LMS iframes
+    return "; ".join(parts)
 
 
 @dataclass
@@ -80,14 +83,13 @@ class ToolOIDCLogin(FlaskOIDCLogin):
         self.set_launch_data_storage(self._launch_data_storage)
         self.set_launch_data_lifetime(LOGIN_TTL_SECONDS)
 
-    def get_cookies_allowed_js_check(self) -> str:
-        params = {NEW_WINDOW_PARAM: "1"}
-        params.update({k: v for k in LOGIN_PARAMS if (v := self._get_request_param(k))})
-        page = PartitionedCookiesCheckPage(
-            params, "https" if self._request.is_secure() else "http",
-            self._cookies_unavailable_msg_main_text, self._cookies_unavailable_msg_click_text,
-            self._cookies_check_loading_text)
-        return page.get_html()
+    def continue_url(self) -> str:
+        """Return this login's URL again, marked to skip the cookie check (in frame or window)."""
+        params = request.args.to_dict()
+        params.update({k: v for k in LOGIN_PARAMS
+                       if k not in params and (v := self._get_request_param(k))})
+        params[NEW_WINDOW_PARAM] = "1"
+        return url_for(request.endpoint, **(request.view_args or {})) + "?" + urlencode(params)
 
     def start(self) -> LoginOutcome:
         """Validate the login request and prepare the authentication request (GET)."""
@@ -129,9 +131,11 @@ class ToolOIDCLogin(FlaskOIDCLogin):
         return resp
 
     def cookie_check_response(self):
-        """Return pylti1p3's cookie check page (it comes back here when cookies work)."""
-        self.enable_check_cookies(
-            main_msg="Your browser blocks cookies for this tool inside the course page.",
-            click_msg="Open the activity in a new window.",
-            loading_msg="Loading…")
-        return self.get_response(self.get_cookies_allowed_js_check())
+        """Return the cookie check page (pylti1p3's, without inline script).
+
+        static/js/cookie-check.js sets a test cookie with our cookies' attributes; when it
+        sticks, the login continues in the frame, else the page offers a new window.
+        """
+        page = render_template("lti/cookie_check.html", continue_url=self.continue_url(),
+                               cookie_name=TEST_COOKIE, cookie_attributes=check_cookie_attributes())
+        return self.get_response(page)

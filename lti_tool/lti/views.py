@@ -6,7 +6,7 @@ import logging
 from flask import (Blueprint, Flask, current_app, jsonify, redirect, render_template, request,
                    url_for)
 
-from .. import audit
+from .. import audit, csp
 from ..audit import EventType
 from ..auth import current_launch, remember_launch, require_launch
 from ..errors import LaunchError, NotAuthenticated, ToolError
@@ -43,12 +43,15 @@ def _refused(err: LaunchError, stage: str, platform: Platform | None = None) -> 
 
 # ---- OIDC login ----
 def _login(platform: Platform | None):
+    csp.use_platform(platform)
     oidc = ToolOIDCLogin(platform)
     try:
         if oidc.wants_cookie_check():
-            oidc.tool_conf.find_platform(request.values.get("iss"), request.values.get("client_id"))
+            csp.use_platform(oidc.tool_conf.find_platform(request.values.get("iss"),
+                                                          request.values.get("client_id")))
             return oidc.cookie_check_response()
         outcome = oidc.start()
+        csp.use_platform(outcome.platform)
     except LaunchError as err:
         _refused(err, "login", platform)
         raise
@@ -106,6 +109,8 @@ def launch():
     except LaunchError as err:
         _refused(err, "launch", message.platform)
         raise
+    finally:
+        csp.use_platform(message.platform)
     db.session.commit()
     remember_launch(record)
     return redirect(_landing(record), code=303)
@@ -179,6 +184,7 @@ def tool_configuration():
 @limit_by_address("RATELIMIT_REGISTER")
 def register():
     """Register with a platform by LTI Dynamic Registration, then tell the LMS to close."""
+    csp.allow_frame_origin(request.args.get("openid_configuration"))  # the LMS frames this page
     try:
         result = registration.register_with_platform(
             request.args.get("openid_configuration"), request.args.get("registration_token"))
@@ -203,8 +209,14 @@ def _deep_link_launch():
 def deep_link():
     """Let an instructor set up a video assignment and send it back to the LMS."""
     record = _deep_link_launch()
+    csp.use_platform(record.platform)
     site_max = current_app.config["MAX_UPLOAD_BYTES"]
     dl = deep_linking.deep_link_settings(record)
+    try:  # checked when the page is shown, and again before the form that posts to it
+        return_url = deep_linking.return_url(record, current_app.config["OUTBOUND_ALLOW_LOOPBACK"])
+    except LaunchError as err:
+        _refused(err, "deep_link", record.platform)
+        raise
     errors: dict = {}
     if request.method == "POST":
         settings, errors = deep_linking.parse_settings(request.form, site_max)
@@ -215,8 +227,8 @@ def deep_link():
             audit.record(EventType.DEEP_LINK_CREATED, actor=record.user,
                          platform_id=record.platform_id, course_id=record.course_id,
                          title=settings.title, max_score=settings.max_score, commit=True)
-            return render_template("lti/deep_link_return.html",
-                                   return_url=dl["deep_link_return_url"], jwt=token)
+            return render_template("lti/deep_link_return.html", return_url=return_url,
+                                   jwt=token)
     return render_template("lti/deep_link.html", launch=record, form=request.form,
                            errors=errors, formats=deep_linking.VIDEO_FORMATS,
                            site_max_gb=site_max / deep_linking.GB,

@@ -36,6 +36,16 @@ class Capability(StrEnum):
     APP_HOSTED = "app_hosted"
 
 
+class BrowserDirective(StrEnum):
+    """CSP directives under which a backend names the origins the browser must reach."""
+
+    SCRIPT = "script-src"  # a provider's player SDK
+    CONNECT = "connect-src"  # uploads (tus PATCH, presigned PUT) and fetches
+    MEDIA = "media-src"  # <video src> of a playback URL
+    IMG = "img-src"  # thumbnails and posters
+    FRAME = "frame-src"  # a provider's player page
+
+
 class UploadMethod(StrEnum):
     TUS = "tus"
     MULTIPART = "multipart"
@@ -166,6 +176,14 @@ class StorageBackend(abc.ABC):
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities
+
+    def browser_origins(self) -> dict[BrowserDirective, list[str]]:
+        """Return the origins the tool's pages must let the browser reach, by CSP directive.
+
+        The Content-Security-Policy (lti_tool/csp.py) allows exactly these beside 'self';
+        a backend whose bytes pass through the app needs none.
+        """
+        return {}
 
     @abc.abstractmethod
     def create_upload(self, req: UploadRequest) -> UploadTicket:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping
@@ -18,8 +19,8 @@ import requests
 
 from ..errors import ToolError
 from ..states import VideoStatus
-from .base import (BackendUnavailable, Capability, Health, Playback, PlaybackKind,
-                   StorageBackend, StoredObject, UploadMethod, UploadRequest, UploadTicket,
+from .base import (BackendUnavailable, BrowserDirective, Capability, Health, Playback,
+                   PlaybackKind, StorageBackend, StoredObject, UploadMethod, UploadRequest, UploadTicket,
                    UploadTooLarge, VideoInfo)
 from .cloudflare_api import TUS_VERSION, CloudflareClient
 from .messages import MSG_MISCONFIGURED, MSG_UPLOAD_EXPIRED, UPLOAD_EXPIRED
@@ -39,6 +40,8 @@ MAX_FILE = 30 * 1024 * MIB  # Stream's largest upload
 MAX_DURATION_LIMIT = 21_600
 # A one-time upload URL may live at most 6 hours.
 MAX_UPLOAD_URL_LIFETIME = timedelta(hours=6)
+# Cloudflare's player SDK, which static/js/player.js loads to drive the player's iframe.
+STREAM_SDK_ORIGIN = "https://embed.cloudflarestream.com"
 # Our marker in a video's `meta`, naming the Video row it belongs to (orphan detection).
 META_VIDEO_ID = "lti_video_id"
 
@@ -148,6 +151,19 @@ class CloudflareStorage(StorageBackend):
             backoff_seconds=float(self.config.get("CLOUDFLARE_API_BACKOFF_SECONDS", 0.5)),
             session=self._session)
 
+    def browser_origins(self) -> dict[BrowserDirective, list[str]]:
+        """Return the player SDK, the customer subdomain (player, thumbnails), the tus hosts."""
+        origins = {
+            BrowserDirective.SCRIPT: [STREAM_SDK_ORIGIN],
+            BrowserDirective.CONNECT: re.split(
+                r"[\s,]+", (self.setting("CLOUDFLARE_UPLOAD_ORIGINS", "") or "").strip()),
+        }
+        delivery = self._delivery_origin()
+        if delivery:
+            origins[BrowserDirective.FRAME] = [delivery]
+            origins[BrowserDirective.IMG] = [delivery]
+        return origins
+
     # --- upload ------------------------------------------------------------------------
 
     def create_upload(self, req: UploadRequest) -> UploadTicket:
@@ -242,13 +258,19 @@ class CloudflareStorage(StorageBackend):
                                      "again in a moment.")
         return token, exp
 
-    def _delivery_base(self) -> str:
+    def _delivery_origin(self) -> str | None:
         subdomain = (self.setting("CLOUDFLARE_CUSTOMER_SUBDOMAIN", "") or "").strip().rstrip("/")
         if not subdomain:
+            return None
+        return subdomain if subdomain.startswith("https://") else f"https://{subdomain}"
+
+    def _delivery_base(self) -> str:
+        base = self._delivery_origin()
+        if base is None:
             log.error("CLOUDFLARE_CUSTOMER_SUBDOMAIN is not set (customer-<code>."
                       "cloudflarestream.com, shown in the Stream dashboard)")
             raise BackendUnavailable(MSG_MISCONFIGURED)
-        return subdomain if subdomain.startswith("https://") else f"https://{subdomain}"
+        return base
 
     # --- management --------------------------------------------------------------------
 

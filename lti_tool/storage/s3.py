@@ -16,7 +16,7 @@ import re
 import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import boto3
 from botocore.config import Config as BotoConfig
@@ -28,7 +28,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from ..errors import StorageError
 from ..states import VideoStatus
-from .base import (BackendUnavailable, Capability, Health, PartUrl, Playback, PlaybackKind,
+from .base import (BackendUnavailable, BrowserDirective, Capability, Health, PartUrl,
+                   Playback, PlaybackKind,
                    StorageBackend, StoredObject, UploadMethod, UploadNotFound, UploadRequest,
                    UploadTicket, UploadTooLarge, VideoInfo)
 from .messages import MSG_BUSY, MSG_MISCONFIGURED, MSG_REFUSED, MSG_UPLOAD_GONE
@@ -44,6 +45,8 @@ DEFAULT_PART = 8 * MIB
 MAX_OBJECT = 5 * 1024 * 1024 * MIB  # 5 TiB
 SIGN_BATCH_LIMIT = 100  # part URLs per request to /sign
 ETAG_HEADER = "ETag"
+# A key presigned (never fetched) to learn the origin of this bucket's presigned URLs.
+ORIGIN_PROBE_KEY = "origin-probe"
 
 # S3 error codes, grouped by what they mean for us.
 GONE_CODES = frozenset({"NoSuchUpload"})
@@ -101,6 +104,23 @@ class S3Storage(StorageBackend):
                        self.setting("S3_ACCESS_KEY_ID", "") or None,
                        self.setting("S3_SECRET_ACCESS_KEY", "") or None,
                        int(self.setting("S3_MAX_ATTEMPTS", 3)))
+
+    def browser_origins(self) -> dict[BrowserDirective, list[str]]:
+        """Return the origin of the presigned URLs (parts, playback), and CloudFront's."""
+        try:
+            with translate_errors("presign a URL for the page's CSP"):
+                probe = self.client().generate_presigned_url(
+                    "get_object", ExpiresIn=60,
+                    Params={"Bucket": self.bucket, "Key": self.prefix + ORIGIN_PROBE_KEY})
+        except StorageError:
+            return {}  # nothing can be uploaded or played until S3 is set up anyway
+        parts = urlsplit(probe)
+        bucket_origin = f"{parts.scheme}://{parts.netloc}"
+        origins = {BrowserDirective.CONNECT: [bucket_origin],
+                   BrowserDirective.MEDIA: [bucket_origin]}
+        if self._cloudfront_signer() is not None:
+            origins[BrowserDirective.MEDIA].append(self._cloudfront_base())
+        return origins
 
     # --- upload ------------------------------------------------------------------------
 
@@ -245,9 +265,7 @@ class S3Storage(StorageBackend):
         expires_at = datetime.now(timezone.utc) + timedelta(seconds=ttl_seconds)
         signer = self._cloudfront_signer()
         if signer is not None:
-            domain = self.setting("CLOUDFRONT_DOMAIN").strip().rstrip("/")
-            base = domain if domain.startswith("https://") else f"https://{domain}"
-            resource = f"{base}/{quote(storage_uid)}"
+            resource = f"{self._cloudfront_base()}/{quote(storage_uid)}"
             if client_address:
                 prefix = 128 if ":" in client_address else 32
                 policy = signer.build_policy(resource, expires_at,
@@ -272,6 +290,10 @@ class S3Storage(StorageBackend):
         with translate_errors("sign download"):
             return self.client().generate_presigned_url("get_object", Params=params,
                                                         ExpiresIn=ttl_seconds)
+
+    def _cloudfront_base(self) -> str:
+        domain = self.setting("CLOUDFRONT_DOMAIN").strip().rstrip("/")
+        return domain if domain.startswith("https://") else f"https://{domain}"
 
     def _cloudfront_signer(self) -> CloudFrontSigner | None:
         domain = self.setting("CLOUDFRONT_DOMAIN", "")

@@ -63,15 +63,16 @@ def test_token_renewal_keeps_the_position_play_state_and_unsaved_comment(stream_
     first = iframe_src(page)
     first_claims, first_query = token_and_query(first)
     assert first_claims["sub"] == UID and "startTime" not in first_query
-    page.wait_for_function("document.getElementById('clock').textContent.includes('10:00')")
+    page.wait_for_function("() => document.getElementById('clock').textContent.includes('10:00')")
 
     # Jump to 0:20 with the keyboard and play.
     page.locator("#play").focus()
     page.keyboard.press("l")
     page.keyboard.press("l")
-    page.wait_for_function("document.getElementById('clock').textContent.startsWith('0:20')")
+    page.wait_for_function("() => document.getElementById('clock').textContent.startsWith('0:20')")
     page.keyboard.press("k")
-    page.wait_for_function("document.getElementById('play').getAttribute('aria-label') === 'Pause'")
+    page.wait_for_function(
+        "() => document.getElementById('play').getAttribute('aria-label') === 'Pause'")
 
     second = wait_for_new_src(page, first)
     claims, query = token_and_query(second)
@@ -87,7 +88,8 @@ def test_token_renewal_keeps_the_position_play_state_and_unsaved_comment(stream_
     page.locator("body").press("c")
     box = page.locator("#comment-body")
     box.type("Lovely transition here")
-    page.wait_for_function("document.getElementById('play').getAttribute('aria-label') === 'Play'")
+    page.wait_for_function(
+        "() => document.getElementById('play').getAttribute('aria-label') === 'Play'")
     paused_at = page.evaluate(CLOCK_SECONDS)
 
     third = wait_for_new_src(page, second)

@@ -25,7 +25,8 @@ def clip(tmp_path_factory) -> Path:
 @pytest.fixture
 def app_config(app_config, fake_stream):
     app_config.update(cf.settings(CLOUDFLARE_API_BASE=fake_stream.api_base,
-                                  CLOUDFLARE_TUS_CHUNK_BYTES=CHUNK))
+                                  CLOUDFLARE_TUS_CHUNK_BYTES=CHUNK,
+                                  CLOUDFLARE_UPLOAD_ORIGINS=fake_stream.url))
     return app_config
 
 

@@ -49,10 +49,10 @@ def test_uploaded_captions_show_in_the_review_player(page, urls, tmp_path):
     # The player reloads its grant and offers the new track in its captions menu.
     page.wait_for_selector("#captions-select:not([hidden]) option[value=en]", state="attached")
     page.select_option("#captions-select", "en")
-    page.wait_for_function("[...document.getElementById('video').textTracks]"
+    page.wait_for_function("() => [...document.getElementById('video').textTracks]"
                            ".some(t => t.language === 'en' && t.mode === 'showing')")
-    page.wait_for_function("(() => { const t = [...document.getElementById('video').textTracks]"
-                           ".find(t => t.language === 'en'); return t.cues && t.cues.length; })()")
+    page.wait_for_function("() => { const t = [...document.getElementById('video').textTracks]"
+                           ".find(t => t.language === 'en'); return t.cues && t.cues.length; }")
     assert cue_text(page, "#video") == "Hello, class."
     src = page.get_attribute("#video track[srclang=en]", "src")
     assert "/captions/en.vtt?token=" in src
@@ -68,6 +68,6 @@ def test_the_student_preview_carries_the_tracks(app, page, urls):
     # Native controls offer the track; turned on, its cue loads from the signed URL.
     page.evaluate("[...document.getElementById('player').textTracks]"
                   ".forEach(t => { t.mode = 'hidden'; })")
-    page.wait_for_function("(() => { const t = document.getElementById('player').textTracks[0];"
-                           " return t.cues && t.cues.length; })()")
+    page.wait_for_function("() => { const t = document.getElementById('player').textTracks[0];"
+                           " return t.cues && t.cues.length; }")
     assert cue_text(page, "#player") == "Hello, class."

@@ -25,9 +25,10 @@ def video_time(page) -> float:
 
 def test_comment_key_marker_and_seek(page, review_url):
     page.goto(review_url)
-    page.wait_for_function("document.getElementById('video').readyState >= 1")
+    page.wait_for_function("() => document.getElementById('video').readyState >= 1")
     page.evaluate("document.getElementById('video').currentTime = 1.2")
-    page.wait_for_function("Math.abs(document.getElementById('video').currentTime - 1.2) < 0.05")
+    page.wait_for_function(
+        "() => Math.abs(document.getElementById('video').currentTime - 1.2) < 0.05")
     page.locator("body").press("c")
     box = page.locator("#comment-body")
     assert box.is_visible() and box.evaluate("el => el === document.activeElement")
@@ -46,13 +47,14 @@ def test_comment_key_marker_and_seek(page, review_url):
     assert page.locator("#composer").is_hidden()
 
     page.evaluate("document.getElementById('video').currentTime = 2.8")
-    page.wait_for_function("document.getElementById('video').currentTime > 2.5")
+    page.wait_for_function("() => document.getElementById('video').currentTime > 2.5")
     entry.locator(".comment-time").click()
-    page.wait_for_function("Math.abs(document.getElementById('video').currentTime - 1.2) < 0.05")
+    page.wait_for_function(
+        "() => Math.abs(document.getElementById('video').currentTime - 1.2) < 0.05")
     # The keyboard shortcuts drive the same player: j jumps back (clamped at 0).
     page.locator("#play").focus()
     page.keyboard.press("j")
-    page.wait_for_function("document.getElementById('video').currentTime < 0.05")
+    page.wait_for_function("() => document.getElementById('video').currentTime < 0.05")
     # The comment was saved on the server, anchored at its moment.
     page.reload()
     page.locator("#comments li.comment").wait_for()

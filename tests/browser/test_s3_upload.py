@@ -49,8 +49,8 @@ def test_student_uploads_in_parts_straight_to_the_bucket(page, live_server, room
     assert all(u.startswith(moto_server) for u in puts)
     # The submitted video plays from the bucket (range requests, no proxy through the tool).
     page.wait_for_function(
-        "(() => { const v = document.getElementById('player');"
-        " return v.currentSrc && v.readyState >= 1 && v.duration > 1; })()", timeout=30000)
+        "() => { const v = document.getElementById('player');"
+        " return v.currentSrc && v.readyState >= 1 && v.duration > 1; }", timeout=30000)
     assert page.evaluate("document.getElementById('player').currentSrc").startswith(moto_server)
     with live_server.app.app_context():
         video = db.session.scalars(db.select(Video)).one()
@@ -70,7 +70,7 @@ def test_upload_resumes_after_a_reload_without_sending_parts_twice(
     page.set_input_files("#file-input", str(big_mp4))
     page.wait_for_selector("#notice:has-text('Retrying')", timeout=30000)
     page.wait_for_function(
-        "parseInt(document.getElementById('progress').getAttribute('aria-valuenow')) >= 60",
+        "() => parseInt(document.getElementById('progress').getAttribute('aria-valuenow')) >= 60",
         timeout=30000)
     sent_before = sorted(part_number(u) for u in puts if "partNumber=2" not in u)
     assert sent_before == [1, 3]

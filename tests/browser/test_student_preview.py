@@ -79,7 +79,7 @@ def test_cloudflare_preview_renews_its_token_where_the_student_was(app, live_ser
     assert first_claims["sub"] == UID and "startTime" not in first_query
     assert page.get_attribute(FRAME, "title") == "Preview of your submitted video"
     stream_frame(page).wait_for_function("typeof state !== 'undefined'")
-    page.wait_for_function("window.Stream !== undefined")  # the SDK drives the iframe
+    page.wait_for_function("() => window.Stream !== undefined")  # the SDK drives the iframe
     page.wait_for_timeout(300)
 
     viewer(page, {"cmd": "seek", "t": 20})
@@ -105,7 +105,7 @@ def test_feedback_time_links_seek_the_cloudflare_preview(app, live_server, strea
     page.goto(student_url(app, live_server, cloudflare=True))
     frame = stream_frame(page)
     frame.wait_for_function("typeof state !== 'undefined'")  # the player page listens
-    page.wait_for_function("window.Stream !== undefined")
+    page.wait_for_function("() => window.Stream !== undefined")
     page.wait_for_timeout(300)  # the SDK player is attached
     page.locator("#feedback-comments [data-seek='125.0']").click()
     frame.wait_for_function("Math.abs(state.t - 125) < 1")
@@ -118,6 +118,7 @@ def test_feedback_time_links_seek_the_cloudflare_preview(app, live_server, strea
 def test_feedback_time_links_seek_the_local_preview(app, live_server, page, tmp_path):
     page.goto(student_url(app, live_server, cloudflare=False,
                           file=make_test_video(tmp_path / "clip.mp4")))
-    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1")
     page.locator("#feedback-comments [data-seek='1.5']").click()
-    page.wait_for_function("Math.abs(document.getElementById('player').currentTime - 1.5) < 0.05")
+    page.wait_for_function(
+        "() => Math.abs(document.getElementById('player').currentTime - 1.5) < 0.05")

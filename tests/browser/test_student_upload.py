@@ -21,18 +21,18 @@ def _vendor_installed():
 def open_assignment(page, live_server, room):
     launch = room.launch(room.student)
     page.goto(f"{live_server.url}/assignment?launch={launch.id}")
-    page.wait_for_function("window.VideoUpload && window.VideoUpload.page")  # script ready
+    page.wait_for_function("() => window.VideoUpload && window.VideoUpload.page")  # script ready
     return launch
 
 
 def wait_until_submitted(page):
     page.wait_for_function(
-        "document.getElementById('progress').getAttribute('aria-valuenow') === '100'"
+        "() => document.getElementById('progress').getAttribute('aria-valuenow') === '100'"
         " || document.getElementById('current-status').dataset.status === 'ready'")
     page.wait_for_selector("#current-status[data-status='ready']", timeout=30000)
     page.wait_for_function(
-        "(() => { const v = document.getElementById('player');"
-        " return v.currentSrc && v.readyState >= 1 && v.duration > 1; })()", timeout=30000)
+        "() => { const v = document.getElementById('player');"
+        " return v.currentSrc && v.readyState >= 1 && v.duration > 1; }", timeout=30000)
 
 
 def test_student_uploads_a_video_and_sees_it_ready(page, live_server, room, sample_webm):
@@ -107,7 +107,7 @@ def test_after_a_reload_the_page_offers_to_resume_the_same_file(app, page, live_
     launch = open_assignment(page, live_server, room)
     page.set_input_files("#file-input", str(video))
     page.wait_for_function(
-        "+document.getElementById('progress').getAttribute('aria-valuenow') >= 20")
+        "() => +document.getElementById('progress').getAttribute('aria-valuenow') >= 20")
     page.click("#pause-btn")
     page.wait_for_selector("#resume-btn:not([hidden])")
 
