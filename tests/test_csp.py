@@ -164,7 +164,7 @@ def test_the_registration_page_may_be_framed_by_the_registering_lms(app, live_se
 # ---- HSTS ----
 def test_hsts_only_over_https(client):
     assert "Strict-Transport-Security" not in client.get("/").headers
-    secure = client.get("/", headers={"X-Forwarded-Proto": "https"})
+    secure = client.get("/", base_url="https://localhost")
     assert secure.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
 
 

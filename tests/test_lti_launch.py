@@ -222,7 +222,7 @@ def test_state_and_nonce_live_in_the_database_not_in_memory(browser, app):
         assert db.session.get(KeyValue, "oidc-state:" + state) is not None
 
 
-def test_login_inside_an_iframe_checks_cookies_first(browser):
+def test_login_inside_an_iframe_checks_cookies_first(app, browser):
     """The cookie check page runs in iframes; it comes back with lti1p3_new_window.
 
     Its test cookie has our cookies' attributes: Partitioned over https (CHIPS), Lax over
@@ -234,12 +234,11 @@ def test_login_inside_an_iframe_checks_cookies_first(browser):
     assert "lti1p3_new_window" in resp.text and "<script>" not in resp.text
     assert "Open the activity in a new window." in resp.text
     assert 'data-cookie-attributes="path=/; SameSite=Lax"' in resp.text
-    over_https = browser.session.get(
-        browser.tool_url + "/lti/login", params=browser.login_params(),
-        headers={"Sec-Fetch-Dest": "iframe", "X-Forwarded-Proto": "https"},
-        allow_redirects=False)
+    over_https = app.test_client().get(
+        "/lti/login", query_string=browser.login_params(), base_url="https://localhost",
+        headers={"Sec-Fetch-Dest": "iframe"})
     assert 'data-cookie-attributes="path=/; SameSite=None; Secure; Partitioned"' in \
-        over_https.text
+        over_https.get_data(as_text=True)
     again = browser.session.get(browser.tool_url + "/lti/login",
                                 params=browser.login_params(lti1p3_new_window="1"),
                                 headers={"Sec-Fetch-Dest": "iframe"}, allow_redirects=False)
