@@ -165,18 +165,35 @@ def tool_configuration():
 
 
 # ---- dynamic registration ----
-@bp.get("/register")
-@limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"])
-def register():
-    """Register with a platform by LTI Dynamic Registration, then tell the LMS to close."""
+# One rate limit for both registration URLs: each makes the tool call out.
+_register_limit = limiter.shared_limit(lambda: current_app.config["RATELIMIT_REGISTER"],
+                                       scope="lti_register")
+
+
+def _register(link_token: str | None):
     try:
         result = registration.register_with_platform(
-            request.args.get("openid_configuration"), request.args.get("registration_token"))
-    except registration.RegistrationError:
+            request.args.get("openid_configuration"), request.args.get("registration_token"),
+            link_token=link_token)
+    except ToolError:
         db.session.rollback()
         raise
     return render_template("lti/registered.html", result=result,
                            close_subject=c.PM_CLOSE)
+
+
+@bp.get("/register")
+@_register_limit
+def register():
+    """Register with a platform by LTI Dynamic Registration, then tell the LMS to close."""
+    return _register(None)
+
+
+@bp.get("/register/<token>")
+@_register_limit
+def register_with_link(token: str):
+    """Register through a one-time registration link an administrator made."""
+    return _register(token)
 
 
 # ---- deep linking ----
@@ -219,5 +236,6 @@ def init_app(app: Flask) -> None:
     (`platforms` comes through COMMAND_MODULES; a module there adds one group.)
     """
     from .cli import keys_cli
+    registration.registration_mode(app.config)  # an unknown LTI_REGISTRATION stops the start, clearly
     app.add_url_rule("/.well-known/jwks.json", "lti_well_known_jwks", jwks)
     app.cli.add_command(keys_cli)
