@@ -1,8 +1,8 @@
 """Small servers on loopback for tests of the tool's outgoing calls.
 
 `TcpServer` listens on a loopback address, counts the connections it accepts, reads each
-request's head (kept in `heads`) and hands the connection to a `serve(conn)` function in a
-thread, which writes the answer. The functions below answer as an ordinary server, a
+request's head (kept in `heads`) and hands the connection to a `serve(conn, head)` function in
+a thread, which writes the answer. The functions below answer as an ordinary server, a
 redirect, a trickle (one byte a second, in the body or in the headers), or a large body.
 Everything stays on 127.0.0.0/8 or ::1; nothing here reaches another address.
 """
@@ -19,6 +19,7 @@ from typing import Callable
 import pytest
 
 HEAD_END = b"\r\n\r\n"
+Serve = Callable[[socket.socket, bytes], None]  # writes the answer to a request (its head)
 
 
 def read_request(conn: socket.socket) -> bytes:
@@ -53,28 +54,36 @@ def response_bytes(status: int, body: bytes, headers: dict | None = None,
 
 
 def answer(status: int = 200, body: bytes | str | dict = b"{}",
-           headers: dict | None = None) -> Callable[[socket.socket], None]:
+           headers: dict | None = None) -> Serve:
     """Serve one fixed answer (a dict is sent as JSON)."""
     if isinstance(body, dict):
         body = json.dumps(body)
         headers = {"Content-Type": "application/json", **(headers or {})}
     data = body.encode() if isinstance(body, str) else body
 
-    def serve(conn: socket.socket) -> None:
+    def serve(conn: socket.socket, head: bytes) -> None:
         conn.sendall(response_bytes(status, data, headers))
     return serve
 
 
-def redirect_to(location: str, status: int = 302) -> Callable[[socket.socket], None]:
+def route(paths: dict[str, Serve]) -> Serve:
+    """Serve each path its own way (404 for others)."""
+    def serve(conn: socket.socket, head: bytes) -> None:
+        path = head.split(b" ", 2)[1].decode() if head.count(b" ") >= 2 else ""
+        paths.get(path.split("?", 1)[0], answer(404, b""))(conn, head)
+    return serve
+
+
+def redirect_to(location: str, status: int = 302) -> Serve:
     """Answer with a redirect."""
     return answer(status, b"", {"Location": location})
 
 
-def trickle_body(seconds: float, every: float = 1.0) -> Callable[[socket.socket], None]:
+def trickle_body(seconds: float, every: float = 1.0) -> Serve:
     """Send the head at once, then one byte of the body every `every` seconds."""
     count = int(seconds / every)
 
-    def serve(conn: socket.socket) -> None:
+    def serve(conn: socket.socket, head: bytes) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                      b"Content-Length: %d\r\n\r\n" % count)
         for _ in range(count):
@@ -83,11 +92,11 @@ def trickle_body(seconds: float, every: float = 1.0) -> Callable[[socket.socket]
     return serve
 
 
-def trickle_head(seconds: float, every: float = 1.0) -> Callable[[socket.socket], None]:
+def trickle_head(seconds: float, every: float = 1.0) -> Serve:
     """Send the status line and headers one byte every `every` seconds."""
     head = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * int(seconds / every) + b"\r\n\r\n"
 
-    def serve(conn: socket.socket) -> None:
+    def serve(conn: socket.socket, head: bytes) -> None:
         for byte in head[:int(seconds / every)]:
             conn.sendall(bytes([byte]))
             time.sleep(every)
@@ -95,9 +104,9 @@ def trickle_head(seconds: float, every: float = 1.0) -> Callable[[socket.socket]
 
 
 def endless_body(chunk: bytes = b"x" * 65536,
-                 limit: int = 64 * 1024 * 1024) -> Callable[[socket.socket], None]:
+                 limit: int = 64 * 1024 * 1024) -> Serve:
     """Send a body without a length, fast, up to `limit` bytes (or until the client leaves)."""
-    def serve(conn: socket.socket) -> None:
+    def serve(conn: socket.socket, head: bytes) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                      b"Connection: close\r\n\r\n")
         sent = 0
@@ -110,7 +119,7 @@ def endless_body(chunk: bytes = b"x" * 65536,
 class TcpServer:
     """A listening socket on a loopback address that records what reaches it."""
 
-    def __init__(self, serve: Callable[[socket.socket], None] | None = None,
+    def __init__(self, serve: Serve | None = None,
                  host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.host = host
@@ -147,8 +156,9 @@ class TcpServer:
                 if self.tls is not None:
                     conn.settimeout(10)
                     conn = self.tls.wrap_socket(conn, server_side=True)
-                self.heads.append(read_request(conn))
-                self.serve(conn)
+                head = read_request(conn)
+                self.heads.append(head)
+                self.serve(conn, head)
         except OSError:  # also ssl.SSLError: the client left or refused our certificate
             pass
 

@@ -232,7 +232,7 @@ def test_a_kept_alive_connection_is_under_the_deadline_too():
     """The second request on one session reuses the connection: still cut in time."""
     calls = []
 
-    def first_fast_then_slow(conn):
+    def first_fast_then_slow(conn, head):
         calls.append(1)
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
         from tests.netkit import read_request
