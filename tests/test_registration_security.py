@@ -413,6 +413,12 @@ def test_in_open_mode_a_link_works_too_and_is_used_up(live_server, app, lms):
     assert registered.data["mode"] == "open"
 
 
+def test_an_unknown_registration_mode_stops_the_start(app_config):
+    from lti_tool import create_app
+    with pytest.raises(ValueError, match="LTI_REGISTRATION must be one of open, link"):
+        create_app({**app_config, "LTI_REGISTRATION": "sometimes"})
+
+
 # ---- operator commands ----
 def test_links_create_prints_the_url_once_and_keeps_only_a_hash(app, runner):
     app.config["PUBLIC_BASE_URL"] = "https://tool.example"

@@ -16,7 +16,7 @@ import ipaddress
 import logging
 from dataclasses import dataclass
 from typing import Any, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from flask import current_app, url_for
 from sqlalchemy.exc import IntegrityError
@@ -131,14 +131,22 @@ def _shown(url: str) -> str:
     return f"{scheme}://{host}" + ("" if default else f":{port}")
 
 
+def _split(value) -> SplitResult | None:
+    """Return a URL's parts, or None when it is no string or its port is not a number."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (reading it checks it)
+    except ValueError:
+        return None
+    return parts
+
+
 def _checked_url(value, label: str, *, error: type[RegistrationError] = PlatformAnswerError,
                  hint: str | None = None) -> str:
     """Return value if it is an https URL (http only to loopback when that is allowed)."""
-    try:
-        parts = urlsplit(value) if isinstance(value, str) else None
-        parts and parts.port  # noqa: B018  (raises ValueError on a bad port)
-    except ValueError:
-        parts = None
+    parts = _split(value)
     if parts is None or parts.scheme.lower() not in DEFAULT_PORTS or not parts.hostname:
         raise error(f"{label} is not an http(s) URL.", hint=hint)
     if len(value) > MAX_URL_CHARS:
