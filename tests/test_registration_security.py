@@ -357,6 +357,15 @@ def test_link_mode_refuses_a_registration_without_a_link_before_calling_out(live
     assert lms.captured.config_requests == [] and rows(link_mode) == []
 
 
+def test_the_configuration_page_tells_admins_that_a_link_is_needed(client, app):
+    assert "one-time registration link" not in client.get("/lti/config").get_data(as_text=True)
+    app.config["LTI_REGISTRATION"] = "link"
+    page = client.get("/lti/config").get_data(as_text=True)
+    assert "one-time registration link" in page and "platforms links create" in page
+    doc = client.get("/lti/config", headers={"Accept": "application/json"}).get_json()
+    assert doc["registration_mode"] == "link"
+
+
 def test_a_link_registers_once_and_is_used_up(live_server, link_mode, lms, attacker):
     token = new_link(link_mode, note="Moodle prod")
     resp = register(live_server, config_url(lms), path=f"/lti/register/{token}")

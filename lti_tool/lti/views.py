@@ -12,7 +12,7 @@ from ..auth import current_launch, remember_launch, require_launch
 from ..errors import LaunchError, NotAuthenticated, ToolError
 from ..extensions import db, limiter
 from ..models import Platform
-from ..states import STAFF_ROLES, Role
+from ..states import STAFF_ROLES, RegistrationMode, Role
 from . import claims as c
 from . import deep_linking, keys, registration
 from .launch import (STORAGE_NONCE_FIELD, STORAGE_STATE_FIELD, NeedsPlatformStorage,
@@ -156,12 +156,14 @@ def tool_configuration():
     platform = record.platform if record is not None and record.user.is_platform_admin else None
     urls = tool_urls(platform)
     jwks_doc = keys.public_jwks()
+    mode = registration.registration_mode()
     if request.accept_mimetypes.best_match(["text/html", "application/json"]) == \
             "application/json":
         return jsonify(urls=urls, jwks=jwks_doc, scopes=list(c.TOOL_SCOPES),
-                       registration_url=urls["registration_url"])
+                       registration_url=urls["registration_url"], registration_mode=mode.value)
     return render_template("lti/config.html", urls=urls, jwks=jwks_doc,
-                           scopes=c.TOOL_SCOPES, platform=platform)
+                           scopes=c.TOOL_SCOPES, platform=platform,
+                           links_only=mode == RegistrationMode.LINK)
 
 
 # ---- dynamic registration ----
