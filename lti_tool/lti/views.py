@@ -173,6 +173,7 @@ _register_limit = limiter.shared_limit(lambda: current_app.config["RATELIMIT_REG
 
 
 def _register(link_token: str | None):
+    """Run dynamic registration for this request and show the result or the refusal."""
     try:
         result = registration.register_with_platform(
             request.args.get("openid_configuration"), request.args.get("registration_token"),
@@ -238,6 +239,6 @@ def init_app(app: Flask) -> None:
     (`platforms` comes through COMMAND_MODULES; a module there adds one group.)
     """
     from .cli import keys_cli
-    registration.registration_mode(app.config)  # an unknown LTI_REGISTRATION stops the start, clearly
+    registration.registration_mode(app.config)  # a wrong LTI_REGISTRATION stops the start
     app.add_url_rule("/.well-known/jwks.json", "lti_well_known_jwks", jwks)
     app.cli.add_command(keys_cli)
