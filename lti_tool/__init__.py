@@ -94,6 +94,8 @@ def register_extensions(app: Flask) -> None:
     from . import auth  # noqa: F401  (registers the user loader)
 
     db.init_app(app)
+    from . import outbound
+    outbound.init_app(app)
     if not in_server_worker():  # `flask db ...`, tests, scripts: Alembic is needed
         from flask_migrate import Migrate
         Migrate(app, db, directory=str(_project_path(app, "migrations")))

@@ -57,7 +57,7 @@ class Config:
     # proxy): a client's own X-Forwarded-For is ignored, so it cannot choose its address.
     PROXY_COUNT = _int("PROXY_COUNT", 0)
 
-    # Timeout of each call to an LMS service (token, AGS, NRPS).
+    # Total deadline of each call to an LMS service (token, AGS, NRPS).
     LTI_SERVICE_TIMEOUT_SECONDS = _int("LTI_SERVICE_TIMEOUT_SECONDS", 15)
     # A score the LMS keeps refusing to take is marked failed (kept, retryable) after this.
     OUTBOX_GIVE_UP_HOURS = _int("OUTBOX_GIVE_UP_HOURS", 72)
@@ -113,9 +113,22 @@ class Config:
     CLOUDFRONT_PRIVATE_KEY_PEM = os.environ.get("CLOUDFRONT_PRIVATE_KEY_PEM", "")  # or a path
     # --- end of cloud storage settings
 
-    # --- Security headers and origins (CSP, deep-link return URLs; README "Security headers")
-    # Development only: accept plain-http LMS addresses on loopback (127.0.0.1, localhost).
+    # --- Outgoing calls and dynamic registration (lti_tool/outbound.py, docs/lms-setup.md).
+    # Loopback (127.0.0.0/8, ::1) is refused unless this is on: for the demo LMS and tests.
     OUTBOUND_ALLOW_LOOPBACK = _bool("OUTBOUND_ALLOW_LOOPBACK", False)
+    # Comma-separated CIDRs the tool may reach although private (an intranet LMS or storage).
+    OUTBOUND_ALLOWED_NETWORKS = os.environ.get("OUTBOUND_ALLOWED_NETWORKS", "")
+    # Total deadline of one outgoing call (connect, headers and body), e.g. registration, JWKS.
+    OUTBOUND_TIMEOUT_SECONDS = _int("OUTBOUND_TIMEOUT_SECONDS", 15)
+    OUTBOUND_MAX_RESPONSE_BYTES = _int("OUTBOUND_MAX_RESPONSE_BYTES", 1024 * 1024)
+    # Calls made for unauthenticated requests (registration, a launch's JWKS fetch) at once,
+    # per worker process; past it the request is answered 503 at once.
+    OUTBOUND_UNAUTHENTICATED_CONCURRENCY = _int("OUTBOUND_UNAUTHENTICATED_CONCURRENCY", 4)
+    # Who may register by LTI Dynamic Registration: open (anyone; each registration is its own
+    # tenant) or link (only with a one-time link from `flask --app wsgi platforms links create`).
+    LTI_REGISTRATION = os.environ.get("LTI_REGISTRATION", "open").strip().lower()
+    # --- end of outgoing calls and registration settings
+    # --- Security headers and origins (CSP, deep-link return URLs; README "Security headers")
     # Origins the browser sends Cloudflare tus uploads to (the host of the one-time upload
     # URL's Location), space- or comma-separated; the page's CSP allows exactly these.
     CLOUDFLARE_UPLOAD_ORIGINS = os.environ.get(
@@ -134,7 +147,8 @@ class TestConfig(Config):
     SCHEDULER_ENABLED = False
     RATELIMIT_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
-    OUTBOUND_ALLOW_LOOPBACK = True  # the test platforms and the demo LMS are on loopback
+    # The tests' platforms, demo LMS and storage stand-ins listen on loopback.
+    OUTBOUND_ALLOW_LOOPBACK = True
 
 
 def finalize(app) -> None:

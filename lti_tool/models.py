@@ -15,7 +15,8 @@ from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
-from .states import DeploymentPolicy, OutboxStatus, Role, VideoStatus
+from .states import (DeploymentPolicy, OutboxStatus, RegistrationLinkState, Role,
+                     VideoStatus)
 
 
 def utcnow() -> datetime:
@@ -99,6 +100,41 @@ class Deployment(db.Model):
 
     def __repr__(self) -> str:
         return f"<Deployment {self.deployment_id} of platform {self.platform_id}>"
+
+
+class RegistrationLink(db.Model):
+    """A one-time URL an administrator gives an LMS to register the tool with.
+
+    Only a hash of its token is stored: the URL is shown once, when it is made.
+    """
+
+    __tablename__ = "registration_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    note: Mapped[Optional[str]] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # The registration it produced.
+    platform_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("platform.id", ondelete="SET NULL"))
+
+    platform: Mapped[Optional[Platform]] = relationship()
+
+    def state(self, now: datetime | None = None) -> RegistrationLinkState:
+        """Return whether the link is unused, used, expired or revoked."""
+        if self.used_at is not None:
+            return RegistrationLinkState.USED
+        if self.revoked_at is not None:
+            return RegistrationLinkState.REVOKED
+        if self.expires_at <= (now or utcnow()):
+            return RegistrationLinkState.EXPIRED
+        return RegistrationLinkState.UNUSED
+
+    def __repr__(self) -> str:
+        return f"<RegistrationLink {self.id} {self.state().value}>"
 
 
 class User(db.Model):

@@ -44,3 +44,19 @@ class DeploymentPolicy(StrEnum):
 
     ALLOW = "allow"  # record it and let the launch through
     REFUSE = "refuse"  # refuse the launch with a message for the admin
+
+
+class RegistrationMode(StrEnum):
+    """Who may register the tool by LTI Dynamic Registration (LTI_REGISTRATION)."""
+
+    OPEN = "open"  # anyone; each registration is its own tenant
+    LINK = "link"  # only with a one-time registration link an administrator made
+
+
+class RegistrationLinkState(StrEnum):
+    """Where a one-time registration link stands."""
+
+    UNUSED = "unused"
+    USED = "used"
+    EXPIRED = "expired"
+    REVOKED = "revoked"

@@ -80,6 +80,8 @@ class TestPlatform:
         self.sub_from_login_hint = False
         self.registration_mode = "ok"
         self.issuer_override: str | None = None
+        # Fields of the OpenID configuration to replace (e.g. another registration_endpoint).
+        self.configuration_overrides: dict[str, Any] = {}
         # Always on loopback; `public_host` (e.g. "localhost") makes it another site than a
         # tool on 127.0.0.1, as an LMS and a tool are in real life.
         self.server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
@@ -195,6 +197,7 @@ class TestPlatform:
             PLATFORM_CONFIGURATION: {"product_family_code": "moodle", "version": "4.5",
                                      "messages_supported": [{"type": "LtiResourceLinkRequest"},
                                                             {"type": "LtiDeepLinkingRequest"}]},
+            **self.configuration_overrides,
         }
 
     def _openid_configuration(self, req):

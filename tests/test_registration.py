@@ -123,9 +123,8 @@ def test_issuer_on_another_host_than_the_configuration_url_is_refused(live_serve
     assert platforms(app) == []
 
 
-def test_slow_platform_times_out_with_a_clear_page(live_server, platform, app, monkeypatch):
-    from lti_tool.lti import registration
-    monkeypatch.setattr(registration, "HTTP_TIMEOUT_SECONDS", 1)
+def test_slow_platform_times_out_with_a_clear_page(live_server, platform, app):
+    app.config["OUTBOUND_TIMEOUT_SECONDS"] = 1
     platform.registration_mode = "register_slow"
     resp = register(live_server, platform)
     assert resp.status_code == 502 and "did not answer" in resp.text

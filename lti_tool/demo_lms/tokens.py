@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import jwt
-import requests
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
+from .. import outbound
 from ..extensions import db
 from ..models import utcnow
 from .control import control
@@ -55,11 +55,12 @@ def tool_by_client_id(client_id: str | None) -> DemoTool | None:
 def fetch_tool_jwks(tool: DemoTool) -> jwt.PyJWKSet:
     """Download the tool's public keys from its registered jwks_uri."""
     try:
-        resp = requests.get(tool.jwks_uri, timeout=JWKS_TIMEOUT_SECONDS,
-                            headers={"Accept": "application/json"})
-        resp.raise_for_status()
+        resp = outbound.request("GET", tool.jwks_uri, timeout=JWKS_TIMEOUT_SECONDS,
+                                headers={"Accept": "application/json"})
+        if resp.status_code != 200:
+            raise ValueError(f"HTTP {resp.status_code}")
         return jwt.PyJWKSet.from_dict(resp.json())
-    except (requests.RequestException, ValueError, jwt.PyJWKSetError) as exc:
+    except (outbound.OutboundError, ValueError, jwt.PyJWKSetError) as exc:
         log.warning("demo LMS: cannot read the key set of %s at %s: %s",
                     tool.client_id, tool.jwks_uri, exc)
         raise InvalidClient(f"The tool's key set at {tool.jwks_uri} could not be read.") from None

@@ -10,11 +10,13 @@ from flask.cli import with_appcontext
 
 from .. import audit
 from ..audit import EventType
+from ..errors import ToolError
 from ..extensions import db
-from ..models import Deployment, Platform
+from ..models import AccessToken, Deployment, Platform
 from ..states import DeploymentPolicy
 from . import keys as tool_keys
 from .origins import HTTP, is_loopback_host, normalize_pattern, platform_origins
+from . import registration_links
 
 POLICIES = click.Choice([p.value for p in DeploymentPolicy])
 
@@ -86,6 +88,50 @@ def list_platforms():
         click.echo(f"    issuer: {p.issuer}\n    client id: {p.client_id}")
         click.echo(f"    deployments: {deps}\n    new deployments: {p.deployment_policy}")
         click.echo(f"    login URL: {_base_url()}/lti/login/{p.login_key}")
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise click.ClickException(f"{value!r} is not an http(s) URL.")
+    return value
+
+
+@cli.command("update")
+@click.argument("platform_id", type=int)
+@click.option("--login-url", "auth_login_url", help="OIDC auth URL (Moodle: mod/lti/auth.php).")
+@click.option("--token-url", "auth_token_url", help="OAuth2 token URL (mod/lti/token.php).")
+@click.option("--jwks-url", "--key-set-url", "key_set_url",
+              help="The LMS's public keys URL (mod/lti/certs.php).")
+@click.option("--auth-audience", help="Token audience, when not the token URL ('' clears it).")
+@click.option("--name", help="A name for people.")
+@with_appcontext
+def update(platform_id, auth_login_url, auth_token_url, key_set_url, auth_audience, name):
+    """Change a registration's LMS URLs (dynamic registration never does)."""
+    platform = _platform(platform_id)
+    given = {"auth_login_url": _http_url(auth_login_url),
+             "auth_token_url": _http_url(auth_token_url),
+             "key_set_url": _http_url(key_set_url), "name": name}
+    wanted = {field: value for field, value in given.items() if value is not None}
+    if auth_audience is not None:
+        wanted["auth_audience"] = auth_audience or None  # '' clears it
+    changes = {}
+    for field, value in wanted.items():
+        if getattr(platform, field) != value:
+            changes[field] = {"from": getattr(platform, field), "to": value}
+            setattr(platform, field, value)
+    if not changes:
+        click.echo(f"Platform {platform_id}: nothing to change.")
+        return
+    if "key_set_url" in changes:  # keys from the old URL must not verify launches any more
+        platform.jwks_cache = None
+        platform.jwks_fetched_at = None
+    if {"auth_token_url", "auth_audience"} & changes.keys():
+        db.session.execute(db.delete(AccessToken).where(AccessToken.platform_id == platform.id))
+    audit.record(EventType.PLATFORM_UPDATED, platform_id=platform.id, target=platform,
+                 how="cli", changes=changes)
+    db.session.commit()
+    for field, change in changes.items():
+        click.echo(f"Platform {platform_id}: {field} {change['from']} -> {change['to']}")
 
 
 @cli.command("remove")
@@ -207,6 +253,57 @@ def remove_origin(platform_id, origin):
                  origin_removed=pattern, how="cli")
     db.session.commit()
     click.echo(f"Platform {platform_id}: {pattern} no longer allowed.")
+
+@cli.group("links")
+def links():
+    """Make, list and revoke one-time registration links (see LTI_REGISTRATION)."""
+
+
+@links.command("create")
+@click.option("--expires-hours", type=click.IntRange(1, registration_links.MAX_LINK_HOURS),
+              default=registration_links.DEFAULT_LINK_HOURS, show_default=True,
+              help="How long the link may be used.")
+@click.option("--note", default="", help="Who or what the link is for (shown in `links list`).")
+@with_appcontext
+def create_link(expires_hours, note):
+    """Make a one-time registration link and print its URL (shown only now)."""
+    link, token = registration_links.create_link(hours=expires_hours, note=note)
+    path = current_app.url_map.bind("localhost").build("lti.register_with_link",
+                                                        {"token": token})
+    click.echo(f"Registration link {link.id}: one registration, until {_fmt(link.expires_at)}.")
+    click.echo(f"    {_base_url()}{path}")
+    click.echo("Paste it into the LMS's dynamic registration field (Moodle: Site administration"
+               " > Plugins > Activity modules > External tool > Manage tools, \"Tool URL\" "
+               "under LTI Advantage). It is not shown again.")
+    if not current_app.config.get("PUBLIC_BASE_URL"):
+        click.echo("PUBLIC_BASE_URL is not set: put the tool's address in front of the path.")
+
+
+@links.command("list")
+@with_appcontext
+def list_links():
+    """List the registration links: state, expiry, the platform each registered."""
+    found = registration_links.list_links()
+    if not found:
+        click.echo("No registration link. Make one with `platforms links create`.")
+        return
+    for link in found:
+        used = f"  platform {link.platform_id}" if link.platform_id else ""
+        note = f"  {link.note}" if link.note else ""
+        click.echo(f"[{link.id}] {link.state().value:<8} created {_fmt(link.created_at)}  "
+                   f"expires {_fmt(link.expires_at)}{used}{note}")
+
+
+@links.command("revoke")
+@click.argument("link_id", type=int)
+@with_appcontext
+def revoke_link(link_id):
+    """Make an unused registration link unusable."""
+    try:
+        registration_links.revoke_link(link_id)
+    except ToolError as err:
+        raise click.ClickException(err.message) from None
+    click.echo(f"Registration link {link_id} is revoked.")
 
 
 @click.group("keys")

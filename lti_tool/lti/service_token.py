@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from .. import outbound
 from ..errors import ToolError
 from ..extensions import db
 from ..models import AccessToken, Platform, utcnow
@@ -37,6 +38,8 @@ EXPIRY_MARGIN = timedelta(seconds=60)
 DEFAULT_TOKEN_LIFETIME = 3600  # when the platform omits expires_in
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_REASON_CHARS = 500
+# The largest service answer read: an NRPS page of thousands of members runs to megabytes.
+SERVICE_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 
 class ServiceError(ToolError):
@@ -134,11 +137,10 @@ def _request_token(platform: Platform, scope: str) -> tuple[str, int]:
     data = {"grant_type": GRANT_TYPE, "client_assertion_type": CLIENT_ASSERTION_TYPE,
             "client_assertion": client_assertion(platform), "scope": scope}
     try:
-        resp = requests.post(platform.auth_token_url, data=data, timeout=_timeout(),
-                             headers={"Accept": "application/json"})
-    except requests.RequestException as exc:
-        raise ServiceUnavailable(f"The LMS token endpoint could not be reached "
-                                 f"({type(exc).__name__}).") from None
+        resp = outbound.request("POST", platform.auth_token_url, data=data, timeout=_timeout(),
+                                headers={"Accept": "application/json"})
+    except outbound.OutboundError as exc:
+        raise _unreachable("The LMS token endpoint could not be reached", exc) from None
     if resp.status_code != 200:
         raise _error_from(resp, "The LMS refused to give the tool an access token")
     try:
@@ -189,11 +191,10 @@ def service_request(platform: Platform, scopes: Iterable[str], method: str, url:
         if content_type:
             headers["Content-Type"] = content_type
         try:
-            resp = requests.request(method, url, json=json, params=params, headers=headers,
-                                    timeout=_timeout())
-        except requests.RequestException as exc:
-            raise ServiceUnavailable(f"The LMS could not be reached ({type(exc).__name__}).") \
-                from None
+            resp = outbound.request(method, url, json=json, params=params, headers=headers,
+                                    timeout=_timeout(), max_bytes=SERVICE_MAX_RESPONSE_BYTES)
+        except outbound.OutboundError as exc:
+            raise _unreachable("The LMS could not be reached", exc) from None
         if resp.status_code == 401 and attempt == 1:
             log.info("platform %s answered 401: refreshing the access token", platform.id)
             forget_token(platform, scopes)
@@ -202,6 +203,15 @@ def service_request(platform: Platform, scopes: Iterable[str], method: str, url:
             raise _error_from(resp, f"The LMS answered {resp.status_code} to {method}")
         return resp
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _unreachable(prefix: str, exc: outbound.OutboundError) -> ServiceError:
+    """Translate a failed call: a forbidden address, redirect or oversized answer is for
+    good (ServiceRefused); a network failure or a passed deadline may heal (Unavailable)."""
+    message = f"{prefix} ({type(exc).__name__}): {exc.message}"
+    if exc.retryable:
+        return ServiceUnavailable(message)
+    return ServiceRefused(message)
 
 
 def _error_from(resp: requests.Response, prefix: str) -> ServiceError:
@@ -251,6 +261,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def _timeout() -> float:
+    """Return the total deadline of one call to an LMS service."""
     return float(current_app.config.get("LTI_SERVICE_TIMEOUT_SECONDS", 15))
 
 

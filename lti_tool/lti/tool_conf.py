@@ -8,13 +8,13 @@ import logging
 import typing as t
 from datetime import timedelta
 
-import requests
 from flask import current_app
 from pylti1p3.contrib.flask import FlaskRequest
 from pylti1p3.deployment import Deployment as LtiDeployment
 from pylti1p3.registration import Registration
 from pylti1p3.tool_config import ToolConfAbstract
 
+from .. import outbound
 from ..errors import LaunchError
 from ..extensions import db
 from ..models import Deployment, Platform, utcnow
@@ -23,7 +23,6 @@ from .urls import tool_url
 
 log = logging.getLogger(__name__)
 
-HTTP_TIMEOUT_SECONDS = 10
 # An unknown kid triggers a refetch of the platform's JWKS, but not more often than this,
 # so forged tokens with random kids cannot make us hammer the platform.
 JWKS_MIN_REFETCH_SECONDS = 10
@@ -150,18 +149,31 @@ def _jwk_by_kid(jwks: dict | None, kid: str) -> dict | None:
 
 
 def fetch_platform_jwks(platform: Platform) -> dict:
-    """Download the platform's JWKS, cache it on the registration (committed), return it."""
+    """Download the platform's JWKS, cache it on the registration (committed), return it.
+
+    A launch asks for this before it is validated, so the call holds one of the slots for
+    unauthenticated requests (lti_tool.outbound).
+    """
     url = platform.key_set_url
     try:
-        resp = requests.get(url, timeout=HTTP_TIMEOUT_SECONDS,
-                            headers={"Accept": "application/json"})
-        resp.raise_for_status()
-        jwks = resp.json()
-    except requests.RequestException as exc:
-        raise LaunchError(f"The tool could not download the LMS's public keys from {url} "
-                          f"({exc.__class__.__name__}).",
+        with outbound.unauthenticated_slot():
+            resp = outbound.request("GET", url, headers={"Accept": "application/json"})
+    except outbound.OutboundBusy as busy:
+        raise LaunchError(f"{busy.message} (downloading the LMS's public keys)", code="busy",
+                          http_status=503,
+                          headers={"Retry-After": str(busy.retry_after)}) from None
+    except outbound.OutboundError as exc:
+        raise LaunchError(f"The tool could not download the LMS's public keys from {url}: "
+                          f"{exc.message}",
                           hint="Check the registration's key set URL and that the tool can "
                                "reach the LMS.") from None
+    if resp.status_code != 200:
+        raise LaunchError(f"The tool could not download the LMS's public keys from {url} "
+                          f"(HTTP {resp.status_code}).",
+                          hint="Check the registration's key set URL and that the tool can "
+                               "reach the LMS.")
+    try:
+        jwks = resp.json()
     except ValueError:
         raise LaunchError(f"The LMS's key set URL {url} did not answer with JSON.") from None
     if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):

@@ -10,10 +10,11 @@ from .. import audit, csp
 from ..audit import EventType
 from ..auth import current_launch, remember_launch, require_launch
 from ..errors import LaunchError, NotAuthenticated, ToolError
-from ..extensions import db
-from ..rate_limits import REFUSAL_AUDIT_SCOPE, limit_by_address, within_budget
+from ..extensions import db, limiter
+from ..rate_limits import (REFUSAL_AUDIT_SCOPE, client_address, limit_by_address,
+                           within_budget)
 from ..models import Platform
-from ..states import STAFF_ROLES, Role
+from ..states import STAFF_ROLES, RegistrationMode, Role
 from . import claims as c
 from . import deep_linking, keys, registration
 from .launch import (STORAGE_NONCE_FIELD, STORAGE_STATE_FIELD, NeedsPlatformStorage,
@@ -171,28 +172,48 @@ def tool_configuration():
     platform = record.platform if record is not None and record.user.is_platform_admin else None
     urls = tool_urls(platform)
     jwks_doc = keys.public_jwks()
+    mode = registration.registration_mode()
     if request.accept_mimetypes.best_match(["text/html", "application/json"]) == \
             "application/json":
         return jsonify(urls=urls, jwks=jwks_doc, scopes=list(c.TOOL_SCOPES),
-                       registration_url=urls["registration_url"])
+                       registration_url=urls["registration_url"], registration_mode=mode.value)
     return render_template("lti/config.html", urls=urls, jwks=jwks_doc,
-                           scopes=c.TOOL_SCOPES, platform=platform)
+                           scopes=c.TOOL_SCOPES, platform=platform,
+                           links_only=mode == RegistrationMode.LINK)
 
 
 # ---- dynamic registration ----
-@bp.get("/register")
-@limit_by_address("RATELIMIT_REGISTER")
-def register():
-    """Register with a platform by LTI Dynamic Registration, then tell the LMS to close."""
+# One rate limit for both registration URLs: each makes the tool call out.
+_register_limit = limiter.shared_limit(lambda: current_app.config["RATELIMIT_REGISTER"],
+                                       scope="lti_register", key_func=client_address)
+
+
+def _register(link_token: str | None):
+    """Run dynamic registration for this request and show the result or the refusal."""
     csp.allow_frame_origin(request.args.get("openid_configuration"))  # the LMS frames this page
     try:
         result = registration.register_with_platform(
-            request.args.get("openid_configuration"), request.args.get("registration_token"))
-    except registration.RegistrationError:
+            request.args.get("openid_configuration"), request.args.get("registration_token"),
+            link_token=link_token)
+    except ToolError:
         db.session.rollback()
         raise
     return render_template("lti/registered.html", result=result,
                            close_subject=c.PM_CLOSE)
+
+
+@bp.get("/register")
+@_register_limit
+def register():
+    """Register with a platform by LTI Dynamic Registration, then tell the LMS to close."""
+    return _register(None)
+
+
+@bp.get("/register/<token>")
+@_register_limit
+def register_with_link(token: str):
+    """Register through a one-time registration link an administrator made."""
+    return _register(token)
 
 
 # ---- deep linking ----
@@ -241,5 +262,6 @@ def init_app(app: Flask) -> None:
     (`platforms` comes through COMMAND_MODULES; a module there adds one group.)
     """
     from .cli import keys_cli
+    registration.registration_mode(app.config)  # a wrong LTI_REGISTRATION stops the start
     app.add_url_rule("/.well-known/jwks.json", "lti_well_known_jwks", jwks)
     app.cli.add_command(keys_cli)

@@ -15,8 +15,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping
 
-import requests
-
+from .. import outbound
 from ..errors import ToolError
 from ..states import VideoStatus
 from .base import (BackendUnavailable, BrowserDirective, Capability, Health, Playback,
@@ -38,6 +37,8 @@ MAX_CHUNK = 200 * MIB
 MAX_FILE = 30 * 1024 * MIB  # Stream's largest upload
 # Direct creator uploads take a maxDurationSeconds between 1 and 21,600 (6 hours).
 MAX_DURATION_LIMIT = 21_600
+# A page of the video list (up to 1000 videos) runs to a few MB.
+API_MAX_RESPONSE_BYTES = 32 * MIB
 # A one-time upload URL may live at most 6 hours.
 MAX_UPLOAD_URL_LIFETIME = timedelta(hours=6)
 # Cloudflare's player SDK, which static/js/player.js loads to drive the player's iframe.
@@ -134,7 +135,7 @@ class CloudflareStorage(StorageBackend):
 
     def __init__(self, config: Mapping[str, Any]):
         super().__init__(config)
-        self._session = requests.Session()
+        self._session = outbound.session(config, max_bytes=API_MAX_RESPONSE_BYTES)
 
     def setting(self, name: str, default: Any = None) -> Any:
         """Return one of this backend's settings (admin override, else environment)."""

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import requests
 
+from .. import outbound
 from ..errors import StorageError
 from .base import BackendUnavailable, QuotaExceeded, UploadNotFound
 from .messages import MSG_BUSY, MSG_MISCONFIGURED, MSG_QUOTA, MSG_REFUSED
@@ -45,7 +46,8 @@ class CloudflareClient:
 
     def __init__(self, *, base_url: str, account_id: str, api_token: str,
                  max_retries: int = 4, timeout: float = 20.0, backoff_seconds: float = 0.5,
-                 max_backoff_seconds: float = 30.0, session: requests.Session | None = None,
+                 max_backoff_seconds: float = 30.0,
+                 session: outbound.OutboundSession | None = None,
                  sleep: Callable[[float], None] | None = None):
         if not account_id or not api_token:
             log.error("Cloudflare Stream is selected but CLOUDFLARE_ACCOUNT_ID or "
@@ -58,7 +60,9 @@ class CloudflareClient:
         self.timeout = timeout
         self.backoff_seconds = backoff_seconds
         self.max_backoff_seconds = max_backoff_seconds
-        self.session = session or requests.Session()
+        # Every call goes through lti_tool.outbound: address policy, no redirect, and
+        # `timeout` as each attempt's total deadline.
+        self.session = session or outbound.OutboundSession(outbound.AddressPolicy())
         self._sleep = sleep or time.sleep
 
     def __repr__(self) -> str:
@@ -83,10 +87,14 @@ class CloudflareClient:
                 resp = self.session.request(method, url, params=params, json=json,
                                             headers=all_headers, files=files,
                                             timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except outbound.OutboundError as exc:
+                if not exc.retryable:
+                    log.error("Cloudflare API %s %s refused by the tool's outbound policy: %s "
+                              "(check CLOUDFLARE_API_BASE)", method, path, exc.message)
+                    raise BackendUnavailable(MSG_MISCONFIGURED) from None
                 if attempt >= self.max_retries:
                     log.error("Cloudflare API %s %s unreachable after %d attempts: %s",
-                              method, path, attempt + 1, type(exc).__name__)
+                              method, path, attempt + 1, exc.message)
                     raise BackendUnavailable(MSG_BUSY) from None
                 self._sleep(self._delay(attempt, None))
                 attempt += 1

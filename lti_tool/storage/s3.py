@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from .. import outbound
 from ..errors import StorageError
 from ..states import VideoStatus
 from .base import (BackendUnavailable, BrowserDirective, Capability, Health, PartUrl,
@@ -44,6 +45,8 @@ MAX_PART = 5 * 1024 * MIB
 DEFAULT_PART = 8 * MIB
 MAX_OBJECT = 5 * 1024 * 1024 * MIB  # 5 TiB
 SIGN_BATCH_LIMIT = 100  # part URLs per request to /sign
+CONNECT_TIMEOUT_SECONDS = 5
+READ_TIMEOUT_SECONDS = 60  # per socket read: CompleteMultipartUpload may think for long
 ETAG_HEADER = "ETag"
 # A key presigned (never fetched) to learn the origin of this bucket's presigned URLs.
 ORIGIN_PROBE_KEY = "origin-probe"
@@ -103,7 +106,8 @@ class S3Storage(StorageBackend):
                        self.setting("S3_ENDPOINT_URL", "") or None,
                        self.setting("S3_ACCESS_KEY_ID", "") or None,
                        self.setting("S3_SECRET_ACCESS_KEY", "") or None,
-                       int(self.setting("S3_MAX_ATTEMPTS", 3)))
+                       int(self.setting("S3_MAX_ATTEMPTS", 3)),
+                       outbound.policy_from(self.config))
 
     def browser_origins(self) -> dict[BrowserDirective, list[str]]:
         """Return the origin of the presigned URLs (parts, playback), and CloudFront's."""
@@ -412,13 +416,44 @@ def translate_errors(action: str):
 
 @functools.lru_cache(maxsize=8)
 def _client(region: str | None, endpoint: str | None, key_id: str | None,
-            secret: str | None, max_attempts: int):
+            secret: str | None, max_attempts: int, policy: outbound.AddressPolicy):
+    if endpoint:
+        check_endpoint(endpoint, policy)
     # botocore retries throttling, 5xx and network errors with backoff, `max_attempts` in all.
-    config = BotoConfig(signature_version="s3v4", connect_timeout=5, read_timeout=60,
-                        retries={"max_attempts": max_attempts, "mode": "standard"},
+    # It has no total deadline: each attempt is bounded by the connect timeout and by the
+    # read timeout of each socket read (docs/architecture.md).
+    config = BotoConfig(signature_version="s3v4", connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                        read_timeout=READ_TIMEOUT_SECONDS,
+                        retries={"total_max_attempts": max_attempts, "mode": "standard"},
                         s3={"addressing_style": "path" if endpoint else "auto"})
     return boto3.client("s3", region_name=region, endpoint_url=endpoint,
                         aws_access_key_id=key_id, aws_secret_access_key=secret, config=config)
+
+
+def check_endpoint(endpoint: str, policy: outbound.AddressPolicy) -> None:
+    """Refuse an S3_ENDPOINT_URL whose host resolves to an address the policy forbids.
+
+    boto3 opens its own connections, so they are not pinned: the check runs when the client
+    is built (the endpoint is an administrator's setting, not a caller's URL).
+    """
+    parts = urlsplit(endpoint)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port is None:
+        log.error("S3_ENDPOINT_URL %r is not an http(s) URL", endpoint)
+        raise BackendUnavailable(MSG_MISCONFIGURED)
+    try:
+        policy.resolve(parts.hostname, port)
+    except outbound.OutboundRefused as exc:
+        log.error("S3_ENDPOINT_URL refused: %s Allow its network with "
+                  "OUTBOUND_ALLOWED_NETWORKS (or OUTBOUND_ALLOW_LOOPBACK for a local MinIO).",
+                  exc.message)
+        raise BackendUnavailable(MSG_MISCONFIGURED) from None
+    except outbound.OutboundError as exc:
+        log.error("S3_ENDPOINT_URL unusable: %s", exc.message)
+        raise BackendUnavailable(MSG_BUSY) from None
 
 
 @functools.lru_cache(maxsize=2)
