@@ -29,8 +29,8 @@ def _start(app, tmp_path: Path, *args: str) -> tuple[subprocess.Popen, Path, int
     env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
                LOCAL_STORAGE_DIR=app.config["LOCAL_STORAGE_DIR"], STORAGE_BACKEND="local",
                SECRET_KEY=app.config["SECRET_KEY"], SCHEDULER_ENABLED="1", DEMO_LMS="0",
-               LOG_LEVEL="INFO", LTI_KEYS_DIR=app.config["LTI_KEYS_DIR"], OUTBOUND_ALLOW_LOOPBACK="1",
-               PYTHONPATH=str(ROOT))
+               LOG_LEVEL="INFO", LTI_KEYS_DIR=app.config["LTI_KEYS_DIR"],
+               OUTBOUND_ALLOW_LOOPBACK="1", PYTHONPATH=str(ROOT))
     with log.open("w") as out:  # cwd=ROOT: gunicorn reads ROOT/gunicorn.conf.py itself
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", *args,
