@@ -54,6 +54,7 @@ class Captured:
     auth_requests: list[dict] = field(default_factory=list)
     registration_requests: list[dict] = field(default_factory=list)
     config_requests: list[dict] = field(default_factory=list)
+    jwks_requests: int = 0
 
 
 class TestPlatform:
@@ -154,6 +155,7 @@ class TestPlatform:
         return resp(environ, start_response)
 
     def _jwks(self, req):
+        self.captured.jwks_requests += 1
         return Response(json.dumps(self.jwks), mimetype="application/json")
 
     def _token(self, req):

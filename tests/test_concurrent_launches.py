@@ -79,6 +79,8 @@ def test_a_class_launching_a_new_activity_at_once_all_get_in(app, live_server,
         failures += _class_launches(live_server.url, class_platform, STUDENTS, f"t{trial}",
                                     follow_landing=False)
     assert failures == []
+    # The first launches found no cached keys: one of them fetched, the others waited for it.
+    assert class_platform.captured.jwks_requests == 1
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Course.id))) == TRIALS
         assert db.session.scalar(db.select(db.func.count(Assignment.id))) == TRIALS

@@ -5,6 +5,7 @@ Registrations are keyed by (issuer, client_id); deployments by deployment_id und
 from __future__ import annotations
 
 import logging
+import threading
 import typing as t
 from datetime import timedelta
 
@@ -186,6 +187,36 @@ def fetch_platform_jwks(platform: Platform) -> dict:
     return jwks
 
 
+# One download of a platform's keys at a time per process: a class launching together when
+# the cache has expired waits for one fetch instead of sending one each (and filling the
+# slots for unauthenticated calls).
+_FETCH_LOCKS: dict[int, threading.Lock] = {}
+_FETCH_LOCKS_GUARD = threading.Lock()
+
+
+def _fetch_lock(platform_id: int) -> threading.Lock:
+    with _FETCH_LOCKS_GUARD:
+        return _FETCH_LOCKS.setdefault(platform_id, threading.Lock())
+
+
+def refetched_jwks(platform: Platform) -> dict:
+    """Download the platform's keys, unless another request of this process just did."""
+    asked_at = utcnow()
+    lock = _fetch_lock(platform.id)
+    wait = float(current_app.config["OUTBOUND_TIMEOUT_SECONDS"]) + 1
+    if not lock.acquire(timeout=wait):
+        raise LaunchError("The tool is busy downloading the LMS's public keys; try again in a "
+                          "few seconds.", code="busy", http_status=503,
+                          headers={"Retry-After": "5"})
+    try:
+        db.session.refresh(platform)
+        if platform.jwks_fetched_at is not None and platform.jwks_fetched_at >= asked_at:
+            return platform.jwks_cache  # fetched by the request we waited for
+        return fetch_platform_jwks(platform)
+    finally:
+        lock.release()
+
+
 def platform_jwk(platform: Platform, kid: str) -> dict:
     """Return the platform's public JWK with this kid, from cache or (re)fetched.
 
@@ -196,12 +227,12 @@ def platform_jwk(platform: Platform, kid: str) -> dict:
     ttl = timedelta(seconds=current_app.config["LTI_PLATFORM_JWKS_TTL_SECONDS"])
     fetched = platform.jwks_fetched_at
     fresh = fetched is not None and now - fetched < ttl
-    jwks = platform.jwks_cache if fresh else fetch_platform_jwks(platform)
+    jwks = platform.jwks_cache if fresh else refetched_jwks(platform)
     jwk = _jwk_by_kid(jwks, kid)
     recently = (platform.jwks_fetched_at is not None and
                 now - platform.jwks_fetched_at < timedelta(seconds=JWKS_MIN_REFETCH_SECONDS))
     if jwk is None and fresh and not recently:
-        jwk = _jwk_by_kid(fetch_platform_jwks(platform), kid)
+        jwk = _jwk_by_kid(refetched_jwks(platform), kid)
     if jwk is None:
         raise LaunchError(
             f"The launch was signed with key id {kid!r}, which is not in the LMS's public key "
