@@ -17,6 +17,7 @@ from flask import current_app
 from ..errors import LaunchError, NotFound
 from ..extensions import db
 from ..models import utcnow
+from ..request_input import parse_id
 from . import keys, urls
 from .control import control
 from .models import (DemoCourse, DemoEnrollment, DemoLaunchRequest, DemoLineItem,
@@ -45,8 +46,8 @@ def find_user(username: str | None) -> DemoUser:
 def find_course(key: str | int | None) -> DemoCourse:
     """Return a demo course by its key ("demo-course-1") or its numeric id."""
     course = db.session.scalar(db.select(DemoCourse).filter_by(key=str(key or "")))
-    if course is None and str(key or "").isdigit():
-        course = db.session.get(DemoCourse, int(key))
+    if course is None and parse_id(str(key or "")):
+        course = db.session.get(DemoCourse, parse_id(str(key)))
     if course is None:
         raise NotFound(f"The demo LMS has no course {key!r}.")
     return course
