@@ -17,7 +17,7 @@ from . import claims as c
 from . import deep_linking, keys, registration
 from .launch import (STORAGE_NONCE_FIELD, STORAGE_STATE_FIELD, NeedsPlatformStorage,
                      StateNotBound, ToolMessageLaunch)
-from .login import ToolOIDCLogin
+from .login import ToolOIDCLogin, check_login_params
 from .provisioning import provision
 from .urls import origin_of, tool_url, tool_urls
 
@@ -37,6 +37,7 @@ def _refused(err: LaunchError, stage: str, platform: Platform | None = None) -> 
 def _login(platform: Platform | None):
     oidc = ToolOIDCLogin(platform)
     try:
+        check_login_params(request.values)
         if oidc.wants_cookie_check():
             oidc.tool_conf.find_platform(request.values.get("iss"), request.values.get("client_id"))
             return oidc.cookie_check_response()
