@@ -42,7 +42,9 @@ FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # by its own view before it is read, so the hook never makes a view read what it would not.
 FORM_SCAN_MAX_BYTES = 2 * 1024 * 1024
 
-_STRING_OR_BRACKET = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+# A string (to its closing quote, or to the end when unterminated, so the scan is linear) or
+# a bracket.
+_STRING_OR_BRACKET = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
 _ASCII_DIGITS = re.compile(r"[0-9]{1,%d}" % MAX_ID_DIGITS)
 # Bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) are category Cf,
 # as are the zero-width characters: every "format" and "control" character goes.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -171,6 +172,15 @@ def test_a_json_body_of_another_type_or_size_is_refused(app, client, people, cap
     assert snapshot(app) == before
 
 
+@pytest.mark.parametrize("body", [b'"' + b'\\"' * 30_000, b'"' * 60_000, b'"[' * 30_000])
+def test_a_body_made_to_slow_the_depth_scan_is_refused_at_once(client, people, body):
+    started = time.monotonic()
+    resp = client.patch(f"/review/comments/{people.comment_id}", data=body, headers={
+        **people.instructor, "Content-Type": "application/json"})
+    assert resp.status_code == 400 and error_code(resp) == "bad_json"
+    assert time.monotonic() - started < 1.0
+
+
 def test_a_comment_or_grade_still_works_as_json_and_as_a_form(app, client, people):
     url = f"/review/students/{people.student_id}"
     as_json = client.post(url + "/comments", json={"at_seconds": 2, "body": "Good pacing",
@@ -200,7 +210,6 @@ def test_a_webhook_with_a_malformed_time_is_refused_before_anything(app, client,
 def test_a_signed_webhook_that_is_not_a_stream_video_is_refused(app, client, caplog, body):
     import hashlib
     import hmac
-    import time
     at = int(time.time())
     sig = hmac.new(b"hostile-secret", f"{at}.".encode() + body, hashlib.sha256).hexdigest()
     resp = client.post("/webhooks/cloudflare-stream", data=body, headers={
