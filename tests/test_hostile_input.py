@@ -172,7 +172,8 @@ def test_a_json_body_of_another_type_or_size_is_refused(app, client, people, cap
     assert snapshot(app) == before
 
 
-@pytest.mark.parametrize("body", [b'"' + b'\\"' * 30_000, b'"' * 60_000, b'"[' * 30_000])
+@pytest.mark.parametrize("body", [b'"' + b'\\"' * 30_000, b'"' * 60_000, b'"[' * 30_000],
+                         ids=["escaped_quotes", "quotes", "quoted_brackets"])
 def test_a_body_made_to_slow_the_depth_scan_is_refused_at_once(client, people, body):
     started = time.monotonic()
     resp = client.patch(f"/review/comments/{people.comment_id}", data=body, headers={
