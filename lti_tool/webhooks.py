@@ -91,7 +91,9 @@ def cloudflare_stream():
                         http_status=503)
     if (request.content_length or 0) > MAX_BODY_BYTES:
         raise ToolError("The webhook body is too large.", code="too_large", http_status=413)
-    body = request.get_data(cache=False)[:MAX_BODY_BYTES + 1]
+    body = request.stream.read(MAX_BODY_BYTES + 1)  # bounded without a Content-Length too
+    if len(body) > MAX_BODY_BYTES:
+        raise ToolError("The webhook body is too large.", code="too_large", http_status=413)
     sig = verify_signature(request.headers.get(SIGNATURE_HEADER, ""), body, secret)
     remember_signature(sig)
     try:

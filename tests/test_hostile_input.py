@@ -220,6 +220,20 @@ def test_a_signed_webhook_that_is_not_a_stream_video_is_refused(app, client, cap
     assert logged(caplog, "-> 400 bad_request")
 
 
+def test_a_webhook_body_without_length_is_read_only_up_to_the_limit(app, caplog):
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+    body = b'{"uid": "' + b"x" * (300 * 1024) + b'"}'
+    environ = EnvironBuilder(path="/webhooks/cloudflare-stream", method="POST", data=body,
+                             headers={"Webhook-Signature": "time=1,sig1=ab"}).get_environ()
+    del environ["CONTENT_LENGTH"]  # chunked: the server only marks the input as terminated
+    environ["wsgi.input_terminated"] = True
+    stream = environ["wsgi.input"]
+    _, status, _ = run_wsgi_app(app, environ, buffered=True)
+    assert status.startswith("413")
+    assert stream.tell() <= 256 * 1024 + 1
+    assert logged(caplog, "-> 413 too_large")
+
+
 # ---- file names -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("sent,stored", [
