@@ -234,6 +234,23 @@ def test_a_webhook_body_without_length_is_read_only_up_to_the_limit(app, caplog)
     assert logged(caplog, "-> 413 too_large")
 
 
+@pytest.mark.parametrize("hint", ["[" * 5000 + "]" * 5000, '{"launch_id": "\\udfff"}',
+                                  '{"launch_id": [1]}', "[1]", "1e999"],
+                         ids=["nested", "surrogate", "list_id", "list", "overflow"])
+def test_the_demo_lms_refuses_a_hostile_message_hint_as_a_bad_login(app, client, hint):
+    from lti_tool.demo_lms.models import DemoTool
+    assert client.get("/demo-lms/").status_code == 200  # registers the tool with the demo LMS
+    with app.app_context():
+        tool = db.session.scalar(db.select(DemoTool))
+        client_id, redirect_uri = tool.client_id, tool.redirect_uris[0]
+    resp = client.get("/demo-lms/auth", query_string={
+        "scope": "openid", "response_type": "id_token", "response_mode": "form_post",
+        "prompt": "none", "client_id": client_id, "redirect_uri": redirect_uri, "nonce": "n",
+        "login_hint": "2", "lti_message_hint": hint})
+    assert resp.status_code == 200
+    assert b'name="error" value="login_required"' in resp.get_data()
+
+
 # ---- file names -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("sent,stored", [
