@@ -32,6 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_config(app, test_config)
     register_logging(app)
     register_extensions(app)
+    register_request_input(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_cli(app)
@@ -112,6 +113,12 @@ def in_server_worker() -> bool:
     """Tell whether a gunicorn process is loading the app (it serves; it never migrates)."""
     program = Path(sys.argv[0] if sys.argv else "")
     return "gunicorn" in (program.name, program.parent.name)
+
+
+def register_request_input(app: Flask) -> None:
+    """Bound `<int:...>` ids and refuse NUL bytes (before blueprints add their rules)."""
+    from . import request_input
+    request_input.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

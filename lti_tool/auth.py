@@ -19,6 +19,7 @@ from flask_login import login_user
 from .errors import Forbidden, NotAuthenticated
 from .extensions import db, login_manager
 from .models import LaunchRecord, User, utcnow
+from .request_input import NUL, parse_id
 from .states import Role
 
 LAUNCH_HEADER = "X-LTI-Launch"
@@ -28,7 +29,8 @@ SESSION_LAUNCH_KEY = "launch_id"
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    user_id = parse_id(user_id)
+    return db.session.get(User, user_id) if user_id else None
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -54,7 +56,7 @@ def current_launch() -> LaunchRecord | None:
         return cached[1]
     launch = None
     launch_id = _launch_id_from_request()
-    if launch_id and len(launch_id) <= 64:
+    if launch_id and len(launch_id) <= 64 and NUL not in launch_id:
         found = db.session.get(LaunchRecord, launch_id)
         if found is not None and found.expires_at > utcnow():
             launch = found

@@ -73,6 +73,8 @@ def parse_score(raw, maximum: float) -> float | None:
 def save_grade(submission: Submission, grader: User, score: float | None,
                feedback: str | None, release: bool = True) -> Submission:
     """Record a grade and feedback; when released, queue it for the LMS in this transaction."""
+    if feedback is not None and not isinstance(feedback, str):
+        raise InvalidInput("Feedback must be text.")
     feedback = (feedback or "").strip() or None
     if feedback and len(feedback) > MAX_FEEDBACK_CHARS:
         raise InvalidInput(f"Feedback is limited to {MAX_FEEDBACK_CHARS} characters.")

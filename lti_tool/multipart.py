@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
 from . import audit, uploads
 from .audit import EventType
@@ -16,6 +16,7 @@ from .auth import current_launch, require_launch
 from .errors import Conflict, NotFound, ToolError
 from .extensions import db
 from .models import Video, utcnow
+from .request_input import json_body
 from .states import Role, VideoStatus
 from .storage import storage_for
 from .storage.base import Capability
@@ -44,6 +45,10 @@ def _own_open_upload(video_id: int) -> Video:
     return video
 
 
+def _is_whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _describe(video: Video) -> dict:
     data = video.backend_data or {}
     return {"video_id": video.id, "size_bytes": data.get("size"),
@@ -55,9 +60,8 @@ def _describe(video: Video) -> dict:
 def sign(video_id: int):
     """Return presigned PUT URLs for the part numbers asked for."""
     video = _own_open_upload(video_id)
-    body = request.get_json(silent=True)
-    numbers = body.get("part_numbers") if isinstance(body, dict) else None
-    if not isinstance(numbers, list):
+    numbers = json_body().get("part_numbers")
+    if not isinstance(numbers, list) or not all(_is_whole(n) for n in numbers):
         raise ToolError("Send {\"part_numbers\": [1, 2, ...]}.", code="bad_request")
     parts = storage_for(video.backend).sign_parts(video.storage_uid, video.backend_data,
                                                   numbers)
@@ -83,9 +87,10 @@ def parts(video_id: int):
 def complete(video_id: int):
     """Join the parts into the video and start checking it; returns the attempt's status."""
     video = _own_open_upload(video_id)
-    body = request.get_json(silent=True)
-    claimed = body.get("parts") if isinstance(body, dict) else None
-    if claimed is not None and not isinstance(claimed, list):
+    claimed = json_body(required=False).get("parts")
+    if claimed is not None and not (isinstance(claimed, list) and all(
+            isinstance(p, dict) and _is_whole(p.get("part_number"))
+            and isinstance(p.get("etag", ""), str) for p in claimed)):
         raise ToolError("parts must be a list of {part_number, etag}.", code="bad_request")
     storage_for(video.backend).complete_multipart(video.storage_uid, video.backend_data,
                                                   claimed or [])

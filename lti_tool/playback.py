@@ -22,6 +22,7 @@ from .extensions import db
 from .models import User, Video
 from .permissions import can_view_submission, get_visible_video
 from .rate_limits import client_address, limit
+from .request_input import clean_filename
 from .states import VideoStatus
 from .storage import storage_for
 from .storage.base import Capability, StorageError
@@ -150,7 +151,8 @@ def media(video_id: int):
         resp = send_file(path, mimetype=backend.media_mime_type(video.storage_uid),
                          conditional=True, etag=False, max_age=0,
                          as_attachment=kind == GRANT_DOWNLOAD,
-                         download_name=video.filename or f"video-{video.id}")
+                         download_name=clean_filename(video.filename,
+                                                      fallback=f"video-{video.id}"))
     except RequestedRangeNotSatisfiable:
         # Answer here: the generic error page would drop the Content-Range header.
         resp = Response(status=416, headers={

@@ -19,6 +19,7 @@ from .lti.claims import FOR_USER, SUBMISSION_REVIEW_REQUEST
 from .lti.service_token import ServiceError
 from .playback import binding_address
 from .models import Comment, Enrollment, LaunchRecord, Submission, User, Video
+from .request_input import json_body, json_or_form, parse_id, safe_next
 from .states import GRADER_ROLES, STAFF_ROLES, Role, VideoStatus
 from .storage import storage_for
 from .storage.base import Capability
@@ -207,11 +208,6 @@ def _comment_json(comment: Comment, launch: LaunchRecord) -> dict:
             "edited": comment.updated_at is not None}
 
 
-def _local(url: str | None) -> str | None:
-    """Return the URL when it stays on this site (no open redirect), else None."""
-    return url if url and url.startswith("/") and not url.startswith("//") else None
-
-
 def _back_to(user_id: int) -> str:
     """Return the student's page, keeping the list's filters."""
     args = {k: v for k, v in request.form.items() if k in review_queue.Filters.__annotations__}
@@ -222,8 +218,7 @@ def _grader_change(user_id: int) -> tuple[LaunchRecord, User, dict]:
     """Check a grader's change to one student: (launch, student, submitted data)."""
     launch = _staff_launch(grader=True)
     user = _student(launch, user_id)
-    data = (request.get_json(silent=True) if request.is_json else request.form) or {}
-    return launch, user, data
+    return launch, user, json_or_form()
 
 
 @bp.post("/students/<int:user_id>/grade")
@@ -238,7 +233,7 @@ def grade(user_id: int):
     db.session.commit()
     target = _back_to(user_id)
     if data.get("then") == "next":
-        target = _local(data.get("next_url")) or target
+        target = safe_next(data.get("next_url")) or target
     message = "Grade saved" + (" and released." if release else "; not released yet.")
     item = outbox.latest_items([submission.id]).get(submission.id)
     return _done(message, target, {"submission": _grade_json(submission, item)})
@@ -286,7 +281,7 @@ def retry(user_id: int):
                         code="nothing_to_retry", http_status=409)
     db.session.commit()
     return _done("The grade will be sent to the LMS again in a moment.",
-                 _local(request.form.get("back")) or _back_to(user_id),
+                 safe_next(request.form.get("back")) or _back_to(user_id),
                  {"lms": {"status": item.status}})
 
 
@@ -300,8 +295,8 @@ def add_comment(user_id: int):
     submission = grading.submission_for(launch.assignment, user)
     video = None
     if data.get("video_id") is not None:
-        video = db.session.get(Video, int(data["video_id"])) if str(
-            data["video_id"]).isdigit() else None
+        video_id = parse_id(data["video_id"])
+        video = db.session.get(Video, video_id) if video_id else None
         if video is None or video.submission_id != submission.id:
             raise NotFound("No such video in this submission.")
     comment = grading.add_comment(submission, launch.user, data.get("at_seconds"),
@@ -320,7 +315,7 @@ def change_comment(comment_id: int):
         grading.delete_comment(comment, launch.user)
         db.session.commit()
         return jsonify({"ok": True})
-    data = request.get_json(silent=True) or {}
+    data = json_body()
     grading.edit_comment(comment, launch.user, data.get("body"), data.get("at_seconds"))
     db.session.commit()
     return jsonify({"ok": True, "comment": _comment_json(comment, launch)})
@@ -367,10 +362,12 @@ def submission_review():
     user = db.session.scalar(db.select(User).filter_by(platform_id=launch.platform_id,
                                                        sub=str(sub)))
     if user is None:
+        # The launch's claim checks made these strings; the columns bound their length.
         user = User(platform_id=launch.platform_id, sub=str(sub),
-                    name=for_user.get("name"), email=for_user.get("email"),
-                    given_name=for_user.get("given_name"),
-                    family_name=for_user.get("family_name"))
+                    name=(for_user.get("name") or "")[:255] or None,
+                    email=(for_user.get("email") or "")[:320] or None,
+                    given_name=(for_user.get("given_name") or "")[:255] or None,
+                    family_name=(for_user.get("family_name") or "")[:255] or None)
         db.session.add(user)
         db.session.flush()
     if db.session.scalar(db.select(Enrollment.id).filter_by(course_id=launch.course_id,

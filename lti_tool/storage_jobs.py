@@ -12,7 +12,7 @@ from datetime import timedelta
 from flask import current_app
 
 from . import uploads
-from .errors import StorageError
+from .errors import Forbidden, StorageError
 from .extensions import db
 from .models import Video, utcnow
 from .states import FINAL_VIDEO_STATES, VideoStatus
@@ -39,7 +39,10 @@ def settle(video: Video, info: VideoInfo) -> bool:
         if info.error_code == UPLOAD_EXPIRED:
             video.status = VideoStatus.PROCESSING  # no byte arrived: nothing to audit
         else:
-            uploads.mark_uploaded(video)
+            try:
+                uploads.mark_uploaded(video)
+            except Forbidden:  # graded or locked meanwhile: the attempt was closed
+                return True
         db.session.commit()
     if info.status in (VideoStatus.READY, VideoStatus.ERROR):
         uploads.apply_info(video, info)

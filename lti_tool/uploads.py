@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, url_for
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
@@ -24,6 +25,7 @@ from .errors import Conflict, Forbidden, NotFound, StorageError, ToolError
 from .extensions import db
 from .lti.launch_store import kv_add, kv_put
 from .models import Assignment, LaunchRecord, Submission, Upload, User, Video, utcnow
+from .request_input import clean_filename, json_body
 from .states import FINAL_VIDEO_STATES, Role, VideoStatus
 from .storage import current_storage, storage_for
 from .rate_limits import limit
@@ -37,7 +39,10 @@ bp = Blueprint("uploads", __name__, url_prefix="/api/uploads")
 
 DEFAULT_FORMATS = ("mp4", "mov", "m4v", "webm", "mkv", "avi", "wmv", "mpeg", "mpg")
 UNFINISHED = frozenset({VideoStatus.PENDING, VideoStatus.UPLOADING})
-MAX_FILENAME_CHARS = 255
+# A media type as browsers report a file's (`video/mp4`); anything else is stored as unknown.
+CONTENT_TYPE = re.compile(r"[A-Za-z0-9][\w!#$&^.+-]{0,63}/[A-Za-z0-9][\w!#$&^.+-]{0,63}",
+                          re.ASCII)
+UNKNOWN_CONTENT_TYPE = "application/octet-stream"
 # A local check still "processing" after this long was cut short (a restart): run it again.
 STALE_PROCESSING_SECONDS = 120
 # Status polls ask a provider (one API request each) at most this often per video; in
@@ -53,6 +58,13 @@ ERROR_MESSAGES = {
              "it again.",
 }
 GENERIC_FAILURE = "The video could not be processed. Please upload it again."
+# An attempt that finishes after its submission closed (ensure_open_for_submission's codes).
+CLOSED_WHILE_UPLOADING = {
+    "submission_graded": "Your submission was graded while this upload was in progress, so "
+                         "it was not added. Your graded video is unchanged.",
+    "assignment_locked": "The assignment was closed while this upload was in progress, so "
+                         "it was not added. Your submitted video is unchanged.",
+}
 
 
 # --- rules ----------------------------------------------------------------------------------
@@ -137,7 +149,9 @@ def start_attempt(launch: LaunchRecord, filename: str, size_bytes: int,
     assignment, user = launch.assignment, launch.user
     submission = find_submission(assignment, user)
     ensure_open_for_submission(assignment, submission)
-    filename = os.path.basename(filename.replace("\\", "/"))[:MAX_FILENAME_CHARS] or "video"
+    filename = clean_filename(filename)
+    if not CONTENT_TYPE.fullmatch(content_type or ""):
+        content_type = UNKNOWN_CONTENT_TYPE
     check_file(assignment, filename, size_bytes)
     backend = current_storage()
     try:
@@ -148,7 +162,7 @@ def start_attempt(launch: LaunchRecord, filename: str, size_bytes: int,
         attempt = 1 + max((v.attempt for v in submission.videos), default=0)
         video = Video(submission_id=submission.id, attempt=attempt, backend=backend.name,
                       status=VideoStatus.PENDING, filename=filename,
-                      content_type=(content_type or "application/octet-stream")[:128],
+                      content_type=content_type,
                       size_bytes=size_bytes)
         db.session.add(video)
         db.session.flush()
@@ -192,10 +206,42 @@ def delete_stored(video: Video) -> None:
         log.warning("could not delete stored video %s: %s", video.id, exc.message)
 
 
+def close_if_submission_closed(video: Video) -> Forbidden | None:
+    """Keep an attempt that finishes after its submission was graded or locked out of it.
+
+    The attempt never becomes the current video: what the backend holds for it is removed
+    and it is marked as an error the student reads on their page (committed). Return the
+    refusal for a student's request to raise, or None while the submission is open.
+    """
+    submission = video.submission
+    try:
+        ensure_open_for_submission(submission.assignment, submission)
+    except Forbidden as closed:
+        message = CLOSED_WHILE_UPLOADING[closed.code]
+        for upload in db.session.scalars(db.select(Upload).filter_by(video_id=video.id)):
+            db.session.delete(upload)
+        delete_stored(video)
+        video.status = VideoStatus.ERROR
+        video.error_code, video.error_message = closed.code, message
+        audit.record(EventType.VIDEO_FAILED, actor=submission.user, target=video,
+                     course_id=submission.assignment.course_id, error_code=closed.code)
+        db.session.commit()
+        log.info("video %s finished after its submission closed (%s): not added", video.id,
+                 closed.code)
+        return Forbidden(message, code=closed.code)
+    return None
+
+
 def mark_uploaded(video: Video) -> None:
-    """Record that every byte arrived: the attempt is now being checked (no commit)."""
+    """Record that every byte arrived: the attempt is now being checked (no commit).
+
+    Raise Forbidden when the submission closed meanwhile (close_if_submission_closed).
+    """
     if video.status in FINAL_VIDEO_STATES or video.status == VideoStatus.PROCESSING:
         return
+    refusal = close_if_submission_closed(video)
+    if refusal is not None:
+        raise refusal
     video.status = VideoStatus.PROCESSING
     video.uploaded_at = utcnow()
     audit.record(EventType.UPLOAD_COMPLETED, actor=video.submission.user, target=video,
@@ -219,6 +265,8 @@ def process_video(video: Video) -> None:
 
 def apply_info(video: Video, info: VideoInfo) -> None:
     """Turn what the backend reports into the attempt's final state (once)."""
+    if info.status == VideoStatus.READY and close_if_submission_closed(video) is not None:
+        return  # graded or locked while the video was being processed
     if info.status == VideoStatus.READY:
         limit = video.submission.assignment.max_duration_seconds
         if limit and info.duration_seconds and info.duration_seconds > limit + 0.5:
@@ -406,9 +454,7 @@ def state():
 def create():
     """Start a new attempt and say how the browser should upload it (tus or multipart)."""
     launch = _student_launch()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ToolError("Send a JSON object with filename and size_bytes.", code="bad_request")
+    body = json_body()
     filename, size = body.get("filename"), body.get("size_bytes")
     if not isinstance(filename, str) or not filename.strip():
         raise ToolError("The file name is missing.", code="bad_request")

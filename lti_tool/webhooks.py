@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
+import re
 import time
 from datetime import timedelta
 
@@ -22,6 +22,7 @@ from .audit import EventType
 from .errors import Conflict, ToolError
 from .extensions import db
 from .models import KeyValue, Video, utcnow
+from .request_input import BadInput, loads_object
 from .storage.cloudflare import CloudflareStorage, video_info_from
 from .storage.settings import read_setting
 
@@ -33,6 +34,8 @@ SIGNATURE_HEADER = "Webhook-Signature"
 MAX_AGE_SECONDS = 300
 MAX_BODY_BYTES = 256 * 1024
 REPLAY_KEY_PREFIX = "webhook-sig:"
+# A Unix time in ASCII digits (12 reach the year 33658); anything else is malformed.
+UNIX_TIME = re.compile(r"[0-9]{1,12}")
 
 
 class BadSignature(ToolError):
@@ -48,7 +51,7 @@ def verify_signature(header: str, body: bytes, secret: str, now: float | None = 
         name, _, value = item.strip().partition("=")
         fields[name] = value
     stamp, sig = fields.get("time", ""), fields.get("sig1", "")
-    if not stamp.isdigit() or not sig:
+    if not UNIX_TIME.fullmatch(stamp) or not sig:
         raise BadSignature("The Webhook-Signature header is missing or malformed.")
     now = time.time() if now is None else now
     if abs(now - int(stamp)) > MAX_AGE_SECONDS:
@@ -88,14 +91,18 @@ def cloudflare_stream():
                         http_status=503)
     if (request.content_length or 0) > MAX_BODY_BYTES:
         raise ToolError("The webhook body is too large.", code="too_large", http_status=413)
-    body = request.get_data(cache=False)[:MAX_BODY_BYTES + 1]
+    body = request.stream.read(MAX_BODY_BYTES + 1)  # bounded without a Content-Length too
+    if len(body) > MAX_BODY_BYTES:
+        raise ToolError("The webhook body is too large.", code="too_large", http_status=413)
     sig = verify_signature(request.headers.get(SIGNATURE_HEADER, ""), body, secret)
     remember_signature(sig)
     try:
-        payload = json.loads(body)
+        payload = loads_object(body)
         uid = payload["uid"]
-    except (ValueError, KeyError, TypeError):
+    except (BadInput, KeyError):
         raise ToolError("The webhook body is not a Stream video.", code="bad_request") from None
+    if not isinstance(uid, str) or not 0 < len(uid) <= 64:
+        raise ToolError("The webhook body is not a Stream video.", code="bad_request")
     video = db.session.scalar(db.select(Video).filter_by(backend=CloudflareStorage.name,
                                                          storage_uid=str(uid)))
     if video is None:  # another application on the same account, or a deleted attempt

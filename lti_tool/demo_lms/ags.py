@@ -15,6 +15,7 @@ from numbers import Real
 
 from ..errors import NotFound
 from ..extensions import db
+from ..request_input import parse_id
 from . import urls
 from .errors import InvalidLineItem, InvalidScore
 from .models import (DemoAccessToken, DemoCourse, DemoEnrollment, DemoLineItem,
@@ -72,7 +73,7 @@ def list_lineitems(token: DemoAccessToken, course: DemoCourse, args) -> list[Dem
     query = db.select(DemoLineItem).filter_by(course_id=course.id, tool_id=token.tool_id)
     if args.get("resource_link_id") is not None:
         rl = args["resource_link_id"]
-        query = query.filter(DemoLineItem.resource_link_id == (int(rl) if rl.isdigit() else -1))
+        query = query.filter(DemoLineItem.resource_link_id == (parse_id(rl) or -1))
     if args.get("resource_id") is not None:
         query = query.filter(DemoLineItem.resource_id == args["resource_id"])
     if args.get("tag") is not None:
@@ -229,5 +230,4 @@ def _float(value) -> float | None:
 
 
 def _int_or_none(value) -> int | None:
-    text = str(value)
-    return int(text) if text.isdigit() else None
+    return parse_id(value if isinstance(value, int) else str(value))

@@ -17,6 +17,7 @@ from flask import current_app
 from ..errors import LaunchError, NotFound
 from ..extensions import db
 from ..models import utcnow
+from ..request_input import BadInput, loads_object, parse_id
 from . import keys, urls
 from .control import control
 from .models import (DemoCourse, DemoEnrollment, DemoLaunchRequest, DemoLineItem,
@@ -45,8 +46,8 @@ def find_user(username: str | None) -> DemoUser:
 def find_course(key: str | int | None) -> DemoCourse:
     """Return a demo course by its key ("demo-course-1") or its numeric id."""
     course = db.session.scalar(db.select(DemoCourse).filter_by(key=str(key or "")))
-    if course is None and str(key or "").isdigit():
-        course = db.session.get(DemoCourse, int(key))
+    if course is None and parse_id(str(key or "")):
+        course = db.session.get(DemoCourse, parse_id(str(key)))
     if course is None:
         raise NotFound(f"The demo LMS has no course {key!r}.")
     return course
@@ -208,8 +209,8 @@ def _tool_for_client(client_id: str | None) -> DemoTool:
 def _launch_from_hints(tool: DemoTool, login_hint: str | None,
                        message_hint: str | None) -> DemoLaunchRequest | None:
     try:
-        launch_id = json.loads(message_hint or "")[LAUNCH_ID_HINT_KEY]
-    except (ValueError, TypeError, KeyError):
+        launch_id = loads_object(message_hint or "")[LAUNCH_ID_HINT_KEY]
+    except (BadInput, KeyError):
         return None
     if not isinstance(launch_id, str):
         return None

@@ -1,10 +1,12 @@
 """Paging of service containers with `limit` and `from`, announced by a Link rel="next" header."""
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 LIMIT_PARAM = "limit"
 FROM_PARAM = "from"
+_COUNT = re.compile(r"[0-9]{1,9}")
 
 
 def page_of(items: list, args, url: str) -> tuple[list, str | None]:
@@ -22,4 +24,4 @@ def page_of(items: list, args, url: str) -> tuple[list, str | None]:
 
 
 def _non_negative(value: str | None) -> int:
-    return int(value) if value is not None and value.isdigit() else 0
+    return int(value) if value is not None and _COUNT.fullmatch(value) else 0

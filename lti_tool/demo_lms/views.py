@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from ..errors import (LaunchError, NotFound, ToolError, is_schema_missing, render_error,
                       schema_missing_response)
 from ..extensions import db
+from ..request_input import json_body, parse_id
 from . import ags, deep_linking, gradebook, keys, launches, nrps, tokens, urls
 from .control import control
 from .errors import OAuthError, UnsupportedMediaType
@@ -153,11 +154,11 @@ def launch():
     if message_type not in {m.value for m in MessageType} - {
             MessageType.DEEP_LINKING_RESPONSE}:
         raise LaunchError(f"The demo LMS cannot send a {message_type!r} message.")
-    link = _link_of(tool, course.id, int(args["link"])) if args.get("link", "").isdigit() else None
+    link_id, lineitem_id = parse_id(args.get("link", "")), parse_id(args.get("lineitem", ""))
+    link = _link_of(tool, course.id, link_id) if link_id else None
     if link is None and message_type != MessageType.DEEP_LINKING:
         link = next(iter(launches.links_of(course, tool)), None)  # the course's first activity
-    lineitem = (ags.lineitem_for(tool.id, course.id, int(args["lineitem"]))
-                if args.get("lineitem", "").isdigit() else None)
+    lineitem = ags.lineitem_for(tool.id, course.id, lineitem_id) if lineitem_id else None
     for_user = launches.find_user(args["for_user"]) if args.get("for_user") else None
     roles = [r for r in (args.get("roles") or "").split(",") if r.strip()] or None
     pending = launches.start_launch(tool, user, course, message_type, link=link, roles=roles,
@@ -253,10 +254,10 @@ def _service(endpoint: str, scopes_any: list[str]):
     return token
 
 
-def _json_body(media_type: str):
+def _json_body(media_type: str) -> dict:
     if request.mimetype != media_type:
         raise UnsupportedMediaType(f"Content-Type must be {media_type}.")
-    return request.get_json(force=True, silent=True)
+    return json_body(media_types=(media_type,))
 
 
 def _json_response(body, media_type: str, status: int = 200, link_next: str | None = None):

@@ -27,6 +27,7 @@ from ..models import Deployment, Platform, new_token
 from ..states import DeploymentPolicy
 from ..upserts import get_or_create
 from . import claims as c
+from .claim_checks import check_claim_shapes
 from .launch_store import DbLaunchDataStorage, kv_add, kv_get, kv_pop, kv_put
 from .login import LOGIN_TTL_SECONDS, NEW_WINDOW_PARAM, state_cookie_name, state_key
 from .tool_conf import DbToolConf, find_deployment, platform_jwk
@@ -88,8 +89,12 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         except LtiException:
             raise LaunchError("The LMS did not send a valid id_token (a signed JWT) with the "
                               "launch.") from None
+        if not all(isinstance(self._jwt.get(part), dict) for part in ("header", "body")):
+            raise LaunchError("The LMS's id_token is not a JWT whose header and body are JSON "
+                              "objects.")
         self.validate_registration()
         self.validate_jwt_signature()
+        check_claim_shapes(self.claims)
         self.validate_state()
         self.validate_message()
         self.validate_deployment()

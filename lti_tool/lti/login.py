@@ -7,6 +7,7 @@ Platform Storage when the platform offers it (`lti_storage_target`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from flask import render_template, request, url_for
@@ -16,6 +17,7 @@ from pylti1p3.exception import OIDCException
 from ..cookies import cookie_attributes
 from ..errors import LaunchError
 from ..models import Platform
+from ..request_input import string_problem
 from .launch_store import DbLaunchDataStorage, kv_put
 from .tool_conf import DbToolConf
 from .urls import tool_url
@@ -29,6 +31,21 @@ LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint",
 STORAGE_TARGET_PARAM = "lti_storage_target"
 NEW_WINDOW_PARAM = "lti1p3_new_window"
 TEST_COOKIE = "lti1p3_test_cookie"
+
+# The longest value taken for each login parameter (the columns and keys they end up in;
+# hints are opaque to us, and some LMSs send a JWT as lti_message_hint).
+LOGIN_PARAM_MAX_CHARS = {"iss": 512, "client_id": 255, "lti_deployment_id": 255,
+                         "login_hint": 4096, "lti_message_hint": 4096,
+                         "target_link_uri": 2048, STORAGE_TARGET_PARAM: 255}
+
+
+def check_login_params(values: Mapping[str, str]) -> None:
+    """Refuse a login initiation whose parameters are too long or hold NUL (LTI 1.3 core 4.1)."""
+    for name, limit in LOGIN_PARAM_MAX_CHARS.items():
+        value = values.get(name)
+        if value is not None and (len(value) > limit or string_problem(value)):
+            raise LaunchError(f"The login parameter `{name}` is longer than {limit} characters "
+                              "or holds a NUL character.", code="malformed_login")
 
 
 def state_key(state: str) -> str:

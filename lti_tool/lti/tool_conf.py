@@ -19,6 +19,7 @@ from .. import outbound
 from ..errors import LaunchError
 from ..extensions import db
 from ..models import Deployment, Platform, utcnow
+from ..request_input import string_problem
 from . import keys
 from .urls import tool_url
 
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 # An unknown kid triggers a refetch of the platform's JWKS, but not more often than this,
 # so forged tokens with random kids cannot make us hammer the platform.
 JWKS_MIN_REFETCH_SECONDS = 10
+# The columns that keep a registration's issuer and client id.
+MAX_ISSUER_CHARS = 512
+MAX_CLIENT_ID_CHARS = 255
 
 
 class NotRegistered(LaunchError):
@@ -54,6 +58,12 @@ def find_platform(issuer: str | None, client_id: str | None) -> Platform:
     """
     if not issuer:
         raise LaunchError("The LMS did not say who it is (no `iss` parameter or claim).")
+    for name, value, limit in (("iss", issuer, MAX_ISSUER_CHARS),
+                               ("client_id", client_id, MAX_CLIENT_ID_CHARS)):
+        if value is not None and (not isinstance(value, str) or len(value) > limit
+                                  or string_problem(value)):
+            raise LaunchError(f"The LMS's `{name}` is not a text of at most {limit} characters "
+                              "without NUL.", code="malformed_claim")
     query = db.select(Platform).filter_by(issuer=issuer)
     if client_id:
         query = query.filter_by(client_id=client_id)

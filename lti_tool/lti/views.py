@@ -19,7 +19,7 @@ from . import claims as c
 from . import deep_linking, keys, registration
 from .launch import (STORAGE_NONCE_FIELD, STORAGE_STATE_FIELD, NeedsPlatformStorage,
                      StateNotBound, ToolMessageLaunch)
-from .login import ToolOIDCLogin
+from .login import ToolOIDCLogin, check_login_params
 from .provisioning import provision
 from .urls import origin_of, tool_url, tool_urls
 
@@ -47,6 +47,7 @@ def _login(platform: Platform | None):
     csp.use_platform(platform)
     oidc = ToolOIDCLogin(platform)
     try:
+        check_login_params(request.values)
         if oidc.wants_cookie_check():
             csp.use_platform(oidc.tool_conf.find_platform(request.values.get("iss"),
                                                           request.values.get("client_id")))

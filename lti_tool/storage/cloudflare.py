@@ -17,6 +17,7 @@ from typing import Any, Iterator, Mapping
 
 from .. import outbound
 from ..errors import ToolError
+from ..request_input import clean_filename
 from ..states import VideoStatus
 from .base import (BackendUnavailable, BrowserDirective, Capability, Health, Playback,
                    PlaybackKind, StorageBackend, StoredObject, UploadMethod, UploadRequest, UploadTicket,
@@ -179,7 +180,7 @@ class CloudflareStorage(StorageBackend):
                        MAX_UPLOAD_URL_LIFETIME)
         expires_at = (datetime.now(timezone.utc) + lifetime).replace(microsecond=0)
         metadata = {
-            "name": f"video {req.video_id}: {req.filename}"[:200],
+            "name": f"video {req.video_id}: {clean_filename(req.filename)}"[:200],
             "maxDurationSeconds": str(max_duration),
             "expiry": expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "requiresignedurls": None,

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from .. import outbound
 from ..errors import StorageError
+from ..request_input import clean_filename
 from ..states import VideoStatus
 from .base import (BackendUnavailable, BrowserDirective, Capability, Health, PartUrl,
                    Playback, PlaybackKind,
@@ -483,6 +484,7 @@ def _unquote(etag: str) -> str:
 
 def _attachment(filename: str) -> str:
     """Return a Content-Disposition for downloading under the student's file name."""
+    filename = clean_filename(filename)
     ascii_name = re.sub(r'[^A-Za-z0-9 ._()-]', "_", filename)[:150] or "video"
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename[:150])}"
 

@@ -4,12 +4,13 @@ of a chunked upload's per-request work).
 
 It serves only the plain case, which it can answer exactly as the Flask view would: tus
 1.0.0, Content-Type application/offset+octet-stream, a valid Upload-Offset, the launch in
-the X-LTI-Launch header, and a live launch whose user owns the unexpired, unfinished
-upload, found in one query; and only a PATCH that cannot finish the upload (a known
-Content-Length ending before the upload's end), so completion (video checks, signals,
-audit) always runs in the Flask view. Every other request, including every refusal
-before the body is read, goes to Flask unchanged. Errors raised while writing are
-rendered by the app's own error handlers and after-request hooks.
+the X-LTI-Launch header, no NUL there or in the path (Flask's hook refuses those), and a
+live launch whose user owns the unexpired, unfinished upload, found in one query; and
+only a PATCH that cannot finish the upload (a known Content-Length ending before the
+upload's end), so completion (video checks, signals, audit) always runs in the Flask
+view. Every other request, including every refusal before the body is read, goes to
+Flask unchanged. Errors raised while writing are rendered by the app's own error
+handlers and after-request hooks.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from werkzeug.wsgi import get_content_length, get_input_stream
 from ..extensions import db
 from ..headers import HEADERS as SECURITY_HEADERS
 from ..models import LaunchRecord, Upload, Video, utcnow
+from ..request_input import NUL
 from . import service
 from .body import body_reader
 from .headers import OFFSET_OCTET_STREAM, TUS_VERSION, UPLOAD_EXPIRES, UPLOAD_OFFSET
@@ -56,7 +58,8 @@ class FastPatch:
         launch_id = environ.get(_LAUNCH, "")
         content_length = get_content_length(environ)
         if (match is None or environ.get(_TUS_RESUMABLE) != TUS_VERSION
-                or not 0 < len(launch_id) <= 64 or not _DIGITS.fullmatch(offset)
+                or not 0 < len(launch_id) <= 64 or NUL in launch_id or NUL in match.group(1)
+                or not _DIGITS.fullmatch(offset)
                 or content_length is None
                 or parse_options_header(environ.get("CONTENT_TYPE", ""))[0].lower()
                 != OFFSET_OCTET_STREAM):

@@ -15,14 +15,15 @@ from flask import Blueprint, current_app, request, url_for
 from werkzeug.http import http_date
 
 from ..auth import current_launch, require_launch
+from ..request_input import clean_filename, parse_id, string_problem
 from . import service
 from .body import body_reader
 from .errors import TusError, UnsupportedVersion, WrongContentType
-from .headers import (CHECKSUM_ALGORITHMS, EXPOSED_HEADERS, EXTENSIONS, META_VIDEO_ID,
-                      OFFSET_OCTET_STREAM, TUS_CHECKSUM_ALGORITHM, TUS_EXTENSION, TUS_MAX_SIZE,
-                      TUS_RESUMABLE, TUS_VERSION, TUS_VERSION_HEADER, UPLOAD_CHECKSUM,
-                      UPLOAD_DEFER_LENGTH, UPLOAD_EXPIRES, UPLOAD_LENGTH, UPLOAD_METADATA,
-                      UPLOAD_OFFSET)
+from .headers import (CHECKSUM_ALGORITHMS, EXPOSED_HEADERS, EXTENSIONS, META_FILENAME,
+                      META_VIDEO_ID, OFFSET_OCTET_STREAM, TUS_CHECKSUM_ALGORITHM, TUS_EXTENSION,
+                      TUS_MAX_SIZE, TUS_RESUMABLE, TUS_VERSION, TUS_VERSION_HEADER,
+                      UPLOAD_CHECKSUM, UPLOAD_DEFER_LENGTH, UPLOAD_EXPIRES, UPLOAD_LENGTH,
+                      UPLOAD_METADATA, UPLOAD_OFFSET)
 
 bp = Blueprint("tus", __name__, url_prefix="/tus")
 
@@ -78,10 +79,12 @@ def create():
         raise TusError("This server needs the size up front: send Upload-Length.")
     length = _header_int(UPLOAD_LENGTH)
     metadata = parse_metadata(request.headers.get(UPLOAD_METADATA, ""))
-    video_id = metadata.get(META_VIDEO_ID) or ""
-    if not video_id.isdigit():
+    video_id = parse_id(metadata.get(META_VIDEO_ID) or "")
+    if video_id is None:
         raise TusError(f"Upload-Metadata must name the '{META_VIDEO_ID}' this upload is for.")
-    upload = service.open_upload(current_launch().user, int(video_id), length, metadata)
+    if META_FILENAME in metadata:
+        metadata[META_FILENAME] = clean_filename(metadata[META_FILENAME])
+    upload = service.open_upload(current_launch().user, video_id, length, metadata)
     headers = {"Location": url_for("tus.upload", upload_id=upload.id, _external=True),
                UPLOAD_EXPIRES: http_date(upload.expires_at)}
     if request.mimetype == OFFSET_OCTET_STREAM:  # creation-with-upload
@@ -156,6 +159,8 @@ def parse_metadata(header: str) -> dict[str, str]:
                 if len(parts) == 2 else ""
         except (binascii.Error, UnicodeDecodeError):
             raise TusError(f"Upload-Metadata value of '{key}' is not valid base64.") from None
+        if string_problem(key) or string_problem(value):
+            raise TusError(f"Upload-Metadata of '{key}' holds a NUL character.")
         result[key] = value
     return result
 
