@@ -21,13 +21,16 @@ remote body. Why not a library: docs/architecture.md.
 """
 from __future__ import annotations
 
+import email.utils
 import ipaddress
 import logging
 import os
+import re
 import socket
 import threading
 import time
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Iterator, Mapping
 from urllib.parse import urlsplit
@@ -474,3 +477,27 @@ def init_app(app: Flask) -> None:
     if bound < 1:
         raise ValueError("OUTBOUND_UNAUTHENTICATED_CONCURRENCY must be 1 or more.")
     app.extensions[_EXT_KEY] = threading.BoundedSemaphore(bound)
+
+
+# ---- answers ----
+_DELTA_SECONDS = re.compile(r"[0-9]{1,10}")
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Return the seconds a Retry-After header asks to wait (RFC 9110 10.2.3), or None.
+
+    It is delta-seconds (ASCII digits only) or an HTTP date; anything else — other digits,
+    signs, NaN, a date that cannot be read — is no answer rather than an error.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if _DELTA_SECONDS.fullmatch(value):
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())

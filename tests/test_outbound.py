@@ -383,3 +383,15 @@ def test_the_demo_lms_fetches_tool_keys_under_the_same_policy(app, no_loopback,
             fetch_tool_jwks(tool)
         assert ports_tried(connect_attempts, jwks.port) == []
         db.session.rollback()
+
+
+# ---- Retry-After, read the same way for every service ----
+@pytest.mark.parametrize("value, seconds", [
+    ("120", 120.0), (" 7 ", 7.0), ("Wed, 02 Dec 2026 12:00:30 GMT", 30.0),
+    ("Wed, 02 Dec 2026 11:00:00 GMT", 0.0),  # a date in the past: go now
+    ("²", None), ("-5", None), ("1e3", None), ("nan", None), ("inf", None),
+    ("9" * 5000, None), ("not a date", None), ("", None), (None, None)])
+def test_retry_after_is_delta_seconds_or_an_http_date(value, seconds):
+    from datetime import datetime, timezone
+    now = datetime(2026, 12, 2, 12, 0, 0, tzinfo=timezone.utc)
+    assert outbound.parse_retry_after(value, now=now) == seconds

@@ -10,7 +10,6 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, Callable
 
 import requests
@@ -130,7 +129,7 @@ class CloudflareClient:
     def _delay(self, attempt: int, retry_after: str | None) -> float:
         """Return seconds to wait: Retry-After when given, else capped exponential backoff."""
         if retry_after:
-            seconds = _parse_retry_after(retry_after)
+            seconds = outbound.parse_retry_after(retry_after)
             if seconds is not None:
                 return min(max(seconds, 0.0), self.max_backoff_seconds)
         base = self.backoff_seconds * (2 ** attempt)
@@ -173,17 +172,3 @@ def _failure(resp: requests.Response) -> ApiFailure:
                 codes.append(int(err.get("code") or 0))
                 messages.append(str(err.get("message") or ""))
     return ApiFailure(resp.status_code, tuple(codes), tuple(messages))
-
-
-def _parse_retry_after(value: str) -> float | None:
-    """Return the seconds a Retry-After header asks for (delta-seconds or HTTP date)."""
-    value = value.strip()
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return when.timestamp() - time.time()
