@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config as config_module
+from lti_tool import config as config_module
 
 # Blueprint modules, each exposing `bp`; one per feature.
 BLUEPRINTS = [
@@ -90,22 +90,22 @@ def register_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from .extensions import db, login_manager
-    from . import models  # noqa: F401  (models must be imported for migrations)
-    from . import auth  # noqa: F401  (registers the user loader)
+    from lti_tool.extensions import db, login_manager
+    from lti_tool import models  # noqa: F401  (models must be imported for migrations)
+    from lti_tool import auth  # noqa: F401  (registers the user loader)
 
     db.init_app(app)
-    from . import outbound
+    from lti_tool import outbound
     outbound.init_app(app)
     if not in_server_worker():  # `flask db ...`, tests, scripts: Alembic is needed
         from flask_migrate import Migrate
         Migrate(app, db, directory=str(_project_path(app, "migrations")))
     login_manager.init_app(app)
-    from . import rate_limits
+    from lti_tool import rate_limits
     rate_limits.init_app(app)
-    from .cookies import init_app as init_cookies
+    from lti_tool.cookies import init_app as init_cookies
     init_cookies(app)
-    from .headers import init_app as init_headers
+    from lti_tool.headers import init_app as init_headers
     init_headers(app)
 
 
@@ -117,7 +117,7 @@ def in_server_worker() -> bool:
 
 def register_request_input(app: Flask) -> None:
     """Bound `<int:...>` ids and refuse NUL bytes (before blueprints add their rules)."""
-    from . import request_input
+    from lti_tool import request_input
     request_input.init_app(app)
 
 
@@ -130,17 +130,17 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    from . import errors
+    from lti_tool import errors
     errors.init_app(app)
 
 
 def register_cli(app: Flask) -> None:
-    from . import cli
+    from lti_tool import cli
     cli.init_app(app)
 
 
 def register_jobs(app: Flask) -> None:
-    from . import jobs
+    from lti_tool import jobs
     jobs.init_app(app)
 
 

@@ -16,11 +16,11 @@ from typing import Callable, Iterable
 from flask import g, request, session, url_for
 from flask_login import login_user
 
-from .errors import Forbidden, NotAuthenticated
-from .extensions import db, login_manager
-from .models import LaunchRecord, User, utcnow
-from .request_input import NUL, parse_id
-from .states import Role
+from lti_tool.errors import Forbidden, NotAuthenticated
+from lti_tool.extensions import db, login_manager
+from lti_tool.models import LaunchRecord, User, utcnow
+from lti_tool.request_input import NUL, parse_id
+from lti_tool.states import Role
 
 LAUNCH_HEADER = "X-LTI-Launch"
 LAUNCH_PARAM = "launch"

@@ -14,15 +14,15 @@ import logging
 
 from flask import Blueprint, jsonify, request, url_for
 
-from . import audit
-from .audit import EventType
-from .auth import current_launch, require_launch
-from .errors import Conflict, Forbidden, StorageError, ToolError
-from .models import User, Video
-from .permissions import can_grade, get_visible_video
-from .states import VideoStatus
-from .storage import storage_for
-from .storage.base import Capability, NotSupported, UploadNotFound
+from lti_tool import audit
+from lti_tool.audit import EventType
+from lti_tool.auth import current_launch, require_launch
+from lti_tool.errors import Conflict, Forbidden, StorageError, ToolError
+from lti_tool.models import User, Video
+from lti_tool.permissions import can_grade, get_visible_video
+from lti_tool.states import VideoStatus
+from lti_tool.storage import storage_for
+from lti_tool.storage.base import Capability, NotSupported, UploadNotFound
 
 log = logging.getLogger(__name__)
 

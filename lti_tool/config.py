@@ -5,7 +5,7 @@ import os
 import secrets
 from pathlib import Path
 
-from .database import is_sqlite, sqlite_engine_options
+from lti_tool.database import is_sqlite, sqlite_engine_options
 
 GIB = 1024**3
 

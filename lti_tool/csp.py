@@ -19,14 +19,14 @@ from typing import Callable, Iterable, Mapping, TypeVar
 from flask import Blueprint, Flask, current_app, g, request, url_for
 from sqlalchemy.exc import SQLAlchemyError
 
-from .auth import current_launch
-from .errors import ToolError
-from .extensions import db
-from .lti.origins import normalize_origin, normalize_pattern, platform_origins
-from .models import Platform
-from .rate_limits import limit_by_address
-from .storage import current_storage
-from .storage.base import BrowserDirective
+from lti_tool.auth import current_launch
+from lti_tool.errors import ToolError
+from lti_tool.extensions import db
+from lti_tool.lti.origins import normalize_origin, normalize_pattern, platform_origins
+from lti_tool.models import Platform
+from lti_tool.rate_limits import limit_by_address
+from lti_tool.storage import current_storage
+from lti_tool.storage.base import BrowserDirective
 
 log = logging.getLogger(__name__)
 

@@ -128,7 +128,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(429)
     def handle_rate_limited(err: HTTPException):
-        from .rate_limits import retry_after_seconds
+        from lti_tool.rate_limits import retry_after_seconds
         wait = retry_after_seconds()
         log.warning("%s %s -> 429 rate limited (%s); retry after %ss", request.method,
                     request.path, err.description, wait)
@@ -149,7 +149,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DBAPIError)
     def handle_database_error(err: DBAPIError):
-        from .extensions import db
+        from lti_tool.extensions import db
         db.session.rollback()
         if is_schema_missing(err):
             return schema_missing_response()

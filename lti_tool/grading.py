@@ -12,14 +12,14 @@ import logging
 import math
 from datetime import datetime
 
-from . import audit, outbox
-from .errors import Forbidden, ToolError
-from .extensions import db
-from .lti.ags import build_score, has_gradebook
-from .lti.ags_values import ActivityProgress, GradingProgress
-from .models import Assignment, Comment, Submission, User, Video, utcnow
-from .signals import video_ready
-from .upserts import get_or_create
+from lti_tool import audit, outbox
+from lti_tool.errors import Forbidden, ToolError
+from lti_tool.extensions import db
+from lti_tool.lti.ags import build_score, has_gradebook
+from lti_tool.lti.ags_values import ActivityProgress, GradingProgress
+from lti_tool.models import Assignment, Comment, Submission, User, Video, utcnow
+from lti_tool.signals import video_ready
+from lti_tool.upserts import get_or_create
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
 from sqlalchemy import text
 
-from .extensions import db
+from lti_tool.extensions import db
 
 bp = Blueprint("home", __name__)
 

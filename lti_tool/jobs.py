@@ -20,8 +20,8 @@ from flask import Flask
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
-from .extensions import db
-from .models import JobLock, utcnow
+from lti_tool.extensions import db
+from lti_tool.models import JobLock, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def init_app(app: Flask) -> None:
     import sys
     if os.path.basename(sys.argv[0]) == "flask" and "run" not in sys.argv:
         return  # a CLI command such as `db upgrade`
-    from . import in_server_worker
+    from lti_tool import in_server_worker
     if not in_server_worker():
         start_scheduler(app)
         return

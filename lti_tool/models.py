@@ -14,8 +14,8 @@ from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, 
                         String, Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .extensions import db
-from .states import (DeploymentPolicy, OutboxStatus, RegistrationLinkState, Role,
+from lti_tool.extensions import db
+from lti_tool.states import (DeploymentPolicy, OutboxStatus, RegistrationLinkState, Role,
                      VideoStatus)
 
 

@@ -10,16 +10,16 @@ import logging
 
 from flask import Blueprint, current_app, jsonify
 
-from . import audit, uploads
-from .audit import EventType
-from .auth import current_launch, require_launch
-from .errors import Conflict, NotFound, ToolError
-from .extensions import db
-from .models import Video, utcnow
-from .request_input import json_body
-from .states import Role, VideoStatus
-from .storage import storage_for
-from .storage.base import Capability
+from lti_tool import audit, uploads
+from lti_tool.audit import EventType
+from lti_tool.auth import current_launch, require_launch
+from lti_tool.errors import Conflict, NotFound, ToolError
+from lti_tool.extensions import db
+from lti_tool.models import Video, utcnow
+from lti_tool.request_input import json_body
+from lti_tool.states import Role, VideoStatus
+from lti_tool.storage import storage_for
+from lti_tool.storage.base import Capability
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from sqlalchemy import case, delete, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from .extensions import db, limiter
-from .models import RateCounter, utcnow
+from lti_tool.extensions import db, limiter
+from lti_tool.models import RateCounter, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def client_address() -> str:
 
 def user_or_address() -> str:
     """Count per launching user when a launch names one, else per client address."""
-    from .auth import current_launch
+    from lti_tool.auth import current_launch
     launch = current_launch()
     if launch is not None:
         return f"user:{launch.user_id}"

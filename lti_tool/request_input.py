@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 from flask import Flask, request
 from werkzeug.routing import IntegerConverter, ValidationError
 
-from .errors import ToolError
+from lti_tool.errors import ToolError
 
 log = logging.getLogger(__name__)
 

@@ -10,19 +10,19 @@ import logging
 
 from flask import (Blueprint, flash, jsonify, redirect, render_template, request, url_for)
 
-from . import audit, grading, outbox, review_queue
-from .auth import current_launch, launch_url_for, require_launch
-from .errors import Forbidden, NotFound, ToolError, wants_json
-from .extensions import db
-from .lti import ags, nrps
-from .lti.claims import FOR_USER, SUBMISSION_REVIEW_REQUEST
-from .lti.service_token import ServiceError
-from .playback import binding_address
-from .models import Comment, Enrollment, LaunchRecord, Submission, User, Video
-from .request_input import json_body, json_or_form, parse_id, safe_next
-from .states import GRADER_ROLES, STAFF_ROLES, Role, VideoStatus
-from .storage import storage_for
-from .storage.base import Capability
+from lti_tool import audit, grading, outbox, review_queue
+from lti_tool.auth import current_launch, launch_url_for, require_launch
+from lti_tool.errors import Forbidden, NotFound, ToolError, wants_json
+from lti_tool.extensions import db
+from lti_tool.lti import ags, nrps
+from lti_tool.lti.claims import FOR_USER, SUBMISSION_REVIEW_REQUEST
+from lti_tool.lti.service_token import ServiceError
+from lti_tool.playback import binding_address
+from lti_tool.models import Comment, Enrollment, LaunchRecord, Submission, User, Video
+from lti_tool.request_input import json_body, json_or_form, parse_id, safe_next
+from lti_tool.states import GRADER_ROLES, STAFF_ROLES, Role, VideoStatus
+from lti_tool.storage import storage_for
+from lti_tool.storage.base import Capability
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from enum import StrEnum
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from .extensions import db
-from .grading import is_late
-from .models import Assignment, Enrollment, ScoreOutbox, Submission, User, Video
-from .outbox import latest_items
-from .states import OutboxStatus, Role, VideoStatus
+from lti_tool.extensions import db
+from lti_tool.grading import is_late
+from lti_tool.models import Assignment, Enrollment, ScoreOutbox, Submission, User, Video
+from lti_tool.outbox import latest_items
+from lti_tool.states import OutboxStatus, Role, VideoStatus
 
 
 class RowStatus(StrEnum):

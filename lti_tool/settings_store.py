@@ -12,8 +12,8 @@ import hashlib
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 
-from .extensions import db
-from .models import Setting
+from lti_tool.extensions import db
+from lti_tool.models import Setting
 
 
 def _fernet() -> Fernet:

@@ -12,10 +12,10 @@ import click
 from flask import current_app, url_for
 from flask.cli import AppGroup
 
-from .extensions import db
-from .settings_store import set_setting
-from .storage import backend_class, current_storage
-from .storage.settings import read_setting
+from lti_tool.extensions import db
+from lti_tool.settings_store import set_setting
+from lti_tool.storage import backend_class, current_storage
+from lti_tool.storage.settings import read_setting
 
 # Registry names of the backends these commands drive (imported on use: boto3 is heavy).
 CLOUDFLARE = "cloudflare"

@@ -11,15 +11,15 @@ from datetime import timedelta
 
 from flask import current_app
 
-from . import uploads
-from .errors import Forbidden, StorageError
-from .extensions import db
-from .models import Video, utcnow
-from .states import FINAL_VIDEO_STATES, VideoStatus
-from .storage import BACKENDS, backend_class, storage_for
-from .storage.base import Capability, UploadNotFound, VideoInfo
-from .storage.messages import MSG_UPLOAD_EXPIRED, UPLOAD_EXPIRED
-from .storage.settings import read_setting
+from lti_tool import uploads
+from lti_tool.errors import Forbidden, StorageError
+from lti_tool.extensions import db
+from lti_tool.models import Video, utcnow
+from lti_tool.states import FINAL_VIDEO_STATES, VideoStatus
+from lti_tool.storage import BACKENDS, backend_class, storage_for
+from lti_tool.storage.base import Capability, UploadNotFound, VideoInfo
+from lti_tool.storage.messages import MSG_UPLOAD_EXPIRED, UPLOAD_EXPIRED
+from lti_tool.storage.settings import read_setting
 
 log = logging.getLogger(__name__)
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, url_for
 
-from . import uploads
-from .auth import current_launch, require_launch
-from .errors import NotFound
-from .storage import current_storage
+from lti_tool import uploads
+from lti_tool.auth import current_launch, require_launch
+from lti_tool.errors import NotFound
+from lti_tool.storage import current_storage
 
 bp = Blueprint("student", __name__)
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .extensions import db
+from lti_tool.extensions import db
 
 Model = TypeVar("Model")
 

@@ -11,12 +11,12 @@ import logging
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
-from ..extensions import db
-from ..models import Assignment, utcnow
-from .ags_values import (CANVAS_FAMILY, CANVAS_SUBMISSION_EXT, LINEITEM_READ_SCOPES,
+from lti_tool.extensions import db
+from lti_tool.models import Assignment, utcnow
+from lti_tool.lti.ags_values import (CANVAS_FAMILY, CANVAS_SUBMISSION_EXT, LINEITEM_READ_SCOPES,
                          LINEITEM_TAG, SCOPE_LINEITEM, SCOPE_SCORE, ActivityProgress,
                          GradingProgress, MediaType)
-from .service_token import (ScopeNotGranted, ServiceRefused, iter_pages, service_request)
+from lti_tool.lti.service_token import (ScopeNotGranted, ServiceRefused, iter_pages, service_request)
 
 log = logging.getLogger(__name__)
 

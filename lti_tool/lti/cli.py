@@ -8,15 +8,15 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .. import audit
-from ..audit import EventType
-from ..errors import ToolError
-from ..extensions import db
-from ..models import AccessToken, Deployment, Platform
-from ..states import DeploymentPolicy
-from . import keys as tool_keys
-from .origins import HTTP, is_loopback_host, normalize_pattern, platform_origins
-from . import registration_links
+from lti_tool import audit
+from lti_tool.audit import EventType
+from lti_tool.errors import ToolError
+from lti_tool.extensions import db
+from lti_tool.models import AccessToken, Deployment, Platform
+from lti_tool.states import DeploymentPolicy
+from lti_tool.lti import keys as tool_keys
+from lti_tool.lti.origins import HTTP, is_loopback_host, normalize_pattern, platform_origins
+from lti_tool.lti import registration_links
 
 POLICIES = click.Choice([p.value for p in DeploymentPolicy])
 

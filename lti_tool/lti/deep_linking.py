@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 import jwt
 
-from ..models import LaunchRecord
-from . import claims as c
-from . import keys
-from .origins import check_return_url
+from lti_tool.models import LaunchRecord
+from lti_tool.lti import claims as c
+from lti_tool.lti import keys
+from lti_tool.lti.origins import check_return_url
 
 MB = 1024**2
 GB = 1024**3

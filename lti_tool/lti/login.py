@@ -14,13 +14,13 @@ from flask import render_template, request, url_for
 from pylti1p3.contrib.flask import FlaskCookieService, FlaskOIDCLogin, FlaskRequest
 from pylti1p3.exception import OIDCException
 
-from ..cookies import cookie_attributes
-from ..errors import LaunchError
-from ..models import Platform
-from ..request_input import string_problem
-from .launch_store import DbLaunchDataStorage, kv_put
-from .tool_conf import DbToolConf
-from .urls import tool_url
+from lti_tool.cookies import cookie_attributes
+from lti_tool.errors import LaunchError
+from lti_tool.models import Platform
+from lti_tool.request_input import string_problem
+from lti_tool.lti.launch_store import DbLaunchDataStorage, kv_put
+from lti_tool.lti.tool_conf import DbToolConf
+from lti_tool.lti.urls import tool_url
 
 # The login must reach the launch within this time (Moodle's own id_token lives 60 s).
 LOGIN_TTL_SECONDS = 600

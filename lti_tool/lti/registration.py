@@ -21,15 +21,15 @@ from urllib.parse import SplitResult, urlsplit
 from flask import current_app, url_for
 from sqlalchemy.exc import IntegrityError
 
-from .. import audit, outbound
-from ..audit import EventType
-from ..errors import LaunchError
-from ..extensions import db
-from ..models import Deployment, Platform, RegistrationLink, new_token
-from ..states import DeploymentPolicy, RegistrationMode
-from . import claims as c
-from . import registration_links
-from .urls import base_url, tool_url
+from lti_tool import audit, outbound
+from lti_tool.audit import EventType
+from lti_tool.errors import LaunchError
+from lti_tool.extensions import db
+from lti_tool.models import Deployment, Platform, RegistrationLink, new_token
+from lti_tool.states import DeploymentPolicy, RegistrationMode
+from lti_tool.lti import claims as c
+from lti_tool.lti import registration_links
+from lti_tool.lti.urls import base_url, tool_url
 
 log = logging.getLogger(__name__)
 

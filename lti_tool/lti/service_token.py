@@ -21,11 +21,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from .. import outbound
-from ..errors import ToolError
-from ..extensions import db
-from ..models import AccessToken, Platform, utcnow
-from .keys import SIGNING_ALG, signing_key
+from lti_tool import outbound
+from lti_tool.errors import ToolError
+from lti_tool.extensions import db
+from lti_tool.models import AccessToken, Platform, utcnow
+from lti_tool.lti.keys import SIGNING_ALG, signing_key
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ from pylti1p3.deployment import Deployment as LtiDeployment
 from pylti1p3.registration import Registration
 from pylti1p3.tool_config import ToolConfAbstract
 
-from .. import outbound
-from ..errors import LaunchError
-from ..extensions import db
-from ..models import Deployment, Platform, utcnow
-from ..request_input import string_problem
-from . import keys
-from .urls import tool_url
+from lti_tool import outbound
+from lti_tool.errors import LaunchError
+from lti_tool.extensions import db
+from lti_tool.models import Deployment, Platform, utcnow
+from lti_tool.request_input import string_problem
+from lti_tool.lti import keys
+from lti_tool.lti.urls import tool_url
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, request, url_for
 
-from ..models import Platform
+from lti_tool.models import Platform
 
 
 def base_url() -> str:

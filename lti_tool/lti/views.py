@@ -6,22 +6,22 @@ import logging
 from flask import (Blueprint, Flask, current_app, jsonify, redirect, render_template, request,
                    url_for)
 
-from .. import audit, csp
-from ..audit import EventType
-from ..auth import current_launch, remember_launch, require_launch
-from ..errors import LaunchError, NotAuthenticated, ToolError
-from ..extensions import db, limiter
-from ..rate_limits import (REFUSAL_AUDIT_SCOPE, client_address, limit_by_address,
+from lti_tool import audit, csp
+from lti_tool.audit import EventType
+from lti_tool.auth import current_launch, remember_launch, require_launch
+from lti_tool.errors import LaunchError, NotAuthenticated, ToolError
+from lti_tool.extensions import db, limiter
+from lti_tool.rate_limits import (REFUSAL_AUDIT_SCOPE, client_address, limit_by_address,
                            within_budget)
-from ..models import Platform
-from ..states import STAFF_ROLES, RegistrationMode, Role
-from . import claims as c
-from . import deep_linking, keys, registration
-from .launch import (STORAGE_NONCE_FIELD, STORAGE_STATE_FIELD, NeedsPlatformStorage,
+from lti_tool.models import Platform
+from lti_tool.states import STAFF_ROLES, RegistrationMode, Role
+from lti_tool.lti import claims as c
+from lti_tool.lti import deep_linking, keys, registration
+from lti_tool.lti.launch import (STORAGE_NONCE_FIELD, STORAGE_STATE_FIELD, NeedsPlatformStorage,
                      StateNotBound, ToolMessageLaunch)
-from .login import ToolOIDCLogin, check_login_params
-from .provisioning import provision
-from .urls import origin_of, tool_url, tool_urls
+from lti_tool.lti.login import ToolOIDCLogin, check_login_params
+from lti_tool.lti.provisioning import provision
+from lti_tool.lti.urls import origin_of, tool_url, tool_urls
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +262,7 @@ def init_app(app: Flask) -> None:
 
     (`platforms` comes through COMMAND_MODULES; a module there adds one group.)
     """
-    from .cli import keys_cli
+    from lti_tool.lti.cli import keys_cli
     registration.registration_mode(app.config)  # a wrong LTI_REGISTRATION stops the start
     app.add_url_rule("/.well-known/jwks.json", "lti_well_known_jwks", jwks)
     app.cli.add_command(keys_cli)

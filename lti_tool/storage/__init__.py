@@ -5,7 +5,7 @@ from importlib import import_module
 
 from flask import current_app
 
-from .base import StorageBackend
+from lti_tool.storage.base import StorageBackend
 
 # name -> "module:Class", imported on first use so an unused backend's SDK is not needed.
 BACKENDS = {

@@ -13,11 +13,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
-from ..errors import StorageError
-from ..states import VideoStatus
+from lti_tool.errors import StorageError
+from lti_tool.states import VideoStatus
 
 if TYPE_CHECKING:  # the tus store is only needed by backends the app hosts
-    from ..tus.store import FileStore
+    from lti_tool.tus.store import FileStore
 
 
 class Capability(StrEnum):

@@ -14,10 +14,10 @@ from typing import Any, Callable
 
 import requests
 
-from .. import outbound
-from ..errors import StorageError
-from .base import BackendUnavailable, QuotaExceeded, UploadNotFound
-from .messages import MSG_BUSY, MSG_MISCONFIGURED, MSG_QUOTA, MSG_REFUSED
+from lti_tool import outbound
+from lti_tool.errors import StorageError
+from lti_tool.storage.base import BackendUnavailable, QuotaExceeded, UploadNotFound
+from lti_tool.storage.messages import MSG_BUSY, MSG_MISCONFIGURED, MSG_QUOTA, MSG_REFUSED
 
 log = logging.getLogger(__name__)
 

@@ -24,11 +24,11 @@ from typing import Any, Iterator, Mapping
 from flask import current_app, has_request_context, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from .. import media
-from ..models import new_token
-from ..states import VideoStatus
-from ..tus.store import FileStore, safe_name
-from .base import (Capability, Health, NotSupported, Playback, PlaybackKind, StorageBackend,
+from lti_tool import media
+from lti_tool.models import new_token
+from lti_tool.states import VideoStatus
+from lti_tool.tus.store import FileStore, safe_name
+from lti_tool.storage.base import (Capability, Health, NotSupported, Playback, PlaybackKind, StorageBackend,
                    StorageError, StoredObject, UploadMethod, UploadNotFound, UploadRequest,
                    UploadTicket, UploadTooLarge, VideoInfo)
 

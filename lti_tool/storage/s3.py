@@ -26,16 +26,16 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from .. import outbound
-from ..errors import StorageError
-from ..request_input import clean_filename
-from ..states import VideoStatus
-from .base import (BackendUnavailable, BrowserDirective, Capability, Health, PartUrl,
+from lti_tool import outbound
+from lti_tool.errors import StorageError
+from lti_tool.request_input import clean_filename
+from lti_tool.states import VideoStatus
+from lti_tool.storage.base import (BackendUnavailable, BrowserDirective, Capability, Health, PartUrl,
                    Playback, PlaybackKind,
                    StorageBackend, StoredObject, UploadMethod, UploadNotFound, UploadRequest,
                    UploadTicket, UploadTooLarge, VideoInfo)
-from .messages import MSG_BUSY, MSG_MISCONFIGURED, MSG_REFUSED, MSG_UPLOAD_GONE
-from .settings import read_setting
+from lti_tool.storage.messages import MSG_BUSY, MSG_MISCONFIGURED, MSG_REFUSED, MSG_UPLOAD_GONE
+from lti_tool.storage.settings import read_setting
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ def read_setting(config: Mapping[str, Any], name: str, default: Any = None) -> A
     encrypted when secret) overrides the environment; elsewhere `config` alone is used.
     """
     if has_app_context() and config is current_app.config:
-        from ..settings_store import get_setting
+        from lti_tool.settings_store import get_setting
         return get_setting(name, default)
     value = config.get(name)
     return default if value in (None, "") else value

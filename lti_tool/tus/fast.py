@@ -24,13 +24,13 @@ from werkzeug.http import http_date, parse_options_header
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wsgi import get_content_length, get_input_stream
 
-from ..extensions import db
-from ..headers import HEADERS as SECURITY_HEADERS
-from ..models import LaunchRecord, Upload, Video, utcnow
-from ..request_input import NUL
-from . import service
-from .body import body_reader
-from .headers import OFFSET_OCTET_STREAM, TUS_VERSION, UPLOAD_EXPIRES, UPLOAD_OFFSET
+from lti_tool.extensions import db
+from lti_tool.headers import HEADERS as SECURITY_HEADERS
+from lti_tool.models import LaunchRecord, Upload, Video, utcnow
+from lti_tool.request_input import NUL
+from lti_tool.tus import service
+from lti_tool.tus.body import body_reader
+from lti_tool.tus.headers import OFFSET_OCTET_STREAM, TUS_VERSION, UPLOAD_EXPIRES, UPLOAD_OFFSET
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
@@ -78,7 +78,7 @@ class FastPatch:
         return response(environ, start_response)
 
     def _write(self, environ: dict, upload: Upload, offset: int, content_length: int):
-        from .views import parse_checksum
+        from lti_tool.tus.views import parse_checksum
         try:
             checksum = parse_checksum(environ.get(_CHECKSUM))
             stream = get_input_stream(environ, max_content_length=None)
@@ -116,7 +116,7 @@ def install(app: Flask, protocol_headers: Callable[[], dict]) -> None:
     requests first)."""
     if not app.config.get("TUS_FAST_PATCH", True):
         return
-    from .. import NoTrustedProxy
+    from lti_tool import NoTrustedProxy
     if isinstance(app.wsgi_app, (ProxyFix, NoTrustedProxy)):
         app.wsgi_app.app = fast = FastPatch(app, app.wsgi_app.app, protocol_headers)
     else:

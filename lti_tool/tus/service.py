@@ -16,18 +16,18 @@ from flask import current_app
 from sqlalchemy import update
 from sqlalchemy.orm import joinedload
 
-from .. import audit, uploads
-from ..audit import EventType
-from ..errors import Conflict, NotFound
-from ..extensions import db
-from ..models import Upload, User, Video, new_token, utcnow
-from ..states import VideoStatus
-from ..storage import storage_for
-from ..storage.base import Capability, StorageBackend, UploadTooLarge
-from ..storage.local import UPLOAD_ID_KEY
-from .body import ReadInto
-from .errors import ChecksumMismatch, OffsetMismatch, UploadFinished, UploadGone
-from .store import FileStore
+from lti_tool import audit, uploads
+from lti_tool.audit import EventType
+from lti_tool.errors import Conflict, NotFound
+from lti_tool.extensions import db
+from lti_tool.models import Upload, User, Video, new_token, utcnow
+from lti_tool.states import VideoStatus
+from lti_tool.storage import storage_for
+from lti_tool.storage.base import Capability, StorageBackend, UploadTooLarge
+from lti_tool.storage.local import UPLOAD_ID_KEY
+from lti_tool.tus.body import ReadInto
+from lti_tool.tus.errors import ChecksumMismatch, OffsetMismatch, UploadFinished, UploadGone
+from lti_tool.tus.store import FileStore
 
 log = logging.getLogger(__name__)
 
@@ -279,8 +279,8 @@ def remove_expired_uploads() -> int:
 
 def _remove_stray_files(now: datetime) -> int:
     """Remove partial files no upload row points at, once older than the expiry."""
-    from ..storage import current_storage
-    from .store import safe_name
+    from lti_tool.storage import current_storage
+    from lti_tool.tus.store import safe_name
     backend = current_storage()
     if not backend.supports(Capability.APP_HOSTED):
         return 0

@@ -14,12 +14,12 @@ import re
 from flask import Blueprint, current_app, request, url_for
 from werkzeug.http import http_date
 
-from ..auth import current_launch, require_launch
-from ..request_input import clean_filename, parse_id, string_problem
-from . import service
-from .body import body_reader
-from .errors import TusError, UnsupportedVersion, WrongContentType
-from .headers import (CHECKSUM_ALGORITHMS, EXPOSED_HEADERS, EXTENSIONS, META_FILENAME,
+from lti_tool.auth import current_launch, require_launch
+from lti_tool.request_input import clean_filename, parse_id, string_problem
+from lti_tool.tus import service
+from lti_tool.tus.body import body_reader
+from lti_tool.tus.errors import TusError, UnsupportedVersion, WrongContentType
+from lti_tool.tus.headers import (CHECKSUM_ALGORITHMS, EXPOSED_HEADERS, EXTENSIONS, META_FILENAME,
                       META_VIDEO_ID, OFFSET_OCTET_STREAM, TUS_CHECKSUM_ALGORITHM, TUS_EXTENSION,
                       TUS_MAX_SIZE, TUS_RESUMABLE, TUS_VERSION, TUS_VERSION_HEADER,
                       UPLOAD_CHECKSUM, UPLOAD_DEFER_LENGTH, UPLOAD_EXPIRES, UPLOAD_LENGTH,
@@ -40,7 +40,7 @@ def protocol_headers() -> dict[str, str]:
 
 def init_app(app) -> None:
     """Serve plain chunk PATCHes on the WSGI fast path (lti_tool/tus/fast.py)."""
-    from . import fast
+    from lti_tool.tus import fast
     fast.install(app, protocol_headers)
 
 
