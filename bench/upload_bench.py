@@ -268,7 +268,7 @@ class OurServer:
                                                   "filename": "bench.mp4"}
 
     def stored_file(self, url: str) -> Path:
-        from lti_tool.storage.local import VIDEO_FILE
+        from lti_tool.storage.local.backend import VIDEO_FILE
         from lti_tool.tus.store import safe_name
         import sqlite3
         upload_id = url.rstrip("/").rsplit("/", 1)[1]

@@ -13,15 +13,15 @@ from lti_tool import config as config_module
 
 # Blueprint modules, each exposing `bp`; one per feature.
 BLUEPRINTS = [
-    "lti_tool.home",
-    "lti_tool.student",
-    "lti_tool.review",
-    "lti_tool.tus.views", "lti_tool.uploads", "lti_tool.playback",
+    "lti_tool.web.home",
+    "lti_tool.uploads.pages",
+    "lti_tool.grading.views",
+    "lti_tool.tus.views", "lti_tool.uploads.attempts", "lti_tool.playback.views",
     "lti_tool.demo_lms.views",
     "lti_tool.lti.views",
-    "lti_tool.multipart", "lti_tool.webhooks",
-    "lti_tool.captions",
-    "lti_tool.csp",
+    "lti_tool.uploads.multipart_views", "lti_tool.storage.cloudflare.webhooks",
+    "lti_tool.captions.views",
+    "lti_tool.web.csp",
 ]
 
 
@@ -92,7 +92,7 @@ def register_logging(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from lti_tool.extensions import db, login_manager
     from lti_tool import models  # noqa: F401  (models must be imported for migrations)
-    from lti_tool import auth  # noqa: F401  (registers the user loader)
+    from lti_tool.access import launches  # noqa: F401  (registers the user loader)
 
     db.init_app(app)
     from lti_tool import outbound
@@ -101,11 +101,11 @@ def register_extensions(app: Flask) -> None:
         from flask_migrate import Migrate
         Migrate(app, db, directory=str(_project_path(app, "migrations")))
     login_manager.init_app(app)
-    from lti_tool import rate_limits
+    from lti_tool.web import rate_limits
     rate_limits.init_app(app)
-    from lti_tool.cookies import init_app as init_cookies
+    from lti_tool.web.cookies import init_app as init_cookies
     init_cookies(app)
-    from lti_tool.headers import init_app as init_headers
+    from lti_tool.web.security_headers import init_app as init_headers
     init_headers(app)
 
 
@@ -117,7 +117,7 @@ def in_server_worker() -> bool:
 
 def register_request_input(app: Flask) -> None:
     """Bound `<int:...>` ids and refuse NUL bytes (before blueprints add their rules)."""
-    from lti_tool import request_input
+    from lti_tool.web import request_input
     request_input.init_app(app)
 
 

@@ -6,7 +6,7 @@ from flask import Flask
 # Modules exposing a click group or command named `cli`, added to `flask --app wsgi`.
 COMMAND_MODULES: list[str] = [
     "lti_tool.lti.cli",
-    "lti_tool.storage_cli",
+    "lti_tool.storage.cli",
 ]
 
 

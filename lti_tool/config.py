@@ -67,7 +67,7 @@ class Config:
     DEMO_LMS_TOKEN_TTL_SECONDS = _int("DEMO_LMS_TOKEN_TTL_SECONDS", 3600)
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
     REDIS_URL = os.environ.get("REDIS_URL", "")
-    # --- rate limits (lti_tool.rate_limits): counters in Redis when REDIS_URL is set, else in
+    # --- rate limits (lti_tool.web.rate_limits): counters in Redis when REDIS_URL is set, else in
     # the database, so every worker and replica counts together.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "")
     # Dynamic registration makes the tool call out to the URL it is given: keep it rare.

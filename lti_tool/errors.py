@@ -128,7 +128,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(429)
     def handle_rate_limited(err: HTTPException):
-        from lti_tool.rate_limits import retry_after_seconds
+        from lti_tool.web.rate_limits import retry_after_seconds
         wait = retry_after_seconds()
         log.warning("%s %s -> 429 rate limited (%s); retry after %ss", request.method,
                     request.path, err.description, wait)

@@ -28,13 +28,13 @@ log = logging.getLogger(__name__)
 # (module:function, seconds between runs); each function takes no arguments and runs
 # inside an app context.
 JOBS: list[tuple[str, int]] = [
-    ("lti_tool.tus.service:remove_expired_uploads", 3600),
-    ("lti_tool.storage_jobs:poll_stuck_videos", 300),
-    ("lti_tool.storage_jobs:abort_stale_multipart_uploads", 3600),
-    ("lti_tool.outbox:deliver_scores", 30),
+    ("lti_tool.tus.uploads:remove_expired_uploads", 3600),
+    ("lti_tool.storage.jobs:poll_stuck_videos", 300),
+    ("lti_tool.storage.jobs:abort_stale_multipart_uploads", 3600),
+    ("lti_tool.grading.outbox:deliver_scores", 30),
     # What unauthenticated requests write (login state, rate counters) goes soon.
     ("lti_tool.lti.launch_store:purge_expired", 600),
-    ("lti_tool.rate_limits:purge_expired_counters", 600),
+    ("lti_tool.web.rate_limits:purge_expired_counters", 600),
 ]
 
 _OWNER_TAG = uuid.uuid4().hex[:6]

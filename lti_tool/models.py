@@ -512,7 +512,7 @@ class JobLock(db.Model):
 
 
 class RateCounter(db.Model):
-    """One fixed-window rate limit counter, shared by every worker (lti_tool.rate_limits)."""
+    """One fixed-window rate limit counter, shared by every worker (lti_tool.web.rate_limits)."""
 
     __tablename__ = "rate_counter"
 

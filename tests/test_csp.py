@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from lti_tool import csp
+from lti_tool.web import csp
 from lti_tool.extensions import db
 from lti_tool.storage import current_storage
 from tests import cloudflare_fake as cf
@@ -101,7 +101,7 @@ def test_s3_on_aws_and_cloudfront(app):
     app.config.update({"CLOUDFRONT_DOMAIN": "d111.cloudfront.net",
                        "CLOUDFRONT_KEY_PAIR_ID": "K2JCJMDEHXQW5F",
                        "CLOUDFRONT_PRIVATE_KEY_PEM": cf.private_pem()})
-    app.extensions.pop("lti_tool.csp")  # the policy's parts are cached for a minute
+    app.extensions.pop("lti_tool.web.csp")  # the policy's parts are cached for a minute
     policy = policy_of(app.test_client().get("/"))
     assert policy["media-src"] == f"'self' blob: {bucket} https://d111.cloudfront.net"
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from lti_tool import grading
+from lti_tool.grading import service as grading
 from lti_tool.errors import Forbidden
 from lti_tool.extensions import db
 from lti_tool.models import ScoreOutbox, utcnow

@@ -320,7 +320,7 @@ def test_lms_service_calls_have_a_total_deadline(app):
 
 
 def _cloudflare(app, api_base: str):
-    from lti_tool.storage.cloudflare import CloudflareStorage
+    from lti_tool.storage.cloudflare.backend import CloudflareStorage
     from tests import cloudflare_fake as cf
     app.config.update(cf.settings(CLOUDFLARE_API_BASE=api_base, CLOUDFLARE_API_MAX_RETRIES=0,
                                   CLOUDFLARE_API_TIMEOUT_SECONDS=DEADLINE))
@@ -358,7 +358,7 @@ def test_an_s3_endpoint_at_a_forbidden_address_is_refused_with_an_admin_log_line
         app, caplog, connect_attempts):
     from lti_tool.storage.base import BackendUnavailable
     from lti_tool.storage.messages import MSG_MISCONFIGURED
-    from lti_tool.storage.s3 import S3Storage
+    from lti_tool.storage.s3.backend import S3Storage
     with TcpServer(answer(500, b"")) as endpoint:
         app.config.update(OUTBOUND_ALLOW_LOOPBACK=False, S3_BUCKET="videos",
                           S3_ENDPOINT_URL=endpoint.url().rstrip("/"),

@@ -8,7 +8,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import responses
 
-from lti_tool import grading, outbox
+from lti_tool.grading import outbox
+
+from lti_tool.grading import service as grading
 from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.lti import ags_values as av

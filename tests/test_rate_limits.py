@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 import requests
 
-from lti_tool import rate_limits
+from lti_tool.web import rate_limits
 from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.models import AuditEvent, RateCounter, utcnow

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
-from lti_tool import grading
+from lti_tool.grading import service as grading
 from lti_tool.extensions import db
 from lti_tool.lti import claims
 from lti_tool.models import AuditEvent, Comment, Enrollment, ScoreOutbox, Video, utcnow
@@ -207,7 +207,7 @@ def test_retry_button_resets_a_failed_score(app, client, room, fake):
     launch = room.launch(room.instructor)
     client.post(f"/review/students/{room.student.id}/grade", json={"score": 3},
                 headers=hdr(launch))
-    from lti_tool import outbox
+    from lti_tool.grading import outbox
     outbox.deliver_scores()
     page = client.get(f"/review/students/{room.student.id}", headers=hdr(launch))
     assert b"Incorrect score received" in page.data and b"Retry" in page.data

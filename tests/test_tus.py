@@ -11,7 +11,7 @@ from werkzeug.http import parse_date
 from lti_tool.extensions import db
 from lti_tool.models import Upload, Video, utcnow
 from lti_tool.states import VideoStatus
-from lti_tool.tus.headers import (OFFSET_OCTET_STREAM, TUS_CHECKSUM_ALGORITHM, TUS_EXTENSION,
+from lti_tool.tus.protocol import (OFFSET_OCTET_STREAM, TUS_CHECKSUM_ALGORITHM, TUS_EXTENSION,
                                   TUS_MAX_SIZE, TUS_RESUMABLE, TUS_VERSION, TUS_VERSION_HEADER,
                                   UPLOAD_CHECKSUM, UPLOAD_EXPIRES, UPLOAD_LENGTH,
                                   UPLOAD_METADATA, UPLOAD_OFFSET)
@@ -192,7 +192,7 @@ def test_unknown_upload_is_404(student_tus):
 
 
 def test_expired_upload_is_410_and_the_job_removes_it(app, student_tus):
-    from lti_tool.tus.service import remove_expired_uploads
+    from lti_tool.tus.uploads import remove_expired_uploads
     ticket = student_tus.start(size=100)
     location = student_tus.create(ticket["video_id"], 100).headers["Location"]
     student_tus.patch(location, b"x" * 10, 0)
@@ -216,7 +216,7 @@ def test_expired_upload_is_410_and_the_job_removes_it(app, student_tus):
 
 def test_finished_uploads_are_forgotten_after_the_expiry_window(app, student_tus,
                                                                 sample_mp4):
-    from lti_tool.tus.service import remove_expired_uploads
+    from lti_tool.tus.uploads import remove_expired_uploads
     _, location, _ = student_tus.upload(sample_mp4.read_bytes())
     with app.app_context():
         remove_expired_uploads()

@@ -12,8 +12,8 @@ from lti_tool.extensions import db
 from lti_tool.models import AuditEvent, Video
 from lti_tool.settings_store import set_setting
 from lti_tool.states import VideoStatus
-from lti_tool.storage_jobs import poll_stuck_videos
-from lti_tool.webhooks import BadSignature, verify_signature
+from lti_tool.storage.jobs import poll_stuck_videos
+from lti_tool.storage.cloudflare.webhooks import BadSignature, verify_signature
 from tests.factories import Classroom
 
 from . import cloudflare_fake as cf
@@ -204,7 +204,7 @@ def test_status_polls_ask_cloudflare_at_most_once_per_interval(app, client, stud
     from datetime import timedelta
 
     from lti_tool.models import KeyValue, utcnow
-    from lti_tool.uploads import PROVIDER_CHECK_KEY
+    from lti_tool.uploads.attempts import PROVIDER_CHECK_KEY
 
     def expire_check():
         with app.app_context():

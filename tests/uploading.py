@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from lti_tool.extensions import db
-from lti_tool.tus.headers import (OFFSET_OCTET_STREAM, TUS_RESUMABLE, TUS_VERSION,
+from lti_tool.tus.protocol import (OFFSET_OCTET_STREAM, TUS_RESUMABLE, TUS_VERSION,
                                   UPLOAD_LENGTH, UPLOAD_METADATA, UPLOAD_OFFSET)
 from lti_tool.models import Assignment, Course, User
 from lti_tool.states import Role

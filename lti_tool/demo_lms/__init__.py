@@ -2,5 +2,5 @@
 
 Importing the package registers its `demo_` tables in the shared metadata.
 """
-from . import models  # noqa: F401  (tables must be in db.metadata)
-from .registration import ensure_demo_registration  # noqa: F401
+from lti_tool.demo_lms import models  # noqa: F401  (tables must be in db.metadata)
+from lti_tool.demo_lms.registration import ensure_demo_registration  # noqa: F401

@@ -39,7 +39,7 @@ from typing import Iterable
 
 from flask import Flask
 
-from ..extensions import db
+from lti_tool.extensions import db
 
 EXTENSION_KEY = "demo_lms_control"
 ENDPOINTS = frozenset({"scores", "token", "lineitems", "memberships"})
@@ -124,7 +124,7 @@ class DemoLmsControl:
 
     def scores(self, lineitem_id: int | None = None) -> list[dict]:
         """Return the scores received (for one line item, or all), oldest first."""
-        from .models import DemoScore
+        from lti_tool.demo_lms.models import DemoScore
         with self._app.app_context():
             query = db.select(DemoScore).order_by(DemoScore.id)
             if lineitem_id is not None:
@@ -133,8 +133,8 @@ class DemoLmsControl:
 
     def lineitems(self) -> list[dict]:
         """Return every line item, oldest first."""
-        from .ags import lineitem_as_json
-        from .models import DemoLineItem
+        from lti_tool.demo_lms.ags import lineitem_as_json
+        from lti_tool.demo_lms.models import DemoLineItem
         with self._app.app_context():
             items = db.session.scalars(db.select(DemoLineItem).order_by(DemoLineItem.id))
             return [dict(lineitem_as_json(item), pk=item.id, course_id=item.course_id)

@@ -12,17 +12,17 @@ from flask import (Blueprint, Flask, abort, current_app, jsonify, make_response,
                    render_template, request, url_for)
 from sqlalchemy.exc import OperationalError
 
-from ..errors import (LaunchError, NotFound, ToolError, is_schema_missing, render_error,
+from lti_tool.errors import (LaunchError, NotFound, ToolError, is_schema_missing, render_error,
                       schema_missing_response)
-from ..extensions import db
-from ..request_input import json_body, parse_id
-from . import ags, deep_linking, gradebook, keys, launches, nrps, tokens, urls
-from .control import control
-from .errors import OAuthError, UnsupportedMediaType
-from .models import DemoResourceLink, DemoTool
-from .paging import page_of
-from .registration import ensure_demo_registration
-from .vocab import MediaType, MessageType, Scope, role_label
+from lti_tool.extensions import db
+from lti_tool.web.request_input import json_body, parse_id
+from lti_tool.demo_lms import ags, deep_linking, gradebook, keys, launches, nrps, tokens, urls
+from lti_tool.demo_lms.control import control
+from lti_tool.demo_lms.errors import OAuthError, UnsupportedMediaType
+from lti_tool.demo_lms.models import DemoResourceLink, DemoTool
+from lti_tool.demo_lms.paging import page_of
+from lti_tool.demo_lms.registration import ensure_demo_registration
+from lti_tool.demo_lms.vocab import MediaType, MessageType, Scope, role_label
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from lti_tool.errors import LaunchError
-from lti_tool.request_input import NUL, string_problem
+from lti_tool.web.request_input import NUL, string_problem
 from lti_tool.lti import claims as c
 
 MAX_ID_CHARS = 255  # the columns that keep sub, context and resource link ids

@@ -19,7 +19,7 @@ from lti_tool import outbound
 from lti_tool.errors import LaunchError
 from lti_tool.extensions import db
 from lti_tool.models import Deployment, Platform, utcnow
-from lti_tool.request_input import string_problem
+from lti_tool.web.request_input import string_problem
 from lti_tool.lti import keys
 from lti_tool.lti.urls import tool_url
 

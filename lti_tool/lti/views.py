@@ -6,12 +6,14 @@ import logging
 from flask import (Blueprint, Flask, current_app, jsonify, redirect, render_template, request,
                    url_for)
 
-from lti_tool import audit, csp
+from lti_tool import audit
+
+from lti_tool.web import csp
 from lti_tool.audit import EventType
-from lti_tool.auth import current_launch, remember_launch, require_launch
+from lti_tool.access.launches import current_launch, remember_launch, require_launch
 from lti_tool.errors import LaunchError, NotAuthenticated, ToolError
 from lti_tool.extensions import db, limiter
-from lti_tool.rate_limits import (REFUSAL_AUDIT_SCOPE, client_address, limit_by_address,
+from lti_tool.web.rate_limits import (REFUSAL_AUDIT_SCOPE, client_address, limit_by_address,
                            within_budget)
 from lti_tool.models import Platform
 from lti_tool.states import STAFF_ROLES, RegistrationMode, Role

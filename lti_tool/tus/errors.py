@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from lti_tool.errors import ToolError
-from lti_tool.tus.headers import STATUS_CHECKSUM_MISMATCH, TUS_VERSION, TUS_VERSION_HEADER
+from lti_tool.tus.protocol import STATUS_CHECKSUM_MISMATCH, TUS_VERSION, TUS_VERSION_HEADER
 
 
 class TusError(ToolError):

@@ -17,13 +17,15 @@ from datetime import timedelta
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
-from lti_tool import audit, storage_jobs
+from lti_tool import audit
+
+from lti_tool.storage import jobs as storage_jobs
 from lti_tool.audit import EventType
 from lti_tool.errors import Conflict, ToolError
 from lti_tool.extensions import db
 from lti_tool.models import KeyValue, Video, utcnow
-from lti_tool.request_input import BadInput, loads_object
-from lti_tool.storage.cloudflare import CloudflareStorage, video_info_from
+from lti_tool.web.request_input import BadInput, loads_object
+from lti_tool.storage.cloudflare.backend import CloudflareStorage, video_info_from
 from lti_tool.storage.settings import read_setting
 
 log = logging.getLogger(__name__)

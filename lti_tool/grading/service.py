@@ -12,7 +12,9 @@ import logging
 import math
 from datetime import datetime
 
-from lti_tool import audit, outbox
+from lti_tool import audit
+
+from lti_tool.grading import outbox
 from lti_tool.errors import Forbidden, ToolError
 from lti_tool.extensions import db
 from lti_tool.lti.ags import build_score, has_gradebook

@@ -16,7 +16,9 @@ from flask import current_app
 from sqlalchemy import update
 from sqlalchemy.orm import joinedload
 
-from lti_tool import audit, uploads
+from lti_tool import audit
+
+from lti_tool.uploads import attempts as uploads
 from lti_tool.audit import EventType
 from lti_tool.errors import Conflict, NotFound
 from lti_tool.extensions import db
@@ -24,7 +26,7 @@ from lti_tool.models import Upload, User, Video, new_token, utcnow
 from lti_tool.states import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability, StorageBackend, UploadTooLarge
-from lti_tool.storage.local import UPLOAD_ID_KEY
+from lti_tool.storage.local.backend import UPLOAD_ID_KEY
 from lti_tool.tus.body import ReadInto
 from lti_tool.tus.errors import ChecksumMismatch, OffsetMismatch, UploadFinished, UploadGone
 from lti_tool.tus.store import FileStore

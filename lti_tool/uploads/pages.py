@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, url_for
 
-from lti_tool import uploads
-from lti_tool.auth import current_launch, require_launch
+from lti_tool.uploads import attempts as uploads
+from lti_tool.access.launches import current_launch, require_launch
 from lti_tool.errors import NotFound
 from lti_tool.storage import current_storage
 

@@ -13,20 +13,22 @@ from datetime import datetime
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
-from lti_tool import audit, uploads
-from lti_tool.captions import LANGUAGES
+from lti_tool import audit
+
+from lti_tool.uploads import attempts as uploads
+from lti_tool.captions.views import LANGUAGES
 from lti_tool.audit import EventType
-from lti_tool.auth import current_launch, require_launch
+from lti_tool.access.launches import current_launch, require_launch
 from lti_tool.errors import Conflict, Forbidden, NotFound
 from lti_tool.extensions import db
 from lti_tool.models import User, Video
-from lti_tool.permissions import can_view_submission, get_visible_video
-from lti_tool.rate_limits import client_address, limit
-from lti_tool.request_input import clean_filename
+from lti_tool.access.permissions import can_view_submission, get_visible_video
+from lti_tool.web.rate_limits import client_address, limit
+from lti_tool.web.request_input import clean_filename
 from lti_tool.states import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability, StorageError
-from lti_tool.storage.local import (GRANT_CAPTIONS, GRANT_DOWNLOAD, GRANT_MEDIA, GRANT_THUMBNAIL,
+from lti_tool.storage.local.backend import (GRANT_CAPTIONS, GRANT_DOWNLOAD, GRANT_MEDIA, GRANT_THUMBNAIL,
                             read_grant, sign_grant)
 
 log = logging.getLogger(__name__)

@@ -18,17 +18,19 @@ from flask import Blueprint, current_app, jsonify, url_for
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from lti_tool import audit, media, signals
+from lti_tool import audit, signals
+
+from lti_tool.uploads import video_checks as media
 from lti_tool.audit import EventType
-from lti_tool.auth import current_launch, require_launch
+from lti_tool.access.launches import current_launch, require_launch
 from lti_tool.errors import Conflict, Forbidden, NotFound, StorageError, ToolError
 from lti_tool.extensions import db
 from lti_tool.lti.launch_store import kv_add, kv_put
 from lti_tool.models import Assignment, LaunchRecord, Submission, Upload, User, Video, utcnow
-from lti_tool.request_input import clean_filename, json_body
+from lti_tool.web.request_input import clean_filename, json_body
 from lti_tool.states import FINAL_VIDEO_STATES, Role, VideoStatus
 from lti_tool.storage import current_storage, storage_for
-from lti_tool.rate_limits import limit
+from lti_tool.web.rate_limits import limit
 from lti_tool.upserts import get_or_create
 from lti_tool.storage.base import (Capability, UploadNotFound, UploadRequest, UploadTicket,
                            UploadTooLarge, VideoInfo)
@@ -319,7 +321,7 @@ def complete_upload(video: Video) -> None:
     backend = storage_for(video.backend)
     if video.status in UNFINISHED:
         if backend.supports(Capability.APP_HOSTED):
-            from lti_tool.tus import service as tus_service
+            from lti_tool.tus import uploads as tus_service
             upload = db.session.scalar(db.select(Upload).filter_by(video_id=video.id))
             if upload is None or not tus_service.finish_if_full(upload):
                 raise Conflict("The upload has not finished yet: resume it to send the "
@@ -381,7 +383,7 @@ def received_bytes(video: Video) -> int | None:
     upload = db.session.scalar(db.select(Upload).filter_by(video_id=video.id))
     if upload is None:
         return 0
-    from lti_tool.tus import service as tus_service
+    from lti_tool.tus import uploads as tus_service
     try:
         return tus_service.current_offset(upload)
     except ToolError:

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from lti_tool import outbound
 from lti_tool.errors import StorageError
-from lti_tool.request_input import clean_filename
+from lti_tool.web.request_input import clean_filename
 from lti_tool.states import VideoStatus
 from lti_tool.storage.base import (BackendUnavailable, BrowserDirective, Capability, Health, PartUrl,
                    Playback, PlaybackKind,

@@ -19,12 +19,12 @@ from typing import Callable, Iterable, Mapping, TypeVar
 from flask import Blueprint, Flask, current_app, g, request, url_for
 from sqlalchemy.exc import SQLAlchemyError
 
-from lti_tool.auth import current_launch
+from lti_tool.access.launches import current_launch
 from lti_tool.errors import ToolError
 from lti_tool.extensions import db
 from lti_tool.lti.origins import normalize_origin, normalize_pattern, platform_origins
 from lti_tool.models import Platform
-from lti_tool.rate_limits import limit_by_address
+from lti_tool.web.rate_limits import limit_by_address
 from lti_tool.storage import current_storage
 from lti_tool.storage.base import BrowserDirective
 
@@ -40,7 +40,7 @@ NONE = "'none'"
 HTML = "text/html"
 BODYLESS_STATUSES = frozenset({204, 304})  # Flask labels these text/html too; no page
 CACHE_TTL_SECONDS = 60
-_CACHE_KEY = "lti_tool.csp"
+_CACHE_KEY = "lti_tool.web.csp"
 _G_PLATFORMS = "csp_platforms"
 _G_FRAME_ORIGINS = "csp_frame_origins"
 

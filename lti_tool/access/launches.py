@@ -19,7 +19,7 @@ from flask_login import login_user
 from lti_tool.errors import Forbidden, NotAuthenticated
 from lti_tool.extensions import db, login_manager
 from lti_tool.models import LaunchRecord, User, utcnow
-from lti_tool.request_input import NUL, parse_id
+from lti_tool.web.request_input import NUL, parse_id
 from lti_tool.states import Role
 
 LAUNCH_HEADER = "X-LTI-Launch"

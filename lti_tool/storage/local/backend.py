@@ -24,7 +24,7 @@ from typing import Any, Iterator, Mapping
 from flask import current_app, has_request_context, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from lti_tool import media
+from lti_tool.uploads import video_checks as media
 from lti_tool.models import new_token
 from lti_tool.states import VideoStatus
 from lti_tool.tus.store import FileStore, safe_name

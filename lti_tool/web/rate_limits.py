@@ -50,7 +50,7 @@ def client_address() -> str:
 
 def user_or_address() -> str:
     """Count per launching user when a launch names one, else per client address."""
-    from lti_tool.auth import current_launch
+    from lti_tool.access.launches import current_launch
     launch = current_launch()
     if launch is not None:
         return f"user:{launch.user_id}"

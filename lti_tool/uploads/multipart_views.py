@@ -10,13 +10,15 @@ import logging
 
 from flask import Blueprint, current_app, jsonify
 
-from lti_tool import audit, uploads
+from lti_tool import audit
+
+from lti_tool.uploads import attempts as uploads
 from lti_tool.audit import EventType
-from lti_tool.auth import current_launch, require_launch
+from lti_tool.access.launches import current_launch, require_launch
 from lti_tool.errors import Conflict, NotFound, ToolError
 from lti_tool.extensions import db
 from lti_tool.models import Video, utcnow
-from lti_tool.request_input import json_body
+from lti_tool.web.request_input import json_body
 from lti_tool.states import Role, VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from flask import current_app
 
-from lti_tool import uploads
+from lti_tool.uploads import attempts as uploads
 from lti_tool.errors import Forbidden, StorageError
 from lti_tool.extensions import db
 from lti_tool.models import Video, utcnow
