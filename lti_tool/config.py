@@ -83,7 +83,7 @@ class Config:
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
     # --- Cloud storage: Cloudflare Stream and S3 (docs/storage-cloudflare.md, storage-s3.md).
-    # Read through lti_tool.settings_store.get_setting, so an admin-set value can override.
+    # Read through lti_tool.settings.get_setting, so an admin-set value can override.
     CLOUDFLARE_ACCOUNT_ID = os.environ.get("CLOUDFLARE_ACCOUNT_ID", "")
     CLOUDFLARE_API_TOKEN = os.environ.get("CLOUDFLARE_API_TOKEN", "")  # Stream:Edit only
     CLOUDFLARE_API_BASE = os.environ.get("CLOUDFLARE_API_BASE",

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from lti_tool.states import VideoStatus
+from lti_tool.statuses import VideoStatus
 from lti_tool.storage import BACKENDS, backend_class
 from lti_tool.storage.base import (Capability, Health, NotSupported, Playback, PlaybackKind,
                                    StorageBackend, StoredObject, UploadMethod, UploadNotFound,

@@ -18,7 +18,7 @@ from lti_tool.demo_lms.control import control
 from lti_tool.extensions import db
 from lti_tool.lti import ags_values as av
 from lti_tool.models import AccessToken, LaunchRecord, ScoreOutbox, Submission, User, utcnow
-from lti_tool.states import OutboxStatus
+from lti_tool.statuses import OutboxStatus
 from tests.launching import launcher  # noqa: F401  (fixture)
 from tests.review_fixtures import make_test_video
 

@@ -13,7 +13,7 @@ import pytest
 from lti_tool.extensions import db
 from lti_tool.errors import StorageError
 from lti_tool.models import Enrollment, Video
-from lti_tool.states import VideoStatus
+from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.local.backend import GRANT_CAPTIONS, GRANT_MEDIA, sign_grant
 from tests.factories import Classroom

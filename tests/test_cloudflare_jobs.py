@@ -9,7 +9,7 @@ import responses
 
 from lti_tool.extensions import db
 from lti_tool.models import Submission, Video, utcnow
-from lti_tool.states import VideoStatus
+from lti_tool.statuses import VideoStatus
 from lti_tool.storage.jobs import poll_stuck_videos
 from tests.factories import Classroom
 

@@ -11,8 +11,8 @@ import responses
 from responses import matchers
 
 from lti_tool.extensions import db
-from lti_tool.settings_store import set_setting
-from lti_tool.states import VideoStatus
+from lti_tool.settings import set_setting
+from lti_tool.statuses import VideoStatus
 from lti_tool.storage import current_storage
 from lti_tool.storage.base import (BackendUnavailable, Capability, PlaybackKind, QuotaExceeded,
                                    UploadMethod, UploadNotFound, UploadRequest)

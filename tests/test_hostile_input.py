@@ -17,7 +17,7 @@ from lti_tool.extensions import db
 from lti_tool.lti.claims import CONTEXT, CUSTOM, RESOURCE_LINK, ROLES
 from lti_tool.models import Comment, Video
 from lti_tool.web.request_input import clean_filename, safe_next
-from lti_tool.states import Role
+from lti_tool.access.roles import Role
 from lti_tool.storage.s3.backend import _attachment
 from tests.factories import Classroom, make_launch
 from tests.review_fixtures import ready_video, store_local_file

@@ -13,7 +13,7 @@ import pytest
 
 from lti_tool.extensions import db
 from lti_tool.models import Comment
-from lti_tool.states import Role
+from lti_tool.access.roles import Role
 from tests.factories import Classroom, make_launch
 from tests.review_fixtures import ready_video
 

@@ -8,7 +8,7 @@ from lti_tool.extensions import db
 from lti_tool.lti import nrps
 from lti_tool.lti import ags_values as av
 from lti_tool.models import Enrollment, User
-from lti_tool.states import Role
+from lti_tool.access.roles import Role
 from tests.agsfake import fake, room  # noqa: F401  (fixtures)
 
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"

@@ -9,7 +9,7 @@ import pytest
 from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.models import AuditEvent, Enrollment, Video
-from lti_tool.states import VideoStatus
+from lti_tool.statuses import VideoStatus
 from tests.uploading import (HAS_FFMPEG, TusClient, needs_ffmpeg, room,  # noqa: F401
                              sample_mp4)
 

@@ -8,7 +8,7 @@ import requests
 
 from lti_tool.extensions import db
 from lti_tool.models import Video
-from lti_tool.states import VideoStatus
+from lti_tool.statuses import VideoStatus
 from lti_tool.storage.jobs import abort_stale_multipart_uploads
 
 from .s3_server import admin_client, app_config, moto_server, s3_bucket, student  # noqa: F401

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from lti_tool.errors import StorageError
-from lti_tool.states import VideoStatus
+from lti_tool.statuses import VideoStatus
 from lti_tool.storage import current_storage
 from lti_tool.storage.base import (BackendUnavailable, Capability, PlaybackKind, UploadMethod,
                                    UploadNotFound, UploadRequest, UploadTooLarge)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from lti_tool.uploads import video_checks as media
-from lti_tool.states import VideoStatus
+from lti_tool.statuses import VideoStatus
 from lti_tool.storage import current_storage
 from lti_tool.storage.base import UploadNotFound
 from lti_tool.storage.local.backend import (GRANT_MEDIA, GRANT_THUMBNAIL, UPLOAD_ID_KEY, LocalStorage,

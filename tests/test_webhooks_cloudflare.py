@@ -10,8 +10,8 @@ import responses
 from lti_tool import signals
 from lti_tool.extensions import db
 from lti_tool.models import AuditEvent, Video
-from lti_tool.settings_store import set_setting
-from lti_tool.states import VideoStatus
+from lti_tool.settings import set_setting
+from lti_tool.statuses import VideoStatus
 from lti_tool.storage.jobs import poll_stuck_videos
 from lti_tool.storage.cloudflare.webhooks import BadSignature, verify_signature
 from tests.factories import Classroom

@@ -20,7 +20,7 @@ from lti_tool.errors import Forbidden, NotAuthenticated
 from lti_tool.extensions import db, login_manager
 from lti_tool.models import LaunchRecord, User, utcnow
 from lti_tool.web.request_input import NUL, parse_id
-from lti_tool.states import Role
+from lti_tool.access.roles import Role
 
 LAUNCH_HEADER = "X-LTI-Launch"
 LAUNCH_PARAM = "launch"

@@ -20,7 +20,7 @@ from lti_tool.access.launches import current_launch, require_launch
 from lti_tool.errors import Conflict, Forbidden, StorageError, ToolError
 from lti_tool.models import User, Video
 from lti_tool.access.permissions import can_grade, get_visible_video
-from lti_tool.states import VideoStatus
+from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability, NotSupported, UploadNotFound
 

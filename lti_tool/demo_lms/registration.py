@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from lti_tool.extensions import db
 from lti_tool.models import Deployment, Platform
-from lti_tool.states import DeploymentPolicy
+from lti_tool.statuses import DeploymentPolicy
 from lti_tool.demo_lms import urls
 from lti_tool.demo_lms.models import (DemoCourse, DemoEnrollment, DemoLineItem, DemoResourceLink, DemoTool,
                      DemoUser)

@@ -26,7 +26,7 @@ from lti_tool.extensions import db
 from lti_tool.lti import ags
 from lti_tool.lti.service_token import ServiceError
 from lti_tool.models import ScoreOutbox, Submission, utcnow
-from lti_tool.states import OutboxStatus
+from lti_tool.statuses import OutboxStatus
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from lti_tool.lti.ags import build_score, has_gradebook
 from lti_tool.lti.ags_values import ActivityProgress, GradingProgress
 from lti_tool.models import Assignment, Comment, Submission, User, Video, utcnow
 from lti_tool.signals import video_ready
-from lti_tool.upserts import get_or_create
+from lti_tool.database import get_or_create
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,8 @@ from lti_tool.lti.service_token import ServiceError
 from lti_tool.playback.views import binding_address
 from lti_tool.models import Comment, Enrollment, LaunchRecord, Submission, User, Video
 from lti_tool.web.request_input import json_body, json_or_form, parse_id, safe_next
-from lti_tool.states import GRADER_ROLES, STAFF_ROLES, Role, VideoStatus
+from lti_tool.access.roles import GRADER_ROLES, STAFF_ROLES, Role
+from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability
 

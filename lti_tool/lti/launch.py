@@ -24,8 +24,8 @@ from lti_tool import audit
 from lti_tool.audit import EventType
 from lti_tool.errors import LaunchError
 from lti_tool.models import Deployment, Platform, new_token
-from lti_tool.states import DeploymentPolicy
-from lti_tool.upserts import get_or_create
+from lti_tool.statuses import DeploymentPolicy
+from lti_tool.database import get_or_create
 from lti_tool.lti import claims as c
 from lti_tool.lti.claim_checks import check_claim_shapes
 from lti_tool.lti.launch_store import DbLaunchDataStorage, kv_add, kv_get, kv_pop, kv_put

@@ -26,7 +26,7 @@ from lti_tool.audit import EventType
 from lti_tool.errors import LaunchError
 from lti_tool.extensions import db
 from lti_tool.models import Deployment, Platform, RegistrationLink, new_token
-from lti_tool.states import DeploymentPolicy, RegistrationMode
+from lti_tool.statuses import DeploymentPolicy, RegistrationMode
 from lti_tool.lti import claims as c
 from lti_tool.lti import registration_links
 from lti_tool.lti.urls import base_url, tool_url

@@ -18,7 +18,7 @@ from lti_tool.audit import EventType
 from lti_tool.errors import LaunchError, NotFound
 from lti_tool.extensions import db
 from lti_tool.models import Platform, RegistrationLink, utcnow
-from lti_tool.states import RegistrationLinkState
+from lti_tool.statuses import RegistrationLinkState
 
 log = logging.getLogger(__name__)
 

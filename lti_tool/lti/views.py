@@ -16,7 +16,8 @@ from lti_tool.extensions import db, limiter
 from lti_tool.web.rate_limits import (REFUSAL_AUDIT_SCOPE, client_address, limit_by_address,
                            within_budget)
 from lti_tool.models import Platform
-from lti_tool.states import STAFF_ROLES, RegistrationMode, Role
+from lti_tool.access.roles import STAFF_ROLES, Role
+from lti_tool.statuses import RegistrationMode
 from lti_tool.lti import claims as c
 from lti_tool.lti import deep_linking, keys, registration
 from lti_tool.lti.launch import (STORAGE_NONCE_FIELD, STORAGE_STATE_FIELD, NeedsPlatformStorage,

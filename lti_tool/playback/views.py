@@ -25,7 +25,7 @@ from lti_tool.models import User, Video
 from lti_tool.access.permissions import can_view_submission, get_visible_video
 from lti_tool.web.rate_limits import client_address, limit
 from lti_tool.web.request_input import clean_filename
-from lti_tool.states import VideoStatus
+from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability, StorageError
 from lti_tool.storage.local.backend import (GRANT_CAPTIONS, GRANT_DOWNLOAD, GRANT_MEDIA, GRANT_THUMBNAIL,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from lti_tool.errors import StorageError
-from lti_tool.states import VideoStatus
+from lti_tool.statuses import VideoStatus
 
 if TYPE_CHECKING:  # the tus store is only needed by backends the app hosts
     from lti_tool.tus.store import FileStore

@@ -13,9 +13,9 @@ from flask import current_app, url_for
 from flask.cli import AppGroup
 
 from lti_tool.extensions import db
-from lti_tool.settings_store import set_setting
+from lti_tool.settings import set_setting
 from lti_tool.storage import backend_class, current_storage
-from lti_tool.storage.settings import read_setting
+from lti_tool.settings import read_setting
 
 # Registry names of the backends these commands drive (imported on use: boto3 is heavy).
 CLOUDFLARE = "cloudflare"

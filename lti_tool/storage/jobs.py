@@ -15,11 +15,11 @@ from lti_tool.uploads import attempts as uploads
 from lti_tool.errors import Forbidden, StorageError
 from lti_tool.extensions import db
 from lti_tool.models import Video, utcnow
-from lti_tool.states import FINAL_VIDEO_STATES, VideoStatus
+from lti_tool.statuses import FINAL_VIDEO_STATES, VideoStatus
 from lti_tool.storage import BACKENDS, backend_class, storage_for
 from lti_tool.storage.base import Capability, UploadNotFound, VideoInfo
 from lti_tool.storage.messages import MSG_UPLOAD_EXPIRED, UPLOAD_EXPIRED
-from lti_tool.storage.settings import read_setting
+from lti_tool.settings import read_setting
 
 log = logging.getLogger(__name__)
 

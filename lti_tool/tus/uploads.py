@@ -23,7 +23,7 @@ from lti_tool.audit import EventType
 from lti_tool.errors import Conflict, NotFound
 from lti_tool.extensions import db
 from lti_tool.models import Upload, User, Video, new_token, utcnow
-from lti_tool.states import VideoStatus
+from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability, StorageBackend, UploadTooLarge
 from lti_tool.storage.local.backend import UPLOAD_ID_KEY

@@ -28,10 +28,11 @@ from lti_tool.extensions import db
 from lti_tool.lti.launch_store import kv_add, kv_put
 from lti_tool.models import Assignment, LaunchRecord, Submission, Upload, User, Video, utcnow
 from lti_tool.web.request_input import clean_filename, json_body
-from lti_tool.states import FINAL_VIDEO_STATES, Role, VideoStatus
+from lti_tool.access.roles import Role
+from lti_tool.statuses import FINAL_VIDEO_STATES, VideoStatus
 from lti_tool.storage import current_storage, storage_for
 from lti_tool.web.rate_limits import limit
-from lti_tool.upserts import get_or_create
+from lti_tool.database import get_or_create
 from lti_tool.storage.base import (Capability, UploadNotFound, UploadRequest, UploadTicket,
                            UploadTooLarge, VideoInfo)
 

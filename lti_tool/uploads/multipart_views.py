@@ -19,7 +19,8 @@ from lti_tool.errors import Conflict, NotFound, ToolError
 from lti_tool.extensions import db
 from lti_tool.models import Video, utcnow
 from lti_tool.web.request_input import json_body
-from lti_tool.states import Role, VideoStatus
+from lti_tool.access.roles import Role
+from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability
 

@@ -26,7 +26,7 @@ from lti_tool.extensions import db
 from lti_tool.models import KeyValue, Video, utcnow
 from lti_tool.web.request_input import BadInput, loads_object
 from lti_tool.storage.cloudflare.backend import CloudflareStorage, video_info_from
-from lti_tool.storage.settings import read_setting
+from lti_tool.settings import read_setting
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from lti_tool.uploads import video_checks as media
 from lti_tool.models import new_token
-from lti_tool.states import VideoStatus
+from lti_tool.statuses import VideoStatus
 from lti_tool.tus.store import FileStore, safe_name
 from lti_tool.storage.base import (Capability, Health, NotSupported, Playback, PlaybackKind, StorageBackend,
                    StorageError, StoredObject, UploadMethod, UploadNotFound, UploadRequest,

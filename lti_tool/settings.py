@@ -1,4 +1,5 @@
-"""Settings an admin may set in the tool, overriding the environment; secrets encrypted.
+"""Settings an admin may set in the tool, overriding the environment (lti_tool.config);
+secrets encrypted.
 
 Secret values are encrypted with Fernet (AES-128-CBC + HMAC-SHA256) under a key derived
 from SETTINGS_ENCRYPTION_KEY, or from SECRET_KEY when that is not set, so a copy of the
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from typing import Any, Mapping
 
 from cryptography.fernet import Fernet, InvalidToken
-from flask import current_app
+
+from flask import current_app, has_app_context
 
 from lti_tool.extensions import db
 from lti_tool.models import Setting
@@ -51,3 +54,15 @@ def set_setting(name: str, value: str | None, *, secret: bool = False) -> None:
         db.session.add(Setting(key=name, value=stored, encrypted=secret))
     else:
         row.value, row.encrypted = stored, secret
+
+
+def read_setting(config: Mapping[str, Any], name: str, default: Any = None) -> Any:
+    """Return setting `name` for a component (a storage backend) built from `config`.
+
+    Inside the app that owns `config`, an admin-set value overrides the environment;
+    elsewhere `config` alone is used.
+    """
+    if has_app_context() and config is current_app.config:
+        return get_setting(name, default)
+    value = config.get(name)
+    return default if value in (None, "") else value

@@ -1,7 +1,7 @@
 """Admin-set settings override the environment, and secrets are stored encrypted."""
 from lti_tool.extensions import db
 from lti_tool.models import Setting
-from lti_tool.settings_store import get_setting, set_setting
+from lti_tool.settings import get_setting, set_setting
 
 
 def test_environment_value_is_the_default(app):

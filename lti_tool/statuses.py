@@ -1,4 +1,5 @@
-"""Every status and role name the tool stores, named once."""
+"""Every status name the tool stores, named once: videos, scores on their way to the LMS,
+registration policies and links."""
 from enum import StrEnum
 
 
@@ -14,20 +15,6 @@ class VideoStatus(StrEnum):
 
 
 FINAL_VIDEO_STATES = frozenset({VideoStatus.READY, VideoStatus.ERROR, VideoStatus.DELETED})
-
-
-class Role(StrEnum):
-    """What a user may do in one course, mapped from LTI role URIs."""
-
-    LEARNER = "learner"
-    INSTRUCTOR = "instructor"
-    TA = "ta"
-    READONLY = "readonly"  # mentors, content developers: may view, not grade
-    ADMIN = "admin"
-
-
-STAFF_ROLES = frozenset({Role.INSTRUCTOR, Role.TA, Role.READONLY, Role.ADMIN})
-GRADER_ROLES = frozenset({Role.INSTRUCTOR, Role.TA, Role.ADMIN})
 
 
 class OutboxStatus(StrEnum):
