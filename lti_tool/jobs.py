@@ -28,9 +28,8 @@ log = logging.getLogger(__name__)
 # (module:function, seconds between runs); each function takes no arguments and runs
 # inside an app context.
 JOBS: list[tuple[str, int]] = [
-    ("lti_tool.tus.uploads:remove_expired_uploads", 3600),
+    ("lti_tool.storage.jobs:expire_unfinished_uploads", 3600),
     ("lti_tool.storage.jobs:poll_stuck_videos", 300),
-    ("lti_tool.storage.jobs:abort_stale_multipart_uploads", 3600),
     ("lti_tool.grading.outbox:deliver_scores", 30),
     # What unauthenticated requests write (login state, rate counters) goes soon.
     ("lti_tool.lti.launch_store:purge_expired", 600),

@@ -15,6 +15,8 @@ class VideoStatus(StrEnum):
 
 
 FINAL_VIDEO_STATES = frozenset({VideoStatus.READY, VideoStatus.ERROR, VideoStatus.DELETED})
+# An attempt whose bytes are still on their way (a newer attempt abandons it).
+UNFINISHED_VIDEO_STATES = frozenset({VideoStatus.PENDING, VideoStatus.UPLOADING})
 
 
 class OutboxStatus(StrEnum):

@@ -1,4 +1,4 @@
-"""Who is asking: the launch behind a request, and the roles it carries.
+"""Who is asking: the launch behind a request, and what its user is in the course now.
 
 A launch id reaches us in the `X-LTI-Launch` header (fetch calls), the `launch` query or
 form field (links and forms), or the session cookie when the browser keeps it. Pages
@@ -16,19 +16,20 @@ from typing import Callable, Iterable
 from flask import g, request, session, url_for
 from flask_login import login_user
 
-from lti_tool.errors import Forbidden, NotAuthenticated
-from lti_tool.extensions import db, login_manager
+from lti_tool.access.permissions import role_in_course
+from lti_tool.access.roles import Role
+from lti_tool.errors import Forbidden, NotAuthenticated, NotFound
+from lti_tool.extensions import db
 from lti_tool.models import LaunchRecord, User, utcnow
 from lti_tool.web.request_input import NUL, parse_id
-from lti_tool.access.roles import Role
 
 LAUNCH_HEADER = "X-LTI-Launch"
 LAUNCH_PARAM = "launch"
 SESSION_LAUNCH_KEY = "launch_id"
 
 
-@login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
+def load_user(user_id: str) -> User | None:
+    """Return the user a Flask-Login session names (registered in the app factory)."""
     user_id = parse_id(user_id)
     return db.session.get(User, user_id) if user_id else None
 
@@ -71,8 +72,38 @@ def remember_launch(launch: LaunchRecord) -> None:
     g.lti_launch_cache = (request._get_current_object(), launch)
 
 
-def require_launch(roles: Iterable[Role] | None = None) -> Callable:
-    """Refuse a view unless a live launch is behind the request, in one of `roles`."""
+def current_role() -> Role | None:
+    """Return what the asking user is in the launch's course now, or None.
+
+    Decided by lti_tool.access.permissions from the current enrollment (the LMS's roster,
+    refreshed by launches and roster syncs), not from the role the launch carried hours ago:
+    a TA removed from the course loses their rights at the next roster sync. A launch
+    without a course (an administrator's) keeps its own role.
+    """
+    launch = current_launch()
+    if launch is None:
+        return None
+    cached = g.get("lti_role_cache")
+    if cached is not None and cached[0] is request._get_current_object():
+        return cached[1]
+    role = role_in_course(launch.user, launch.course) if launch.course is not None \
+        else Role(launch.role)
+    g.lti_role_cache = (request._get_current_object(), role)
+    return role
+
+
+def assignment_launch() -> LaunchRecord:
+    """Return the current launch, which must be tied to an assignment (else 404)."""
+    launch = current_launch()
+    if launch is None or launch.assignment is None:
+        raise NotFound("This launch is not tied to an assignment.")
+    return launch
+
+
+def require_launch(roles: Iterable[Role] | None = None, *, assignment: bool = False
+                   ) -> Callable:
+    """Refuse a view unless a live launch is behind the request, its user is now one of
+    `roles` in the launch's course, and (with `assignment`) the launch names an assignment."""
     allowed = frozenset(roles) if roles else None
 
     def decorator(view):
@@ -88,8 +119,10 @@ def require_launch(roles: Iterable[Role] | None = None) -> Callable:
             if request.method not in SAFE_METHODS and not posted_launch_id():
                 raise Forbidden("This change must come from the tool's own page. "
                                 "Reload it and try again.", code="launch_not_explicit")
-            if allowed is not None and launch.role not in allowed:
+            if allowed is not None and current_role() not in allowed:
                 raise Forbidden("Your role in this course does not allow this.")
+            if assignment:
+                assignment_launch()
             return view(*args, **kwargs)
         return wrapper
     return decorator

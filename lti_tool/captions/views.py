@@ -69,6 +69,8 @@ MSG_GENERATE_REFUSED = ("The video service could not start generating captions i
                         "language. If captions in this language already exist, delete them "
                         "first; otherwise try again in a few minutes.")
 MSG_VIDEO_GONE = "The video service no longer holds this video, so it has no captions."
+MSG_NO_GENERATION = ("This site's video storage cannot transcribe speech into captions. "
+                     "Upload a WebVTT (.vtt) caption file instead.")
 
 
 # ---- who may do what ------------------------------------------------------------------------
@@ -222,7 +224,10 @@ def generate(video_id: int, language: str):
     if video.status != VideoStatus.READY:
         raise Conflict("Captions can be generated once the video has finished processing.",
                        code="video_not_ready")
-    _storage_call(lambda: storage_for(video.backend).generate_captions(video.storage_uid, tag),
+    backend = storage_for(video.backend)
+    if not backend.supports(Capability.CAPTION_GENERATION):
+        raise NotSupported(MSG_NO_GENERATION, code="captions_generation_not_supported")
+    _storage_call(lambda: backend.generate_captions(video.storage_uid, tag),
                   MSG_GENERATE_REFUSED)
     _record(EventType.CAPTIONS_ADDED, video, language=tag, generated=True)
     return _answer(video, f"Generating {LANGUAGES[tag]} captions: this takes a few minutes.",
@@ -268,8 +273,3 @@ def captions_panel(video: Video | None) -> dict | None:
             "max_bytes": MAX_CAPTION_BYTES,
             "languages": [{"tag": t, "name": n} for t, n in LANGUAGES.items()],
             "generate_languages": [{"tag": t, "name": LANGUAGES[t]} for t in GENERATE_LANGUAGES]}
-
-
-def init_app(app) -> None:
-    """Give templates the captions panel's data."""
-    app.jinja_env.globals["captions_panel"] = captions_panel

@@ -20,7 +20,6 @@ from lti_tool.extensions import db
 from lti_tool.lti.ags import build_score, has_gradebook
 from lti_tool.lti.ags_values import ActivityProgress, GradingProgress
 from lti_tool.models import Assignment, Comment, Submission, User, Video, utcnow
-from lti_tool.signals import video_ready
 from lti_tool.database import get_or_create
 
 log = logging.getLogger(__name__)
@@ -225,8 +224,3 @@ def released_feedback(submission: Submission | None) -> dict | None:
     return {"score": submission.score_given, "max_score": submission.assignment.max_score,
             "feedback": submission.feedback, "graded_at": submission.graded_at,
             "comments": list(submission.comments)}
-
-
-def init_app(app) -> None:
-    """Connect the grading receivers to the domain signals."""
-    video_ready.connect(on_video_ready)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import (Blueprint, flash, jsonify, redirect, render_template, request, url_for)
+from flask import Blueprint, flash, jsonify, redirect, render_template, request
 
 from lti_tool import audit
 
@@ -21,7 +21,7 @@ from lti_tool.access.launches import current_launch, launch_url_for, require_lau
 from lti_tool.errors import Forbidden, NotFound, ToolError, wants_json
 from lti_tool.extensions import db
 from lti_tool.lti import ags, nrps
-from lti_tool.lti.claims import FOR_USER, SUBMISSION_REVIEW_REQUEST
+from lti_tool.lti.claims import FOR_USER
 from lti_tool.lti.service_token import ServiceError
 from lti_tool.playback.views import binding_address
 from lti_tool.models import Comment, Enrollment, LaunchRecord, Submission, User, Video
@@ -392,45 +392,3 @@ def student_feedback(launch: LaunchRecord | None) -> dict | None:
     submission = db.session.scalar(db.select(Submission).filter_by(
         assignment_id=launch.assignment_id, user_id=launch.user_id))
     return grading.released_feedback(submission)
-
-
-def init_app(app) -> None:
-    """Connect grading to the domain signals and give templates the student's feedback."""
-    grading.init_app(app)
-    app.jinja_env.globals["released_feedback"] = student_feedback
-    app.jinja_env.globals.setdefault("launch_url_for", launch_url_for)
-    app.jinja_env.filters.update(TEMPLATE_FILTERS)
-
-
-# ---- template filters -----------------------------------------------------------------------
-
-def format_hms(seconds) -> str:
-    """Format seconds as m:ss or h:mm:ss."""
-    total = int(round(float(seconds or 0)))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def format_size(size_bytes) -> str:
-    """Format a byte count for people (1 KB = 1000 bytes, as file browsers show)."""
-    value = float(size_bytes or 0)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} GB"  # pragma: no cover
-
-
-def format_utc(moment) -> str:
-    """Format a timestamp in UTC; the page's script shows it in the viewer's time zone."""
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
-
-
-def format_score(value) -> str:
-    """Format a score without useless decimals (8.0 -> 8, 7.25 -> 7.25)."""
-    return "" if value is None else f"{float(value):g}"
-
-
-TEMPLATE_FILTERS = {"hms": format_hms, "filesize": format_size, "utc": format_utc,
-                    "score": format_score}

@@ -16,11 +16,11 @@ from lti_tool.models import LaunchRecord
 from lti_tool.lti import claims as c
 from lti_tool.lti import keys
 from lti_tool.lti.origins import check_return_url
+from lti_tool.uploads.rules import ACCEPTED_FORMATS
 
 MB = 1024**2
 GB = 1024**3
 SIZE_UNITS = {"MB": MB, "GB": GB}
-VIDEO_FORMATS = ("mp4", "mov", "webm", "mkv", "m4v", "avi")
 # The line item tag that marks our gradebook columns (AGS 2.0, 3.2.6), for finding them again.
 LINEITEM_TAG = "video-assignment"
 RESPONSE_TTL_SECONDS = 300
@@ -93,7 +93,7 @@ def parse_settings(form, site_max_bytes: int) -> tuple[LinkSettings | None, dict
                                       f"{site_max_bytes / GB:g} GB.")
     minutes = _number(form.get("max_duration_minutes"), "Maximum duration", errors,
                       "max_duration_minutes", minimum=0.1, maximum=24 * 60)
-    formats = [f for f in form.getlist("allowed_formats") if f in VIDEO_FORMATS]
+    formats = [f for f in form.getlist("allowed_formats") if f in ACCEPTED_FORMATS]
     if errors:
         return None, errors
     return LinkSettings(

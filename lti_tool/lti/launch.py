@@ -31,7 +31,7 @@ from lti_tool.lti.claim_checks import check_claim_shapes
 from lti_tool.lti.launch_store import DbLaunchDataStorage, kv_add, kv_get, kv_pop, kv_put
 from lti_tool.lti.login import LOGIN_TTL_SECONDS, NEW_WINDOW_PARAM, state_cookie_name, state_key
 from lti_tool.lti.tool_conf import DbToolConf, find_deployment, platform_jwk
-from lti_tool.lti.urls import origin_of, own_origin
+from lti_tool.web.urls import origin_of, own_origin
 
 log = logging.getLogger(__name__)
 

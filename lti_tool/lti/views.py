@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import (Blueprint, Flask, current_app, jsonify, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 
 from lti_tool import audit
 
@@ -24,7 +23,9 @@ from lti_tool.lti.launch import (STORAGE_NONCE_FIELD, STORAGE_STATE_FIELD, Needs
                      StateNotBound, ToolMessageLaunch)
 from lti_tool.lti.login import ToolOIDCLogin, check_login_params
 from lti_tool.lti.provisioning import provision
-from lti_tool.lti.urls import origin_of, tool_url, tool_urls
+from lti_tool.lti.urls import tool_urls
+from lti_tool.web.urls import origin_of, public_url
+from lti_tool.uploads.rules import ACCEPTED_FORMATS
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def login_for_registration(login_key: str):
     if platform is None:
         err = LaunchError("This login URL does not belong to any registration of the tool.",
                           code="unknown_login_url", http_status=404,
-                          hint=f"Copy the login URL again from {tool_url('lti.tool_configuration')}"
+                          hint=f"Copy the login URL again from {public_url('lti.tool_configuration')}"
                                " or `flask --app wsgi platforms list`.")
         _refused(err, "login")
         raise err
@@ -246,7 +247,7 @@ def deep_link():
     if request.method == "POST":
         settings, errors = deep_linking.parse_settings(request.form, site_max)
         if settings is not None:
-            item = deep_linking.content_item(settings, tool_url("lti.launch"),
+            item = deep_linking.content_item(settings, public_url("lti.launch"),
                                              deep_linking.accepts_lineitem(dl))
             token = deep_linking.response_jwt(record, [item])
             audit.record(EventType.DEEP_LINK_CREATED, actor=record.user,
@@ -255,17 +256,6 @@ def deep_link():
             return render_template("lti/deep_link_return.html", return_url=return_url,
                                    jwt=token)
     return render_template("lti/deep_link.html", launch=record, form=request.form,
-                           errors=errors, formats=deep_linking.VIDEO_FORMATS,
+                           errors=errors, formats=ACCEPTED_FORMATS,
                            site_max_gb=site_max / deep_linking.GB,
                            dl_title=dl.get("title")), (400 if errors else 200)
-
-
-def init_app(app: Flask) -> None:
-    """Serve the JWKS at the well-known path too, and add the `keys` commands.
-
-    (`platforms` comes through COMMAND_MODULES; a module there adds one group.)
-    """
-    from lti_tool.lti.cli import keys_cli
-    registration.registration_mode(app.config)  # a wrong LTI_REGISTRATION stops the start
-    app.add_url_rule("/.well-known/jwks.json", "lti_well_known_jwks", jwks)
-    app.cli.add_command(keys_cli)

@@ -15,7 +15,8 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from lti_tool import audit
 
-from lti_tool.uploads import attempts as uploads
+from lti_tool.uploads.attempts import refresh_status
+from lti_tool.uploads.status import video_status
 from lti_tool.captions.views import LANGUAGES
 from lti_tool.audit import EventType
 from lti_tool.access.launches import current_launch, require_launch
@@ -28,8 +29,8 @@ from lti_tool.web.request_input import clean_filename
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability, StorageError
-from lti_tool.storage.local.backend import (GRANT_CAPTIONS, GRANT_DOWNLOAD, GRANT_MEDIA, GRANT_THUMBNAIL,
-                            read_grant, sign_grant)
+from lti_tool.playback.grants import (GRANT_CAPTIONS, GRANT_DOWNLOAD, GRANT_MEDIA, GRANT_THUMBNAIL,
+                                      read_grant, sign_grant)
 
 log = logging.getLogger(__name__)
 
@@ -111,18 +112,16 @@ def playback(video_id: int):
 def status(video_id: int):
     """Report one attempt's status (polled by the page until it is final)."""
     video = get_visible_video(current_launch().user, video_id)
-    uploads.refresh_status(video)
-    return jsonify(uploads.video_status(video))
+    refresh_status(video)
+    return jsonify(video_status(video))
 
 
 def _granted_video(video_id: int, kinds: frozenset[str]) -> tuple[str, Video]:
     """Check a signed grant for this video; refuse with 403 whatever is wrong with it."""
-    grant = read_grant(request.args.get(TOKEN_PARAM, ""), video_id, kinds)
-    if grant is not None and grant.address is not None and grant.address != client_address():
-        log.info("media grant for video %s used from another address", video_id)
-        grant = None
+    grant = read_grant(request.args.get(TOKEN_PARAM, ""), video_id, kinds,
+                       address=client_address())
     video = db.session.get(Video, video_id) if grant else None
-    viewer = db.session.get(User, grant.viewer_id) if grant else None
+    viewer = db.session.get(User, grant[1]) if grant else None
     if (video is None or viewer is None or video.status != VideoStatus.READY
             or not can_view_submission(viewer, video.submission)):
         log.info("media grant refused for video %s", video_id)
@@ -130,7 +129,7 @@ def _granted_video(video_id: int, kinds: frozenset[str]) -> tuple[str, Video]:
                         "get a new one.", code="media_link_invalid")
     if not storage_for(video.backend).supports(Capability.APP_HOSTED):
         raise NotFound("This video is not served by this server.")
-    return grant.kind, video
+    return grant[0], video
 
 
 def _private(resp):

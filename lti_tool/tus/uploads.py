@@ -2,7 +2,9 @@
 
 Views call these; they never touch `request`. Each write holds the upload's file lock,
 takes the offset from the file on disk, and keeps no database transaction open while the
-body streams in.
+body streams in. The `Upload` rows and their key in `Video.backend_data` are this
+module's: the local storage backend reaches them through `received`, `finish`, `discard`
+and `expire`, and the uploads domain only through the storage interface.
 """
 from __future__ import annotations
 
@@ -13,27 +15,28 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import select, update
+
+from sqlalchemy.orm import contains_eager
 
 from lti_tool import audit
-
-from lti_tool.uploads import attempts as uploads
 from lti_tool.audit import EventType
-from lti_tool.errors import Conflict, NotFound
+from lti_tool.errors import Conflict, NotFound, ToolError
 from lti_tool.extensions import db
-from lti_tool.models import Upload, User, Video, new_token, utcnow
-from lti_tool.statuses import VideoStatus
+from lti_tool.models import LaunchRecord, Upload, User, Video, new_token, utcnow
+from lti_tool.statuses import UNFINISHED_VIDEO_STATES, VideoStatus
 from lti_tool.storage import storage_for
-from lti_tool.storage.base import Capability, StorageBackend, UploadTooLarge
-from lti_tool.storage.local.backend import UPLOAD_ID_KEY
+from lti_tool.storage.base import Capability, ExpiredUpload, StorageBackend, UploadTooLarge
+from lti_tool.uploads import attempts, rules
 from lti_tool.tus.body import ReadInto
 from lti_tool.tus.errors import ChecksumMismatch, OffsetMismatch, UploadFinished, UploadGone
-from lti_tool.tus.store import FileStore
+from lti_tool.tus.store import FileStore, safe_name
 
 log = logging.getLogger(__name__)
 
 
+# Key in Video.backend_data naming the tus upload that feeds the video.
+UPLOAD_ID_KEY = "upload_id"
 # The expiry slides forward with each PATCH; it is rewritten once it lags this much.
 EXPIRY_WRITE_STEP = timedelta(minutes=5)
 
@@ -64,13 +67,13 @@ def open_upload(user: User, video_id: int, length: int, metadata: dict) -> Uploa
         raise NotFound("There is no upload slot with this number for you. Start the upload "
                        "again from the assignment page.", code="upload_not_found")
     backend = _hosted_backend(video)
-    if video.status not in uploads.UNFINISHED:
+    if video.status not in UNFINISHED_VIDEO_STATES:
         raise Conflict("This attempt already has its video. Use 'Replace video' to upload "
                        "another one.", code="attempt_finished")
-    uploads.ensure_open_for_submission(video.submission.assignment, video.submission)
-    limit = uploads.size_limit(video.submission.assignment)
+    rules.ensure_open_for_submission(video.submission.assignment, video.submission)
+    limit = rules.size_limit(video.submission.assignment)
     if length > limit:
-        raise UploadTooLarge(uploads.too_large_message(length, limit))
+        raise UploadTooLarge(rules.too_large_message(length, limit))
     store = backend.tus_store()
     for old in db.session.scalars(db.select(Upload).filter_by(video_id=video.id)):
         # The browser lost its resume fingerprint or the old upload expired: start afresh.
@@ -87,11 +90,27 @@ def open_upload(user: User, video_id: int, length: int, metadata: dict) -> Uploa
     return upload
 
 
+def owned_upload(upload_id: str, *, user_id: int | None = None,
+                 launch_id: str | None = None) -> Upload | None:
+    """Load an upload with its video if its owner asks: by user, or by a live launch of
+    theirs (one query). The one ownership check of both doors, the Flask view and the
+    WSGI fast path (lti_tool/tus/fast.py)."""
+    if len(upload_id) > 64 or (user_id is None) == (launch_id is None):
+        return None
+    query = (select(Upload).join(Upload.video).options(contains_eager(Upload.video))
+             .where(Upload.id == upload_id))
+    if launch_id is not None:
+        query = query.join(LaunchRecord, LaunchRecord.user_id == Upload.user_id).where(
+            LaunchRecord.id == launch_id, LaunchRecord.expires_at > utcnow())
+    else:
+        query = query.where(Upload.user_id == user_id)
+    return db.session.execute(query).scalar_one_or_none()
+
+
 def find_upload(user: User, upload_id: str) -> Upload:
     """Load one of the user's uploads, or raise 404 (unknown, not theirs) / 410 (expired)."""
-    upload = db.session.get(Upload, upload_id, options=[joinedload(Upload.video)]) \
-        if len(upload_id) <= 64 else None
-    if upload is None or upload.user_id != user.id:
+    upload = owned_upload(upload_id, user_id=user.id)
+    if upload is None:
         raise NotFound("This upload does not exist (any more). Start the upload again.",
                        code="upload_not_found")
     if upload.completed_at is None and upload.expires_at < utcnow():
@@ -150,7 +169,7 @@ def write(upload: Upload, readinto: ReadInto, offset: int,
         raise UploadGone("The data of this upload is gone. Start the upload again.") from None
     if finished:
         _record_finished(upload_id, video_id)
-        uploads.process_video(db.session.get(Video, video_id))
+        attempts.process_video(db.session.get(Video, video_id))
     else:
         expires_at = _slide_expiry(upload_id, video_id, expires_at, status)
     return Progress(new_offset, length, expires_at)
@@ -188,7 +207,7 @@ def _record_finished(upload_id: str, video_id: int) -> None:
     if upload is None or video is None:
         return
     upload.completed_at = utcnow()
-    uploads.mark_uploaded(video)
+    attempts.mark_uploaded(video)
     db.session.commit()
 
 
@@ -249,44 +268,61 @@ def terminate(upload: Upload, actor: User) -> None:
     db.session.commit()
 
 
-def remove_expired_uploads() -> int:
-    """Delete unfinished uploads past their expiry, and partial files nobody owns (a job)."""
+# ---- the local backend's side (lti_tool/storage/local) -------------------------------------
+
+def _upload_of(backend_data) -> Upload | None:
+    upload_id = (backend_data or {}).get(UPLOAD_ID_KEY)
+    return db.session.get(Upload, upload_id) if isinstance(upload_id, str) else None
+
+
+def received(backend_data) -> int | None:
+    """Return how many bytes the upload feeding a video holds (0 before it starts)."""
+    upload = _upload_of(backend_data)
+    if upload is None:
+        return 0
+    try:
+        return current_offset(upload)
+    except ToolError:
+        return None
+
+
+def finish(backend_data) -> bool:
+    """Finish the upload feeding a video if every byte is on disk; tell whether it is."""
+    upload = _upload_of(backend_data)
+    return upload is not None and finish_if_full(upload)
+
+
+def discard(store: FileStore, backend_data) -> None:
+    """Forget the upload feeding a video: its partial file and its row (no commit)."""
+    upload_id = (backend_data or {}).get(UPLOAD_ID_KEY)
+    if not isinstance(upload_id, str):
+        return
+    store.remove(upload_id)
+    db.session.execute(db.delete(Upload).where(Upload.id == upload_id))
+
+
+def expire(store: FileStore) -> list[ExpiredUpload]:
+    """Remove unfinished uploads past their expiry, finished ones past the window, and
+    partial files nobody owns; return the videos whose upload was removed unfinished."""
     now = utcnow()
-    removed = 0
-    expired = db.session.scalars(db.select(Upload).where(
-        Upload.completed_at.is_(None), Upload.expires_at < now)).all()
-    for upload in expired:
-        video = upload.video
-        try:
-            _hosted_backend(video).tus_store().remove(upload.id)
-        except NotFound:
-            pass
-        if video.status in uploads.UNFINISHED:
-            uploads.delete_stored(video)
-            video.status = VideoStatus.ERROR
-            video.error_code = "upload_expired"
-            video.error_message = ("This upload was not finished in time and was removed. "
-                                   "Upload the video again.")
+    expired = []
+    for upload in db.session.scalars(db.select(Upload).where(
+            Upload.completed_at.is_(None), Upload.expires_at < now)).all():
+        store.remove(upload.id)
+        expired.append(ExpiredUpload(upload.video.storage_uid, {UPLOAD_ID_KEY: upload.id}))
         db.session.delete(upload)
-        removed += 1
     # Finished uploads only answer HEAD for a while; after the expiry window they can go.
     window = timedelta(hours=current_app.config["UPLOAD_EXPIRY_HOURS"])
     db.session.execute(db.delete(Upload).where(Upload.completed_at < now - window))
     db.session.commit()
-    removed += _remove_stray_files(now)
-    if removed:
-        log.info("removed %d expired or stray partial uploads", removed)
-    return removed
+    strays = _remove_stray_files(store, now)
+    if expired or strays:
+        log.info("removed %d expired and %d stray partial uploads", len(expired), strays)
+    return expired
 
 
-def _remove_stray_files(now: datetime) -> int:
+def _remove_stray_files(store: FileStore, now: datetime) -> int:
     """Remove partial files no upload row points at, once older than the expiry."""
-    from lti_tool.storage import current_storage
-    from lti_tool.tus.store import safe_name
-    backend = current_storage()
-    if not backend.supports(Capability.APP_HOSTED):
-        return 0
-    store = backend.tus_store()
     known = {safe_name(uid) for uid in db.session.scalars(db.select(Upload.id))}
     cutoff = (now - timedelta(hours=current_app.config["UPLOAD_EXPIRY_HOURS"])).timestamp()
     stray = 0

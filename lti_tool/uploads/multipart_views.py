@@ -12,7 +12,8 @@ from flask import Blueprint, current_app, jsonify
 
 from lti_tool import audit
 
-from lti_tool.uploads import attempts as uploads
+from lti_tool.uploads.attempts import complete_upload
+from lti_tool.uploads.status import video_status
 from lti_tool.audit import EventType
 from lti_tool.access.launches import current_launch, require_launch
 from lti_tool.errors import Conflict, NotFound, ToolError
@@ -20,7 +21,7 @@ from lti_tool.extensions import db
 from lti_tool.models import Video, utcnow
 from lti_tool.web.request_input import json_body
 from lti_tool.access.roles import Role
-from lti_tool.statuses import VideoStatus
+from lti_tool.statuses import UNFINISHED_VIDEO_STATES, VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability
 
@@ -42,7 +43,7 @@ def _own_open_upload(video_id: int) -> Video:
     if not storage_for(video.backend).supports(Capability.MULTIPART) or not (
             video.backend_data or {}).get("upload_id"):
         raise NotFound("This upload does not take parts.")
-    if video.status not in uploads.UNFINISHED:
+    if video.status not in UNFINISHED_VIDEO_STATES:
         raise Conflict("This upload is already finished or was cancelled.",
                        code="upload_closed")
     return video
@@ -97,8 +98,8 @@ def complete(video_id: int):
         raise ToolError("parts must be a list of {part_number, etag}.", code="bad_request")
     storage_for(video.backend).complete_multipart(video.storage_uid, video.backend_data,
                                                   claimed or [])
-    uploads.complete_upload(video)
-    return jsonify(uploads.video_status(video))
+    complete_upload(video)
+    return jsonify(video_status(video))
 
 
 @bp.post("/abort")
@@ -113,4 +114,4 @@ def abort(video_id: int):
     audit.record(EventType.UPLOAD_DELETED, actor=video.submission.user, target=video,
                  course_id=video.submission.assignment.course_id)
     db.session.commit()
-    return jsonify(uploads.video_status(video))
+    return jsonify(video_status(video))

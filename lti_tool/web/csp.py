@@ -27,6 +27,7 @@ from lti_tool.models import Platform
 from lti_tool.web.rate_limits import limit_by_address
 from lti_tool.storage import current_storage
 from lti_tool.storage.base import BrowserDirective
+from lti_tool.web.urls import public_url
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +176,7 @@ def init_app(app: Flask) -> None:
                 and CSP_HEADER not in response.headers):
             response.headers[CSP_HEADER] = page_policy()
             response.headers[REPORTING_HEADER] = \
-                f'{REPORT_GROUP}="{url_for("csp.report", _external=True)}"'
+                f'{REPORT_GROUP}="{public_url("csp.report")}"'
         return response
 
 

@@ -3,8 +3,9 @@
 static/js/format.js implements the same rules for what the browser writes itself;
 tests/test_formatting.py runs both on one table of values.
 
-- Sizes: decimal units as file browsers show them (1 KB = 1000 bytes); below 10 of a unit
-  one decimal ("5.4 GB"), else whole ("740 MB"); halves round up; "1 byte", "999 bytes".
+- Sizes: binary units with the familiar names, as the site's limits are set (1 KB = 1024
+  bytes, the 5 GB limit is 5 x 1024^3 bytes); below 10 of a unit one decimal ("4.7 GB"),
+  else whole ("740 MB"); halves round up; "1 byte", "1023 bytes".
 - Durations: whole seconds, rounded down (a comment at 12.9 s is at 0:12): "m:ss", "h:mm:ss".
 - Moments: UTC "YYYY-MM-DD HH:MM UTC" in the page, inside <time datetime="ISO">, which the
   browser rewrites in the viewer's locale and time zone.
@@ -15,7 +16,7 @@ import math
 from datetime import datetime
 
 SIZE_UNITS = ("KB", "MB", "GB", "TB")
-SIZE_BASE = 1000
+SIZE_BASE = 1024
 
 
 def _half_up(value: float) -> int:
@@ -23,7 +24,7 @@ def _half_up(value: float) -> int:
 
 
 def format_size(size_bytes: int | float | None) -> str:
-    """Write a byte count the way file browsers do: '5.4 GB', '740 MB', '12 KB', '1 byte'."""
+    """Write a byte count for people: '4.7 GB', '740 MB', '12 KB', '1 byte'."""
     n = max(0, int(size_bytes or 0))
     if n < SIZE_BASE:
         return "1 byte" if n == 1 else f"{n} bytes"

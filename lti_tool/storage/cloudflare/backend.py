@@ -4,7 +4,7 @@ Upload: https://developers.cloudflare.com/stream/uploading-videos/direct-creator
 (tus with `direct_user=true`; the one-time URL is in `Location`, the uid in
 `stream-media-id`). Playback: every video requires signed URLs; tokens are signed locally
 (signing.py) or, without a signing key, by the `/token` endpoint. Processing results arrive
-by webhook (webhooks.py) or by polling (storage_jobs.py).
+by webhook (webhooks.py) or by polling (lti_tool/storage/jobs.py).
 """
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ from lti_tool import outbound
 from lti_tool.errors import ToolError
 from lti_tool.web.request_input import clean_filename
 from lti_tool.statuses import VideoStatus
-from lti_tool.storage.base import (BackendUnavailable, BrowserDirective, Capability, Health, Playback,
-                   PlaybackKind, StorageBackend, StoredObject, UploadMethod, UploadRequest, UploadTicket,
-                   UploadTooLarge, VideoInfo)
+from lti_tool.storage.base import (BackendUnavailable, BrowserDirective, CaptionGeneration,
+                                   CaptionStore, Capability, Health, Playback, PlaybackKind,
+                                   StorageBackend, StoredObject, UploadMethod, UploadRequest,
+                                   UploadTicket, UploadTooLarge, VideoInfo)
 from lti_tool.storage.cloudflare.api import TUS_VERSION, CloudflareClient
 from lti_tool.storage.messages import MSG_MISCONFIGURED, MSG_UPLOAD_EXPIRED, UPLOAD_EXPIRED
 from lti_tool.settings import read_setting
@@ -126,7 +127,7 @@ def address_rules(client_address: str | None) -> list[dict] | None:
             {"type": "any", "action": "block"}]
 
 
-class CloudflareStorage(StorageBackend):
+class CloudflareStorage(StorageBackend, CaptionStore, CaptionGeneration):
     """Videos held by Cloudflare Stream, uploaded by students over tus."""
 
     name = "cloudflare"

@@ -19,7 +19,6 @@ from sqlalchemy.exc import IntegrityError
 
 from lti_tool import audit
 
-from lti_tool.storage import jobs as storage_jobs
 from lti_tool.audit import EventType
 from lti_tool.errors import Conflict, ToolError
 from lti_tool.extensions import db
@@ -27,6 +26,7 @@ from lti_tool.models import KeyValue, Video, utcnow
 from lti_tool.web.request_input import BadInput, loads_object
 from lti_tool.storage.cloudflare.backend import CloudflareStorage, video_info_from
 from lti_tool.settings import read_setting
+from lti_tool.uploads import attempts
 
 log = logging.getLogger(__name__)
 
@@ -114,5 +114,5 @@ def cloudflare_stream():
     audit.record(EventType.WEBHOOK_RECEIVED, target=video,
                  course_id=video.submission.assignment.course_id, provider="cloudflare",
                  state=str(info.status), commit=True)
-    storage_jobs.settle(video, info)
+    attempts.settle(video, info)
     return jsonify({"ok": True, "video_id": video.id, "status": video.status})

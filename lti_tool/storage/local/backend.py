@@ -16,21 +16,23 @@ import os
 import re
 import shutil
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from flask import current_app, has_request_context, request, url_for
-from itsdangerous import BadSignature, URLSafeSerializer
-
-from lti_tool.uploads import video_checks as media
 from lti_tool.models import new_token
+from lti_tool.playback.grants import (GRANT_DOWNLOAD, GRANT_MEDIA, GRANT_THUMBNAIL, expiry_in,
+                                      sign_grant)
 from lti_tool.statuses import VideoStatus
+from lti_tool.storage.base import (CaptionStore, Capability, Downloads, ExpiredUpload,
+                                   ExpiringUploads, Health, HostedMedia, HostedUploads,
+                                   Playback, PlaybackKind, StorageBackend, StorageError,
+                                   StoredObject, UploadMethod, UploadNotFound, UploadRequest,
+                                   UploadTicket, UploadTooLarge, VideoInfo)
+from lti_tool.tus import uploads as tus_uploads
 from lti_tool.tus.store import FileStore, safe_name
-from lti_tool.storage.base import (Capability, Health, NotSupported, Playback, PlaybackKind, StorageBackend,
-                   StorageError, StoredObject, UploadMethod, UploadNotFound, UploadRequest,
-                   UploadTicket, UploadTooLarge, VideoInfo)
+from lti_tool.uploads import video_checks
+from lti_tool.web.urls import public_url
 
 log = logging.getLogger(__name__)
 
@@ -40,23 +42,14 @@ VIDEO_FILE = "video"
 THUMB_FILE = "thumb.jpg"
 META_FILE = "meta.json"
 THUMB_MIME = "image/jpeg"
-# Key in Video.backend_data naming the tus upload that feeds the video.
-UPLOAD_ID_KEY = "upload_id"
 
-# What a signed grant lets its holder fetch.
-GRANT_MEDIA = "media"
-GRANT_THUMBNAIL = "thumbnail"
-GRANT_DOWNLOAD = "download"
-GRANT_CAPTIONS = "captions"
-_GRANT_SALT = "lti_tool.media-grant"
 # Captions are <language>.vtt beside the video; the tag is checked again here, as it names a file.
 CAPTIONS_SUFFIX = ".vtt"
 CAPTIONS_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}")
-MSG_NO_GENERATION = ("This site keeps videos on its own disk, which cannot transcribe speech "
-                     "into captions. Upload a WebVTT (.vtt) caption file instead.")
 
 
-class LocalStorage(StorageBackend):
+class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Downloads,
+                   ExpiringUploads):
     """Videos on this machine's disk, uploaded through our tus endpoint."""
 
     name = "local"
@@ -105,7 +98,7 @@ class LocalStorage(StorageBackend):
         chunk = int(self.config.get("UPLOAD_CHUNK_BYTES") or 0) or None
         return UploadTicket(
             method=UploadMethod.TUS, storage_uid=storage_uid,
-            endpoint=_absolute(url_for("tus.create")), chunk_size=chunk,
+            endpoint=public_url("tus.create"), chunk_size=chunk,
             expires_at=now + timedelta(hours=int(self.config["UPLOAD_EXPIRY_HOURS"])))
 
     def inspect(self, storage_uid: str, backend_data: Mapping[str, Any] | None = None) -> VideoInfo:
@@ -113,7 +106,7 @@ class LocalStorage(StorageBackend):
         folder = self._existing_dir(storage_uid)
         path = folder / VIDEO_FILE
         if not path.exists():
-            upload_id = (backend_data or {}).get(UPLOAD_ID_KEY)
+            upload_id = (backend_data or {}).get(tus_uploads.UPLOAD_ID_KEY)
             received = self._store.offset(upload_id) if upload_id else None
             if received is None:
                 return VideoInfo(status=VideoStatus.PENDING)
@@ -125,7 +118,7 @@ class LocalStorage(StorageBackend):
             check = self._check(path, meta, stat)
         thumb = folder / THUMB_FILE
         if check["ok"] and not thumb.exists():
-            media.make_thumbnail(path, thumb, check.get("duration_seconds"))
+            video_checks.make_thumbnail(path, thumb, check.get("duration_seconds"))
         if not check["ok"]:
             return VideoInfo(status=VideoStatus.ERROR, size_bytes=stat.st_size,
                              error_code=check["error_code"],
@@ -136,7 +129,7 @@ class LocalStorage(StorageBackend):
                          has_thumbnail=thumb.exists())
 
     def _check(self, path: Path, meta: dict, stat: os.stat_result) -> dict:
-        result = media.check_video(path)
+        result = video_checks.check_video(path)
         check = {"stamp": [stat.st_size, stat.st_mtime_ns], "ok": result.ok,
                  "container": result.container.name if result.container else None,
                  "mime_type": result.container.mime_type if result.container else None,
@@ -153,10 +146,10 @@ class LocalStorage(StorageBackend):
         folder = self._existing_dir(storage_uid)
         if not (folder / VIDEO_FILE).exists():
             raise UploadNotFound("This video has not finished uploading.")
-        expires = _expiry(ttl_seconds)
+        expires = expiry_in(ttl_seconds)
         token = sign_grant(GRANT_MEDIA, video_id=video_id, viewer_id=viewer_id, expires=expires,
                            address=client_address)
-        url = _absolute(url_for("playback.media", video_id=video_id, token=token))
+        url = public_url("playback.media", video_id=video_id, token=token)
         mime = (self._meta(folder).get("check") or {}).get("mime_type")
         return Playback(kind=PlaybackKind.FILE, url=url, expires_at=expires,
                         thumbnail_url=self.thumbnail_url(storage_uid, viewer_id=viewer_id,
@@ -171,8 +164,8 @@ class LocalStorage(StorageBackend):
         if self.thumbnail_path(storage_uid) is None:
             return None
         token = sign_grant(GRANT_THUMBNAIL, video_id=video_id, viewer_id=viewer_id,
-                           expires=_expiry(ttl_seconds), address=client_address)
-        return _absolute(url_for("playback.thumbnail", video_id=video_id, token=token))
+                           expires=expiry_in(ttl_seconds), address=client_address)
+        return public_url("playback.thumbnail", video_id=video_id, token=token)
 
     def download_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
                      ttl_seconds: int, filename: str | None = None,
@@ -180,15 +173,28 @@ class LocalStorage(StorageBackend):
         """Sign a URL that downloads the original file."""
         self.media_path(storage_uid)
         token = sign_grant(GRANT_DOWNLOAD, video_id=video_id, viewer_id=viewer_id,
-                           expires=_expiry(ttl_seconds), address=client_address)
-        return _absolute(url_for("playback.media", video_id=video_id, token=token))
+                           expires=expiry_in(ttl_seconds), address=client_address)
+        return public_url("playback.media", video_id=video_id, token=token)
+
+    def received_bytes(self, storage_uid: str,
+                       backend_data: Mapping[str, Any] | None = None) -> int | None:
+        """Return the bytes our tus endpoint holds of the upload feeding this video."""
+        return tus_uploads.received(backend_data)
+
+    def finish_upload(self, storage_uid: str,
+                      backend_data: Mapping[str, Any] | None = None) -> bool:
+        """Move a complete tus upload into place (if a worker died before it did)."""
+        return tus_uploads.finish(backend_data)
 
     def delete(self, storage_uid: str, backend_data: Mapping[str, Any] | None = None) -> None:
         """Remove the video's folder and any partial upload feeding it."""
-        upload_id = (backend_data or {}).get(UPLOAD_ID_KEY)
-        if upload_id:
-            self._store.remove(upload_id)
+        tus_uploads.discard(self._store, backend_data)
         shutil.rmtree(self._dir(storage_uid), ignore_errors=True)
+
+    def expire_uploads(self) -> list[ExpiredUpload]:
+        """Remove tus uploads past their expiry (UPLOAD_EXPIRY_HOURS, sliding with each
+        PATCH) and partial files nobody owns."""
+        return tus_uploads.expire(self._store)
 
     def list_objects(self) -> Iterator[StoredObject]:
         """Yield every video folder, named by the uid kept in its meta.json."""
@@ -260,9 +266,6 @@ class LocalStorage(StorageBackend):
         tmp.write_bytes(vtt)
         os.replace(tmp, path)
 
-    def generate_captions(self, storage_uid: str, language: str) -> None:
-        raise NotSupported(MSG_NO_GENERATION, code="captions_generation_not_supported")
-
     def list_captions(self, storage_uid: str) -> list[dict]:
         """Return the languages that have a WebVTT file, all ready."""
         folder = self._existing_dir(storage_uid)
@@ -273,56 +276,3 @@ class LocalStorage(StorageBackend):
     def delete_captions(self, storage_uid: str, language: str) -> None:
         """Remove one language's WebVTT file; removing it twice is fine."""
         self.captions_path(storage_uid, language).unlink(missing_ok=True)
-
-
-# --- signed, viewer-bound grants ------------------------------------------------------------
-
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_GRANT_SALT)
-
-
-def _expiry(ttl_seconds: int) -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=ttl_seconds)
-
-
-@dataclass(frozen=True)
-class Grant:
-    """What a valid signed grant lets its holder fetch: a kind, for a viewer, from an
-    address when it was bound to one."""
-
-    kind: str
-    viewer_id: int
-    address: str | None = None
-
-
-def sign_grant(kind: str, *, video_id: int, viewer_id: int, expires: datetime,
-               address: str | None = None) -> str:
-    """Sign (HMAC with SECRET_KEY) a grant for one viewer to fetch one video until `expires`,
-    from `address` only when one is given."""
-    data = {"k": kind, "v": video_id, "u": viewer_id, "e": int(expires.timestamp())}
-    if address:
-        data["a"] = address
-    return _serializer().dumps(data)
-
-
-def read_grant(token: str, video_id: int, kinds: frozenset[str]) -> Grant | None:
-    """Return the valid, unexpired grant for this video, else None."""
-    try:
-        data = _serializer().loads(token)
-    except BadSignature:
-        return None
-    if not isinstance(data, dict) or data.get("k") not in kinds or data.get("v") != video_id:
-        return None
-    expires, viewer, address = data.get("e"), data.get("u"), data.get("a")
-    if not isinstance(expires, int) or expires < time.time() or not isinstance(viewer, int):
-        return None
-    if address is not None and not isinstance(address, str):
-        return None
-    return Grant(data["k"], viewer, address)
-
-
-def _absolute(path: str) -> str:
-    """Make a path absolute with PUBLIC_BASE_URL, or the request's host."""
-    base = current_app.config.get("PUBLIC_BASE_URL") or (
-        request.host_url.rstrip("/") if has_request_context() else "")
-    return base + path

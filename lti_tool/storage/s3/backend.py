@@ -30,10 +30,11 @@ from lti_tool import outbound
 from lti_tool.errors import StorageError
 from lti_tool.web.request_input import clean_filename
 from lti_tool.statuses import VideoStatus
-from lti_tool.storage.base import (BackendUnavailable, BrowserDirective, Capability, Health, PartUrl,
-                   Playback, PlaybackKind,
-                   StorageBackend, StoredObject, UploadMethod, UploadNotFound, UploadRequest,
-                   UploadTicket, UploadTooLarge, VideoInfo)
+from lti_tool.storage.base import (BackendUnavailable, BrowserDirective, Capability, Downloads,
+                                   ExpiredUpload, ExpiringUploads, Health, MultipartUploads,
+                                   PartUrl, Playback, PlaybackKind, StorageBackend,
+                                   StoredObject, UploadMethod, UploadNotFound, UploadRequest,
+                                   UploadTicket, UploadTooLarge, VideoInfo)
 from lti_tool.storage.messages import MSG_BUSY, MSG_MISCONFIGURED, MSG_REFUSED, MSG_UPLOAD_GONE
 from lti_tool.settings import read_setting
 
@@ -77,7 +78,7 @@ def part_count_for(size_bytes: int, part_size: int) -> int:
     return max(1, math.ceil(size_bytes / part_size))
 
 
-class S3Storage(StorageBackend):
+class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads):
     """Videos held in an S3 bucket under S3_KEY_PREFIX, uploaded by the browser in parts."""
 
     name = "s3"
@@ -333,6 +334,27 @@ class S3Storage(StorageBackend):
                 for obj in page.get("Contents", []):
                     yield StoredObject(storage_uid=obj["Key"], size_bytes=obj["Size"],
                                        created_at=obj.get("LastModified"))
+
+    def received_bytes(self, storage_uid: str,
+                       backend_data: Mapping[str, Any] | None = None) -> int | None:
+        """Return the bytes of the parts the bucket holds (a resumed upload keeps them)."""
+        if not backend_data or not backend_data.get("upload_id"):
+            return None
+        return sum(int(p["size"]) for p in self.list_parts(storage_uid, backend_data))
+
+    def expire_uploads(self) -> list[ExpiredUpload]:
+        """Abort multipart uploads under the prefix started more than
+        S3_ABORT_MULTIPART_AFTER_HOURS ago; return them."""
+        if not self.setting("S3_BUCKET", ""):
+            return []
+        hours = int(self.setting("S3_ABORT_MULTIPART_AFTER_HOURS", 48))
+        expired = []
+        for key, upload_id in list(self.stale_uploads(timedelta(hours=hours))):
+            self.abort_multipart(key, {"upload_id": upload_id})
+            expired.append(ExpiredUpload(key, {"upload_id": upload_id}))
+        if expired:
+            log.info("aborted %d stale S3 multipart uploads", len(expired))
+        return expired
 
     def stale_uploads(self, older_than: timedelta) -> Iterator[tuple[str, str]]:
         """Yield (key, upload_id) of multipart uploads under the prefix started too long ago."""
