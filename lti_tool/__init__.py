@@ -17,8 +17,8 @@ from flask import Flask
 
 from lti_tool import config as config_module
 
-# Blueprint modules, each exposing `bp`, one per feature. The demo LMS (a development aid,
-# the top-level `demo_lms` package) is added only when DEMO_LMS is on.
+# Blueprint modules, each exposing `bp`, one per feature. The demo LMS (a development aid)
+# is added only when DEMO_LMS is on (register_demo_lms).
 BLUEPRINTS = [
     "lti_tool.web.home",
     "lti_tool.web.csp",
@@ -32,7 +32,6 @@ BLUEPRINTS = [
     "lti_tool.captions.views",
     "lti_tool.storage.cloudflare.webhooks",
 ]
-DEMO_LMS_BLUEPRINTS = ["lti_tool.demo_lms.views"]
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -125,11 +124,20 @@ def register_request_handling(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Register every feature's routes (and the demo LMS's when DEMO_LMS is on)."""
-    names = BLUEPRINTS + (DEMO_LMS_BLUEPRINTS if app.config.get("DEMO_LMS") else [])
-    for module_name in names:
+    for module_name in BLUEPRINTS:
         app.register_blueprint(import_module(module_name).bp)
     from lti_tool.lti.views import jwks
     app.add_url_rule("/.well-known/jwks.json", "lti_well_known_jwks", jwks)
+    if app.config.get("DEMO_LMS"):
+        register_demo_lms(app)
+
+
+def register_demo_lms(app: Flask) -> None:
+    """Serve the built-in demo LMS at /demo-lms/ (development only: anyone can act as
+    anyone there)."""
+    from lti_tool.demo_lms import views as demo_lms
+    app.register_blueprint(demo_lms.bp)
+    demo_lms.init_app(app)
 
 
 def register_signals(app: Flask) -> None:

@@ -15,12 +15,13 @@ from typing import Callable, Iterable
 
 from flask import g, request, session, url_for
 from flask_login import login_user
+from sqlalchemy import and_, select
 
-from lti_tool.access.permissions import role_in_course
+from lti_tool.access.permissions import role_from, role_in_course
 from lti_tool.access.roles import Role
 from lti_tool.errors import Forbidden, NotAuthenticated, NotFound
 from lti_tool.extensions import db
-from lti_tool.models import LaunchRecord, User, utcnow
+from lti_tool.models import Enrollment, LaunchRecord, User, utcnow
 from lti_tool.web.request_input import NUL, parse_id
 
 LAUNCH_HEADER = "X-LTI-Launch"
@@ -55,13 +56,19 @@ def current_launch() -> LaunchRecord | None:
     cached = g.get("lti_launch_cache")
     if cached is not None and cached[0] is request._get_current_object():
         return cached[1]
-    launch = None
+    launch = enrollment = None
     launch_id = _launch_id_from_request()
     if launch_id and len(launch_id) <= 64 and NUL not in launch_id:
-        found = db.session.get(LaunchRecord, launch_id)
-        if found is not None and found.expires_at > utcnow():
-            launch = found
+        # The user's enrollment comes in the same query: current_role() needs it.
+        row = db.session.execute(
+            select(LaunchRecord, Enrollment)
+            .outerjoin(Enrollment, and_(Enrollment.course_id == LaunchRecord.course_id,
+                                        Enrollment.user_id == LaunchRecord.user_id))
+            .where(LaunchRecord.id == launch_id)).first()
+        if row is not None and row[0].expires_at > utcnow():
+            launch, enrollment = row
     g.lti_launch_cache = (request._get_current_object(), launch)
+    g.lti_enrollment = enrollment
     return launch
 
 
@@ -70,6 +77,8 @@ def remember_launch(launch: LaunchRecord) -> None:
     login_user(launch.user)
     session[SESSION_LAUNCH_KEY] = launch.id
     g.lti_launch_cache = (request._get_current_object(), launch)
+    g.pop("lti_enrollment", None)
+    g.pop("lti_role_cache", None)
 
 
 def current_role() -> Role | None:
@@ -86,8 +95,12 @@ def current_role() -> Role | None:
     cached = g.get("lti_role_cache")
     if cached is not None and cached[0] is request._get_current_object():
         return cached[1]
-    role = role_in_course(launch.user, launch.course) if launch.course is not None \
-        else Role(launch.role)
+    if launch.course is None:
+        role = Role(launch.role)
+    elif "lti_enrollment" in g:  # loaded with the launch
+        role = role_from(launch.user, g.lti_enrollment)
+    else:
+        role = role_in_course(launch.user, launch.course)
     g.lti_role_cache = (request._get_current_object(), role)
     return role
 

@@ -15,12 +15,22 @@ def role_in_course(user: User | None, course: Course) -> Role | None:
     if user is None or user.platform_id != course.platform_id:
         return None
     enrollment = db.session.scalar(
-        db.select(Enrollment).filter_by(course_id=course.id, user_id=user.id, active=True))
-    if enrollment is not None and enrollment.role != Role.LEARNER:
-        return Role(enrollment.role)
+        db.select(Enrollment).filter_by(course_id=course.id, user_id=user.id))
+    return role_from(user, enrollment)
+
+
+def role_from(user: User, enrollment: Enrollment | None) -> Role | None:
+    """Decide the role of a user of the course's platform from their enrollment (or none).
+
+    Staff roles come first; a platform administrator is admin where they are not staff;
+    a learner is a learner; an enrollment the roster deactivated counts as none.
+    """
+    active = enrollment if enrollment is not None and enrollment.active else None
+    if active is not None and active.role != Role.LEARNER:
+        return Role(active.role)
     if user.is_platform_admin:
         return Role.ADMIN
-    return Role(enrollment.role) if enrollment is not None else None
+    return Role(active.role) if active is not None else None
 
 
 def can_view_submission(user: User | None, submission: Submission) -> bool:

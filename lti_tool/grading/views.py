@@ -130,14 +130,21 @@ def _refresh_from_lms(launch: LaunchRecord, *, force_roster: bool) -> list[str]:
             nrps.sync_roster(course, actor=launch.user)
             db.session.commit()  # before the next call: no write lock held while waiting
         ags.refresh_lineitem(launch.assignment)
-        db.session.commit()
+        if _changed():
+            db.session.commit()
     except ServiceError as exc:
-        db.session.rollback()
+        if _changed():  # else nothing to undo, and the loaded rows stay usable
+            db.session.rollback()
         log.warning("refresh from LMS for assignment %s failed: %s", launch.assignment_id,
                     exc.message)
         notices.append(f"The LMS could not be asked for the latest roster or gradebook "
                        f"settings ({exc.message}). The list shows what the tool last knew.")
     return notices
+
+
+def _changed() -> bool:
+    """Tell whether the session holds changes not yet written."""
+    return bool(db.session.new or db.session.dirty or db.session.deleted)
 
 
 def _thumbnails(launch: LaunchRecord, rows) -> dict[int, str]:
