@@ -51,6 +51,7 @@ def expire_unfinished_uploads() -> int:
                 (video.backend_data or {}).get(key) == value
                 for key, value in (expired.backend_data or {}).items())
             if mine and video.status in UNFINISHED_VIDEO_STATES:
+                attempts.delete_stored(video)  # what arrived of it will never be played
                 attempts.settle(video, attempts.EXPIRED_INFO)
             closed += 1
     return closed
