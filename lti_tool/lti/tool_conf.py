@@ -211,7 +211,7 @@ def _fetch_lock(platform_id: int) -> threading.Lock:
 
 def refetched_jwks(platform: Platform) -> dict:
     """Download the platform's keys, unless another request of this process just did."""
-    asked_at = utcnow()
+    seen = platform.jwks_fetched_at  # what this request judged stale or lacking a key
     lock = _fetch_lock(platform.id)
     wait = float(current_app.config["OUTBOUND_TIMEOUT_SECONDS"]) + 1
     if not lock.acquire(timeout=wait):
@@ -220,8 +220,9 @@ def refetched_jwks(platform: Platform) -> dict:
                           headers={"Retry-After": "5"})
     try:
         db.session.refresh(platform)
-        if platform.jwks_fetched_at is not None and platform.jwks_fetched_at >= asked_at:
-            return platform.jwks_cache  # fetched by the request we waited for
+        if platform.jwks_fetched_at is not None and (seen is None
+                                                     or platform.jwks_fetched_at > seen):
+            return platform.jwks_cache  # fetched by a request since this one looked
         return fetch_platform_jwks(platform)
     finally:
         lock.release()
