@@ -115,12 +115,10 @@ def status(video_id: int):
 
 def _granted_video(video_id: int, kinds: frozenset[str]) -> tuple[str, Video]:
     """Check a signed grant for this video; refuse with 403 whatever is wrong with it."""
-    grant = read_grant(request.args.get(TOKEN_PARAM, ""), video_id, kinds)
-    if grant is not None and grant.address is not None and grant.address != client_address():
-        log.info("media grant for video %s used from another address", video_id)
-        grant = None
+    grant = read_grant(request.args.get(TOKEN_PARAM, ""), video_id, kinds,
+                       address=client_address())
     video = db.session.get(Video, video_id) if grant else None
-    viewer = db.session.get(User, grant.viewer_id) if grant else None
+    viewer = db.session.get(User, grant[1]) if grant else None
     if (video is None or viewer is None or video.status != VideoStatus.READY
             or not can_view_submission(viewer, video.submission)):
         log.info("media grant refused for video %s", video_id)
@@ -128,7 +126,7 @@ def _granted_video(video_id: int, kinds: frozenset[str]) -> tuple[str, Video]:
                         "get a new one.", code="media_link_invalid")
     if not storage_for(video.backend).supports(Capability.APP_HOSTED):
         raise NotFound("This video is not served by this server.")
-    return grant.kind, video
+    return grant[0], video
 
 
 def _private(resp):

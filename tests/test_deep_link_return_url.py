@@ -99,6 +99,8 @@ def test_an_origin_added_by_the_admin_is_accepted(browser, app, runner):
 
 def test_plain_http_on_loopback_needs_the_development_setting(browser, app):
     app.config["OUTBOUND_ALLOW_LOOPBACK"] = False  # as in production
+    # The test platform itself is on loopback: let the tool reach it as an intranet LMS.
+    app.config["OUTBOUND_ALLOWED_NETWORKS"] = "127.0.0.0/8"
     page, _ = form_page(browser, f"{browser.platform.url}/dl-return")
     assert page.status_code == 400 and "not an https address" in page.text
 

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -285,16 +284,6 @@ def _expiry(ttl_seconds: int) -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=ttl_seconds)
 
 
-@dataclass(frozen=True)
-class Grant:
-    """What a valid signed grant lets its holder fetch: a kind, for a viewer, from an
-    address when it was bound to one."""
-
-    kind: str
-    viewer_id: int
-    address: str | None = None
-
-
 def sign_grant(kind: str, *, video_id: int, viewer_id: int, expires: datetime,
                address: str | None = None) -> str:
     """Sign (HMAC with SECRET_KEY) a grant for one viewer to fetch one video until `expires`,
@@ -305,20 +294,24 @@ def sign_grant(kind: str, *, video_id: int, viewer_id: int, expires: datetime,
     return _serializer().dumps(data)
 
 
-def read_grant(token: str, video_id: int, kinds: frozenset[str]) -> Grant | None:
-    """Return the valid, unexpired grant for this video, else None."""
+def read_grant(token: str, video_id: int, kinds: frozenset[str],
+               address: str | None = None) -> tuple[str, int] | None:
+    """Return (kind, viewer id) of a valid, unexpired grant for this video, else None.
+
+    A grant bound to an address is valid only when `address` (the asking client's) is it.
+    """
     try:
         data = _serializer().loads(token)
     except BadSignature:
         return None
     if not isinstance(data, dict) or data.get("k") not in kinds or data.get("v") != video_id:
         return None
-    expires, viewer, address = data.get("e"), data.get("u"), data.get("a")
+    expires, viewer, bound = data.get("e"), data.get("u"), data.get("a")
     if not isinstance(expires, int) or expires < time.time() or not isinstance(viewer, int):
         return None
-    if address is not None and not isinstance(address, str):
+    if bound is not None and bound != address:
         return None
-    return Grant(data["k"], viewer, address)
+    return data["k"], viewer
 
 
 def _absolute(path: str) -> str:
