@@ -27,9 +27,11 @@ def insert_ignoring_conflict(model: type[Model], keys: dict[str, Any],
     insert = _INSERTS.get(dialect)
     if insert is None:  # pragma: no cover - only PostgreSQL and SQLite are supported
         raise RuntimeError(f"no upsert for the {dialect} database")
+    key_column = model.__table__.primary_key.columns.values()[0]
     stmt = insert(model).values(**keys, **(values or {})).on_conflict_do_nothing(
-        index_elements=list(keys))
-    return db.session.execute(stmt).rowcount == 1
+        index_elements=list(keys)).returning(key_column)
+    # A row comes back only when it was inserted (rowcount is not reliable for ORM inserts).
+    return db.session.execute(stmt).first() is not None
 
 
 def get_or_create(model: type[Model], keys: dict[str, Any],
