@@ -2,14 +2,15 @@
 
    The rules are lti_tool/web/formatting.py's, which writes what the server renders;
    tests/test_formatting.py runs both on one table of values and expects the same strings.
-   - Sizes: decimal units (1 KB = 1000 bytes); below 10 of a unit one decimal ("5.4 GB"),
-     else whole ("740 MB"); halves round up; "1 byte", "999 bytes".
+   - Sizes: binary units with the familiar names, as the site's limits are set (1 KB = 1024
+     bytes); below 10 of a unit one decimal ("4.7 GB"), else whole ("740 MB"); halves round
+     up; "1 byte", "1023 bytes".
    - Durations: whole seconds, rounded down (a comment at 12.9 s is at 0:12): m:ss, h:mm:ss.
    - Moments: the server writes UTC inside <time datetime="ISO">; localizeMoments() rewrites
      each one in the viewer's locale and time zone with one Intl.DateTimeFormat. */
 
 export const SIZE_UNITS = ["KB", "MB", "GB", "TB"];
-export const SIZE_BASE = 1000;
+export const SIZE_BASE = 1024;
 export const MOMENT_STYLE = Object.freeze({ dateStyle: "medium", timeStyle: "short" });
 
 const DECIMAL_BELOW_TENTHS = 100;  // below 10 units (100 tenths) a size keeps one decimal
