@@ -25,6 +25,7 @@ import email.utils
 import ipaddress
 import logging
 import os
+import random
 import re
 import socket
 import threading
@@ -501,3 +502,11 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def backoff_delay(attempt: int, base_seconds: float, max_seconds: float) -> float:
+    """Return how long to wait before retry number `attempt` (0 for the first retry):
+    exponential from `base_seconds`, capped at `max_seconds`, with jitter over the upper
+    half so that clients that failed together do not retry together."""
+    ceiling = min(max_seconds, base_seconds * 2 ** max(0, attempt))
+    return random.uniform(ceiling / 2, ceiling)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import socket
 import uuid
 from datetime import datetime, timedelta
@@ -27,6 +26,7 @@ from lti_tool.lti import ags
 from lti_tool.lti.service_token import ServiceError
 from lti_tool.models import ScoreOutbox, Submission, utcnow
 from lti_tool.statuses import OutboxStatus
+from lti_tool import outbound
 
 log = logging.getLogger(__name__)
 
@@ -214,9 +214,8 @@ def _schedule_retry(item: ScoreOutbox, reason: str, retry_after: float | None) -
 
 
 def backoff_seconds(attempts: int) -> float:
-    """Return the wait before the next try: exponential in attempts, with full jitter on top half."""
-    ceiling = min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** max(0, attempts - 1))
-    return random.uniform(ceiling / 2, ceiling)
+    """Return the wait before the next try after `attempts` failed ones."""
+    return outbound.backoff_delay(attempts - 1, BASE_DELAY_SECONDS, MAX_DELAY_SECONDS)
 
 
 def _finish(item: ScoreOutbox, status: OutboxStatus, outcome: str) -> str:

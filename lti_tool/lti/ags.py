@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from lti_tool.extensions import db
 from lti_tool.models import Assignment, utcnow
 from lti_tool.lti.ags_values import (CANVAS_FAMILY, CANVAS_SUBMISSION_EXT, LINEITEM_READ_SCOPES,
-                         LINEITEM_TAG, SCOPE_LINEITEM, SCOPE_SCORE, ActivityProgress,
+                         CUSTOM_LINEITEM_RESOURCE_ID, LINEITEM_TAG, SCOPE_LINEITEM, SCOPE_SCORE, ActivityProgress,
                          GradingProgress, MediaType)
 from lti_tool.lti.service_token import (ScopeNotGranted, ServiceRefused, iter_pages, service_request)
 
@@ -156,7 +156,10 @@ def _read_scope(assignment: Assignment) -> str:
 
 
 def _resource_id(assignment: Assignment) -> str:
-    return f"assignment-{assignment.id}"
+    """Return the resourceId of the assignment's column: the one deep linking gave it, else
+    ours for columns this tool creates by AGS."""
+    recorded = (assignment.custom or {}).get(CUSTOM_LINEITEM_RESOURCE_ID)
+    return recorded if isinstance(recorded, str) and recorded else f"assignment-{assignment.id}"
 
 
 # ---- scores -------------------------------------------------------------------------------

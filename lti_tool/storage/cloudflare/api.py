@@ -7,7 +7,6 @@ The API token is sent in one header and never logged.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -132,8 +131,7 @@ class CloudflareClient:
             seconds = outbound.parse_retry_after(retry_after)
             if seconds is not None:
                 return min(max(seconds, 0.0), self.max_backoff_seconds)
-        base = self.backoff_seconds * (2 ** attempt)
-        return min(base + random.uniform(0, self.backoff_seconds), self.max_backoff_seconds)
+        return outbound.backoff_delay(attempt, self.backoff_seconds, self.max_backoff_seconds)
 
     def _raise_for(self, method: str, path: str, resp: requests.Response) -> None:
         """Translate a refusal into one of our errors, logging the detail for admins."""
