@@ -17,7 +17,8 @@ from lti_tool.grading import outbox
 from lti_tool.grading import service as grading
 
 from lti_tool.grading import review_queue
-from lti_tool.access.launches import current_launch, launch_url_for, require_launch
+from lti_tool.access.launches import (assignment_launch, current_role, launch_url_for,
+                                      require_launch)
 from lti_tool.errors import Forbidden, NotFound, ToolError, wants_json
 from lti_tool.extensions import db
 from lti_tool.lti import ags, nrps
@@ -43,10 +44,8 @@ THUMBNAIL_TTL_SECONDS = 600
 
 def _staff_launch(*, grader: bool = False) -> LaunchRecord:
     """Return the launch of staff in an assignment; graders only when `grader`."""
-    launch = current_launch()
-    if launch.assignment is None:
-        raise NotFound("This launch is not tied to an assignment.")
-    if grader and launch.role not in GRADER_ROLES:
+    launch = assignment_launch()
+    if grader and current_role() not in GRADER_ROLES:
         raise Forbidden("Your role in this course lets you view submissions, not grade them.")
     return launch
 
@@ -96,7 +95,7 @@ def assignment():
         "review/assignment.html", launch=launch, assignment=the_assignment, rows=shown,
         summary=review_queue.summary(rows), filters=filters, notices=notices,
         thumbnails=_thumbnails(launch, shown), statuses=review_queue.STATUS_LABELS,
-        can_grade=launch.role in GRADER_ROLES, has_roster=nrps.has_roster(the_assignment.course),
+        can_grade=current_role() in GRADER_ROLES, has_roster=nrps.has_roster(the_assignment.course),
         has_gradebook=ags.has_gradebook(the_assignment), sort_keys=review_queue.SORT_KEYS)
 
 
@@ -184,7 +183,7 @@ def student(user_id: int):
     rows = review_queue.apply_filters(review_queue.build_rows(the_assignment), filters)
     next_row = review_queue.next_to_grade(rows, user.id)
     item = outbox.latest_items([submission.id]).get(submission.id) if submission else None
-    can_grade = launch.role in GRADER_ROLES
+    can_grade = current_role() in GRADER_ROLES
     storage_ok = chosen is not None and _can_download(chosen)
     return render_template(
         "review/submission.html", launch=launch, assignment=the_assignment, student=user,
@@ -217,7 +216,7 @@ def _comment_json(comment: Comment, launch: LaunchRecord) -> dict:
     return {"id": comment.id, "at_seconds": comment.at_seconds, "body": comment.body,
             "video_id": comment.video_id,
             "author": comment.author.display_name if comment.author else "Former grader",
-            "mine": comment.author_id == launch.user_id and launch.role in GRADER_ROLES,
+            "mine": comment.author_id == launch.user_id and current_role() in GRADER_ROLES,
             "created_at": comment.created_at.isoformat() if comment.created_at else None,
             "edited": comment.updated_at is not None}
 
@@ -363,10 +362,8 @@ def download(video_id: int):
 @require_launch()
 def submission_review():
     """Open the submission the LMS asked about: for staff the student's, for a student their own."""
-    launch = current_launch()
-    if launch.assignment is None:
-        raise NotFound("This launch is not tied to an assignment.")
-    if launch.role not in STAFF_ROLES:
+    launch = assignment_launch()
+    if current_role() not in STAFF_ROLES:
         return redirect(launch_url_for("student.assignment"))
     for_user = (launch.claims or {}).get(FOR_USER) or {}
     sub = for_user.get("user_id") if isinstance(for_user, dict) else None
