@@ -150,7 +150,7 @@ def register_signals(app: Flask) -> None:
 def register_templates(app: Flask) -> None:
     """Give templates the shared filters (sizes, durations, moments) and helpers."""
     from lti_tool.access.launches import launch_url_for
-    from lti_tool.captions.views import captions_panel
+    from lti_tool.captions.service import captions_panel
     from lti_tool.grading.views import student_feedback
     from lti_tool.web.formatting import TEMPLATE_FILTERS
     app.jinja_env.filters.update(TEMPLATE_FILTERS)

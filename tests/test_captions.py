@@ -6,7 +6,7 @@ import pytest
 import responses
 
 from lti_tool.audit import EventType
-from lti_tool.captions.views import MAX_CAPTION_BYTES
+from lti_tool.captions.service import MAX_CAPTION_BYTES
 from lti_tool.extensions import db
 from lti_tool.models import AuditEvent
 from lti_tool.access.roles import Role

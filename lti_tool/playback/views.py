@@ -17,7 +17,7 @@ from lti_tool import audit
 
 from lti_tool.uploads.attempts import refresh_status
 from lti_tool.uploads.status import video_status
-from lti_tool.captions.views import LANGUAGES
+from lti_tool.captions.service import LANGUAGES
 from lti_tool.audit import EventType
 from lti_tool.access.launches import current_launch, require_launch
 from lti_tool.errors import Conflict, Forbidden, NotFound

@@ -1,1 +1,2 @@
-"""local"""
+"""The local-disk backend, the embedded default (backend.py): our tus endpoint in, signed range
+requests out."""
