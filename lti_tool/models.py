@@ -14,8 +14,8 @@ from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, 
                         String, Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lti_tool.extensions import db
 from lti_tool.access.roles import Role
+from lti_tool.extensions import db
 from lti_tool.statuses import DeploymentPolicy, OutboxStatus, RegistrationLinkState, VideoStatus
 
 

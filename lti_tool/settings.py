@@ -12,7 +12,6 @@ import hashlib
 from typing import Any, Mapping
 
 from cryptography.fernet import Fernet, InvalidToken
-
 from flask import current_app, has_app_context
 
 from lti_tool.extensions import db

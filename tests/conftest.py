@@ -102,4 +102,5 @@ def live_server(app):
     server.stop()
 
 
-from tests.launching import demo_platform, launcher, tool_keys  # noqa: E402,F401  (demo LMS fixtures)
+from tests.launching import (demo_platform, launcher,  # noqa: E402,F401  (demo LMS fixtures)
+                             tool_keys)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from flask import current_app
 
-from lti_tool.grading import service as grading
 from lti_tool.extensions import db
+from lti_tool.grading import service as grading
 from lti_tool.models import Video, new_token, utcnow
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage.local import backend as local

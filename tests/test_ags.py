@@ -8,8 +8,7 @@ import pytest
 import responses
 
 from lti_tool.extensions import db
-from lti_tool.lti import ags, deep_linking
-from lti_tool.lti import ags_values as av
+from lti_tool.lti import ags, ags_values as av, deep_linking
 from lti_tool.lti.service_token import (ScopeNotGranted, ServiceRefused, ServiceUnavailable,
                                         access_token)
 from lti_tool.models import AccessToken

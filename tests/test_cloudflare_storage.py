@@ -10,6 +10,7 @@ import pytest
 import responses
 from responses import matchers
 
+from lti_tool.errors import StorageError, ToolError
 from lti_tool.extensions import db
 from lti_tool.settings import set_setting
 from lti_tool.statuses import VideoStatus
@@ -17,7 +18,6 @@ from lti_tool.storage import current_storage
 from lti_tool.storage.base import (BackendUnavailable, Capability, PlaybackKind, QuotaExceeded,
                                    UploadMethod, UploadNotFound, UploadRequest)
 from lti_tool.storage.cloudflare.backend import chunk_size_for, error_message, video_info_from
-from lti_tool.errors import StorageError, ToolError
 
 from . import cloudflare_fake as cf
 

@@ -12,13 +12,12 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from lti_tool.web import csp
 from lti_tool.extensions import db
 from lti_tool.storage import current_storage
+from lti_tool.web import csp
 from tests import cloudflare_fake as cf
 from tests.factories import Classroom, make_platform
-from tests.platform_kit import TestPlatform
-from tests.platform_kit import browser, platform  # noqa: F401  (fixtures)
+from tests.platform_kit import TestPlatform, browser, platform  # noqa: F401  (fixtures)
 from tests.s3_server import moto_server, s3_bucket, s3_settings  # noqa: F401
 
 

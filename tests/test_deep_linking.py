@@ -9,8 +9,7 @@ import pytest
 from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.models import AuditEvent
-from tests.platform_kit import LIS, LTI, parse_form
-from tests.platform_kit import browser, platform  # noqa: F401  (fixtures)
+from tests.platform_kit import LIS, LTI, browser, parse_form, platform  # noqa: F401  (fixtures)
 
 DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
 

@@ -13,16 +13,16 @@ from types import SimpleNamespace
 
 import pytest
 
+from lti_tool.access.roles import Role
 from lti_tool.extensions import db
 from lti_tool.lti.claims import CONTEXT, CUSTOM, RESOURCE_LINK, ROLES
 from lti_tool.models import Comment, Video
-from lti_tool.web.request_input import clean_filename, safe_next
-from lti_tool.access.roles import Role
 from lti_tool.storage.s3.backend import _attachment
+from lti_tool.web.request_input import clean_filename, safe_next
 from tests.factories import Classroom, make_launch
+from tests.platform_kit import browser, platform  # noqa: F401  (fixtures)
 from tests.review_fixtures import ready_video, store_local_file
 from tests.test_lti_refusals import assert_refused
-from tests.platform_kit import browser, platform  # noqa: F401  (fixtures)
 
 JSON = {"Accept": "application/json", "X-Requested-With": "fetch"}
 UNCHANGING_EXCEPT = {"audit_event", "key_value"}  # refusals are audited; logins keep state

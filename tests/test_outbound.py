@@ -14,11 +14,10 @@ import pytest
 from lti_tool import create_app, outbound
 from lti_tool.extensions import db
 from lti_tool.outbound import (AddressPolicy, OutboundBusy, OutboundError, OutboundRedirect,
-                               OutboundRefused, OutboundSession, OutboundTimeout,
-                               OutboundTooLarge)
-from tests.platform_kit import browser, platform  # noqa: F401
+                               OutboundRefused, OutboundSession, OutboundTimeout, OutboundTooLarge)
 from tests.netkit import (TcpServer, answer, connect_attempts, endless_body,  # noqa: F401
                           fake_dns, redirect_to, tls_context_for, trickle_body, trickle_head)
+from tests.platform_kit import browser, platform  # noqa: F401
 
 PUBLIC_ONLY = AddressPolicy()
 LOOPBACK = AddressPolicy(allow_loopback=True)

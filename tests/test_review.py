@@ -7,14 +7,14 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
-from lti_tool.grading import service as grading
+from lti_tool.access.roles import Role
 from lti_tool.extensions import db
+from lti_tool.grading import service as grading
 from lti_tool.lti import claims
 from lti_tool.models import AuditEvent, Comment, Enrollment, ScoreOutbox, Video, utcnow
-from lti_tool.access.roles import Role
 from lti_tool.statuses import VideoStatus
 from tests.agsfake import fake, room  # noqa: F401  (fixtures)
-from tests.factories import (Classroom, make_assignment, make_course, make_launch, make_user)
+from tests.factories import Classroom, make_assignment, make_course, make_launch, make_user
 from tests.review_fixtures import make_test_video, ready_video
 
 JSON = {"Accept": "application/json", "X-Requested-With": "fetch"}

@@ -12,9 +12,9 @@ from lti_tool.extensions import db
 from lti_tool.models import Upload, Video, utcnow
 from lti_tool.statuses import VideoStatus
 from lti_tool.tus.protocol import (OFFSET_OCTET_STREAM, TUS_CHECKSUM_ALGORITHM, TUS_EXTENSION,
-                                  TUS_MAX_SIZE, TUS_RESUMABLE, TUS_VERSION, TUS_VERSION_HEADER,
-                                  UPLOAD_CHECKSUM, UPLOAD_EXPIRES, UPLOAD_LENGTH,
-                                  UPLOAD_METADATA, UPLOAD_OFFSET)
+                                   TUS_MAX_SIZE, TUS_RESUMABLE, TUS_VERSION, TUS_VERSION_HEADER,
+                                   UPLOAD_CHECKSUM, UPLOAD_EXPIRES, UPLOAD_LENGTH, UPLOAD_METADATA,
+                                   UPLOAD_OFFSET)
 from tests.uploading import TusClient, b64, room, sample_mp4, tus_headers  # noqa: F401
 
 

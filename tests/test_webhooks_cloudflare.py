@@ -12,8 +12,8 @@ from lti_tool.extensions import db
 from lti_tool.models import AuditEvent, Video
 from lti_tool.settings import set_setting
 from lti_tool.statuses import VideoStatus
-from lti_tool.storage.jobs import poll_stuck_videos
 from lti_tool.storage.cloudflare.webhooks import BadSignature, verify_signature
+from lti_tool.storage.jobs import poll_stuck_videos
 from tests.factories import Classroom
 
 from . import cloudflare_fake as cf

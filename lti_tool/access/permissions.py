@@ -1,10 +1,10 @@
 """What a user may see or do, decided from their role in the course the thing belongs to."""
 from __future__ import annotations
 
+from lti_tool.access.roles import GRADER_ROLES, STAFF_ROLES, Role
 from lti_tool.errors import Forbidden, NotFound
 from lti_tool.extensions import db
 from lti_tool.models import Assignment, Course, Enrollment, Submission, User, Video
-from lti_tool.access.roles import GRADER_ROLES, STAFF_ROLES, Role
 
 
 def role_in_course(user: User | None, course: Course) -> Role | None:

@@ -3,11 +3,13 @@ them, and what the captions panel shows."""
 from __future__ import annotations
 
 import logging
+
 from flask import url_for
+
 from lti_tool.access.launches import current_launch
+from lti_tool.access.permissions import can_grade
 from lti_tool.errors import Conflict, ToolError
 from lti_tool.models import User, Video
-from lti_tool.access.permissions import can_grade
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability, UploadNotFound

@@ -15,17 +15,17 @@ import logging
 from flask import Blueprint, jsonify, request
 
 from lti_tool import audit
-from lti_tool.audit import EventType
 from lti_tool.access.launches import current_launch, require_launch
+from lti_tool.access.permissions import get_visible_video
+from lti_tool.audit import EventType
+from lti_tool.captions.service import (GENERATE_LANGUAGES, LANGUAGES, MAX_CAPTION_BYTES,
+                                       MSG_VIDEO_GONE, can_edit_captions, list_video_captions,
+                                       parse_language, parse_vtt, too_large)
 from lti_tool.errors import Conflict, Forbidden, StorageError, ToolError
 from lti_tool.models import Video
-from lti_tool.access.permissions import get_visible_video
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability, NotSupported, UploadNotFound
-from lti_tool.captions.service import (GENERATE_LANGUAGES, LANGUAGES, MAX_CAPTION_BYTES,
-                                      MSG_VIDEO_GONE, can_edit_captions, list_video_captions,
-                                      parse_language, parse_vtt, too_large)
 
 log = logging.getLogger(__name__)
 

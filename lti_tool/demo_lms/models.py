@@ -11,9 +11,9 @@ from typing import Optional
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from lti_tool.demo_lms.vocab import CourseRole
 from lti_tool.extensions import db
 from lti_tool.models import UTCDateTime, new_token, utcnow
-from lti_tool.demo_lms.vocab import CourseRole
 
 
 class DemoCourse(db.Model):

@@ -8,14 +8,10 @@ from __future__ import annotations
 import logging
 
 import jwt
-from flask import (Blueprint, Flask, abort, current_app, jsonify, make_response,
-                   render_template, request, url_for)
+from flask import (Blueprint, Flask, abort, current_app, jsonify, make_response, render_template,
+                   request, url_for)
 from sqlalchemy.exc import OperationalError
 
-from lti_tool.errors import (LaunchError, NotFound, ToolError, is_schema_missing, render_error,
-                      schema_missing_response)
-from lti_tool.extensions import db
-from lti_tool.web.request_input import json_body, parse_id
 from lti_tool.demo_lms import ags, deep_linking, gradebook, keys, launches, nrps, tokens, urls
 from lti_tool.demo_lms.control import control
 from lti_tool.demo_lms.errors import OAuthError, UnsupportedMediaType
@@ -23,6 +19,10 @@ from lti_tool.demo_lms.models import DemoResourceLink, DemoTool
 from lti_tool.demo_lms.paging import page_of
 from lti_tool.demo_lms.registration import ensure_demo_registration
 from lti_tool.demo_lms.vocab import MediaType, MessageType, Scope, role_label
+from lti_tool.errors import (LaunchError, NotFound, ToolError, is_schema_missing, render_error,
+                             schema_missing_response)
+from lti_tool.extensions import db
+from lti_tool.web.request_input import json_body, parse_id
 
 log = logging.getLogger(__name__)
 

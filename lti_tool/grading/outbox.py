@@ -20,13 +20,12 @@ from flask import current_app
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
-from lti_tool import audit
+from lti_tool import audit, outbound
 from lti_tool.extensions import db
 from lti_tool.lti import ags
 from lti_tool.lti.service_token import ServiceError
 from lti_tool.models import ScoreOutbox, Submission, utcnow
 from lti_tool.statuses import OutboxStatus
-from lti_tool import outbound
 
 log = logging.getLogger(__name__)
 

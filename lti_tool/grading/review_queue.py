@@ -13,11 +13,11 @@ from enum import StrEnum
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
+from lti_tool.access.roles import Role
 from lti_tool.extensions import db
+from lti_tool.grading.outbox import latest_items
 from lti_tool.grading.service import is_late
 from lti_tool.models import Assignment, Enrollment, ScoreOutbox, Submission, User, Video
-from lti_tool.grading.outbox import latest_items
-from lti_tool.access.roles import Role
 from lti_tool.statuses import OutboxStatus, VideoStatus
 
 

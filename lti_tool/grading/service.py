@@ -13,14 +13,13 @@ import math
 from datetime import datetime
 
 from lti_tool import audit
-
-from lti_tool.grading import outbox
+from lti_tool.database import get_or_create
 from lti_tool.errors import Forbidden, ToolError
 from lti_tool.extensions import db
+from lti_tool.grading import outbox
 from lti_tool.lti.ags import build_score, has_gradebook
 from lti_tool.lti.ags_values import ActivityProgress, GradingProgress
 from lti_tool.models import Assignment, Comment, Submission, User, Video, utcnow
-from lti_tool.database import get_or_create
 
 log = logging.getLogger(__name__)
 

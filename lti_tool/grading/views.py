@@ -11,26 +11,21 @@ import logging
 from flask import Blueprint, flash, jsonify, redirect, render_template, request
 
 from lti_tool import audit
-
-from lti_tool.grading import outbox
-
-from lti_tool.grading import service as grading
-
-from lti_tool.grading import review_queue
 from lti_tool.access.launches import (assignment_launch, current_role, launch_url_for,
                                       require_launch)
+from lti_tool.access.roles import GRADER_ROLES, STAFF_ROLES, Role
 from lti_tool.errors import Forbidden, NotFound, ToolError, wants_json
 from lti_tool.extensions import db
+from lti_tool.grading import outbox, review_queue, service as grading
 from lti_tool.lti import ags, nrps
 from lti_tool.lti.claims import FOR_USER
 from lti_tool.lti.service_token import ServiceError
-from lti_tool.playback.views import binding_address
 from lti_tool.models import Comment, Enrollment, LaunchRecord, Submission, User, Video
-from lti_tool.web.request_input import json_body, json_or_form, parse_id, safe_next
-from lti_tool.access.roles import GRADER_ROLES, STAFF_ROLES, Role
+from lti_tool.playback.views import binding_address
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability
+from lti_tool.web.request_input import json_body, json_or_form, parse_id, safe_next
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,12 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 from lti_tool.extensions import db
+from lti_tool.lti.ags_values import (CANVAS_FAMILY, CANVAS_SUBMISSION_EXT,
+                                     CUSTOM_LINEITEM_RESOURCE_ID, LINEITEM_READ_SCOPES,
+                                     LINEITEM_TAG, SCOPE_LINEITEM, SCOPE_SCORE, ActivityProgress,
+                                     GradingProgress, MediaType)
+from lti_tool.lti.service_token import ScopeNotGranted, ServiceRefused, iter_pages, service_request
 from lti_tool.models import Assignment, utcnow
-from lti_tool.lti.ags_values import (CANVAS_FAMILY, CANVAS_SUBMISSION_EXT, LINEITEM_READ_SCOPES,
-                         CUSTOM_LINEITEM_RESOURCE_ID, LINEITEM_TAG, SCOPE_LINEITEM, SCOPE_SCORE, ActivityProgress,
-                         GradingProgress, MediaType)
-from lti_tool.lti.service_token import (ScopeNotGranted, ServiceRefused, iter_pages, service_request)
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from lti_tool.lti.claims import (SCOPE_LINEITEM, SCOPE_LINEITEM_READONLY, SCOPE_NRPS,  # noqa: F401
-                     SCOPE_RESULT_READONLY, SCOPE_SCORE)
+                                 SCOPE_RESULT_READONLY, SCOPE_SCORE)
 
 LINEITEM_READ_SCOPES = frozenset({SCOPE_LINEITEM, SCOPE_LINEITEM_READONLY})
 

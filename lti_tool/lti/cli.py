@@ -12,11 +12,10 @@ from lti_tool import audit
 from lti_tool.audit import EventType
 from lti_tool.errors import ToolError
 from lti_tool.extensions import db
+from lti_tool.lti import keys as tool_keys, registration_links
+from lti_tool.lti.origins import HTTP, is_loopback_host, normalize_pattern, platform_origins
 from lti_tool.models import AccessToken, Deployment, Platform
 from lti_tool.statuses import DeploymentPolicy
-from lti_tool.lti import keys as tool_keys
-from lti_tool.lti.origins import HTTP, is_loopback_host, normalize_pattern, platform_origins
-from lti_tool.lti import registration_links
 
 POLICIES = click.Choice([p.value for p in DeploymentPolicy])
 

@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 
 import jwt
 
-from lti_tool.models import LaunchRecord
-from lti_tool.lti import claims as c
-from lti_tool.lti import keys
-from lti_tool.lti.origins import check_return_url
-from lti_tool.uploads.rules import ACCEPTED_FORMATS
+from lti_tool.lti import claims as c, keys
 from lti_tool.lti.ags_values import CUSTOM_LINEITEM_RESOURCE_ID, LINEITEM_TAG
+from lti_tool.lti.origins import check_return_url
+from lti_tool.models import LaunchRecord
+from lti_tool.uploads.rules import ACCEPTED_FORMATS
 
 MB = 1024**2
 GB = 1024**3

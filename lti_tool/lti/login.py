@@ -14,12 +14,12 @@ from flask import render_template, request, url_for
 from pylti1p3.contrib.flask import FlaskCookieService, FlaskOIDCLogin, FlaskRequest
 from pylti1p3.exception import OIDCException
 
-from lti_tool.web.cookies import cookie_attributes
 from lti_tool.errors import LaunchError
-from lti_tool.models import Platform
-from lti_tool.web.request_input import string_problem
 from lti_tool.lti.launch_store import DbLaunchDataStorage, kv_put
 from lti_tool.lti.tool_conf import DbToolConf
+from lti_tool.models import Platform
+from lti_tool.web.cookies import cookie_attributes
+from lti_tool.web.request_input import string_problem
 from lti_tool.web.urls import public_url
 
 # The login must reach the launch within this time (Moodle's own id_token lives 60 s).

@@ -25,10 +25,9 @@ from lti_tool import audit, outbound
 from lti_tool.audit import EventType
 from lti_tool.errors import LaunchError
 from lti_tool.extensions import db
+from lti_tool.lti import claims as c, registration_links
 from lti_tool.models import Deployment, Platform, RegistrationLink, new_token
 from lti_tool.statuses import DeploymentPolicy, RegistrationMode
-from lti_tool.lti import claims as c
-from lti_tool.lti import registration_links
 from lti_tool.web.urls import base_url, public_url
 
 log = logging.getLogger(__name__)

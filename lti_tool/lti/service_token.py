@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 from lti_tool import outbound
 from lti_tool.errors import ToolError
 from lti_tool.extensions import db
-from lti_tool.models import AccessToken, Platform, utcnow
 from lti_tool.lti.keys import SIGNING_ALG, signing_key
+from lti_tool.models import AccessToken, Platform, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from pylti1p3.tool_config import ToolConfAbstract
 from lti_tool import outbound
 from lti_tool.errors import LaunchError
 from lti_tool.extensions import db
+from lti_tool.lti import keys
 from lti_tool.models import Deployment, Platform, utcnow
 from lti_tool.web.request_input import string_problem
-from lti_tool.lti import keys
 from lti_tool.web.urls import public_url
 
 log = logging.getLogger(__name__)

@@ -6,26 +6,24 @@ import logging
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 
 from lti_tool import audit
-
-from lti_tool.web import csp
-from lti_tool.audit import EventType
 from lti_tool.access.launches import current_launch, remember_launch, require_launch
+from lti_tool.access.roles import STAFF_ROLES, Role
+from lti_tool.audit import EventType
 from lti_tool.errors import LaunchError, NotAuthenticated, ToolError
 from lti_tool.extensions import db, limiter
-from lti_tool.web.rate_limits import (REFUSAL_AUDIT_SCOPE, client_address, limit_by_address,
-                           within_budget)
-from lti_tool.models import Platform
-from lti_tool.access.roles import STAFF_ROLES, Role
-from lti_tool.statuses import RegistrationMode
-from lti_tool.lti import claims as c
-from lti_tool.lti import deep_linking, keys, registration
+from lti_tool.lti import claims as c, deep_linking, keys, registration
 from lti_tool.lti.launch import (STORAGE_NONCE_FIELD, STORAGE_STATE_FIELD, NeedsPlatformStorage,
-                     StateNotBound, ToolMessageLaunch)
+                                 StateNotBound, ToolMessageLaunch)
 from lti_tool.lti.login import ToolOIDCLogin, check_login_params
 from lti_tool.lti.provisioning import provision
 from lti_tool.lti.urls import tool_urls
-from lti_tool.web.urls import origin_of, public_url
+from lti_tool.models import Platform
+from lti_tool.statuses import RegistrationMode
 from lti_tool.uploads.rules import ACCEPTED_FORMATS
+from lti_tool.web import csp
+from lti_tool.web.rate_limits import (REFUSAL_AUDIT_SCOPE, client_address, limit_by_address,
+                                      within_budget)
+from lti_tool.web.urls import origin_of, public_url
 
 log = logging.getLogger(__name__)
 

@@ -14,23 +14,22 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_file,
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from lti_tool import audit
-
-from lti_tool.uploads.attempts import refresh_status
-from lti_tool.uploads.status import video_status
-from lti_tool.captions.service import LANGUAGES
-from lti_tool.audit import EventType
 from lti_tool.access.launches import current_launch, require_launch
+from lti_tool.access.permissions import can_view_submission, get_visible_video
+from lti_tool.audit import EventType
+from lti_tool.captions.service import LANGUAGES
 from lti_tool.errors import Conflict, Forbidden, NotFound
 from lti_tool.extensions import db
 from lti_tool.models import User, Video
-from lti_tool.access.permissions import can_view_submission, get_visible_video
-from lti_tool.web.rate_limits import client_address, limit
-from lti_tool.web.request_input import clean_filename
+from lti_tool.playback.grants import (GRANT_CAPTIONS, GRANT_DOWNLOAD, GRANT_MEDIA, GRANT_THUMBNAIL,
+                                      read_grant, sign_grant)
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability, StorageError
-from lti_tool.playback.grants import (GRANT_CAPTIONS, GRANT_DOWNLOAD, GRANT_MEDIA, GRANT_THUMBNAIL,
-                                      read_grant, sign_grant)
+from lti_tool.uploads.attempts import refresh_status
+from lti_tool.uploads.status import video_status
+from lti_tool.web.rate_limits import client_address, limit
+from lti_tool.web.request_input import clean_filename
 
 log = logging.getLogger(__name__)
 

@@ -22,13 +22,13 @@ from werkzeug.http import http_date, parse_options_header
 from werkzeug.wsgi import get_content_length, get_input_stream
 
 from lti_tool.extensions import db
-from lti_tool.web.security_headers import HEADERS as SECURITY_HEADERS
 from lti_tool.models import Upload, utcnow
-from lti_tool.web.request_input import NUL
 from lti_tool.tus import uploads as service
 from lti_tool.tus.body import body_reader
 from lti_tool.tus.protocol import OFFSET_OCTET_STREAM, TUS_VERSION, UPLOAD_EXPIRES, UPLOAD_OFFSET
 from lti_tool.web.proxies import PROXY_LAYERS
+from lti_tool.web.request_input import NUL
+from lti_tool.web.security_headers import HEADERS as SECURITY_HEADERS
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 

@@ -9,14 +9,13 @@ and `expire`, and the uploads domain only through the storage interface.
 from __future__ import annotations
 
 import hashlib
-import os
 import logging
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
-
 from sqlalchemy.orm import contains_eager
 
 from lti_tool import audit
@@ -27,10 +26,10 @@ from lti_tool.models import LaunchRecord, Upload, User, Video, new_token, utcnow
 from lti_tool.statuses import UNFINISHED_VIDEO_STATES, VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability, ExpiredUpload, StorageBackend, UploadTooLarge
-from lti_tool.uploads import attempts, rules
 from lti_tool.tus.body import ReadInto
 from lti_tool.tus.errors import ChecksumMismatch, OffsetMismatch, UploadFinished, UploadGone
 from lti_tool.tus.store import FileStore, safe_name
+from lti_tool.uploads import attempts, rules
 
 log = logging.getLogger(__name__)
 

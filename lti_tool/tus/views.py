@@ -15,15 +15,15 @@ from flask import Blueprint, current_app, request
 from werkzeug.http import http_date
 
 from lti_tool.access.launches import current_launch, require_launch
-from lti_tool.web.request_input import clean_filename, parse_id, string_problem
 from lti_tool.tus import uploads as service
 from lti_tool.tus.body import body_reader
 from lti_tool.tus.errors import TusError, UnsupportedVersion, WrongContentType
 from lti_tool.tus.protocol import (CHECKSUM_ALGORITHMS, EXPOSED_HEADERS, EXTENSIONS, META_FILENAME,
-                      META_VIDEO_ID, OFFSET_OCTET_STREAM, TUS_CHECKSUM_ALGORITHM, TUS_EXTENSION,
-                      TUS_MAX_SIZE, TUS_RESUMABLE, TUS_VERSION, TUS_VERSION_HEADER,
-                      UPLOAD_CHECKSUM, UPLOAD_DEFER_LENGTH, UPLOAD_EXPIRES, UPLOAD_LENGTH,
-                      UPLOAD_METADATA, UPLOAD_OFFSET)
+                                   META_VIDEO_ID, OFFSET_OCTET_STREAM, TUS_CHECKSUM_ALGORITHM,
+                                   TUS_EXTENSION, TUS_MAX_SIZE, TUS_RESUMABLE, TUS_VERSION,
+                                   TUS_VERSION_HEADER, UPLOAD_CHECKSUM, UPLOAD_DEFER_LENGTH,
+                                   UPLOAD_EXPIRES, UPLOAD_LENGTH, UPLOAD_METADATA, UPLOAD_OFFSET)
+from lti_tool.web.request_input import clean_filename, parse_id, string_problem
 from lti_tool.web.urls import public_url
 
 bp = Blueprint("tus", __name__, url_prefix="/tus")

@@ -28,8 +28,7 @@ from lti_tool.storage.base import (Capability, UploadNotFound, UploadRequest, Up
 from lti_tool.storage.messages import MSG_UPLOAD_EXPIRED, UPLOAD_EXPIRED
 from lti_tool.uploads import video_checks
 from lti_tool.uploads.rules import (ASSIGNMENT_LOCKED, CONTENT_TYPE, SUBMISSION_GRADED,
-                                    UNKNOWN_CONTENT_TYPE, check_file,
-                                    ensure_open_for_submission)
+                                    UNKNOWN_CONTENT_TYPE, check_file, ensure_open_for_submission)
 from lti_tool.web.request_input import clean_filename
 
 log = logging.getLogger(__name__)

@@ -11,19 +11,18 @@ import logging
 from flask import Blueprint, current_app, jsonify
 
 from lti_tool import audit
-
-from lti_tool.uploads.attempts import complete_upload
-from lti_tool.uploads.status import video_status
-from lti_tool.audit import EventType
 from lti_tool.access.launches import current_launch, require_launch
+from lti_tool.access.roles import Role
+from lti_tool.audit import EventType
 from lti_tool.errors import Conflict, NotFound, ToolError
 from lti_tool.extensions import db
 from lti_tool.models import Video, utcnow
-from lti_tool.web.request_input import json_body
-from lti_tool.access.roles import Role
 from lti_tool.statuses import UNFINISHED_VIDEO_STATES, VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability
+from lti_tool.uploads.attempts import complete_upload
+from lti_tool.uploads.status import video_status
+from lti_tool.web.request_input import json_body
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from lti_tool.errors import ToolError
 from lti_tool.extensions import db
 from lti_tool.lti.origins import normalize_origin, normalize_pattern, platform_origins
 from lti_tool.models import Platform
-from lti_tool.web.rate_limits import limit_by_address
 from lti_tool.storage import current_storage
 from lti_tool.storage.base import BrowserDirective
+from lti_tool.web.rate_limits import limit_by_address
 from lti_tool.web.urls import public_url
 
 log = logging.getLogger(__name__)

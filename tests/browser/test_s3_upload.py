@@ -11,7 +11,8 @@ import pytest
 
 from lti_tool.extensions import db
 from lti_tool.models import Video
-from tests.s3_server import admin_client, app_config, cors_rules, moto_server, s3_bucket  # noqa: F401
+from tests.s3_server import (admin_client, app_config, cors_rules, moto_server,  # noqa: F401
+                             s3_bucket)
 from tests.uploading import room, three_part_video  # noqa: F401
 
 PART = 8 * 1024 * 1024

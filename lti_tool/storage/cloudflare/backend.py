@@ -17,16 +17,16 @@ from typing import Any, Iterator, Mapping
 
 from lti_tool import outbound
 from lti_tool.errors import ToolError
-from lti_tool.web.request_input import clean_filename
+from lti_tool.settings import read_setting
 from lti_tool.statuses import VideoStatus
-from lti_tool.storage.base import (BackendUnavailable, BrowserDirective, CaptionGeneration,
-                                   CaptionStore, Capability, Health, Playback, PlaybackKind,
+from lti_tool.storage.base import (BackendUnavailable, BrowserDirective, Capability,
+                                   CaptionGeneration, CaptionStore, Health, Playback, PlaybackKind,
                                    StorageBackend, StoredObject, UploadMethod, UploadRequest,
                                    UploadTicket, UploadTooLarge, VideoInfo)
 from lti_tool.storage.cloudflare.api import TUS_VERSION, CloudflareClient
-from lti_tool.storage.messages import MSG_MISCONFIGURED, MSG_UPLOAD_EXPIRED, UPLOAD_EXPIRED
-from lti_tool.settings import read_setting
 from lti_tool.storage.cloudflare.signing import SigningKeyError, sign_stream_token
+from lti_tool.storage.messages import MSG_MISCONFIGURED, MSG_UPLOAD_EXPIRED, UPLOAD_EXPIRED
+from lti_tool.web.request_input import clean_filename
 
 log = logging.getLogger(__name__)
 

@@ -18,15 +18,14 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
 from lti_tool import audit
-
 from lti_tool.audit import EventType
 from lti_tool.errors import Conflict, ToolError
 from lti_tool.extensions import db
 from lti_tool.models import KeyValue, Video, utcnow
-from lti_tool.web.request_input import BadInput, loads_object
-from lti_tool.storage.cloudflare.backend import CloudflareStorage, video_info_from
 from lti_tool.settings import read_setting
+from lti_tool.storage.cloudflare.backend import CloudflareStorage, video_info_from
 from lti_tool.uploads import attempts
+from lti_tool.web.request_input import BadInput, loads_object
 
 log = logging.getLogger(__name__)
 

@@ -24,11 +24,11 @@ from lti_tool.models import new_token
 from lti_tool.playback.grants import (GRANT_DOWNLOAD, GRANT_MEDIA, GRANT_THUMBNAIL, expiry_in,
                                       sign_grant)
 from lti_tool.statuses import VideoStatus
-from lti_tool.storage.base import (CaptionStore, Capability, Downloads, ExpiredUpload,
-                                   ExpiringUploads, Health, HostedMedia, HostedUploads,
-                                   Playback, PlaybackKind, StorageBackend, StorageError,
-                                   StoredObject, UploadMethod, UploadNotFound, UploadRequest,
-                                   UploadTicket, UploadTooLarge, VideoInfo)
+from lti_tool.storage.base import (Capability, CaptionStore, Downloads, ExpiredUpload,
+                                   ExpiringUploads, Health, HostedMedia, HostedUploads, Playback,
+                                   PlaybackKind, StorageBackend, StorageError, StoredObject,
+                                   UploadMethod, UploadNotFound, UploadRequest, UploadTicket,
+                                   UploadTooLarge, VideoInfo)
 from lti_tool.tus import uploads as tus_uploads
 from lti_tool.tus.store import FileStore, safe_name
 from lti_tool.uploads import video_checks

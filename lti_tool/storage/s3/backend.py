@@ -28,15 +28,15 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from lti_tool import outbound
 from lti_tool.errors import StorageError
-from lti_tool.web.request_input import clean_filename
+from lti_tool.settings import read_setting
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage.base import (BackendUnavailable, BrowserDirective, Capability, Downloads,
                                    ExpiredUpload, ExpiringUploads, Health, MultipartUploads,
-                                   PartUrl, Playback, PlaybackKind, StorageBackend,
-                                   StoredObject, UploadMethod, UploadNotFound, UploadRequest,
-                                   UploadTicket, UploadTooLarge, VideoInfo)
+                                   PartUrl, Playback, PlaybackKind, StorageBackend, StoredObject,
+                                   UploadMethod, UploadNotFound, UploadRequest, UploadTicket,
+                                   UploadTooLarge, VideoInfo)
 from lti_tool.storage.messages import MSG_BUSY, MSG_MISCONFIGURED, MSG_REFUSED, MSG_UPLOAD_GONE
-from lti_tool.settings import read_setting
+from lti_tool.web.request_input import clean_filename
 
 log = logging.getLogger(__name__)
 
