@@ -9,7 +9,6 @@ things; they register nothing by themselves.
 from __future__ import annotations
 
 import logging
-import sys
 from importlib import import_module
 from pathlib import Path
 
@@ -91,6 +90,7 @@ def register_extensions(app: Flask) -> None:
     """Bind the database, migrations, logins, rate limits and the outgoing HTTP client."""
     from lti_tool import models  # noqa: F401  (models must be imported for migrations)
     from lti_tool import outbound
+    from lti_tool.runtime import in_server_worker
     from lti_tool.access import launches
     from lti_tool.extensions import db, login_manager
     from lti_tool.web import rate_limits
@@ -103,12 +103,6 @@ def register_extensions(app: Flask) -> None:
     login_manager.user_loader(launches.load_user)
     rate_limits.init_app(app)
     outbound.init_app(app)
-
-
-def in_server_worker() -> bool:
-    """Tell whether a gunicorn process is loading the app (it serves; it never migrates)."""
-    program = Path(sys.argv[0] if sys.argv else "")
-    return "gunicorn" in (program.name, program.parent.name)
 
 
 def register_request_handling(app: Flask) -> None:
@@ -167,8 +161,11 @@ def register_error_handlers(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     """Add the operator commands (`flask --app wsgi <group> --help`)."""
     from lti_tool.lti.cli import keys_cli, platforms_cli
-    from lti_tool.storage.cli import add_provider_commands, storage_cli
-    add_provider_commands()
+    from lti_tool.storage.cli import storage_cli
+    from lti_tool.storage.cloudflare.cli import COMMANDS as CLOUDFLARE_COMMANDS
+    from lti_tool.storage.s3.cli import COMMANDS as S3_COMMANDS
+    for command in (*CLOUDFLARE_COMMANDS, *S3_COMMANDS):  # their SDKs load on use
+        storage_cli.add_command(command)
     for group in (platforms_cli, keys_cli, storage_cli):
         app.cli.add_command(group)
 

@@ -106,7 +106,7 @@ def init_app(app: Flask) -> None:
     import sys
     if os.path.basename(sys.argv[0]) == "flask" and "run" not in sys.argv:
         return  # a CLI command such as `db upgrade`
-    from lti_tool import in_server_worker
+    from lti_tool.runtime import in_server_worker
     if not in_server_worker():
         start_scheduler(app)
         return

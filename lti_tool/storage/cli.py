@@ -1,7 +1,8 @@
 """Operator commands for the video storage: `flask --app wsgi storage ...`.
 
-The group holds what every backend answers (health); each provider's package adds its own
-set-up commands (lti_tool/storage/cloudflare/cli.py, lti_tool/storage/s3/cli.py). Secrets a
+The group holds what every backend answers (health); each provider's package defines its
+own set-up commands (lti_tool/storage/cloudflare/cli.py, lti_tool/storage/s3/cli.py), which
+the app factory adds to the group. Secrets a
 provider shows once are printed to the operator's terminal, or with --save stored encrypted
 as admin settings; never logged.
 """
@@ -62,11 +63,3 @@ def health():
     click.echo(f"{backend.name}: {'ok' if result.ok else 'NOT OK'} - {result.detail}")
     if not result.ok:
         raise SystemExit(1)
-
-
-def add_provider_commands() -> None:
-    """Add each provider's set-up commands to the group (their SDKs load on use)."""
-    from lti_tool.storage.cloudflare.cli import COMMANDS as CLOUDFLARE_COMMANDS
-    from lti_tool.storage.s3.cli import COMMANDS as S3_COMMANDS
-    for command in (*CLOUDFLARE_COMMANDS, *S3_COMMANDS):
-        storage_cli.add_command(command)

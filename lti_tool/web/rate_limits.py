@@ -161,14 +161,6 @@ def purge_expired_counters() -> int:
     return result.rowcount
 
 
-def retry_after_seconds() -> int:
-    """Return how long the limit that just refused this request lasts, in whole seconds."""
-    current = getattr(limiter, "current_limit", None)
-    if current is None:
-        return 60
-    return max(1, int(current.reset_at - time.time()) + 1)
-
-
 def init_app(app) -> None:
     """Point Flask-Limiter at the shared storage and bind it."""
     app.config["RATELIMIT_STORAGE_URI"] = storage_uri(app.config)
