@@ -17,7 +17,6 @@ BLUEPRINTS = [
     "lti_tool.student",
     "lti_tool.review",
     "lti_tool.tus.views", "lti_tool.uploads", "lti_tool.playback",
-    "lti_tool.demo_lms.views",
     "lti_tool.lti.views",
     "lti_tool.multipart", "lti_tool.webhooks",
     "lti_tool.captions",
@@ -34,6 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_extensions(app)
     register_request_input(app)
     register_blueprints(app)
+    register_demo_lms(app)
     register_error_handlers(app)
     register_cli(app)
     register_jobs(app)
@@ -127,6 +127,18 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
         if hasattr(module, "init_app"):
             module.init_app(app)
+
+
+def register_demo_lms(app: Flask) -> None:
+    """Serve the built-in demo LMS when DEMO_LMS is on; otherwise never import it.
+
+    The demo LMS is a development aid that lives beside the product (the top-level
+    `demo_lms` package): this is the one place the product refers to it.
+    """
+    if not app.config.get("DEMO_LMS"):
+        return
+    import demo_lms
+    demo_lms.init_app(app)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import requests
 
-from lti_tool.demo_lms.control import control
+from demo_lms.control import control
 from lti_tool.extensions import db
 from lti_tool.lti import ags as tool_ags
 from lti_tool.lti.ags_values import ActivityProgress, GradingProgress

@@ -4,13 +4,19 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
+from demo_lms.models import DemoBase
+from demo_lms.schema import drop_tables as drop_demo_tables
 from lti_tool import create_app
 from lti_tool.extensions import db
+
+# The last migration that still held the demo LMS's tables (the next one drops them).
+BEFORE_DEMO_TABLES_LEFT = "7c1e5a9d4b20"
 
 
 def _fresh_app(app_config):
     app = create_app(app_config)
     with app.app_context():
+        drop_demo_tables(db.engine)
         db.drop_all()
         with db.engine.begin() as conn:
             conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
@@ -31,4 +37,34 @@ def test_upgrade_builds_the_models_schema_and_downgrade_removes_it(app_config):
         downgrade(revision="base")
         left = set(inspect(db.engine).get_table_names()) - {"alembic_version"}
         assert left == set()
+        db.engine.dispose()
+
+
+def _demo_tables() -> set[str]:
+    return {t for t in inspect(db.engine).get_table_names() if t.startswith("demo_")}
+
+
+def test_upgrade_drops_the_demo_lms_tables_and_downgrade_recreates_them_empty(app_config):
+    app = _fresh_app(app_config)
+    with app.app_context():
+        upgrade(revision=BEFORE_DEMO_TABLES_LEFT)
+        assert _demo_tables() == set(DemoBase.metadata.tables)
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO demo_course (key, title, label) "
+                                 "VALUES ('c', 'Course', 'C')")
+        upgrade()
+        assert _demo_tables() == set()
+        downgrade(revision=BEFORE_DEMO_TABLES_LEFT)
+        assert _demo_tables() == set(DemoBase.metadata.tables)
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM demo_course").scalar() == 0
+            # Recreated as the initial migration made them, which the demo models describe.
+            ctx = MigrationContext.configure(conn, opts={
+                "compare_type": False,
+                "include_name": lambda name, kind, _parent: (
+                    kind != "table" or name.startswith("demo_"))})
+            diff = compare_metadata(ctx, DemoBase.metadata)
+        assert diff == [], f"demo models and the recreated tables differ: {diff}"
+        downgrade(revision="base")
+        assert set(inspect(db.engine).get_table_names()) - {"alembic_version"} == set()
         db.engine.dispose()

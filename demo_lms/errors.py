@@ -1,7 +1,7 @@
 """Errors the demo LMS answers with, each carrying its HTTP status and its protocol's error code."""
 from __future__ import annotations
 
-from ..errors import ToolError
+from lti_tool.errors import ToolError
 
 
 class OAuthError(ToolError):

@@ -2,7 +2,7 @@
 
 Usage (any test with the `app` fixture; works across the live server's threads)::
 
-    from lti_tool.demo_lms.control import control
+    from demo_lms.control import control
 
     lms = control(app)
     lms.fail_next("scores", 503, times=2)            # the next 2 score POSTs answer 503
@@ -39,7 +39,7 @@ from typing import Iterable
 
 from flask import Flask
 
-from ..extensions import db
+from lti_tool.extensions import db
 
 EXTENSION_KEY = "demo_lms_control"
 ENDPOINTS = frozenset({"scores", "token", "lineitems", "memberships"})

@@ -13,9 +13,9 @@ import logging
 from datetime import datetime
 from numbers import Real
 
-from ..errors import NotFound
-from ..extensions import db
-from ..request_input import parse_id
+from lti_tool.errors import NotFound
+from lti_tool.extensions import db
+from lti_tool.request_input import parse_id
 from . import urls
 from .errors import InvalidLineItem, InvalidScore
 from .models import (DemoAccessToken, DemoCourse, DemoEnrollment, DemoLineItem,

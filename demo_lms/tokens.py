@@ -15,9 +15,9 @@ import jwt
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from .. import outbound
-from ..extensions import db
-from ..models import utcnow
+from lti_tool import outbound
+from lti_tool.extensions import db
+from lti_tool.models import utcnow
 from .control import control
 from .errors import BearerError, InsufficientScope, InvalidClient, OAuthError
 from .models import DemoAccessToken, DemoTool, DemoUsedNonce

@@ -8,7 +8,7 @@ from __future__ import annotations
 import jwt
 from flask import current_app
 
-from ..lti.keys import KeyStore, keys_dir
+from lti_tool.lti.keys import KeyStore, keys_dir
 from .vocab import SIGNING_ALG
 
 SUBFOLDER = "demo_lms"

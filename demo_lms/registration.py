@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..models import Deployment, Platform
-from ..states import DeploymentPolicy
+from lti_tool.extensions import db
+from lti_tool.models import Deployment, Platform
+from lti_tool.states import DeploymentPolicy
 from . import urls
 from .models import (DemoCourse, DemoEnrollment, DemoLineItem, DemoResourceLink, DemoTool,
                      DemoUser)

@@ -14,10 +14,10 @@ from datetime import timedelta
 
 from flask import current_app
 
-from ..errors import LaunchError, NotFound
-from ..extensions import db
-from ..models import utcnow
-from ..request_input import BadInput, loads_object, parse_id
+from lti_tool.errors import LaunchError, NotFound
+from lti_tool.extensions import db
+from lti_tool.models import utcnow
+from lti_tool.request_input import BadInput, loads_object, parse_id
 from . import keys, urls
 from .control import control
 from .models import (DemoCourse, DemoEnrollment, DemoLaunchRequest, DemoLineItem,
