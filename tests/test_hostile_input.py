@@ -62,8 +62,9 @@ def snapshot(app) -> dict:
 
 
 def logged(caplog, *words: str) -> bool:
-    """Tell whether one log line of the tool holds all these words."""
-    return any(r.name.startswith("lti_tool") and all(w in r.getMessage() for w in words)
+    """Tell whether one log line of the tool (or of the demo LMS) holds all these words."""
+    return any(r.name.startswith(("lti_tool", "demo_lms"))
+               and all(w in r.getMessage() for w in words)
                for r in caplog.records)
 
 
