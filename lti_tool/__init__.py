@@ -128,9 +128,12 @@ def register_blueprints(app: Flask) -> None:
 
 def register_demo_lms(app: Flask) -> None:
     """Serve the built-in demo LMS at /demo-lms/ (development only: anyone can act as
-    anyone there)."""
-    from lti_tool.demo_lms import views as demo_lms
-    app.register_blueprint(demo_lms.bp)
+    anyone there).
+
+    It lives beside the product (the top-level `demo_lms` package, its tables in their own
+    metadata); this is the one place the product refers to it, and only when DEMO_LMS is on.
+    """
+    import demo_lms
     demo_lms.init_app(app)
 
 

@@ -373,9 +373,9 @@ def test_an_s3_endpoint_at_a_forbidden_address_is_refused_with_an_admin_log_line
 
 def test_the_demo_lms_fetches_tool_keys_under_the_same_policy(app, no_loopback,
                                                              connect_attempts):
-    from lti_tool.demo_lms.errors import InvalidClient
-    from lti_tool.demo_lms.models import DemoTool
-    from lti_tool.demo_lms.tokens import fetch_tool_jwks
+    from demo_lms.errors import InvalidClient
+    from demo_lms.models import DemoTool
+    from demo_lms.tokens import fetch_tool_jwks
     with TcpServer(answer(200, {"keys": []})) as jwks, app.app_context():
         tool = DemoTool(client_id="c", jwks_uri=jwks.url("/jwks"))
         with pytest.raises(InvalidClient):

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 
 import jwt
 
-from lti_tool.demo_lms.errors import InvalidClient
-from lti_tool.demo_lms.models import DemoLaunchRequest, DemoLineItem, DemoResourceLink, DemoTool
-from lti_tool.demo_lms.tokens import remember_once, tool_by_client_id, verify_tool_jwt
-from lti_tool.demo_lms.vocab import DL_CONTENT_TYPE_RESOURCE_LINK, LTI_VERSION, Claim, MessageType
 from lti_tool.errors import LaunchError
 from lti_tool.extensions import db
 from lti_tool.models import utcnow
+from .errors import InvalidClient
+from .models import DemoLaunchRequest, DemoLineItem, DemoResourceLink, DemoTool
+from .tokens import remember_once, tool_by_client_id, verify_tool_jwt
+from .vocab import DL_CONTENT_TYPE_RESOURCE_LINK, LTI_VERSION, Claim, MessageType
 
 log = logging.getLogger(__name__)
 DEFAULT_TITLE = "Untitled activity"

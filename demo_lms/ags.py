@@ -13,14 +13,14 @@ import logging
 from datetime import datetime
 from numbers import Real
 
-from lti_tool.demo_lms import urls
-from lti_tool.demo_lms.errors import InvalidLineItem, InvalidScore
-from lti_tool.demo_lms.models import (DemoAccessToken, DemoCourse, DemoEnrollment, DemoLineItem,
-                                      DemoResourceLink, DemoScore, DemoUser)
-from lti_tool.demo_lms.vocab import ActivityProgress, CourseRole, GradingProgress
 from lti_tool.errors import NotFound
 from lti_tool.extensions import db
 from lti_tool.web.request_input import parse_id
+from . import urls
+from .errors import InvalidLineItem, InvalidScore
+from .models import (DemoAccessToken, DemoCourse, DemoEnrollment, DemoLineItem,
+                     DemoResourceLink, DemoScore, DemoUser)
+from .vocab import ActivityProgress, CourseRole, GradingProgress
 
 log = logging.getLogger(__name__)
 

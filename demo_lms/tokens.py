@@ -16,13 +16,12 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from lti_tool import outbound
-from lti_tool.demo_lms.control import control
-from lti_tool.demo_lms.errors import BearerError, InsufficientScope, InvalidClient, OAuthError
-from lti_tool.demo_lms.models import DemoAccessToken, DemoTool, DemoUsedNonce
-from lti_tool.demo_lms.vocab import (CLIENT_ASSERTION_TYPE, GRANT_TYPE_CLIENT_CREDENTIALS,
-                                     SIGNING_ALG)
 from lti_tool.extensions import db
 from lti_tool.models import utcnow
+from .control import control
+from .errors import BearerError, InsufficientScope, InvalidClient, OAuthError
+from .models import DemoAccessToken, DemoTool, DemoUsedNonce
+from .vocab import (CLIENT_ASSERTION_TYPE, GRANT_TYPE_CLIENT_CREDENTIALS, SIGNING_ALG)
 
 log = logging.getLogger(__name__)
 

@@ -1,28 +1,30 @@
 """The demo LMS blueprint: course pages that launch the tool, and the platform's LTI endpoints.
 
-Off unless DEMO_LMS is true: every view then answers 404. The pages have no login of
-their own on purpose (pick who you are); they exist for development and tests only.
+Registered only when DEMO_LMS is true (otherwise none of its URLs exist). The pages have no
+login of their own on purpose (pick who you are); they exist for development and tests only.
 """
 from __future__ import annotations
 
 import logging
 
 import jwt
-from flask import (Blueprint, Flask, abort, current_app, jsonify, make_response, render_template,
+from flask import (Blueprint, Flask, current_app, jsonify, make_response, render_template,
                    request, url_for)
 from sqlalchemy.exc import OperationalError
 
-from lti_tool.demo_lms import ags, deep_linking, gradebook, keys, launches, nrps, tokens, urls
-from lti_tool.demo_lms.control import control
-from lti_tool.demo_lms.errors import OAuthError, UnsupportedMediaType
-from lti_tool.demo_lms.models import DemoResourceLink, DemoTool
-from lti_tool.demo_lms.paging import page_of
-from lti_tool.demo_lms.registration import ensure_demo_registration
-from lti_tool.demo_lms.vocab import MediaType, MessageType, Scope, role_label
-from lti_tool.errors import (LaunchError, NotFound, ToolError, is_schema_missing, render_error,
-                             schema_missing_response)
+from lti_tool.errors import (LaunchError, NotFound, ToolError, is_schema_missing,
+                             render_error, schema_missing_response)
 from lti_tool.extensions import db
 from lti_tool.web.request_input import json_body, parse_id
+from . import ags, deep_linking, gradebook, keys, launches, nrps, tokens, urls
+from .control import control
+from .errors import OAuthError, UnsupportedMediaType
+from .models import DemoResourceLink, DemoTool
+from .paging import page_of
+from .registration import ensure_demo_registration
+from .schema import init_app as init_schema
+from .schema import schema
+from .vocab import MediaType, MessageType, Scope, role_label
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +39,17 @@ DEFAULT_STAFF_USER = "instructor"
 
 
 def init_app(app: Flask) -> None:
-    """Create the fault-injection controller, and warn loudly when the demo LMS is on."""
+    """Create the fault-injection controller and the schema guard, and warn loudly."""
     control(app)
-    if app.config.get("DEMO_LMS") and not app.testing:
+    init_schema(app)
+    if not app.testing:
         log.warning("DEMO_LMS is on: /demo-lms/ lets anyone launch as any demo user. "
                     "Never enable it on a server reachable by others.")
 
 
 @bp.before_request
-def _only_in_demo_mode():
-    if not current_app.config.get("DEMO_LMS"):
-        abort(404)
+def _ensure_tables():
+    schema(current_app).ensure_tables()
 
 
 @bp.errorhandler(ToolError)

@@ -1,22 +1,31 @@
 """The demo LMS's own tables (prefixed `demo_`): courses, people, the tool it knows, its gradebook.
 
 These model the platform side of LTI only; the tool never reads them. They live in the
-same database and metadata so `db.create_all()` and the integrator's migration see them.
+tool's database (`db.session` reads and writes them) but in a metadata of their own,
+`DemoBase.metadata`: the tool's migrations and `db.create_all()` never see them, and
+`demo_lms.schema` creates them when the demo LMS is first used.
 """
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (JSON, Boolean, Float, ForeignKey, Index, MetaData, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from lti_tool.demo_lms.vocab import CourseRole
-from lti_tool.extensions import db
+from lti_tool.extensions import NAMING_CONVENTION
 from lti_tool.models import UTCDateTime, new_token, utcnow
+from .vocab import CourseRole
 
 
-class DemoCourse(db.Model):
+class DemoBase(DeclarativeBase):
+    """Declarative base of the demo LMS's models, with a metadata apart from the tool's."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class DemoCourse(DemoBase):
     """A course of the demo LMS (an LTI context)."""
 
     __tablename__ = "demo_course"
@@ -33,7 +42,7 @@ class DemoCourse(db.Model):
         return f"<DemoCourse {self.id} {self.key}>"
 
 
-class DemoUser(db.Model):
+class DemoUser(DemoBase):
     """A person in the demo LMS; `username` is how pages and tests name them."""
 
     __tablename__ = "demo_user"
@@ -58,7 +67,7 @@ class DemoUser(db.Model):
         return f"<DemoUser {self.id} {self.username}>"
 
 
-class DemoEnrollment(db.Model):
+class DemoEnrollment(DemoBase):
     """A user's role in a demo course."""
 
     __tablename__ = "demo_enrollment"
@@ -77,7 +86,7 @@ class DemoEnrollment(db.Model):
         return f"<DemoEnrollment {self.user_id} in {self.course_id} as {self.role}>"
 
 
-class DemoTool(db.Model):
+class DemoTool(DemoBase):
     """The demo LMS's registration of one tool (one per base URL the app is reached at)."""
 
     __tablename__ = "demo_tool"
@@ -101,7 +110,7 @@ class DemoTool(db.Model):
         return f"<DemoTool {self.id} {self.client_id} {self.login_url}>"
 
 
-class DemoResourceLink(db.Model):
+class DemoResourceLink(DemoBase):
     """An activity on a demo course page that launches the tool."""
 
     __tablename__ = "demo_resource_link"
@@ -127,7 +136,7 @@ class DemoResourceLink(db.Model):
         return f"<DemoResourceLink {self.id} {self.title!r}>"
 
 
-class DemoLineItem(db.Model):
+class DemoLineItem(DemoBase):
     """A gradebook column, created with an activity or by the tool through AGS."""
 
     __tablename__ = "demo_lineitem"
@@ -153,7 +162,7 @@ class DemoLineItem(db.Model):
         return f"<DemoLineItem {self.id} {self.label!r} max={self.score_maximum}>"
 
 
-class DemoScore(db.Model):
+class DemoScore(DemoBase):
     """One score a tool posted; `applied` is False when an older timestamp was ignored."""
 
     __tablename__ = "demo_score"
@@ -179,7 +188,7 @@ class DemoScore(db.Model):
         return f"<DemoScore {self.id} item={self.lineitem_id} user={self.user_id}>"
 
 
-class DemoLaunchRequest(db.Model):
+class DemoLaunchRequest(DemoBase):
     """A launch the LMS started: what the login_hint / lti_message_hint pair stands for."""
 
     __tablename__ = "demo_launch_request"
@@ -210,7 +219,7 @@ class DemoLaunchRequest(db.Model):
         return f"<DemoLaunchRequest {self.id[:8]}… {self.message_type}>"
 
 
-class DemoAccessToken(db.Model):
+class DemoAccessToken(DemoBase):
     """An OAuth2 access token granted to a tool; only its SHA-256 is stored."""
 
     __tablename__ = "demo_access_token"
@@ -226,7 +235,7 @@ class DemoAccessToken(db.Model):
         return f"<DemoAccessToken tool={self.tool_id} expires={self.expires_at}>"
 
 
-class DemoUsedNonce(db.Model):
+class DemoUsedNonce(DemoBase):
     """A JWT `jti` or deep-linking `nonce` already accepted, kept until the JWT expires."""
 
     __tablename__ = "demo_used_nonce"

@@ -2,7 +2,7 @@
 
 Usage (any test with the `app` fixture; works across the live server's threads)::
 
-    from lti_tool.demo_lms.control import control
+    from demo_lms.control import control
 
     lms = control(app)
     lms.fail_next("scores", 503, times=2)            # the next 2 score POSTs answer 503
@@ -124,7 +124,7 @@ class DemoLmsControl:
 
     def scores(self, lineitem_id: int | None = None) -> list[dict]:
         """Return the scores received (for one line item, or all), oldest first."""
-        from lti_tool.demo_lms.models import DemoScore
+        from demo_lms.models import DemoScore
         with self._app.app_context():
             query = db.select(DemoScore).order_by(DemoScore.id)
             if lineitem_id is not None:
@@ -133,8 +133,8 @@ class DemoLmsControl:
 
     def lineitems(self) -> list[dict]:
         """Return every line item, oldest first."""
-        from lti_tool.demo_lms.ags import lineitem_as_json
-        from lti_tool.demo_lms.models import DemoLineItem
+        from demo_lms.ags import lineitem_as_json
+        from demo_lms.models import DemoLineItem
         with self._app.app_context():
             items = db.session.scalars(db.select(DemoLineItem).order_by(DemoLineItem.id))
             return [dict(lineitem_as_json(item), pk=item.id, course_id=item.course_id)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import jwt
 from flask import current_app
 
-from lti_tool.demo_lms.vocab import SIGNING_ALG
 from lti_tool.lti.keys import KeyStore, keys_dir
+from .vocab import SIGNING_ALG
 
 SUBFOLDER = "demo_lms"
 

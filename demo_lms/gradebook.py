@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lti_tool.demo_lms import urls
-from lti_tool.demo_lms.ags import latest_score
-from lti_tool.demo_lms.launches import lineitems_of_link, links_of
-from lti_tool.demo_lms.models import DemoCourse, DemoLineItem, DemoScore, DemoTool, DemoUser
-from lti_tool.demo_lms.vocab import CourseRole
 from lti_tool.extensions import db
+from . import urls
+from .ags import latest_score
+from .launches import lineitems_of_link, links_of
+from .models import DemoCourse, DemoLineItem, DemoScore, DemoTool, DemoUser
+from .vocab import CourseRole
 
 RECENT_SCORES = 10
 

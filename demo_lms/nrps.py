@@ -5,10 +5,10 @@ with rel="next" while members remain (Moodle pages with `limit` and `from` too).
 """
 from __future__ import annotations
 
-from lti_tool.demo_lms.models import DemoCourse, DemoEnrollment
-from lti_tool.demo_lms.paging import page_of
-from lti_tool.demo_lms.vocab import COURSE_ROLE_URIS, NRPS_STATUS_ACTIVE, NRPS_STATUS_INACTIVE
 from lti_tool.extensions import db
+from .models import DemoCourse, DemoEnrollment
+from .paging import page_of
+from .vocab import COURSE_ROLE_URIS, NRPS_STATUS_ACTIVE, NRPS_STATUS_INACTIVE
 
 ROLE_PARAM = "role"
 
