@@ -16,10 +16,11 @@ from numbers import Real
 from lti_tool.errors import NotFound
 from lti_tool.extensions import db
 from lti_tool.web.request_input import parse_id
+
 from . import urls
 from .errors import InvalidLineItem, InvalidScore
-from .models import (DemoAccessToken, DemoCourse, DemoEnrollment, DemoLineItem,
-                     DemoResourceLink, DemoScore, DemoUser)
+from .models import (DemoAccessToken, DemoCourse, DemoEnrollment, DemoLineItem, DemoResourceLink,
+                     DemoScore, DemoUser)
 from .vocab import ActivityProgress, CourseRole, GradingProgress
 
 log = logging.getLogger(__name__)

@@ -14,6 +14,7 @@ import jwt
 from lti_tool.errors import LaunchError
 from lti_tool.extensions import db
 from lti_tool.models import utcnow
+
 from .errors import InvalidClient
 from .models import DemoLaunchRequest, DemoLineItem, DemoResourceLink, DemoTool
 from .tokens import remember_once, tool_by_client_id, verify_tool_jwt

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lti_tool.extensions import db
+
 from . import urls
 from .ags import latest_score
 from .launches import lineitems_of_link, links_of

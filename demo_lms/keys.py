@@ -9,6 +9,7 @@ import jwt
 from flask import current_app
 
 from lti_tool.lti.keys import KeyStore, keys_dir
+
 from .vocab import SIGNING_ALG
 
 SUBFOLDER = "demo_lms"

@@ -18,13 +18,14 @@ from lti_tool.errors import LaunchError, NotFound
 from lti_tool.extensions import db
 from lti_tool.models import utcnow
 from lti_tool.web.request_input import BadInput, loads_object, parse_id
+
 from . import keys, urls
 from .control import control
-from .models import (DemoCourse, DemoEnrollment, DemoLaunchRequest, DemoLineItem,
-                     DemoResourceLink, DemoTool, DemoUser)
-from .vocab import (AGS_SCOPES, COURSE_ROLE_URIS, CONTEXT_TYPE_COURSE, DL_CONTENT_TYPE_RESOURCE_LINK,
-                    ID_TOKEN_TTL_SECONDS, LTI_VERSION, PRODUCT_FAMILY_CODE, SITE_ADMIN_ROLE_URIS,
-                    Claim, MessageType, Scope)
+from .models import (DemoCourse, DemoEnrollment, DemoLaunchRequest, DemoLineItem, DemoResourceLink,
+                     DemoTool, DemoUser)
+from .vocab import (AGS_SCOPES, CONTEXT_TYPE_COURSE, COURSE_ROLE_URIS,
+                    DL_CONTENT_TYPE_RESOURCE_LINK, ID_TOKEN_TTL_SECONDS, LTI_VERSION,
+                    PRODUCT_FAMILY_CODE, SITE_ADMIN_ROLE_URIS, Claim, MessageType, Scope)
 
 LAUNCH_REQUEST_TTL_SECONDS = 600
 # An instructor may browse the tool for a while before returning a deep-linking response.

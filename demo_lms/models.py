@@ -16,6 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from lti_tool.extensions import NAMING_CONVENTION
 from lti_tool.models import UTCDateTime, new_token, utcnow
+
 from .vocab import CourseRole
 
 

@@ -6,6 +6,7 @@ with rel="next" while members remain (Moodle pages with `limit` and `from` too).
 from __future__ import annotations
 
 from lti_tool.extensions import db
+
 from .models import DemoCourse, DemoEnrollment
 from .paging import page_of
 from .vocab import COURSE_ROLE_URIS, NRPS_STATUS_ACTIVE, NRPS_STATUS_INACTIVE

@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from lti_tool.extensions import db
 from lti_tool.models import Deployment, Platform
 from lti_tool.statuses import DeploymentPolicy
+
 from . import urls
-from .models import (DemoCourse, DemoEnrollment, DemoLineItem, DemoResourceLink, DemoTool,
-                     DemoUser)
+from .models import DemoCourse, DemoEnrollment, DemoLineItem, DemoResourceLink, DemoTool, DemoUser
 from .vocab import ALL_SCOPES, PRODUCT_FAMILY_CODE, CourseRole
 
 log = logging.getLogger(__name__)

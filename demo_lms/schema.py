@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from lti_tool.extensions import db
 from lti_tool.models import Platform
+
 from .models import DemoBase
 
 log = logging.getLogger(__name__)

@@ -18,10 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from lti_tool import outbound
 from lti_tool.extensions import db
 from lti_tool.models import utcnow
+
 from .control import control
 from .errors import BearerError, InsufficientScope, InvalidClient, OAuthError
 from .models import DemoAccessToken, DemoTool, DemoUsedNonce
-from .vocab import (CLIENT_ASSERTION_TYPE, GRANT_TYPE_CLIENT_CREDENTIALS, SIGNING_ALG)
+from .vocab import CLIENT_ASSERTION_TYPE, GRANT_TYPE_CLIENT_CREDENTIALS, SIGNING_ALG
 
 log = logging.getLogger(__name__)
 

@@ -8,22 +8,22 @@ from __future__ import annotations
 import logging
 
 import jwt
-from flask import (Blueprint, Flask, current_app, jsonify, make_response, render_template,
-                   request, url_for)
+from flask import (Blueprint, Flask, current_app, jsonify, make_response, render_template, request,
+                   url_for)
 from sqlalchemy.exc import OperationalError
 
-from lti_tool.errors import (LaunchError, NotFound, ToolError, is_schema_missing,
-                             render_error, schema_missing_response)
+from lti_tool.errors import (LaunchError, NotFound, ToolError, is_schema_missing, render_error,
+                             schema_missing_response)
 from lti_tool.extensions import db
 from lti_tool.web.request_input import json_body, parse_id
+
 from . import ags, deep_linking, gradebook, keys, launches, nrps, tokens, urls
 from .control import control
 from .errors import OAuthError, UnsupportedMediaType
 from .models import DemoResourceLink, DemoTool
 from .paging import page_of
 from .registration import ensure_demo_registration
-from .schema import init_app as init_schema
-from .schema import schema
+from .schema import init_app as init_schema, schema
 from .vocab import MediaType, MessageType, Scope, role_label
 
 log = logging.getLogger(__name__)

@@ -90,9 +90,9 @@ def register_extensions(app: Flask) -> None:
     """Bind the database, migrations, logins, rate limits and the outgoing HTTP client."""
     from lti_tool import models  # noqa: F401  (models must be imported for migrations)
     from lti_tool import outbound
-    from lti_tool.runtime import in_server_worker
     from lti_tool.access import launches
     from lti_tool.extensions import db, login_manager
+    from lti_tool.runtime import in_server_worker
     from lti_tool.web import rate_limits
 
     db.init_app(app)

@@ -7,11 +7,11 @@ from datetime import timedelta
 import requests
 
 from demo_lms.control import control
+from lti_tool.access.roles import Role
 from lti_tool.extensions import db
 from lti_tool.lti import ags as tool_ags
 from lti_tool.lti.ags_values import ActivityProgress, GradingProgress
 from lti_tool.models import LaunchRecord, utcnow
-from lti_tool.access.roles import Role
 from tests.launching import follow_autopost, forms_in, submit
 
 

@@ -11,8 +11,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
 from demo_lms.models import DemoBase
-from demo_lms.schema import create_tables as create_demo_tables
-from demo_lms.schema import drop_tables as drop_demo_tables
+from demo_lms.schema import create_tables as create_demo_tables, drop_tables as drop_demo_tables
 from lti_tool import create_app
 from lti_tool.extensions import db
 from tests.test_tus_live import ROOT
