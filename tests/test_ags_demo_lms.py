@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from demo_lms.control import control
-from lti_tool import outbox
+from lti_tool.grading import outbox
 from lti_tool.extensions import db
 from lti_tool.lti import ags_values as av
 from lti_tool.models import AccessToken, LaunchRecord, ScoreOutbox, Submission, User, utcnow
