@@ -268,9 +268,10 @@ class OurServer:
                                                   "filename": "bench.mp4"}
 
     def stored_file(self, url: str) -> Path:
-        from lti_tool.storage.local import VIDEO_FILE
-        from lti_tool.tus.store import safe_name
         import sqlite3
+
+        from lti_tool.storage.local.backend import VIDEO_FILE
+        from lti_tool.tus.store import safe_name
         upload_id = url.rstrip("/").rsplit("/", 1)[1]
         con = sqlite3.connect(self.db_url.replace("sqlite:///", ""))
         (uid,) = con.execute("SELECT v.storage_uid FROM upload u JOIN video v ON v.id = "

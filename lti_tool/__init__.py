@@ -1,39 +1,51 @@
-"""The LTI 1.3 video-assignment tool: create_app() builds the Flask application."""
+"""The LTI 1.3 video-assignment tool: create_app() builds the Flask application.
+
+Everything the app is made of is wired here, in the order a request meets it: settings,
+the WSGI middleware in front of Flask, extensions, request checks and response headers,
+each feature's blueprint, the signals features use to react to each other, what templates
+can call, error pages, operator commands and scheduled jobs. Feature modules only define
+things; they register nothing by themselves.
+"""
 from __future__ import annotations
 
 import logging
-import sys
 from importlib import import_module
 from pathlib import Path
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config as config_module
+from lti_tool import config as config_module
 
-# Blueprint modules, each exposing `bp`; one per feature.
+# Blueprint modules, each exposing `bp`, one per feature. The demo LMS (a development aid)
+# is added only when DEMO_LMS is on (register_demo_lms).
 BLUEPRINTS = [
-    "lti_tool.home",
-    "lti_tool.student",
-    "lti_tool.review",
-    "lti_tool.tus.views", "lti_tool.uploads", "lti_tool.playback",
-    "lti_tool.demo_lms.views",
+    "lti_tool.web.home",
+    "lti_tool.web.csp",
     "lti_tool.lti.views",
-    "lti_tool.multipart", "lti_tool.webhooks",
-    "lti_tool.captions",
-    "lti_tool.csp",
+    "lti_tool.uploads.pages",
+    "lti_tool.uploads.views",
+    "lti_tool.uploads.multipart_views",
+    "lti_tool.tus.views",
+    "lti_tool.playback.views",
+    "lti_tool.grading.views",
+    "lti_tool.captions.views",
+    "lti_tool.storage.cloudflare.webhooks",
 ]
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app: config -> extensions -> blueprints -> error handlers -> cli -> jobs."""
+    """Build the app: config -> middleware -> extensions -> request handling -> blueprints
+    -> signals -> templates -> error handlers -> cli -> jobs."""
     app = Flask(__name__, instance_relative_config=True,
                 template_folder="../templates", static_folder="../static")
     register_config(app, test_config)
     register_logging(app)
+    register_middleware(app)
     register_extensions(app)
-    register_request_input(app)
+    register_request_handling(app)
     register_blueprints(app)
+    register_signals(app)
+    register_templates(app)
     register_error_handlers(app)
     register_cli(app)
     register_jobs(app)
@@ -41,44 +53,19 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def register_config(app: Flask, test_config: dict | None) -> None:
+    """Read settings (environment, or the test suite's), fill defaults, refuse bad ones."""
     if test_config is None:
         app.config.from_object(config_module.Config)
     else:
         app.config.from_object(config_module.TestConfig)
         app.config.update(test_config)
     config_module.finalize(app)
-    if app.config["PROXY_COUNT"] > 0:
-        n = app.config["PROXY_COUNT"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
-    else:
-        app.wsgi_app = NoTrustedProxy(app.wsgi_app, app.config["PUBLIC_BASE_URL"])
-
-
-class NoTrustedProxy:
-    """WSGI middleware for PROXY_COUNT=0: no X-Forwarded-* header is believed.
-
-    A public base URL on https means whatever reaches the app came through TLS (terminated
-    in front), so the request counts as https (secure cookies). A request that does carry
-    X-Forwarded-For is logged once: the operator probably forgot PROXY_COUNT.
-    """
-
-    def __init__(self, app, public_base_url: str):
-        self.app = app
-        self.https = (public_base_url or "").startswith("https://")
-        self.warned = False
-
-    def __call__(self, environ, start_response):
-        if self.https:
-            environ["wsgi.url_scheme"] = "https"
-        if not self.warned and "HTTP_X_FORWARDED_FOR" in environ:
-            self.warned = True
-            logging.getLogger(__name__).warning(
-                "a request came with X-Forwarded-For, but PROXY_COUNT=0: client addresses "
-                "are the socket's peer. Behind a reverse proxy set PROXY_COUNT=1 (README).")
-        return self.app(environ, start_response)
+    from lti_tool.lti.registration import registration_mode
+    registration_mode(app.config)  # a wrong LTI_REGISTRATION stops the start
 
 
 def register_logging(app: Flask) -> None:
+    """Log plain lines at LOG_LEVEL unless the host program configured logging."""
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=app.config.get("LOG_LEVEL", "INFO"),
@@ -89,58 +76,106 @@ def register_logging(app: Flask) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
+def register_middleware(app: Flask) -> None:
+    """Put the WSGI layers in front of Flask: trusted proxies outermost, then the tus fast
+    path for chunk PATCHes (lti_tool/tus/fast.py)."""
+    from lti_tool.tus import fast
+    from lti_tool.tus.views import protocol_headers
+    from lti_tool.web import proxies
+    proxies.install(app)
+    fast.install(app, protocol_headers)
+
+
 def register_extensions(app: Flask) -> None:
-    from .extensions import db, login_manager
-    from . import models  # noqa: F401  (models must be imported for migrations)
-    from . import auth  # noqa: F401  (registers the user loader)
+    """Bind the database, migrations, logins, rate limits and the outgoing HTTP client."""
+    from lti_tool import models  # noqa: F401  (models must be imported for migrations)
+    from lti_tool import outbound
+    from lti_tool.access import launches
+    from lti_tool.extensions import db, login_manager
+    from lti_tool.runtime import in_server_worker
+    from lti_tool.web import rate_limits
 
     db.init_app(app)
-    from . import outbound
-    outbound.init_app(app)
     if not in_server_worker():  # `flask db ...`, tests, scripts: Alembic is needed
         from flask_migrate import Migrate
         Migrate(app, db, directory=str(_project_path(app, "migrations")))
     login_manager.init_app(app)
-    from . import rate_limits
+    login_manager.user_loader(launches.load_user)
     rate_limits.init_app(app)
-    from .cookies import init_app as init_cookies
-    init_cookies(app)
-    from .headers import init_app as init_headers
-    init_headers(app)
+    outbound.init_app(app)
 
 
-def in_server_worker() -> bool:
-    """Tell whether a gunicorn process is loading the app (it serves; it never migrates)."""
-    program = Path(sys.argv[0] if sys.argv else "")
-    return "gunicorn" in (program.name, program.parent.name)
-
-
-def register_request_input(app: Flask) -> None:
-    """Bound `<int:...>` ids and refuse NUL bytes (before blueprints add their rules)."""
-    from . import request_input
+def register_request_handling(app: Flask) -> None:
+    """Check every request at the door and dress every answer: bounded `<int:...>` ids and
+    no NUL bytes (before blueprints add their rules), iframe-friendly session cookies,
+    security headers and the Content-Security-Policy."""
+    from lti_tool.web import cookies, csp, request_input, security_headers
     request_input.init_app(app)
+    cookies.init_app(app)
+    security_headers.init_app(app)
+    csp.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
+    """Register every feature's routes (and the demo LMS's when DEMO_LMS is on)."""
     for module_name in BLUEPRINTS:
-        module = import_module(module_name)
-        app.register_blueprint(module.bp)
-        if hasattr(module, "init_app"):
-            module.init_app(app)
+        app.register_blueprint(import_module(module_name).bp)
+    from lti_tool.lti.views import jwks
+    app.add_url_rule("/.well-known/jwks.json", "lti_well_known_jwks", jwks)
+    if app.config.get("DEMO_LMS"):
+        register_demo_lms(app)
+
+
+def register_demo_lms(app: Flask) -> None:
+    """Serve the built-in demo LMS at /demo-lms/ (development only: anyone can act as
+    anyone there).
+
+    It lives beside the product (the top-level `demo_lms` package, its tables in their own
+    metadata); this is the one place the product refers to it, and only when DEMO_LMS is on.
+    """
+    import demo_lms
+    demo_lms.init_app(app)
+
+
+def register_signals(app: Flask) -> None:
+    """Let features react to each other without importing each other."""
+    from lti_tool import signals
+    from lti_tool.grading.service import on_video_ready
+    signals.video_ready.connect(on_video_ready)  # tell the LMS the student submitted
+
+
+def register_templates(app: Flask) -> None:
+    """Give templates the shared filters (sizes, durations, moments) and helpers."""
+    from lti_tool.access.launches import launch_url_for
+    from lti_tool.captions.service import captions_panel
+    from lti_tool.grading.views import student_feedback
+    from lti_tool.web.formatting import TEMPLATE_FILTERS
+    app.jinja_env.filters.update(TEMPLATE_FILTERS)
+    app.jinja_env.globals.update(launch_url_for=launch_url_for, captions_panel=captions_panel,
+                                 released_feedback=student_feedback)
 
 
 def register_error_handlers(app: Flask) -> None:
-    from . import errors
+    """Render every error one way: an HTML page for people, JSON for scripts."""
+    from lti_tool import errors
     errors.init_app(app)
 
 
 def register_cli(app: Flask) -> None:
-    from . import cli
-    cli.init_app(app)
+    """Add the operator commands (`flask --app wsgi <group> --help`)."""
+    from lti_tool.lti.cli import keys_cli, platforms_cli
+    from lti_tool.storage.cli import storage_cli
+    from lti_tool.storage.cloudflare.cli import COMMANDS as CLOUDFLARE_COMMANDS
+    from lti_tool.storage.s3.cli import COMMANDS as S3_COMMANDS
+    for command in (*CLOUDFLARE_COMMANDS, *S3_COMMANDS):  # their SDKs load on use
+        storage_cli.add_command(command)
+    for group in (platforms_cli, keys_cli, storage_cli):
+        app.cli.add_command(group)
 
 
 def register_jobs(app: Flask) -> None:
-    from . import jobs
+    """Start the scheduled jobs (lti_tool/jobs.py) where this process should run them."""
+    from lti_tool import jobs
     jobs.init_app(app)
 
 

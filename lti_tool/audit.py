@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import has_request_context, request
 
-from .extensions import db
-from .models import AuditEvent
+from lti_tool.extensions import db
+from lti_tool.models import AuditEvent
 
 log = logging.getLogger(__name__)
 

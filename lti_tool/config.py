@@ -5,7 +5,7 @@ import os
 import secrets
 from pathlib import Path
 
-from .database import is_sqlite, sqlite_engine_options
+from lti_tool.database import is_sqlite, sqlite_engine_options
 
 GIB = 1024**3
 
@@ -67,7 +67,7 @@ class Config:
     DEMO_LMS_TOKEN_TTL_SECONDS = _int("DEMO_LMS_TOKEN_TTL_SECONDS", 3600)
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
     REDIS_URL = os.environ.get("REDIS_URL", "")
-    # --- rate limits (lti_tool.rate_limits): counters in Redis when REDIS_URL is set, else in
+    # --- rate limits (lti_tool.web.rate_limits): counters in Redis when REDIS_URL is set, else in
     # the database, so every worker and replica counts together.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "")
     # Dynamic registration makes the tool call out to the URL it is given: keep it rare.
@@ -83,7 +83,7 @@ class Config:
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
     # --- Cloud storage: Cloudflare Stream and S3 (docs/storage-cloudflare.md, storage-s3.md).
-    # Read through lti_tool.settings_store.get_setting, so an admin-set value can override.
+    # Read through lti_tool.settings.get_setting, so an admin-set value can override.
     CLOUDFLARE_ACCOUNT_ID = os.environ.get("CLOUDFLARE_ACCOUNT_ID", "")
     CLOUDFLARE_API_TOKEN = os.environ.get("CLOUDFLARE_API_TOKEN", "")  # Stream:Edit only
     CLOUDFLARE_API_BASE = os.environ.get("CLOUDFLARE_API_BASE",

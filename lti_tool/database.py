@@ -1,5 +1,5 @@
-"""Database engine settings that make the embedded SQLite default serve many threads and
-processes at once.
+"""The database: engine settings that make the embedded SQLite default serve many threads
+and processes at once, and create-or-get for rows that concurrent requests create together.
 
 SQLite has one writer at a time. In its default rollback-journal mode a writer that commits
 also locks readers out, and Python's driver gives up after 5 seconds with "database is
@@ -13,9 +13,13 @@ https://www.sqlite.org/wal.html, https://www.sqlite.org/pragma.html#pragma_busy_
 from __future__ import annotations
 
 import sqlite3
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+
+from lti_tool.extensions import db
 
 DEFAULT_SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
@@ -43,3 +47,46 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+# ---- create-or-get -----------------------------------------------------------------------
+# A class that clicks a new activity together makes every first launch insert the same
+# course, assignment and (per student) user and enrollment. A select-then-insert lets all
+# but one of them fail on the unique constraint; `INSERT ... ON CONFLICT DO NOTHING` followed
+# by a select never does, on PostgreSQL (the insert waits for a concurrent twin to commit,
+# then does nothing) as on SQLite (one writer at a time).
+Model = TypeVar("Model")
+
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def insert_ignoring_conflict(model: type[Model], keys: dict[str, Any],
+                             values: dict[str, Any] | None = None) -> bool:
+    """Insert a row unless one with these unique keys exists; tell whether it was inserted."""
+    dialect = db.session.get_bind().dialect.name
+    insert = _INSERTS.get(dialect)
+    if insert is None:  # pragma: no cover - only PostgreSQL and SQLite are supported
+        raise RuntimeError(f"no upsert for the {dialect} database")
+    key_column = model.__table__.primary_key.columns.values()[0]
+    stmt = insert(model).values(**keys, **(values or {})).on_conflict_do_nothing(
+        index_elements=list(keys)).returning(key_column)
+    # A row comes back only when it was inserted (rowcount is not reliable for ORM inserts).
+    return db.session.execute(stmt).first() is not None
+
+
+def get_or_create(model: type[Model], keys: dict[str, Any],
+                  values: dict[str, Any] | None = None) -> tuple[Model, bool]:
+    """Return the row with these unique keys, inserting it first if needed; and whether it is new.
+
+    `values` are only used for a new row. The session's pending changes are flushed first
+    so the insert runs after them, in the same transaction.
+    """
+    query = select(model).filter_by(**keys)
+    row = db.session.scalar(query)
+    if row is not None:
+        return row, False
+    db.session.flush()
+    created = insert_ignoring_conflict(model, keys, values)
+    row = db.session.scalar(query.execution_options(populate_existing=True))
+    if row is None:  # pragma: no cover - the insert or its twin's commit made it
+        raise RuntimeError(f"{model.__name__} {keys} vanished after its insert")
+    return row, created

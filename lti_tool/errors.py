@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Flask, jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError
@@ -116,6 +117,15 @@ def schema_missing_response():
                         hint="An administrator runs: flask --app wsgi db upgrade")
 
 
+def _retry_after_seconds() -> int:
+    """Return how long the rate limit that just refused this request lasts (whole seconds)."""
+    from lti_tool.extensions import limiter
+    current = getattr(limiter, "current_limit", None)
+    if current is None:
+        return 60
+    return max(1, int(current.reset_at - time.time()) + 1)
+
+
 def init_app(app: Flask) -> None:
     """Register one set of handlers that renders every error the same way."""
 
@@ -128,8 +138,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(429)
     def handle_rate_limited(err: HTTPException):
-        from .rate_limits import retry_after_seconds
-        wait = retry_after_seconds()
+        wait = _retry_after_seconds()
         log.warning("%s %s -> 429 rate limited (%s); retry after %ss", request.method,
                     request.path, err.description, wait)
         return render_error(429, "rate_limited", "Too many requests",
@@ -149,7 +158,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DBAPIError)
     def handle_database_error(err: DBAPIError):
-        from .extensions import db
+        from lti_tool.extensions import db
         db.session.rollback()
         if is_schema_missing(err):
             return schema_missing_response()

@@ -20,21 +20,20 @@ from flask import Flask
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
-from .extensions import db
-from .models import JobLock, utcnow
+from lti_tool.extensions import db
+from lti_tool.models import JobLock, utcnow
 
 log = logging.getLogger(__name__)
 
 # (module:function, seconds between runs); each function takes no arguments and runs
 # inside an app context.
 JOBS: list[tuple[str, int]] = [
-    ("lti_tool.tus.service:remove_expired_uploads", 3600),
-    ("lti_tool.storage_jobs:poll_stuck_videos", 300),
-    ("lti_tool.storage_jobs:abort_stale_multipart_uploads", 3600),
-    ("lti_tool.outbox:deliver_scores", 30),
+    ("lti_tool.storage.jobs:expire_unfinished_uploads", 3600),
+    ("lti_tool.storage.jobs:poll_stuck_videos", 300),
+    ("lti_tool.grading.outbox:deliver_scores", 30),
     # What unauthenticated requests write (login state, rate counters) goes soon.
     ("lti_tool.lti.launch_store:purge_expired", 600),
-    ("lti_tool.rate_limits:purge_expired_counters", 600),
+    ("lti_tool.web.rate_limits:purge_expired_counters", 600),
 ]
 
 _OWNER_TAG = uuid.uuid4().hex[:6]
@@ -107,7 +106,7 @@ def init_app(app: Flask) -> None:
     import sys
     if os.path.basename(sys.argv[0]) == "flask" and "run" not in sys.argv:
         return  # a CLI command such as `db upgrade`
-    from . import in_server_worker
+    from lti_tool.runtime import in_server_worker
     if not in_server_worker():
         start_scheduler(app)
         return

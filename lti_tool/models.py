@@ -14,9 +14,9 @@ from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, 
                         String, Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .extensions import db
-from .states import (DeploymentPolicy, OutboxStatus, RegistrationLinkState, Role,
-                     VideoStatus)
+from lti_tool.access.roles import Role
+from lti_tool.extensions import db
+from lti_tool.statuses import DeploymentPolicy, OutboxStatus, RegistrationLinkState, VideoStatus
 
 
 def utcnow() -> datetime:
@@ -512,7 +512,7 @@ class JobLock(db.Model):
 
 
 class RateCounter(db.Model):
-    """One fixed-window rate limit counter, shared by every worker (lti_tool.rate_limits)."""
+    """One fixed-window rate limit counter, shared by every worker (lti_tool.web.rate_limits)."""
 
     __tablename__ = "rate_counter"
 

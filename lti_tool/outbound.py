@@ -21,13 +21,17 @@ remote body. Why not a library: docs/architecture.md.
 """
 from __future__ import annotations
 
+import email.utils
 import ipaddress
 import logging
 import os
+import random
+import re
 import socket
 import threading
 import time
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Iterator, Mapping
 from urllib.parse import urlsplit
@@ -474,3 +478,35 @@ def init_app(app: Flask) -> None:
     if bound < 1:
         raise ValueError("OUTBOUND_UNAUTHENTICATED_CONCURRENCY must be 1 or more.")
     app.extensions[_EXT_KEY] = threading.BoundedSemaphore(bound)
+
+
+# ---- answers ----
+_DELTA_SECONDS = re.compile(r"[0-9]{1,10}")
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Return the seconds a Retry-After header asks to wait (RFC 9110 10.2.3), or None.
+
+    It is delta-seconds (ASCII digits only) or an HTTP date; anything else — other digits,
+    signs, NaN, a date that cannot be read — is no answer rather than an error.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if _DELTA_SECONDS.fullmatch(value):
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def backoff_delay(attempt: int, base_seconds: float, max_seconds: float) -> float:
+    """Return how long to wait before retry number `attempt` (0 for the first retry):
+    exponential from `base_seconds`, capped at `max_seconds`, with jitter over the upper
+    half so that clients that failed together do not retry together."""
+    ceiling = min(max_seconds, base_seconds * 2 ** max(0, attempt))
+    return random.uniform(ceiling / 2, ceiling)

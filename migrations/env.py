@@ -46,6 +46,16 @@ def get_metadata():
     return target_db.metadata
 
 
+# The demo LMS (demo_lms/, on with DEMO_LMS) creates its own tables in the same database,
+# outside the tool's metadata: autogenerate must not propose to drop them.
+DEMO_LMS_TABLE_PREFIX = "demo_"
+
+
+def include_name(name, type_, parent_names):
+    """Leave the demo LMS's tables out of autogenerate's comparison."""
+    return not (type_ == "table" and name.startswith(DEMO_LMS_TABLE_PREFIX))
+
+
 def render_item(type_, obj, autogen_context):
     """Render our UTCDateTime as a plain timezone-aware DateTime: migrations must not import the app."""
     if type_ == "type" and type(obj).__name__ == "UTCDateTime":
@@ -103,6 +113,7 @@ def run_migrations_online():
             connection=connection,
             target_metadata=get_metadata(),
             render_item=render_item,
+            include_name=include_name,
             **conf_args
         )
 

@@ -17,7 +17,6 @@ import uuid
 from functools import lru_cache
 
 import pytest
-
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.serving import make_server

@@ -53,16 +53,28 @@ def app_config(tmp_path, database_url):
 
 @pytest.fixture
 def app(app_config):
-    """Build an app with an empty schema, and drop it afterwards."""
+    """Build an app with an empty schema (the demo LMS's tables too when on), drop it after."""
     app = create_app(app_config)
     with app.app_context():
+        drop_demo_tables(app)
         db.drop_all()
         db.create_all()
+        if app.config["DEMO_LMS"]:
+            from demo_lms.schema import create_tables
+            create_tables(db.engine)
     yield app
     with app.app_context():
         db.session.remove()
+        drop_demo_tables(app)
         db.drop_all()
         db.engine.dispose()
+
+
+def drop_demo_tables(app) -> None:
+    """Drop the demo LMS's tables, which live outside `db.metadata` (PostgreSQL is shared)."""
+    if app.config["DEMO_LMS"]:
+        from demo_lms.schema import drop_tables
+        drop_tables(db.engine)
 
 
 @pytest.fixture
@@ -102,4 +114,5 @@ def live_server(app):
     server.stop()
 
 
-from tests.launching import demo_platform, launcher, tool_keys  # noqa: E402,F401  (demo LMS fixtures)
+from tests.launching import (demo_platform, launcher,  # noqa: E402,F401  (demo LMS fixtures)
+                             tool_keys)

@@ -10,10 +10,11 @@ from itertools import count
 
 import pytest
 
+from lti_tool.access.roles import Role
 from lti_tool.extensions import db
 from lti_tool.models import (Assignment, Course, Deployment, Enrollment, LaunchRecord, Platform,
                              User, utcnow)
-from lti_tool.states import DeploymentPolicy, Role
+from lti_tool.statuses import DeploymentPolicy
 
 _seq = count(1)
 

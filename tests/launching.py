@@ -165,8 +165,8 @@ class Launcher:
         if isinstance(resource_link, int) or (isinstance(resource_link, str)
                                               and resource_link.isdigit()):
             return int(resource_link)
-        from lti_tool.demo_lms import ensure_demo_registration
-        from lti_tool.demo_lms.launches import find_course, links_of
+        from demo_lms import ensure_demo_registration
+        from demo_lms.launches import find_course, links_of
         with self.server.app.app_context():
             tool = ensure_demo_registration(self.base)
             links = links_of(find_course(course), tool)
@@ -178,8 +178,8 @@ class Launcher:
         return None
 
     def _first_lineitem(self, link_id: int | None) -> int:
-        from lti_tool.demo_lms.launches import lineitems_of_link
-        from lti_tool.demo_lms.models import DemoResourceLink
+        from demo_lms.launches import lineitems_of_link
+        from demo_lms.models import DemoResourceLink
         from lti_tool.extensions import db
         with self.server.app.app_context():
             items = lineitems_of_link(db.session.get(DemoResourceLink, link_id))
@@ -244,7 +244,7 @@ class DemoPlatform:
     """The demo LMS seen from a pretend tool: signs assertions, gets tokens, calls services."""
 
     def __init__(self, app, keys: ToolKeys, base_url: str = "http://localhost"):
-        from lti_tool.demo_lms import ensure_demo_registration
+        from demo_lms import ensure_demo_registration
         from lti_tool.extensions import db
         self.app, self.keys = app, keys
         self.client = app.test_client()

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from flask import current_app
 
-from lti_tool import grading
 from lti_tool.extensions import db
+from lti_tool.grading import service as grading
 from lti_tool.models import Video, new_token, utcnow
-from lti_tool.states import VideoStatus
-from lti_tool.storage import local
+from lti_tool.statuses import VideoStatus
+from lti_tool.storage.local import backend as local
 from lti_tool.tus.store import safe_name
 from tests.uploading import make_sample_video
 

@@ -20,7 +20,7 @@ REGION = "us-east-1"
 
 def cors_rules(origin: str) -> dict:
     """The CORS configuration docs/storage-s3.md recommends, for `origin`."""
-    from lti_tool.storage_cli import recommended_cors
+    from lti_tool.storage.s3.cli import recommended_cors
     return recommended_cors(origin)
 
 

@@ -20,9 +20,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from lti_tool.states import VideoStatus
+from lti_tool.statuses import VideoStatus
 from lti_tool.storage import BACKENDS, backend_class
-from lti_tool.storage.base import (Capability, Health, NotSupported, Playback, PlaybackKind,
+from lti_tool.storage.base import (INTERFACES, Capability, Health, Playback, PlaybackKind,
                                    StorageBackend, StoredObject, UploadMethod, UploadNotFound,
                                    UploadRequest, UploadTicket, UploadTooLarge, VideoInfo)
 from tests.uploading import sample_mp4  # noqa: F401  (fixture)
@@ -145,15 +145,12 @@ class StorageContract:
         assert isinstance(health, Health)
         assert health.ok, health.detail
 
-    def test_optional_methods_without_their_capability_raise_not_supported(self, backend):
-        calls = {
-            Capability.MULTIPART: lambda: backend.sign_parts("x", {}, [1]),
-            Capability.CAPTIONS: lambda: backend.list_captions("x"),
-            Capability.DOWNLOAD: lambda: backend.download_url("x", viewer_id=1, video_id=1,
-                                                              ttl_seconds=60),
-            Capability.APP_HOSTED: lambda: backend.tus_store(),
-        }
-        for capability, call in calls.items():
-            if not backend.supports(capability):
-                with pytest.raises(NotSupported):
-                    call()
+    def test_declared_capabilities_match_the_interfaces_implemented(self, backend):
+        """A backend declares a capability exactly when it implements its interface, so
+        callers that check supports() can call it, and no unsupported method is there."""
+        for capability, interfaces in INTERFACES.items():
+            for interface in interfaces:
+                assert backend.supports(capability) == isinstance(backend, interface), \
+                    (capability, interface.__name__)
+                for method in interface.__abstractmethods__:
+                    assert hasattr(backend, method) == backend.supports(capability), method

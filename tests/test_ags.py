@@ -8,8 +8,7 @@ import pytest
 import responses
 
 from lti_tool.extensions import db
-from lti_tool.lti import ags
-from lti_tool.lti import ags_values as av
+from lti_tool.lti import ags, ags_values as av, deep_linking
 from lti_tool.lti.service_token import (ScopeNotGranted, ServiceRefused, ServiceUnavailable,
                                         access_token)
 from lti_tool.models import AccessToken
@@ -151,6 +150,23 @@ def test_lineitem_found_by_resource_link_id_in_the_container(app, room, fake):
     assert room.assignment.lineitem_url == fake.lineitem_url
     assert room.assignment.max_score == 20
     assert room.assignment.due_at == datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+def test_a_lineitem_made_by_deep_linking_is_found_by_the_passback_search(app, room, fake):
+    """An LMS may keep the column deep linking created without a resourceLinkId: the search
+    finds it by the tag and resourceId the deep-linking response gave it, which the link's
+    custom parameters carry back into every launch."""
+    settings = deep_linking.LinkSettings(title="Pitch")
+    item = deep_linking.content_item(settings, "https://tool.example/lti/launch", True)
+    room.assignment.custom = item["custom"]  # as provisioning stores them from the launch
+    fake.link(lineitem=False)
+    fake.rsps.add(responses.GET, fake.lineitems_url.split("?")[0], json=[
+        {"id": f"{fake.base}/someone-elses", "tag": item["lineItem"]["tag"],
+         "resourceId": "va-0000000000000000"},
+        {"id": fake.lineitem_url, "scoreMaximum": 10, **item["lineItem"]}])
+    fake.accept_scores()
+    ags.send_score(room.assignment, score_for(room))
+    assert room.assignment.lineitem_url == fake.lineitem_url
 
 
 def test_lineitem_container_pages_are_followed(app, room, fake):

@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 import pytest
 import requests
 
-from lti_tool import outbox
-from lti_tool.demo_lms.control import control
+from demo_lms.control import control
+from lti_tool.grading import outbox
 from lti_tool.extensions import db
 from lti_tool.lti import ags_values as av
 from lti_tool.models import AccessToken, LaunchRecord, ScoreOutbox, Submission, User, utcnow
-from lti_tool.states import OutboxStatus
+from lti_tool.statuses import OutboxStatus
 from tests.launching import launcher  # noqa: F401  (fixture)
 from tests.review_fixtures import make_test_video
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import pytest
 import responses
 
+from lti_tool.access.roles import Role
 from lti_tool.audit import EventType
-from lti_tool.captions import MAX_CAPTION_BYTES
+from lti_tool.captions.service import MAX_CAPTION_BYTES
 from lti_tool.extensions import db
 from lti_tool.models import AuditEvent
-from lti_tool.states import Role, VideoStatus
+from lti_tool.statuses import VideoStatus
 from tests import cloudflare_fake as cf
-from tests.factories import Classroom, make_assignment, make_course, make_launch, make_platform, make_user
+from tests.factories import (Classroom, make_assignment, make_course, make_launch, make_platform,
+                             make_user)
 from tests.review_fixtures import ready_video
 
 UID = "ea95132c15732412d22c1476fa83f27a"

@@ -10,12 +10,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from lti_tool.extensions import db
 from lti_tool.errors import StorageError
+from lti_tool.extensions import db
 from lti_tool.models import Enrollment, Video
-from lti_tool.states import VideoStatus
+from lti_tool.playback.grants import GRANT_CAPTIONS, GRANT_MEDIA, sign_grant
+from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
-from lti_tool.storage.local import GRANT_CAPTIONS, GRANT_MEDIA, sign_grant
 from tests.factories import Classroom
 from tests.review_fixtures import make_test_video, ready_video
 

@@ -9,7 +9,7 @@ import responses
 
 from lti_tool.extensions import db
 from lti_tool.models import Setting
-from lti_tool.settings_store import get_setting
+from lti_tool.settings import get_setting
 
 from . import cloudflare_fake as cf
 

@@ -9,8 +9,8 @@ import responses
 
 from lti_tool.extensions import db
 from lti_tool.models import Submission, Video, utcnow
-from lti_tool.states import VideoStatus
-from lti_tool.storage_jobs import poll_stuck_videos
+from lti_tool.statuses import VideoStatus
+from lti_tool.storage.jobs import poll_stuck_videos
 from tests.factories import Classroom
 
 from . import cloudflare_fake as cf
@@ -103,7 +103,7 @@ def test_video_gone_from_stream_is_an_error(ctx):
 
 
 def test_provider_outage_leaves_the_attempt_for_the_next_run(ctx, caplog, monkeypatch):
-    monkeypatch.setattr("lti_tool.storage.cloudflare_api.time.sleep", lambda s: None)
+    monkeypatch.setattr("lti_tool.storage.cloudflare.api.time.sleep", lambda s: None)
     video = add_video(ctx, "a6")
     with responses.RequestsMock() as api:
         api.add(responses.GET, f"{cf.STREAM}/a6", status=503)

@@ -10,14 +10,14 @@ import pytest
 import responses
 from responses import matchers
 
+from lti_tool.errors import StorageError, ToolError
 from lti_tool.extensions import db
-from lti_tool.settings_store import set_setting
-from lti_tool.states import VideoStatus
+from lti_tool.settings import set_setting
+from lti_tool.statuses import VideoStatus
 from lti_tool.storage import current_storage
 from lti_tool.storage.base import (BackendUnavailable, Capability, PlaybackKind, QuotaExceeded,
                                    UploadMethod, UploadNotFound, UploadRequest)
-from lti_tool.storage.cloudflare import chunk_size_for, error_message, video_info_from
-from lti_tool.errors import StorageError, ToolError
+from lti_tool.storage.cloudflare.backend import chunk_size_for, error_message, video_info_from
 
 from . import cloudflare_fake as cf
 
@@ -124,7 +124,7 @@ def test_chunk_size_is_one_cloudflare_accepts(setting, expected):
 
 def test_rate_limited_request_waits_retry_after_then_succeeds(storage, api, monkeypatch):
     waits = []
-    monkeypatch.setattr("lti_tool.storage.cloudflare_api.time.sleep", waits.append)
+    monkeypatch.setattr("lti_tool.storage.cloudflare.api.time.sleep", waits.append)
     api.add(responses.POST, cf.STREAM, status=429, headers={"Retry-After": "3"},
             json=cf.envelope(None, False, [{"code": 10000, "message": "rate limited"}]))
     tus_created(api)
@@ -136,7 +136,7 @@ def test_rate_limited_request_waits_retry_after_then_succeeds(storage, api, monk
 
 def test_server_errors_are_retried_a_bounded_number_of_times(app, storage, api, monkeypatch):
     waits = []
-    monkeypatch.setattr("lti_tool.storage.cloudflare_api.time.sleep", waits.append)
+    monkeypatch.setattr("lti_tool.storage.cloudflare.api.time.sleep", waits.append)
     app.config["CLOUDFLARE_API_MAX_RETRIES"] = 2
     api.add(responses.GET, f"{cf.STREAM}/abc", status=502, body="bad gateway")
     with pytest.raises(BackendUnavailable) as err:
@@ -148,7 +148,7 @@ def test_server_errors_are_retried_a_bounded_number_of_times(app, storage, api, 
 
 def test_retry_after_is_capped(storage, api, monkeypatch):
     waits = []
-    monkeypatch.setattr("lti_tool.storage.cloudflare_api.time.sleep", waits.append)
+    monkeypatch.setattr("lti_tool.storage.cloudflare.api.time.sleep", waits.append)
     api.add(responses.GET, f"{cf.STREAM}/abc", status=503, headers={"Retry-After": "86400"})
     api.add(responses.GET, f"{cf.STREAM}/abc", json=cf.envelope(cf.video_body("abc")))
     storage.inspect("abc")

@@ -12,13 +12,12 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from lti_tool import csp
 from lti_tool.extensions import db
 from lti_tool.storage import current_storage
+from lti_tool.web import csp
 from tests import cloudflare_fake as cf
 from tests.factories import Classroom, make_platform
-from tests.platform_kit import TestPlatform
-from tests.platform_kit import browser, platform  # noqa: F401  (fixtures)
+from tests.platform_kit import TestPlatform, browser, platform  # noqa: F401  (fixtures)
 from tests.s3_server import moto_server, s3_bucket, s3_settings  # noqa: F401
 
 
@@ -101,7 +100,7 @@ def test_s3_on_aws_and_cloudfront(app):
     app.config.update({"CLOUDFRONT_DOMAIN": "d111.cloudfront.net",
                        "CLOUDFRONT_KEY_PAIR_ID": "K2JCJMDEHXQW5F",
                        "CLOUDFRONT_PRIVATE_KEY_PEM": cf.private_pem()})
-    app.extensions.pop("lti_tool.csp")  # the policy's parts are cached for a minute
+    app.extensions.pop("lti_tool.web.csp")  # the policy's parts are cached for a minute
     policy = policy_of(app.test_client().get("/"))
     assert policy["media-src"] == f"'self' blob: {bucket} https://d111.cloudfront.net"
 

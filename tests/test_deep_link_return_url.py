@@ -12,8 +12,8 @@ import pytest
 from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.models import AuditEvent, Platform
-from tests.platform_kit import LtiBrowser, TestPlatform, parse_form
-from tests.platform_kit import browser, platform  # noqa: F401  (fixtures)
+from tests.platform_kit import (LtiBrowser, TestPlatform, browser,  # noqa: F401  (fixtures)
+                                parse_form, platform)
 from tests.test_deep_linking import FORM, deep_link_launch
 
 ATTACKS = [

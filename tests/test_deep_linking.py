@@ -9,8 +9,7 @@ import pytest
 from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.models import AuditEvent
-from tests.platform_kit import LIS, LTI, parse_form
-from tests.platform_kit import browser, platform  # noqa: F401  (fixtures)
+from tests.platform_kit import LIS, LTI, browser, parse_form, platform  # noqa: F401  (fixtures)
 
 DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
 
@@ -63,10 +62,12 @@ def test_instructor_creates_a_video_assignment_by_deep_linking(browser, app):
     (item,) = claims[DL + "content_items"]
     assert item["type"] == "ltiResourceLink" and item["title"] == "Pitch your film"
     assert item["url"] == f"{browser.tool_url}/lti/launch"
+    line = item["lineItem"]
     assert item["custom"] == {"max_score": "20", "instructions": "Three minutes, landscape.",
                               "max_file_bytes": str(int(1.5 * 1024**3)),
-                              "allowed_formats": "mp4,mov", "max_duration_seconds": "300"}
-    line = item["lineItem"]
+                              "allowed_formats": "mp4,mov", "max_duration_seconds": "300",
+                              # the column's id travels with the link (passback finds it)
+                              "lineitem_resource_id": line["resourceId"]}
     assert line["scoreMaximum"] == 20 and line["label"] == "Pitch your film"
     assert line["tag"] == "video-assignment" and line["resourceId"].startswith("va-")
     with app.app_context():

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from lti_tool.demo_lms import ensure_demo_registration
-from lti_tool.demo_lms.control import control
-from lti_tool.demo_lms.models import DemoUser
-from lti_tool.demo_lms.vocab import MediaType, Scope
+from demo_lms import ensure_demo_registration
+from demo_lms.control import control
+from demo_lms.models import DemoUser
+from demo_lms.vocab import MediaType, Scope
 from lti_tool.extensions import db
 from tests.launching import DemoPlatform
 

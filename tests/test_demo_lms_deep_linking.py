@@ -7,8 +7,8 @@ import uuid
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from lti_tool.demo_lms.control import control
-from lti_tool.demo_lms.vocab import Claim
+from demo_lms.control import control
+from demo_lms.vocab import Claim
 from tests.test_demo_lms_launch import authorize, verified_claims
 
 RETURN_PATH = "/demo-lms/deep-link-return"

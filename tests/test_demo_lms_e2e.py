@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import requests
 
-from lti_tool.demo_lms.control import control
+from demo_lms.control import control
+from lti_tool.access.roles import Role
 from lti_tool.extensions import db
 from lti_tool.lti import ags as tool_ags
 from lti_tool.lti.ags_values import ActivityProgress, GradingProgress
 from lti_tool.models import LaunchRecord, utcnow
-from lti_tool.states import Role
 from tests.launching import follow_autopost, forms_in, submit
 
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 import jwt
 import pytest
 
+from demo_lms.control import control
+from demo_lms.models import DemoLaunchRequest, DemoLineItem
+from demo_lms.vocab import Claim, RoleURI, Scope
 from lti_tool import create_app
-from lti_tool.demo_lms.control import control
-from lti_tool.demo_lms.models import DemoLaunchRequest, DemoLineItem
-from lti_tool.demo_lms.vocab import Claim, RoleURI, Scope
 from lti_tool.extensions import db
 from lti_tool.models import Platform, utcnow
 from tests.launching import parse_forms

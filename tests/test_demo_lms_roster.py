@@ -1,8 +1,8 @@
 """The demo LMS's Names and Role Provisioning Service: the course roster, paged."""
 from __future__ import annotations
 
-from lti_tool.demo_lms.control import control
-from lti_tool.demo_lms.vocab import MediaType, RoleURI, Scope
+from demo_lms.control import control
+from demo_lms.vocab import MediaType, RoleURI, Scope
 
 
 def roster_path(demo_platform, course_id: int = 1) -> str:

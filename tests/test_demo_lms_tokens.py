@@ -6,8 +6,8 @@ import time
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from lti_tool.demo_lms.control import control
-from lti_tool.demo_lms.vocab import Scope
+from demo_lms.control import control
+from demo_lms.vocab import Scope
 
 SCORE = Scope.SCORE
 LINEITEM = Scope.LINEITEM

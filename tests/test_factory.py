@@ -51,7 +51,7 @@ def test_scheduler_starts_every_job_when_enabled(app_config):
     scheduler = app.extensions["scheduler"]
     try:
         assert {job.id for job in scheduler.get_jobs()} == {t for t, _ in jobs.JOBS}
-        assert "lti_tool.outbox:deliver_scores" in {job.id for job in scheduler.get_jobs()}
+        assert "lti_tool.grading.outbox:deliver_scores" in {job.id for job in scheduler.get_jobs()}
     finally:
         scheduler.shutdown(wait=False)
 

@@ -19,12 +19,13 @@ import pytest
 import requests
 from tusclient import client as tus_client
 
+from lti_tool.access.roles import Role
 from lti_tool.extensions import db
 from lti_tool.models import Assignment, Upload, Video
-from lti_tool.states import Role, VideoStatus
-from lti_tool.storage.local import VIDEOS_DIR, LocalStorage
+from lti_tool.statuses import VideoStatus
+from lti_tool.storage.local.backend import VIDEOS_DIR, LocalStorage
 from lti_tool.tus.store import safe_name
-from lti_tool.uploads import CLOSED_WHILE_UPLOADING
+from lti_tool.uploads.attempts import CLOSED_WHILE_UPLOADING
 from tests.factories import Classroom, make_launch
 from tests.review_fixtures import ready_video
 

@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import pytest
 
-from lti_tool import grading
 from lti_tool.errors import Forbidden
 from lti_tool.extensions import db
+from lti_tool.grading import service as grading
 from lti_tool.models import ScoreOutbox, utcnow
 from lti_tool.signals import video_ready
 from tests.agsfake import fake, room  # noqa: F401  (fixtures)

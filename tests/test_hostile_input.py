@@ -13,16 +13,16 @@ from types import SimpleNamespace
 
 import pytest
 
+from lti_tool.access.roles import Role
 from lti_tool.extensions import db
 from lti_tool.lti.claims import CONTEXT, CUSTOM, RESOURCE_LINK, ROLES
 from lti_tool.models import Comment, Video
-from lti_tool.request_input import clean_filename, safe_next
-from lti_tool.states import Role
-from lti_tool.storage.s3 import _attachment
+from lti_tool.storage.s3.backend import _attachment
+from lti_tool.web.request_input import clean_filename, safe_next
 from tests.factories import Classroom, make_launch
+from tests.platform_kit import browser, platform  # noqa: F401  (fixtures)
 from tests.review_fixtures import ready_video, store_local_file
 from tests.test_lti_refusals import assert_refused
-from tests.platform_kit import browser, platform  # noqa: F401  (fixtures)
 
 JSON = {"Accept": "application/json", "X-Requested-With": "fetch"}
 UNCHANGING_EXCEPT = {"audit_event", "key_value"}  # refusals are audited; logins keep state
@@ -62,8 +62,9 @@ def snapshot(app) -> dict:
 
 
 def logged(caplog, *words: str) -> bool:
-    """Tell whether one log line of the tool holds all these words."""
-    return any(r.name.startswith("lti_tool") and all(w in r.getMessage() for w in words)
+    """Tell whether one log line of the tool (or of the demo LMS) holds all these words."""
+    return any(r.name.startswith(("lti_tool", "demo_lms"))
+               and all(w in r.getMessage() for w in words)
                for r in caplog.records)
 
 
@@ -238,7 +239,7 @@ def test_a_webhook_body_without_length_is_read_only_up_to_the_limit(app, caplog)
                                   '{"launch_id": [1]}', "[1]", "1e999"],
                          ids=["nested", "surrogate", "list_id", "list", "overflow"])
 def test_the_demo_lms_refuses_a_hostile_message_hint_as_a_bad_login(app, client, hint):
-    from lti_tool.demo_lms.models import DemoTool
+    from demo_lms.models import DemoTool
     assert client.get("/demo-lms/").status_code == 200  # registers the tool with the demo LMS
     with app.app_context():
         tool = db.session.scalar(db.select(DemoTool))

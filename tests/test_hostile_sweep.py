@@ -11,9 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from lti_tool.access.roles import Role
 from lti_tool.extensions import db
 from lti_tool.models import Comment
-from lti_tool.states import Role
 from tests.factories import Classroom, make_launch
 from tests.review_fixtures import ready_video
 

@@ -3,14 +3,12 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-
+from lti_tool.access.roles import Role
 from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.models import (Assignment, AuditEvent, Course, Enrollment, KeyValue, LaunchRecord,
                              Platform, User)
-from lti_tool.states import Role
-from tests.platform_kit import LIS, LTI
-from tests.platform_kit import browser, platform  # noqa: F401  (fixtures)
+from tests.platform_kit import LIS, LTI, browser, platform  # noqa: F401  (fixtures)
 
 AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 

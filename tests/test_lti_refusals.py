@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.models import AuditEvent, LaunchRecord
-from tests.platform_kit import LTI, TestPlatform, new_rsa_key
-from tests.platform_kit import browser, platform  # noqa: F401  (fixtures)
+from tests.platform_kit import (LTI, TestPlatform, browser, new_rsa_key,  # noqa: F401  (fixtures)
+                                platform)
 
 
 def _b64(data: bytes) -> str:
@@ -187,6 +187,7 @@ def test_storage_fields_from_our_own_origin_bind_the_state(browser, app):
     login = browser.login(lti_storage_target="post_message_forwarding")
     assert login.status_code == 200 and "lti-storage-login" in login.text
     from urllib.parse import parse_qs, urlsplit
+
     from tests.platform_kit import parse_form
     auth_url = login.text.split('data-auth-url="')[1].split('"')[0].replace("&amp;", "&")
     q = parse_qs(urlsplit(auth_url).query)

@@ -4,11 +4,10 @@ from __future__ import annotations
 import pytest
 import responses
 
+from lti_tool.access.roles import Role
 from lti_tool.extensions import db
-from lti_tool.lti import nrps
-from lti_tool.lti import ags_values as av
+from lti_tool.lti import ags_values as av, nrps
 from lti_tool.models import Enrollment, User
-from lti_tool.states import Role
 from tests.agsfake import fake, room  # noqa: F401  (fixtures)
 
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
@@ -68,6 +67,7 @@ def test_students_who_left_become_inactive(app, room, fake, roster):
 
 def test_roster_is_stale_after_ten_minutes(app, room, roster):
     from datetime import timedelta
+
     from lti_tool.models import utcnow
     assert nrps.roster_is_stale(room.course)
     room.course.roster_synced_at = utcnow() - timedelta(minutes=5)

@@ -14,11 +14,10 @@ import pytest
 from lti_tool import create_app, outbound
 from lti_tool.extensions import db
 from lti_tool.outbound import (AddressPolicy, OutboundBusy, OutboundError, OutboundRedirect,
-                               OutboundRefused, OutboundSession, OutboundTimeout,
-                               OutboundTooLarge)
-from tests.platform_kit import browser, platform  # noqa: F401
+                               OutboundRefused, OutboundSession, OutboundTimeout, OutboundTooLarge)
 from tests.netkit import (TcpServer, answer, connect_attempts, endless_body,  # noqa: F401
                           fake_dns, redirect_to, tls_context_for, trickle_body, trickle_head)
+from tests.platform_kit import browser, platform  # noqa: F401
 
 PUBLIC_ONLY = AddressPolicy()
 LOOPBACK = AddressPolicy(allow_loopback=True)
@@ -320,7 +319,7 @@ def test_lms_service_calls_have_a_total_deadline(app):
 
 
 def _cloudflare(app, api_base: str):
-    from lti_tool.storage.cloudflare import CloudflareStorage
+    from lti_tool.storage.cloudflare.backend import CloudflareStorage
     from tests import cloudflare_fake as cf
     app.config.update(cf.settings(CLOUDFLARE_API_BASE=api_base, CLOUDFLARE_API_MAX_RETRIES=0,
                                   CLOUDFLARE_API_TIMEOUT_SECONDS=DEADLINE))
@@ -358,7 +357,7 @@ def test_an_s3_endpoint_at_a_forbidden_address_is_refused_with_an_admin_log_line
         app, caplog, connect_attempts):
     from lti_tool.storage.base import BackendUnavailable
     from lti_tool.storage.messages import MSG_MISCONFIGURED
-    from lti_tool.storage.s3 import S3Storage
+    from lti_tool.storage.s3.backend import S3Storage
     with TcpServer(answer(500, b"")) as endpoint:
         app.config.update(OUTBOUND_ALLOW_LOOPBACK=False, S3_BUCKET="videos",
                           S3_ENDPOINT_URL=endpoint.url().rstrip("/"),
@@ -374,12 +373,24 @@ def test_an_s3_endpoint_at_a_forbidden_address_is_refused_with_an_admin_log_line
 
 def test_the_demo_lms_fetches_tool_keys_under_the_same_policy(app, no_loopback,
                                                              connect_attempts):
-    from lti_tool.demo_lms.errors import InvalidClient
-    from lti_tool.demo_lms.models import DemoTool
-    from lti_tool.demo_lms.tokens import fetch_tool_jwks
+    from demo_lms.errors import InvalidClient
+    from demo_lms.models import DemoTool
+    from demo_lms.tokens import fetch_tool_jwks
     with TcpServer(answer(200, {"keys": []})) as jwks, app.app_context():
         tool = DemoTool(client_id="c", jwks_uri=jwks.url("/jwks"))
         with pytest.raises(InvalidClient):
             fetch_tool_jwks(tool)
         assert ports_tried(connect_attempts, jwks.port) == []
         db.session.rollback()
+
+
+# ---- Retry-After, read the same way for every service ----
+@pytest.mark.parametrize("value, seconds", [
+    ("120", 120.0), (" 7 ", 7.0), ("Wed, 02 Dec 2026 12:00:30 GMT", 30.0),
+    ("Wed, 02 Dec 2026 11:00:00 GMT", 0.0),  # a date in the past: go now
+    ("²", None), ("-5", None), ("1e3", None), ("nan", None), ("inf", None),
+    ("9" * 5000, None), ("not a date", None), ("", None), (None, None)])
+def test_retry_after_is_delta_seconds_or_an_http_date(value, seconds):
+    from datetime import datetime, timezone
+    now = datetime(2026, 12, 2, 12, 0, 0, tzinfo=timezone.utc)
+    assert outbound.parse_retry_after(value, now=now) == seconds

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import responses
 
-from lti_tool import grading, outbox
 from lti_tool.audit import EventType
 from lti_tool.extensions import db
+from lti_tool.grading import outbox, service as grading
 from lti_tool.lti import ags_values as av
 from lti_tool.models import AuditEvent, ScoreOutbox, utcnow
-from lti_tool.states import OutboxStatus
+from lti_tool.statuses import OutboxStatus
 from tests.agsfake import fake, room  # noqa: F401  (fixtures)
 
 
@@ -222,8 +222,8 @@ def test_concurrent_runners_do_not_double_send(app, room, fake):
 
     fake.rsps.add_callback(responses.POST, fake.scores_url, callback=slow_accept)
     students = [room.student, room.other_student]
+    from lti_tool.access.roles import Role
     from tests.factories import make_user
-    from lti_tool.states import Role
     students += [make_user(room.platform, room.course, Role.LEARNER) for _ in range(6)]
     for s in students:
         sub = grading.submission_for(room.assignment, s)

@@ -9,9 +9,8 @@ import pytest
 from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.models import AuditEvent, Enrollment, Video
-from lti_tool.states import VideoStatus
-from tests.uploading import (HAS_FFMPEG, TusClient, needs_ffmpeg, room,  # noqa: F401
-                             sample_mp4)
+from lti_tool.statuses import VideoStatus
+from tests.uploading import HAS_FFMPEG, TusClient, needs_ffmpeg, room, sample_mp4  # noqa: F401
 
 ALLOWED = ["student", "instructor", "ta", "admin"]
 REFUSED = ["other_student", "other_instructor", "foreign_admin"]

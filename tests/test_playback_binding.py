@@ -10,8 +10,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from lti_tool.storage.cloudflare import CloudflareStorage
-from lti_tool.storage.s3 import S3Storage
+from lti_tool.storage.cloudflare.backend import CloudflareStorage
+from lti_tool.storage.s3.backend import S3Storage
 from tests import cloudflare_fake as cf
 from tests.test_playback import grant, media_path, uploaded  # noqa: F401  (fixture)
 from tests.test_s3_storage import cloudfront_settings

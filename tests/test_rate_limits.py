@@ -11,10 +11,10 @@ from datetime import timedelta
 import pytest
 import requests
 
-from lti_tool import rate_limits
 from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.models import AuditEvent, RateCounter, utcnow
+from lti_tool.web import rate_limits
 from tests.factories import Classroom
 from tests.test_concurrent_launches import _wait_healthy
 from tests.test_gunicorn_jobs import _start, _stop

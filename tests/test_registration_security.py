@@ -21,8 +21,8 @@ from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.lti import registration_links
 from lti_tool.models import AccessToken, AuditEvent, Platform, RegistrationLink, utcnow
-from tests.netkit import (TcpServer, answer, connect_attempts, fake_dns,  # noqa: F401
-                          redirect_to, route, tls_context_for, trickle_body)
+from tests.netkit import (TcpServer, answer, connect_attempts, fake_dns, redirect_to,  # noqa: F401
+                          route, tls_context_for, trickle_body)
 from tests.platform_kit import LtiBrowser, TestPlatform
 
 SECRET = "SECRET-INTERNAL-7f3a"  # what an internal service would answer; must never be shown

@@ -7,13 +7,14 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
-from lti_tool import grading
+from lti_tool.access.roles import Role
 from lti_tool.extensions import db
+from lti_tool.grading import service as grading
 from lti_tool.lti import claims
 from lti_tool.models import AuditEvent, Comment, Enrollment, ScoreOutbox, Video, utcnow
-from lti_tool.states import Role, VideoStatus
+from lti_tool.statuses import VideoStatus
 from tests.agsfake import fake, room  # noqa: F401  (fixtures)
-from tests.factories import (Classroom, make_assignment, make_course, make_launch, make_user)
+from tests.factories import Classroom, make_assignment, make_course, make_launch, make_user
 from tests.review_fixtures import make_test_video, ready_video
 
 JSON = {"Accept": "application/json", "X-Requested-With": "fetch"}
@@ -207,7 +208,7 @@ def test_retry_button_resets_a_failed_score(app, client, room, fake):
     launch = room.launch(room.instructor)
     client.post(f"/review/students/{room.student.id}/grade", json={"score": 3},
                 headers=hdr(launch))
-    from lti_tool import outbox
+    from lti_tool.grading import outbox
     outbox.deliver_scores()
     page = client.get(f"/review/students/{room.student.id}", headers=hdr(launch))
     assert b"Incorrect score received" in page.data and b"Retry" in page.data

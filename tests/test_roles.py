@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from lti_tool.access.roles import Role
 from lti_tool.lti.roles import is_platform_admin, map_roles
-from lti_tool.states import Role
 
 M = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
 MS = "http://purl.imsglobal.org/vocab/lis/v2/membership/"

@@ -8,8 +8,8 @@ import requests
 
 from lti_tool.extensions import db
 from lti_tool.models import Video
-from lti_tool.states import VideoStatus
-from lti_tool.storage_jobs import abort_stale_multipart_uploads
+from lti_tool.statuses import VideoStatus
+from lti_tool.storage.jobs import expire_unfinished_uploads
 
 from .s3_server import admin_client, app_config, moto_server, s3_bucket, student  # noqa: F401
 
@@ -29,11 +29,11 @@ def test_stale_upload_is_aborted_and_its_attempt_closed(app, client, student, mo
     admin.create_multipart_upload(Bucket=s3_bucket, Key="backups/db.tar")
     with app.app_context():
         # moto dates every upload 2010-11-10, so it is older than the 48 hours allowed.
-        assert abort_stale_multipart_uploads() == 1
+        assert expire_unfinished_uploads() == 1
         video = db.session.get(Video, ticket["video_id"])
         assert video.status == VideoStatus.ERROR and video.error_code == "upload_expired"
         assert "expired" in video.error_message
-        assert abort_stale_multipart_uploads() == 0
+        assert expire_unfinished_uploads() == 0
     remaining = [u["Key"] for u in admin.list_multipart_uploads(Bucket=s3_bucket)["Uploads"]]
     assert remaining == ["backups/db.tar"]
 
@@ -41,4 +41,4 @@ def test_stale_upload_is_aborted_and_its_attempt_closed(app, client, student, mo
 def test_job_does_nothing_without_a_bucket(app):
     app.config["S3_BUCKET"] = ""
     with app.app_context():
-        assert abort_stale_multipart_uploads() == 0
+        assert expire_unfinished_uploads() == 0

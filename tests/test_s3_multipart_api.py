@@ -10,7 +10,7 @@ import requests
 from lti_tool import signals
 from lti_tool.extensions import db
 from lti_tool.models import AuditEvent, Video
-from lti_tool.states import VideoStatus
+from lti_tool.statuses import VideoStatus
 from tests.factories import Classroom
 
 from .s3_server import admin_client, app_config, moto_server, s3_bucket  # noqa: F401

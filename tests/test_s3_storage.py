@@ -14,11 +14,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from lti_tool.errors import StorageError
-from lti_tool.states import VideoStatus
+from lti_tool.statuses import VideoStatus
 from lti_tool.storage import current_storage
 from lti_tool.storage.base import (BackendUnavailable, Capability, PlaybackKind, UploadMethod,
                                    UploadNotFound, UploadRequest, UploadTooLarge)
-from lti_tool.storage.s3 import MAX_PARTS, MIB, part_count_for, part_size_for
+from lti_tool.storage.s3.backend import MAX_PARTS, MIB, part_count_for, part_size_for
 
 from .s3_server import (admin_client, app_config, cors_rules, moto_server, put_parts,  # noqa: F401
                         s3_bucket)

@@ -6,12 +6,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from lti_tool import media
-from lti_tool.states import VideoStatus
+from lti_tool.playback.grants import GRANT_MEDIA, GRANT_THUMBNAIL, read_grant, sign_grant
+from lti_tool.statuses import VideoStatus
 from lti_tool.storage import current_storage
 from lti_tool.storage.base import UploadNotFound
-from lti_tool.storage.local import (GRANT_MEDIA, GRANT_THUMBNAIL, UPLOAD_ID_KEY, LocalStorage,
-                                    read_grant, sign_grant)
+from lti_tool.storage.local.backend import LocalStorage
+from lti_tool.tus.uploads import UPLOAD_ID_KEY
+from lti_tool.uploads import video_checks as media
 from tests.storage_contract import StorageContract
 from tests.uploading import needs_ffmpeg, sample_mp4  # noqa: F401
 

@@ -10,11 +10,11 @@ from werkzeug.http import parse_date
 
 from lti_tool.extensions import db
 from lti_tool.models import Upload, Video, utcnow
-from lti_tool.states import VideoStatus
-from lti_tool.tus.headers import (OFFSET_OCTET_STREAM, TUS_CHECKSUM_ALGORITHM, TUS_EXTENSION,
-                                  TUS_MAX_SIZE, TUS_RESUMABLE, TUS_VERSION, TUS_VERSION_HEADER,
-                                  UPLOAD_CHECKSUM, UPLOAD_EXPIRES, UPLOAD_LENGTH,
-                                  UPLOAD_METADATA, UPLOAD_OFFSET)
+from lti_tool.statuses import VideoStatus
+from lti_tool.tus.protocol import (OFFSET_OCTET_STREAM, TUS_CHECKSUM_ALGORITHM, TUS_EXTENSION,
+                                   TUS_MAX_SIZE, TUS_RESUMABLE, TUS_VERSION, TUS_VERSION_HEADER,
+                                   UPLOAD_CHECKSUM, UPLOAD_EXPIRES, UPLOAD_LENGTH, UPLOAD_METADATA,
+                                   UPLOAD_OFFSET)
 from tests.uploading import TusClient, b64, room, sample_mp4, tus_headers  # noqa: F401
 
 
@@ -192,7 +192,7 @@ def test_unknown_upload_is_404(student_tus):
 
 
 def test_expired_upload_is_410_and_the_job_removes_it(app, student_tus):
-    from lti_tool.tus.service import remove_expired_uploads
+    from lti_tool.storage.jobs import expire_unfinished_uploads
     ticket = student_tus.start(size=100)
     location = student_tus.create(ticket["video_id"], 100).headers["Location"]
     student_tus.patch(location, b"x" * 10, 0)
@@ -205,26 +205,26 @@ def test_expired_upload_is_410_and_the_job_removes_it(app, student_tus):
     assert student_tus.head(location).status_code == 410
     assert student_tus.patch(location, b"x", 10).status_code == 410
     with app.app_context():
-        assert remove_expired_uploads() == 1
+        assert expire_unfinished_uploads() == 1
         assert not part.exists()
         video = db.session.get(Video, ticket["video_id"])
         assert video.status == VideoStatus.ERROR and video.error_code == "upload_expired"
         assert list(app.extensions["lti_tool.storage"].list_objects()) == []
-        assert remove_expired_uploads() == 0  # safe to run twice
+        assert expire_unfinished_uploads() == 0  # safe to run twice
     assert student_tus.head(location).status_code == 404
 
 
 def test_finished_uploads_are_forgotten_after_the_expiry_window(app, student_tus,
                                                                 sample_mp4):
-    from lti_tool.tus.service import remove_expired_uploads
+    from lti_tool.storage.jobs import expire_unfinished_uploads
     _, location, _ = student_tus.upload(sample_mp4.read_bytes())
     with app.app_context():
-        remove_expired_uploads()
+        expire_unfinished_uploads()
         upload = db.session.scalar(db.select(Upload))
         assert upload is not None  # still answers HEAD for now
         upload.completed_at = utcnow() - timedelta(hours=49)
         db.session.commit()
-        remove_expired_uploads()
+        expire_unfinished_uploads()
         assert db.session.scalar(db.select(Upload)) is None
     assert student_tus.head(location).status_code == 404
 

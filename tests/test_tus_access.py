@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from lti_tool.tus.headers import UPLOAD_OFFSET
+from lti_tool.tus.protocol import UPLOAD_OFFSET
 from tests.uploading import PEOPLE, TusClient, room  # noqa: F401
 
 STRANGERS = [p for p in PEOPLE if p != "student"]

@@ -19,12 +19,11 @@ import pytest
 from gunicorn.config import Config
 from gunicorn.http.parser import RequestParser
 
-from lti_tool.tus import store as tus_store
-from lti_tool.tus import body as tus_body
+from lti_tool.tus import body as tus_body, store as tus_store
 from lti_tool.tus.body import ClientGone, GunicornSocketBody, body_reader, stream_reader
-from lti_tool.tus.headers import OFFSET_OCTET_STREAM, UPLOAD_OFFSET
-from tests.test_tus_live import _start, _stored_file, gunicorn  # noqa: F401  (fixture)
+from lti_tool.tus.protocol import OFFSET_OCTET_STREAM, UPLOAD_OFFSET
 from tests.test_tus import student_tus  # noqa: F401  (fixture)
+from tests.test_tus_live import _start, _stored_file, gunicorn  # noqa: F401  (fixture)
 from tests.uploading import room, sha256_of, tus_headers  # noqa: F401
 
 MIB = 1024 * 1024

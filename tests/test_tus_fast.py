@@ -15,10 +15,9 @@ from lti_tool import create_app
 from lti_tool.extensions import db
 from lti_tool.models import LaunchRecord, utcnow
 from lti_tool.tus.fast import SERVED_KEY
-from lti_tool.tus.headers import OFFSET_OCTET_STREAM, TUS_RESUMABLE, TUS_VERSION, UPLOAD_OFFSET
+from lti_tool.tus.protocol import OFFSET_OCTET_STREAM, TUS_RESUMABLE, TUS_VERSION, UPLOAD_OFFSET
 from tests.test_tus_live import ROOT, Gunicorn, _free_port
-from tests.uploading import _path
-from tests.uploading import Room, TusClient, room  # noqa: F401
+from tests.uploading import Room, TusClient, _path, room  # noqa: F401
 
 VARYING = {"Date", "Upload-Expires"}  # the expiry slides with the clock
 

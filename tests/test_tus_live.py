@@ -18,9 +18,9 @@ from tusclient import client as tus_client
 
 from lti_tool.extensions import db
 from lti_tool.models import Upload, Video
-from lti_tool.states import FINAL_VIDEO_STATES, VideoStatus
-from lti_tool.storage.local import LocalStorage
-from lti_tool.tus.headers import OFFSET_OCTET_STREAM, UPLOAD_OFFSET
+from lti_tool.statuses import FINAL_VIDEO_STATES, VideoStatus
+from lti_tool.storage.local.backend import LocalStorage
+from lti_tool.tus.protocol import OFFSET_OCTET_STREAM, UPLOAD_OFFSET
 from tests.uploading import TusClient, room, sample_mp4, sha256_of, tus_headers  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ from lti_tool import signals
 from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.models import AuditEvent, Submission, Upload, Video, utcnow
-from lti_tool.states import VideoStatus
+from lti_tool.statuses import VideoStatus
 from tests.uploading import (TusClient, make_sample_video, needs_ffmpeg, room,  # noqa: F401
                              sample_mp4)
 

@@ -10,11 +10,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from lti_tool.access.roles import Role
 from lti_tool.extensions import db
-from lti_tool.tus.headers import (OFFSET_OCTET_STREAM, TUS_RESUMABLE, TUS_VERSION,
-                                  UPLOAD_LENGTH, UPLOAD_METADATA, UPLOAD_OFFSET)
 from lti_tool.models import Assignment, Course, User
-from lti_tool.states import Role
+from lti_tool.tus.protocol import (OFFSET_OCTET_STREAM, TUS_RESUMABLE, TUS_VERSION, UPLOAD_LENGTH,
+                                   UPLOAD_METADATA, UPLOAD_OFFSET)
 from tests.factories import Classroom, make_course, make_launch, make_platform, make_user
 
 HAS_FFMPEG = shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None

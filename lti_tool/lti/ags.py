@@ -11,12 +11,13 @@ import logging
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
-from ..extensions import db
-from ..models import Assignment, utcnow
-from .ags_values import (CANVAS_FAMILY, CANVAS_SUBMISSION_EXT, LINEITEM_READ_SCOPES,
-                         LINEITEM_TAG, SCOPE_LINEITEM, SCOPE_SCORE, ActivityProgress,
-                         GradingProgress, MediaType)
-from .service_token import (ScopeNotGranted, ServiceRefused, iter_pages, service_request)
+from lti_tool.extensions import db
+from lti_tool.lti.ags_values import (CANVAS_FAMILY, CANVAS_SUBMISSION_EXT,
+                                     CUSTOM_LINEITEM_RESOURCE_ID, LINEITEM_READ_SCOPES,
+                                     LINEITEM_TAG, SCOPE_LINEITEM, SCOPE_SCORE, ActivityProgress,
+                                     GradingProgress, MediaType)
+from lti_tool.lti.service_token import ScopeNotGranted, ServiceRefused, iter_pages, service_request
+from lti_tool.models import Assignment, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,10 @@ def _read_scope(assignment: Assignment) -> str:
 
 
 def _resource_id(assignment: Assignment) -> str:
-    return f"assignment-{assignment.id}"
+    """Return the resourceId of the assignment's column: the one deep linking gave it, else
+    ours for columns this tool creates by AGS."""
+    recorded = (assignment.custom or {}).get(CUSTOM_LINEITEM_RESOURCE_ID)
+    return recorded if isinstance(recorded, str) and recorded else f"assignment-{assignment.id}"
 
 
 # ---- scores -------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from .claims import (SCOPE_LINEITEM, SCOPE_LINEITEM_READONLY, SCOPE_NRPS,  # noqa: F401
-                     SCOPE_RESULT_READONLY, SCOPE_SCORE)
+from lti_tool.lti.claims import (SCOPE_LINEITEM, SCOPE_LINEITEM_READONLY, SCOPE_NRPS,  # noqa: F401
+                                 SCOPE_RESULT_READONLY, SCOPE_SCORE)
 
 LINEITEM_READ_SCOPES = frozenset({SCOPE_LINEITEM, SCOPE_LINEITEM_READONLY})
 
@@ -48,9 +48,12 @@ class MediaType(StrEnum):
 CANVAS_SUBMISSION_EXT = "https://canvas.instructure.com/lti/submission"
 CANVAS_FAMILY = "canvas"
 
-# Our tag on line items we create, so we can find them again when the launch claim has
-# only the `lineitems` container (Moodle drops `lineitem` once a link has two items).
-LINEITEM_TAG = "video-submission"
+# Our tag on the line items we create (by deep linking or AGS), so we can find them again
+# when the launch claim has only the `lineitems` container (Moodle drops `lineitem` once a
+# link has two items), with the resourceId we gave the item, which deep linking records in
+# the link's custom parameters.
+LINEITEM_TAG = "video-assignment"
+CUSTOM_LINEITEM_RESOURCE_ID = "lineitem_resource_id"
 
 # NRPS 2.0, 2.3: a member's status; absent means Active.
 MEMBER_ACTIVE = "Active"

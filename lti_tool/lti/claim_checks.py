@@ -12,9 +12,9 @@ import math
 import re
 from typing import Any
 
-from ..errors import LaunchError
-from ..request_input import NUL, string_problem
-from . import claims as c
+from lti_tool.errors import LaunchError
+from lti_tool.lti import claims as c
+from lti_tool.web.request_input import NUL, string_problem
 
 MAX_ID_CHARS = 255  # the columns that keep sub, context and resource link ids
 MAX_URL_CHARS = 1024  # the columns that keep service URLs

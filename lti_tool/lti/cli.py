@@ -8,15 +8,14 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .. import audit
-from ..audit import EventType
-from ..errors import ToolError
-from ..extensions import db
-from ..models import AccessToken, Deployment, Platform
-from ..states import DeploymentPolicy
-from . import keys as tool_keys
-from .origins import HTTP, is_loopback_host, normalize_pattern, platform_origins
-from . import registration_links
+from lti_tool import audit
+from lti_tool.audit import EventType
+from lti_tool.errors import ToolError
+from lti_tool.extensions import db
+from lti_tool.lti import keys as tool_keys, registration_links
+from lti_tool.lti.origins import HTTP, is_loopback_host, normalize_pattern, platform_origins
+from lti_tool.models import AccessToken, Deployment, Platform
+from lti_tool.statuses import DeploymentPolicy
 
 POLICIES = click.Choice([p.value for p in DeploymentPolicy])
 
@@ -33,11 +32,11 @@ def _platform(platform_id: int) -> Platform:
 
 
 @click.group("platforms")
-def cli():
+def platforms_cli():
     """Manage the LMS registrations (platforms) and their deployments."""
 
 
-@cli.command("add")
+@platforms_cli.command("add")
 @click.option("--issuer", required=True, help="The LMS's issuer (Moodle: the site's URL).")
 @click.option("--client-id", required=True, help="The client id the LMS gave the tool.")
 @click.option("--auth-login-url", required=True, help="OIDC auth URL (Moodle: mod/lti/auth.php).")
@@ -73,7 +72,7 @@ def add(issuer, client_id, auth_login_url, auth_token_url, key_set_url, deployme
     click.echo(f"Its own login URL: {_base_url()}/lti/login/{platform.login_key}")
 
 
-@cli.command("list")
+@platforms_cli.command("list")
 @with_appcontext
 def list_platforms():
     """List the registrations, their deployments and login URLs."""
@@ -96,7 +95,7 @@ def _http_url(value: str | None) -> str | None:
     return value
 
 
-@cli.command("update")
+@platforms_cli.command("update")
 @click.argument("platform_id", type=int)
 @click.option("--login-url", "auth_login_url", help="OIDC auth URL (Moodle: mod/lti/auth.php).")
 @click.option("--token-url", "auth_token_url", help="OAuth2 token URL (mod/lti/token.php).")
@@ -134,7 +133,7 @@ def update(platform_id, auth_login_url, auth_token_url, key_set_url, auth_audien
         click.echo(f"Platform {platform_id}: {field} {change['from']} -> {change['to']}")
 
 
-@cli.command("remove")
+@platforms_cli.command("remove")
 @click.argument("platform_id", type=int)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @with_appcontext
@@ -151,7 +150,7 @@ def remove(platform_id, yes):
     click.echo(f"Removed platform {platform_id}.")
 
 
-@cli.command("policy")
+@platforms_cli.command("policy")
 @click.argument("platform_id", type=int)
 @click.argument("policy", type=POLICIES)
 @with_appcontext
@@ -165,7 +164,7 @@ def policy(platform_id, policy):
     click.echo(f"Platform {platform_id}: new deployments are now {policy}ed.")
 
 
-@cli.group("deployments")
+@platforms_cli.group("deployments")
 def deployments():
     """Manage the deployment ids of a registration."""
 
@@ -188,7 +187,7 @@ def add_deployment(platform_id, deployment_id):
     click.echo(f"Platform {platform_id}: deployment {deployment_id} added.")
 
 
-@cli.group("origins")
+@platforms_cli.group("origins")
 def origins():
     """Manage the extra browser origins of a registration (deep-link returns, framing)."""
 
@@ -254,7 +253,7 @@ def remove_origin(platform_id, origin):
     db.session.commit()
     click.echo(f"Platform {platform_id}: {pattern} no longer allowed.")
 
-@cli.group("links")
+@platforms_cli.group("links")
 def links():
     """Make, list and revoke one-time registration links (see LTI_REGISTRATION)."""
 

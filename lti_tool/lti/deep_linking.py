@@ -12,17 +12,16 @@ from dataclasses import dataclass, field
 
 import jwt
 
-from ..models import LaunchRecord
-from . import claims as c
-from . import keys
-from .origins import check_return_url
+from lti_tool.lti import claims as c, keys
+from lti_tool.lti.ags_values import CUSTOM_LINEITEM_RESOURCE_ID, LINEITEM_TAG
+from lti_tool.lti.origins import check_return_url
+from lti_tool.models import LaunchRecord
+from lti_tool.uploads.rules import ACCEPTED_FORMATS
 
 MB = 1024**2
 GB = 1024**3
 SIZE_UNITS = {"MB": MB, "GB": GB}
-VIDEO_FORMATS = ("mp4", "mov", "webm", "mkv", "m4v", "avi")
 # The line item tag that marks our gradebook columns (AGS 2.0, 3.2.6), for finding them again.
-LINEITEM_TAG = "video-assignment"
 RESPONSE_TTL_SECONDS = 300
 TITLE_MAX = 255
 MAX_SCORE_LIMIT = 10000
@@ -38,6 +37,8 @@ class LinkSettings:
     max_file_bytes: int | None = None
     allowed_formats: list[str] = field(default_factory=list)
     max_duration_seconds: int | None = None
+    # The gradebook column's resourceId, also kept on the link to find the column again.
+    lineitem_resource_id: str = field(default_factory=lambda: f"va-{secrets.token_hex(8)}")
 
     def custom(self) -> dict[str, str]:
         """Return the link's custom parameters (strings, as Deep Linking requires)."""
@@ -50,6 +51,7 @@ class LinkSettings:
             out["allowed_formats"] = ",".join(self.allowed_formats)
         if self.max_duration_seconds:
             out["max_duration_seconds"] = str(self.max_duration_seconds)
+        out[CUSTOM_LINEITEM_RESOURCE_ID] = self.lineitem_resource_id
         return out
 
 
@@ -93,7 +95,7 @@ def parse_settings(form, site_max_bytes: int) -> tuple[LinkSettings | None, dict
                                       f"{site_max_bytes / GB:g} GB.")
     minutes = _number(form.get("max_duration_minutes"), "Maximum duration", errors,
                       "max_duration_minutes", minimum=0.1, maximum=24 * 60)
-    formats = [f for f in form.getlist("allowed_formats") if f in VIDEO_FORMATS]
+    formats = [f for f in form.getlist("allowed_formats") if f in ACCEPTED_FORMATS]
     if errors:
         return None, errors
     return LinkSettings(
@@ -111,7 +113,7 @@ def content_item(settings: LinkSettings, launch_url: str, accept_lineitem: bool)
         item["text"] = settings.instructions[:1000]
     if accept_lineitem:
         item["lineItem"] = {"scoreMaximum": settings.max_score, "label": settings.title,
-                            "resourceId": f"va-{secrets.token_hex(8)}", "tag": LINEITEM_TAG}
+                            "resourceId": settings.lineitem_resource_id, "tag": LINEITEM_TAG}
     return item
 
 

@@ -20,18 +20,18 @@ from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskRequest
 from pylti1p3.exception import LtiException
 from pylti1p3.message_validators import get_validators
 
-from .. import audit
-from ..audit import EventType
-from ..errors import LaunchError
-from ..models import Deployment, Platform, new_token
-from ..states import DeploymentPolicy
-from ..upserts import get_or_create
-from . import claims as c
-from .claim_checks import check_claim_shapes
-from .launch_store import DbLaunchDataStorage, kv_add, kv_get, kv_pop, kv_put
-from .login import LOGIN_TTL_SECONDS, NEW_WINDOW_PARAM, state_cookie_name, state_key
-from .tool_conf import DbToolConf, find_deployment, platform_jwk
-from .urls import origin_of, own_origin
+from lti_tool import audit
+from lti_tool.audit import EventType
+from lti_tool.database import get_or_create
+from lti_tool.errors import LaunchError
+from lti_tool.lti import claims as c
+from lti_tool.lti.claim_checks import check_claim_shapes
+from lti_tool.lti.launch_store import DbLaunchDataStorage, kv_add, kv_get, kv_pop, kv_put
+from lti_tool.lti.login import LOGIN_TTL_SECONDS, NEW_WINDOW_PARAM, state_cookie_name, state_key
+from lti_tool.lti.tool_conf import DbToolConf, find_deployment, platform_jwk
+from lti_tool.models import Deployment, Platform, new_token
+from lti_tool.statuses import DeploymentPolicy
+from lti_tool.web.urls import origin_of, own_origin
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from pylti1p3.launch_data_storage.base import LaunchDataStorage
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..models import KeyValue, LaunchRecord, utcnow
+from lti_tool.extensions import db
+from lti_tool.models import KeyValue, LaunchRecord, utcnow
 
 DEFAULT_TTL_SECONDS = 24 * 3600
 # Expired launches are kept this long after expiry (support questions), then purged.

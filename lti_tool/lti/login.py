@@ -14,13 +14,13 @@ from flask import render_template, request, url_for
 from pylti1p3.contrib.flask import FlaskCookieService, FlaskOIDCLogin, FlaskRequest
 from pylti1p3.exception import OIDCException
 
-from ..cookies import cookie_attributes
-from ..errors import LaunchError
-from ..models import Platform
-from ..request_input import string_problem
-from .launch_store import DbLaunchDataStorage, kv_put
-from .tool_conf import DbToolConf
-from .urls import tool_url
+from lti_tool.errors import LaunchError
+from lti_tool.lti.launch_store import DbLaunchDataStorage, kv_put
+from lti_tool.lti.tool_conf import DbToolConf
+from lti_tool.models import Platform
+from lti_tool.web.cookies import cookie_attributes
+from lti_tool.web.request_input import string_problem
+from lti_tool.web.urls import public_url
 
 # The login must reach the launch within this time (Moodle's own id_token lives 60 s).
 LOGIN_TTL_SECONDS = 600
@@ -112,7 +112,7 @@ class ToolOIDCLogin(FlaskOIDCLogin):
         """Validate the login request and prepare the authentication request (GET)."""
         # redirect_uri must equal a registered one exactly (Security Framework 5.1.1.2).
         try:
-            auth_url = self._prepare_redirect_url(tool_url("lti.launch"))
+            auth_url = self._prepare_redirect_url(public_url("lti.launch"))
         except OIDCException as exc:
             raise LaunchError(f"The LMS's login request is incomplete: {exc}.",
                               hint="The LMS must send `iss` and `login_hint`.") from None

@@ -11,13 +11,13 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from .. import audit
-from ..extensions import db
-from ..models import Course, Enrollment, User, utcnow
-from ..states import Role
-from .ags_values import MEMBER_ACTIVE, SCOPE_NRPS, MediaType
-from .roles import is_platform_admin, map_roles
-from .service_token import ServiceRefused, iter_pages
+from lti_tool import audit
+from lti_tool.access.roles import Role
+from lti_tool.extensions import db
+from lti_tool.lti.ags_values import MEMBER_ACTIVE, SCOPE_NRPS, MediaType
+from lti_tool.lti.roles import is_platform_admin, map_roles
+from lti_tool.lti.service_token import ServiceRefused, iter_pages
+from lti_tool.models import Course, Enrollment, User, utcnow
 
 log = logging.getLogger(__name__)
 

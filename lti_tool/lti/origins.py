@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ..errors import LaunchError
-from ..models import Platform
+from lti_tool.errors import LaunchError
+from lti_tool.models import Platform
 
 HTTPS = "https"
 HTTP = "http"

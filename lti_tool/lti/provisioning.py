@@ -6,14 +6,14 @@ from datetime import timedelta
 
 from flask import current_app
 
-from .. import audit
-from ..audit import EventType
-from ..extensions import db
-from ..models import (Assignment, Course, Deployment, Enrollment, LaunchRecord, Platform, User,
-                      utcnow)
-from ..upserts import get_or_create
-from . import claims as c
-from .roles import is_platform_admin, map_roles
+from lti_tool import audit
+from lti_tool.audit import EventType
+from lti_tool.database import get_or_create
+from lti_tool.extensions import db
+from lti_tool.lti import claims as c
+from lti_tool.lti.roles import is_platform_admin, map_roles
+from lti_tool.models import (Assignment, Course, Deployment, Enrollment, LaunchRecord, Platform,
+                             User, utcnow)
 
 log = logging.getLogger(__name__)
 

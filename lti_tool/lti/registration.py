@@ -21,15 +21,14 @@ from urllib.parse import SplitResult, urlsplit
 from flask import current_app, url_for
 from sqlalchemy.exc import IntegrityError
 
-from .. import audit, outbound
-from ..audit import EventType
-from ..errors import LaunchError
-from ..extensions import db
-from ..models import Deployment, Platform, RegistrationLink, new_token
-from ..states import DeploymentPolicy, RegistrationMode
-from . import claims as c
-from . import registration_links
-from .urls import base_url, tool_url
+from lti_tool import audit, outbound
+from lti_tool.audit import EventType
+from lti_tool.errors import LaunchError
+from lti_tool.extensions import db
+from lti_tool.lti import claims as c, registration_links
+from lti_tool.models import Deployment, Platform, RegistrationLink, new_token
+from lti_tool.statuses import DeploymentPolicy, RegistrationMode
+from lti_tool.web.urls import base_url, public_url
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +247,7 @@ def fetch_platform_configuration(config_url: str, token: str | None) -> dict:
 
 def client_registration(login_url: str) -> dict:
     """Return the tool's client registration request body (3.5.2 and 4)."""
-    launch_url = tool_url("lti.launch")
+    launch_url = public_url("lti.launch")
     message = {"target_link_uri": launch_url}
     return {
         "application_type": "web",
@@ -257,7 +256,7 @@ def client_registration(login_url: str) -> dict:
         "initiate_login_uri": login_url,
         "redirect_uris": [launch_url],
         "client_name": TOOL_NAME,
-        "jwks_uri": tool_url("lti.jwks"),
+        "jwks_uri": public_url("lti.jwks"),
         "logo_uri": base_url() + url_for("static", filename="img/lti-logo.svg"),
         "token_endpoint_auth_method": "private_key_jwt",
         "scope": " ".join(c.TOOL_SCOPES),
@@ -308,7 +307,7 @@ def _register(config_url: str, token: str | None,
               link: RegistrationLink | None) -> RegistrationResult:
     config = fetch_platform_configuration(config_url, token)
     login_key = new_token()
-    request_body = client_registration(tool_url("lti.login_for_registration",
+    request_body = client_registration(public_url("lti.login_for_registration",
                                                 login_key=login_key))
     answer = _call("POST", config["registration_endpoint"], "client registration",
                    json=request_body, headers={"Accept": "application/json", **_bearer(token)})

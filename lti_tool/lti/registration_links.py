@@ -13,12 +13,12 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from .. import audit
-from ..audit import EventType
-from ..errors import LaunchError, NotFound
-from ..extensions import db
-from ..models import Platform, RegistrationLink, utcnow
-from ..states import RegistrationLinkState
+from lti_tool import audit
+from lti_tool.audit import EventType
+from lti_tool.errors import LaunchError, NotFound
+from lti_tool.extensions import db
+from lti_tool.models import Platform, RegistrationLink, utcnow
+from lti_tool.statuses import RegistrationLinkState
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,10 @@ shortly before they expire; a 401 from a service drops the cached token and retr
 """
 from __future__ import annotations
 
-import email.utils
 import logging
 import uuid
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Iterable
 
 import jwt
@@ -22,11 +21,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from .. import outbound
-from ..errors import ToolError
-from ..extensions import db
-from ..models import AccessToken, Platform, utcnow
-from .keys import SIGNING_ALG, signing_key
+from lti_tool import outbound
+from lti_tool.errors import ToolError
+from lti_tool.extensions import db
+from lti_tool.lti.keys import SIGNING_ALG, signing_key
+from lti_tool.models import AccessToken, Platform, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +219,7 @@ def _error_from(resp: requests.Response, prefix: str) -> ServiceError:
     message = f"{prefix}: {reason}" if reason else prefix
     if resp.status_code in RETRYABLE_STATUSES or resp.status_code >= 500:
         return ServiceUnavailable(message + ".", status=resp.status_code,
-                                  retry_after=parse_retry_after(resp.headers.get("Retry-After")))
+                                  retry_after=outbound.parse_retry_after(resp.headers.get("Retry-After")))
     return ServiceRefused(message + ".", status=resp.status_code)
 
 
@@ -242,22 +241,6 @@ def _reason(resp: requests.Response) -> str:
     if not text:
         text = (resp.text or resp.reason or "").strip()
     return " ".join(text.split())[:MAX_REASON_CHARS]
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Return the seconds to wait from a Retry-After header (seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - utcnow()).total_seconds())
 
 
 def _timeout() -> float:

@@ -15,13 +15,13 @@ from pylti1p3.deployment import Deployment as LtiDeployment
 from pylti1p3.registration import Registration
 from pylti1p3.tool_config import ToolConfAbstract
 
-from .. import outbound
-from ..errors import LaunchError
-from ..extensions import db
-from ..models import Deployment, Platform, utcnow
-from ..request_input import string_problem
-from . import keys
-from .urls import tool_url
+from lti_tool import outbound
+from lti_tool.errors import LaunchError
+from lti_tool.extensions import db
+from lti_tool.lti import keys
+from lti_tool.models import Deployment, Platform, utcnow
+from lti_tool.web.request_input import string_problem
+from lti_tool.web.urls import public_url
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def not_registered(issuer: str, client_id: str | None) -> NotRegistered:
     who = f"issuer {issuer}" + (f", client id {client_id}" if client_id else "")
     return NotRegistered(
         f"This LMS ({who}) is not registered with the tool. An administrator can register it "
-        f"at {tool_url('lti.tool_configuration')}",
+        f"at {public_url('lti.tool_configuration')}",
         hint="Use LTI Advantage dynamic registration with the registration URL shown there, "
              "or register it by hand with `flask --app wsgi platforms add`.")
 

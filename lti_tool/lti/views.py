@@ -3,25 +3,27 @@ from __future__ import annotations
 
 import logging
 
-from flask import (Blueprint, Flask, current_app, jsonify, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 
-from .. import audit, csp
-from ..audit import EventType
-from ..auth import current_launch, remember_launch, require_launch
-from ..errors import LaunchError, NotAuthenticated, ToolError
-from ..extensions import db, limiter
-from ..rate_limits import (REFUSAL_AUDIT_SCOPE, client_address, limit_by_address,
-                           within_budget)
-from ..models import Platform
-from ..states import STAFF_ROLES, RegistrationMode, Role
-from . import claims as c
-from . import deep_linking, keys, registration
-from .launch import (STORAGE_NONCE_FIELD, STORAGE_STATE_FIELD, NeedsPlatformStorage,
-                     StateNotBound, ToolMessageLaunch)
-from .login import ToolOIDCLogin, check_login_params
-from .provisioning import provision
-from .urls import origin_of, tool_url, tool_urls
+from lti_tool import audit
+from lti_tool.access.launches import current_launch, remember_launch, require_launch
+from lti_tool.access.roles import STAFF_ROLES, Role
+from lti_tool.audit import EventType
+from lti_tool.errors import LaunchError, NotAuthenticated, ToolError
+from lti_tool.extensions import db, limiter
+from lti_tool.lti import claims as c, deep_linking, keys, registration
+from lti_tool.lti.launch import (STORAGE_NONCE_FIELD, STORAGE_STATE_FIELD, NeedsPlatformStorage,
+                                 StateNotBound, ToolMessageLaunch)
+from lti_tool.lti.login import ToolOIDCLogin, check_login_params
+from lti_tool.lti.provisioning import provision
+from lti_tool.lti.urls import tool_urls
+from lti_tool.models import Platform
+from lti_tool.statuses import RegistrationMode
+from lti_tool.uploads.rules import ACCEPTED_FORMATS
+from lti_tool.web import csp
+from lti_tool.web.rate_limits import (REFUSAL_AUDIT_SCOPE, client_address, limit_by_address,
+                                      within_budget)
+from lti_tool.web.urls import origin_of, public_url
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,7 @@ def login_for_registration(login_key: str):
     if platform is None:
         err = LaunchError("This login URL does not belong to any registration of the tool.",
                           code="unknown_login_url", http_status=404,
-                          hint=f"Copy the login URL again from {tool_url('lti.tool_configuration')}"
+                          hint=f"Copy the login URL again from {public_url('lti.tool_configuration')}"
                                " or `flask --app wsgi platforms list`.")
         _refused(err, "login")
         raise err
@@ -243,7 +245,7 @@ def deep_link():
     if request.method == "POST":
         settings, errors = deep_linking.parse_settings(request.form, site_max)
         if settings is not None:
-            item = deep_linking.content_item(settings, tool_url("lti.launch"),
+            item = deep_linking.content_item(settings, public_url("lti.launch"),
                                              deep_linking.accepts_lineitem(dl))
             token = deep_linking.response_jwt(record, [item])
             audit.record(EventType.DEEP_LINK_CREATED, actor=record.user,
@@ -252,17 +254,6 @@ def deep_link():
             return render_template("lti/deep_link_return.html", return_url=return_url,
                                    jwt=token)
     return render_template("lti/deep_link.html", launch=record, form=request.form,
-                           errors=errors, formats=deep_linking.VIDEO_FORMATS,
+                           errors=errors, formats=ACCEPTED_FORMATS,
                            site_max_gb=site_max / deep_linking.GB,
                            dl_title=dl.get("title")), (400 if errors else 200)
-
-
-def init_app(app: Flask) -> None:
-    """Serve the JWKS at the well-known path too, and add the `keys` commands.
-
-    (`platforms` comes through COMMAND_MODULES; a module there adds one group.)
-    """
-    from .cli import keys_cli
-    registration.registration_mode(app.config)  # a wrong LTI_REGISTRATION stops the start
-    app.add_url_rule("/.well-known/jwks.json", "lti_well_known_jwks", jwks)
-    app.cli.add_command(keys_cli)

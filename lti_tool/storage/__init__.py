@@ -5,13 +5,13 @@ from importlib import import_module
 
 from flask import current_app
 
-from .base import StorageBackend
+from lti_tool.storage.base import StorageBackend
 
 # name -> "module:Class", imported on first use so an unused backend's SDK is not needed.
 BACKENDS = {
-    "local": "lti_tool.storage.local:LocalStorage",
-    "cloudflare": "lti_tool.storage.cloudflare:CloudflareStorage",
-    "s3": "lti_tool.storage.s3:S3Storage",
+    "local": "lti_tool.storage.local.backend:LocalStorage",
+    "cloudflare": "lti_tool.storage.cloudflare.backend:CloudflareStorage",
+    "s3": "lti_tool.storage.s3.backend:S3Storage",
 }
 
 _EXT_KEY = "lti_tool.storage"

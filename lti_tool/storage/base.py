@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
-from ..errors import StorageError
-from ..states import VideoStatus
+from lti_tool.errors import StorageError
+from lti_tool.statuses import VideoStatus
 
 if TYPE_CHECKING:  # the tus store is only needed by backends the app hosts
-    from ..tus.store import FileStore
+    from lti_tool.tus.store import FileStore
 
 
 class Capability(StrEnum):
@@ -32,7 +32,7 @@ class Capability(StrEnum):
     WEBHOOKS = "webhooks"
     DOWNLOAD = "download"  # the original file can be handed to instructors
     # Bytes go in and out through this app: our own tus endpoint and signed media routes
-    # (the local disk). Such a backend implements the "hosted by the app" methods below.
+    # (the local disk). Such a backend implements HostedUploads and HostedMedia below.
     APP_HOSTED = "app_hosted"
 
 
@@ -165,8 +165,22 @@ class PartUrl:
     url: str
 
 
+@dataclass(frozen=True)
+class ExpiredUpload:
+    """An unfinished upload a backend gave up on and freed (lti_tool.storage.jobs)."""
+
+    storage_uid: str
+    backend_data: Mapping[str, Any] | None = None
+
+
 class StorageBackend(abc.ABC):
-    """One place videos live. Subclasses: LocalStorage, CloudflareStorage, S3Storage."""
+    """One place videos live: the core every backend implements.
+
+    What only some backends can do is in the capability interfaces below (as tusd splits
+    its store into a core and optional interfaces): a backend subclasses the ones it
+    implements and names them in `capabilities`; callers check `supports()` first.
+    Subclasses: LocalStorage, CloudflareStorage, S3Storage.
+    """
 
     name: str = ""
     capabilities: frozenset[Capability] = frozenset()
@@ -175,13 +189,14 @@ class StorageBackend(abc.ABC):
         self.config = config
 
     def supports(self, capability: Capability) -> bool:
+        """Tell whether this backend declares a capability."""
         return capability in self.capabilities
 
     def browser_origins(self) -> dict[BrowserDirective, list[str]]:
         """Return the origins the tool's pages must let the browser reach, by CSP directive.
 
-        The Content-Security-Policy (lti_tool/csp.py) allows exactly these beside 'self';
-        a backend whose bytes pass through the app needs none.
+        The Content-Security-Policy (lti_tool/web/csp.py) allows exactly these beside
+        'self'; a backend whose bytes pass through the app needs none.
         """
         return {}
 
@@ -191,6 +206,20 @@ class StorageBackend(abc.ABC):
 
         Raises UploadTooLarge when `req.size_bytes` exceeds the MAX_UPLOAD_BYTES setting.
         """
+
+    def received_bytes(self, storage_uid: str,
+                       backend_data: Mapping[str, Any] | None = None) -> int | None:
+        """Return how many bytes of an unfinished upload the storage holds (None: unknown)."""
+        return None
+
+    def finish_upload(self, storage_uid: str,
+                      backend_data: Mapping[str, Any] | None = None) -> bool:
+        """Finish an upload the browser says it sent; tell whether every byte is there.
+
+        Backends that receive uploads themselves (a provider's tus server, a bucket) learn
+        the rest from `inspect`; the app's own tus endpoint moves the file into place.
+        """
+        return True
 
     @abc.abstractmethod
     def inspect(self, storage_uid: str, backend_data: Mapping[str, Any] | None = None) -> VideoInfo:
@@ -213,15 +242,10 @@ class StorageBackend(abc.ABC):
         """Return a short-lived thumbnail URL, or None when there is none."""
         return None
 
-    def download_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
-                     ttl_seconds: int, filename: str | None = None,
-                     client_address: str | None = None) -> str:
-        """Return a short-lived URL to the original file (Capability.DOWNLOAD)."""
-        raise NotSupported("This storage cannot hand out the original file.")
-
     @abc.abstractmethod
     def delete(self, storage_uid: str, backend_data: Mapping[str, Any] | None = None) -> None:
-        """Delete the video and everything derived from it; deleting twice is fine."""
+        """Delete the video, any unfinished upload of it and everything derived from it;
+        deleting twice is fine."""
 
     @abc.abstractmethod
     def list_objects(self) -> Iterator[StoredObject]:
@@ -231,55 +255,110 @@ class StorageBackend(abc.ABC):
     def health(self) -> Health:
         """Check the backend can be reached and written to."""
 
-    # --- hosted by the app (Capability.APP_HOSTED): our tus endpoint and media routes ---
+
+# --- capability interfaces -----------------------------------------------------------------
+
+class HostedUploads(abc.ABC):
+    """Capability.APP_HOSTED: the app's own tus endpoint receives the bytes (lti_tool/tus)."""
+
+    @abc.abstractmethod
     def tus_store(self) -> "FileStore":
         """Return the store the app's tus endpoint writes partial uploads to."""
-        raise NotSupported("This storage does not take uploads through this server.")
 
+    @abc.abstractmethod
     def attach_upload(self, storage_uid: str, upload_id: str) -> None:
         """Move a finished tus upload into place as the video `storage_uid`."""
-        raise NotSupported("This storage does not take uploads through this server.")
 
+
+class HostedMedia(abc.ABC):
+    """Capability.APP_HOSTED: the app serves the files with signed range requests."""
+
+    @abc.abstractmethod
     def media_path(self, storage_uid: str) -> Path:
         """Return the path of the video file the app serves (raises UploadNotFound)."""
-        raise NotSupported("This storage does not serve files through this server.")
 
+    @abc.abstractmethod
     def thumbnail_path(self, storage_uid: str) -> Path | None:
         """Return the path of the video's thumbnail, or None when there is none."""
-        raise NotSupported("This storage does not serve files through this server.")
 
+    @abc.abstractmethod
     def media_mime_type(self, storage_uid: str) -> str:
         """Return the MIME type to serve the video file with."""
-        raise NotSupported("This storage does not serve files through this server.")
 
+    @abc.abstractmethod
     def captions_path(self, storage_uid: str, language: str) -> Path:
-        """Return the path of one language's WebVTT file (Capability.CAPTIONS too)."""
-        raise NotSupported("This storage does not serve files through this server.")
+        """Return the path of one language's WebVTT file (it may not exist yet)."""
 
-    # --- multipart (Capability.MULTIPART) ---
+
+class MultipartUploads(abc.ABC):
+    """Capability.MULTIPART: the browser uploads presigned parts straight to a bucket."""
+
+    @abc.abstractmethod
     def sign_parts(self, storage_uid: str, backend_data: Mapping[str, Any],
                    part_numbers: list[int]) -> list[PartUrl]:
-        raise NotSupported("This storage does not take multipart uploads.")
+        """Return presigned URLs for these parts of the upload."""
 
+    @abc.abstractmethod
     def list_parts(self, storage_uid: str, backend_data: Mapping[str, Any]) -> list[dict]:
-        raise NotSupported("This storage does not take multipart uploads.")
+        """Return the parts the bucket holds: part_number, etag, size."""
 
+    @abc.abstractmethod
     def complete_multipart(self, storage_uid: str, backend_data: Mapping[str, Any],
                            parts: list[dict]) -> None:
-        raise NotSupported("This storage does not take multipart uploads.")
+        """Join the parts into the object once every byte arrived."""
 
+    @abc.abstractmethod
     def abort_multipart(self, storage_uid: str, backend_data: Mapping[str, Any]) -> None:
-        raise NotSupported("This storage does not take multipart uploads.")
+        """Abort the upload and free its parts; already gone is fine."""
 
-    # --- captions (Capability.CAPTIONS) ---
+
+class ExpiringUploads(abc.ABC):
+    """Unfinished uploads that the tool itself must give up on after a while (one job)."""
+
+    @abc.abstractmethod
+    def expire_uploads(self, older_than: timedelta) -> list[ExpiredUpload]:
+        """Free the space of unfinished uploads past their time; return what was freed."""
+
+
+class CaptionStore(abc.ABC):
+    """Capability.CAPTIONS: keeps WebVTT captions beside a video."""
+
+    @abc.abstractmethod
     def upload_captions(self, storage_uid: str, language: str, vtt: bytes) -> None:
-        raise NotSupported("This storage does not keep captions.")
+        """Store (or replace) one language's captions."""
 
-    def generate_captions(self, storage_uid: str, language: str) -> None:
-        raise NotSupported("This storage cannot generate captions.")
-
+    @abc.abstractmethod
     def list_captions(self, storage_uid: str) -> list[dict]:
-        raise NotSupported("This storage does not keep captions.")
+        """Return the video's captions: language, label, generated, status."""
 
+    @abc.abstractmethod
     def delete_captions(self, storage_uid: str, language: str) -> None:
-        raise NotSupported("This storage does not keep captions.")
+        """Remove one language's captions; removing twice is fine."""
+
+
+class CaptionGeneration(abc.ABC):
+    """Capability.CAPTION_GENERATION: transcribes speech into captions itself."""
+
+    @abc.abstractmethod
+    def generate_captions(self, storage_uid: str, language: str) -> None:
+        """Start generating captions in `language`."""
+
+
+class Downloads(abc.ABC):
+    """Capability.DOWNLOAD: hands the original file to graders."""
+
+    @abc.abstractmethod
+    def download_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
+                     ttl_seconds: int, filename: str | None = None,
+                     client_address: str | None = None) -> str:
+        """Return a short-lived URL to the original file."""
+
+
+# Which interface each declared capability promises (checked by the storage tests).
+INTERFACES: dict[Capability, tuple[type, ...]] = {
+    Capability.APP_HOSTED: (HostedUploads, HostedMedia),
+    Capability.MULTIPART: (MultipartUploads,),
+    Capability.CAPTIONS: (CaptionStore,),
+    Capability.CAPTION_GENERATION: (CaptionGeneration,),
+    Capability.DOWNLOAD: (Downloads,),
+}

@@ -1,8 +1,8 @@
 """tus protocol errors, each carrying the status the tus 1.0.0 specification names."""
 from __future__ import annotations
 
-from ..errors import ToolError
-from .headers import STATUS_CHECKSUM_MISMATCH, TUS_VERSION, TUS_VERSION_HEADER
+from lti_tool.errors import ToolError
+from lti_tool.tus.protocol import STATUS_CHECKSUM_MISMATCH, TUS_VERSION, TUS_VERSION_HEADER
 
 
 class TusError(ToolError):

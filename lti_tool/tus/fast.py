@@ -18,19 +18,17 @@ import re
 from typing import Callable, Iterable
 
 from flask import Flask
-from sqlalchemy import select
-from sqlalchemy.orm import contains_eager
 from werkzeug.http import http_date, parse_options_header
-from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wsgi import get_content_length, get_input_stream
 
-from ..extensions import db
-from ..headers import HEADERS as SECURITY_HEADERS
-from ..models import LaunchRecord, Upload, Video, utcnow
-from ..request_input import NUL
-from . import service
-from .body import body_reader
-from .headers import OFFSET_OCTET_STREAM, TUS_VERSION, UPLOAD_EXPIRES, UPLOAD_OFFSET
+from lti_tool.extensions import db
+from lti_tool.models import Upload, utcnow
+from lti_tool.tus import uploads as service
+from lti_tool.tus.body import body_reader
+from lti_tool.tus.protocol import OFFSET_OCTET_STREAM, TUS_VERSION, UPLOAD_EXPIRES, UPLOAD_OFFSET
+from lti_tool.web.proxies import PROXY_LAYERS
+from lti_tool.web.request_input import NUL
+from lti_tool.web.security_headers import HEADERS as SECURITY_HEADERS
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
@@ -65,7 +63,7 @@ class FastPatch:
                 != OFFSET_OCTET_STREAM):
             return self.inner(environ, start_response)
         with self.app.app_context():
-            upload = _owned_upload(launch_id, match.group(1))
+            upload = service.owned_upload(match.group(1), launch_id=launch_id)
             if (upload is None or upload.completed_at is not None
                     or upload.expires_at < utcnow()
                     or int(offset) + content_length >= upload.length):
@@ -78,7 +76,7 @@ class FastPatch:
         return response(environ, start_response)
 
     def _write(self, environ: dict, upload: Upload, offset: int, content_length: int):
-        from .views import parse_checksum
+        from lti_tool.tus.views import parse_checksum
         try:
             checksum = parse_checksum(environ.get(_CHECKSUM))
             stream = get_input_stream(environ, max_content_length=None)
@@ -99,25 +97,12 @@ class FastPatch:
         return self.app.response_class("", 204, headers)
 
 
-def _owned_upload(launch_id: str, upload_id: str) -> Upload | None:
-    """Load the upload with its video if a live launch of its owner names it (one query)."""
-    return db.session.execute(
-        select(Upload)
-        .join(LaunchRecord, LaunchRecord.user_id == Upload.user_id)
-        .join(Upload.video)
-        .options(contains_eager(Upload.video))
-        .where(Upload.id == upload_id, LaunchRecord.id == launch_id,
-               LaunchRecord.expires_at > utcnow())
-    ).scalar_one_or_none()
-
-
 def install(app: Flask, protocol_headers: Callable[[], dict]) -> None:
     """Put the fast path in front of Flask (inside the proxy middleware, which must see
     requests first)."""
     if not app.config.get("TUS_FAST_PATCH", True):
         return
-    from .. import NoTrustedProxy
-    if isinstance(app.wsgi_app, (ProxyFix, NoTrustedProxy)):
+    if isinstance(app.wsgi_app, PROXY_LAYERS):
         app.wsgi_app.app = fast = FastPatch(app, app.wsgi_app.app, protocol_headers)
     else:
         app.wsgi_app = fast = FastPatch(app, app.wsgi_app, protocol_headers)

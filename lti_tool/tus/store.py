@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .body import AppendResult, GunicornSocketBody, ReadInto, write_all
-from .errors import UploadLocked
+from lti_tool.tus.body import AppendResult, GunicornSocketBody, ReadInto, write_all
+from lti_tool.tus.errors import UploadLocked
 
 log = logging.getLogger(__name__)
 

@@ -11,19 +11,20 @@ import binascii
 import hashlib
 import re
 
-from flask import Blueprint, current_app, request, url_for
+from flask import Blueprint, current_app, request
 from werkzeug.http import http_date
 
-from ..auth import current_launch, require_launch
-from ..request_input import clean_filename, parse_id, string_problem
-from . import service
-from .body import body_reader
-from .errors import TusError, UnsupportedVersion, WrongContentType
-from .headers import (CHECKSUM_ALGORITHMS, EXPOSED_HEADERS, EXTENSIONS, META_FILENAME,
-                      META_VIDEO_ID, OFFSET_OCTET_STREAM, TUS_CHECKSUM_ALGORITHM, TUS_EXTENSION,
-                      TUS_MAX_SIZE, TUS_RESUMABLE, TUS_VERSION, TUS_VERSION_HEADER,
-                      UPLOAD_CHECKSUM, UPLOAD_DEFER_LENGTH, UPLOAD_EXPIRES, UPLOAD_LENGTH,
-                      UPLOAD_METADATA, UPLOAD_OFFSET)
+from lti_tool.access.launches import current_launch, require_launch
+from lti_tool.tus import uploads as service
+from lti_tool.tus.body import body_reader
+from lti_tool.tus.errors import TusError, UnsupportedVersion, WrongContentType
+from lti_tool.tus.protocol import (CHECKSUM_ALGORITHMS, EXPOSED_HEADERS, EXTENSIONS, META_FILENAME,
+                                   META_VIDEO_ID, OFFSET_OCTET_STREAM, TUS_CHECKSUM_ALGORITHM,
+                                   TUS_EXTENSION, TUS_MAX_SIZE, TUS_RESUMABLE, TUS_VERSION,
+                                   TUS_VERSION_HEADER, UPLOAD_CHECKSUM, UPLOAD_DEFER_LENGTH,
+                                   UPLOAD_EXPIRES, UPLOAD_LENGTH, UPLOAD_METADATA, UPLOAD_OFFSET)
+from lti_tool.web.request_input import clean_filename, parse_id, string_problem
+from lti_tool.web.urls import public_url
 
 bp = Blueprint("tus", __name__, url_prefix="/tus")
 
@@ -36,12 +37,6 @@ def protocol_headers() -> dict[str, str]:
     return {TUS_RESUMABLE: TUS_VERSION,
             "Access-Control-Expose-Headers": ", ".join(EXPOSED_HEADERS),
             "Cache-Control": "no-store"}
-
-
-def init_app(app) -> None:
-    """Serve plain chunk PATCHes on the WSGI fast path (lti_tool/tus/fast.py)."""
-    from . import fast
-    fast.install(app, protocol_headers)
 
 
 @bp.after_request
@@ -85,7 +80,7 @@ def create():
     if META_FILENAME in metadata:
         metadata[META_FILENAME] = clean_filename(metadata[META_FILENAME])
     upload = service.open_upload(current_launch().user, video_id, length, metadata)
-    headers = {"Location": url_for("tus.upload", upload_id=upload.id, _external=True),
+    headers = {"Location": public_url("tus.upload", upload_id=upload.id),
                UPLOAD_EXPIRES: http_date(upload.expires_at)}
     if request.mimetype == OFFSET_OCTET_STREAM:  # creation-with-upload
         headers[UPLOAD_OFFSET] = str(_write(upload, offset=0).offset)

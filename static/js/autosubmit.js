@@ -1,5 +1,5 @@
 /* Post the page's LTI forms (form[data-autosubmit]) as soon as it loads: the deep-linking
    response to the LMS, and the demo LMS's login and id_token forms. */
-document.querySelectorAll("form[data-autosubmit]").forEach(function (form) {
-  form.submit();
-});
+const AUTOSUBMIT = "form[data-autosubmit]";
+
+document.querySelectorAll(AUTOSUBMIT).forEach((form) => form.submit());

@@ -1,18 +1,24 @@
-/* The captions panel: lists a video's captions with their status, uploads a WebVTT file,
-   asks the storage to generate captions, deletes a language. Every call carries the launch
-   id in the X-LTI-Launch header; messages are announced in live regions. */
-(function () {
-  "use strict";
+/* The captions panel (templates/review/_captions.html): lists a video's captions with their
+   status, uploads a WebVTT file, asks the storage to generate captions, deletes a language.
+   Calls go through api.js; what changed is said in the page's live region, errors show in
+   the panel's alert box. */
+import { ApiClient, secondsToWait } from "./api.js";
+import { formatSize } from "./format.js";
+import { announce } from "./live.js";
+import { CAPTIONS_CHANGED } from "./player.js";
 
-  var CHANGED_EVENT = "captions:changed";  // player.js listens
-  var POLL_MS = 10000;      // while a generated caption is in progress
-  var MAX_POLLS = 90;       // then stop: about 15 minutes
-  var STATUS_TEXT = {ready: "Ready", inprogress: "Generating…", error: "Failed"};
+const PANEL_ID = "captions-panel";
+const POLL_MS = 10000;      // while a generated caption is in progress
+const MAX_POLLS = 90;       // then stop: about 15 minutes
+const IN_PROGRESS = "inprogress";
+const STATUS_TEXT = { ready: "Ready", [IN_PROGRESS]: "Generating…", error: "Failed" };
+const DONE = "Done.";
 
-  function Panel(root) {
+class CaptionsPanel {
+  constructor(root) {
     this.root = root;
     this.url = root.dataset.url;
-    this.launch = root.dataset.launch;
+    this.api = new ApiClient(root.dataset.launch);
     this.canEdit = root.dataset.canEdit === "true";
     this.maxBytes = parseInt(root.dataset.maxBytes, 10) || 0;
     this.list = root.querySelector("#captions-list");
@@ -25,68 +31,56 @@
     this.refresh();
   }
 
-  Panel.prototype.request = function (method, path, body) {
-    var self = this;
-    var headers = {"Accept": "application/json", "X-Requested-With": "fetch",
-                   "X-LTI-Launch": this.launch};
-    return fetch(this.url + (path || ""), {method: method, body: body, headers: headers,
-                                           credentials: "same-origin"}).then(function (r) {
-      return r.json().catch(function () { return {}; }).then(function (data) {
-        if (!r.ok) {
-          throw new Error((data.error && data.error.message) ||
-                          ("The server answered " + r.status + ". Please try again."));
-        }
-        return data;
-      });
-    }, function () {
-      throw new Error("The tool could not be reached. Check your connection and try again.");
-    }).then(function (data) { self.showError(""); return data; });
-  };
+  request(method, path, form) {
+    const options = { form, onBusy: (ms) => this.say(
+      `The server is busy. Trying again in ${secondsToWait(ms)} s…`) };
+    return this.api.request(method, this.url + (path || ""), options)
+      .then((data) => { this.showError(""); return data; });
+  }
 
-  Panel.prototype.refresh = function () {
-    var self = this;
-    return this.request("GET").then(function (data) { self.render(data.captions || []); })
-      .catch(function (err) { self.list.setAttribute("aria-busy", "false"); self.showError(err.message); });
-  };
+  refresh() {
+    return this.request("GET")
+      .then((data) => this.render(data.captions || []))
+      .catch((err) => { this.list.setAttribute("aria-busy", "false"); this.showError(err.message); });
+  }
 
-  Panel.prototype.render = function (captions) {
-    var self = this;
+  render(captions) {
     this.list.textContent = "";
     this.list.setAttribute("aria-busy", "false");
     this.empty.hidden = captions.length > 0;
-    captions.forEach(function (c) {
-      var li = document.createElement("li");
-      li.dataset.language = c.language;
-      var name = document.createElement("span");
-      name.className = "caption-name";
-      name.textContent = c.name + " (" + c.language + ")";
-      var badge = document.createElement("span");
-      badge.className = "badge badge-" + c.status;
-      badge.textContent = STATUS_TEXT[c.status] || c.status;
-      li.appendChild(name);
-      li.appendChild(badge);
-      if (c.generated) {
-        var gen = document.createElement("span");
-        gen.className = "small muted";
-        gen.textContent = "generated";
-        li.appendChild(gen);
-      }
-      if (self.canEdit) {
-        var del = document.createElement("button");
-        del.type = "button";
-        del.className = "btn btn-secondary btn-small";
-        del.textContent = "Delete";
-        del.setAttribute("aria-label", "Delete " + c.name + " captions");
-        del.addEventListener("click", function () { self.remove(c); });
-        li.appendChild(del);
-      }
-      self.list.appendChild(li);
-    });
-    this._schedulePoll(captions.some(function (c) { return c.status === "inprogress"; }));
-  };
+    captions.forEach((c) => this.list.appendChild(this._item(c)));
+    this._schedulePoll(captions.some((c) => c.status === IN_PROGRESS));
+  }
 
-  Panel.prototype._schedulePoll = function (needed) {
-    var self = this;
+  _item(c) {
+    const li = document.createElement("li");
+    li.dataset.language = c.language;
+    const name = document.createElement("span");
+    name.className = "caption-name";
+    name.textContent = `${c.name} (${c.language})`;
+    const badge = document.createElement("span");
+    badge.className = "badge badge-" + c.status;
+    badge.textContent = STATUS_TEXT[c.status] || c.status;
+    li.append(name, badge);
+    if (c.generated) {
+      const gen = document.createElement("span");
+      gen.className = "small muted";
+      gen.textContent = "generated";
+      li.appendChild(gen);
+    }
+    if (this.canEdit) {
+      const del = document.createElement("button");
+      del.type = "button";
+      del.className = "btn btn-secondary btn-small";
+      del.textContent = "Delete";
+      del.setAttribute("aria-label", `Delete ${c.name} captions`);
+      del.addEventListener("click", () => this.remove(c));
+      li.appendChild(del);
+    }
+    return li;
+  }
+
+  _schedulePoll(needed) {
     clearTimeout(this.pollTimer);
     if (!needed) { this.polls = 0; return; }
     if (this.polls >= MAX_POLLS) {
@@ -94,81 +88,82 @@
       return;
     }
     this.polls += 1;
-    this.pollTimer = setTimeout(function () { self.refresh(); }, POLL_MS);
-  };
+    this.pollTimer = setTimeout(() => this.refresh(), POLL_MS);
+  }
 
-  Panel.prototype.say = function (message) { this.status.textContent = message; };
-  /* Tell the page's player, which shows the captions this app serves as <track>s. */
-  Panel.prototype.changed = function () {
-    document.dispatchEvent(new CustomEvent(CHANGED_EVENT));
-  };
-  Panel.prototype.showError = function (message) {
+  /** Show what the panel is doing, and say it in the page's live region. */
+  say(message) {
+    this.status.textContent = message;
+    announce(message);
+  }
+
+  /** Tell the page's player, which shows the captions this app serves as <track>s. */
+  changed() {
+    document.dispatchEvent(new CustomEvent(CAPTIONS_CHANGED));
+  }
+
+  showError(message) {
     this.error.textContent = message;
     this.error.hidden = !message;
-    if (message) this.say("");
-  };
+    if (message) this.status.textContent = "";
+  }
 
-  Panel.prototype._busy = function (form, busy) {
-    form.querySelectorAll("button, select, input").forEach(function (el) { el.disabled = busy; });
-  };
+  _busy(form, busy) {
+    form.querySelectorAll("button, select, input").forEach((el) => { el.disabled = busy; });
+  }
 
-  Panel.prototype._change = function (form, method, path, body, pending) {
-    var self = this;
+  _change(form, method, path, body, pending) {
     this._busy(form, true);
     this.say(pending);
-    return this.request(method, path, body).then(function (data) {
-      self.render(data.captions || []);
-      self.say(data.message || "Done.");
-      self.changed();
+    return this.request(method, path, body).then((data) => {
+      this.render(data.captions || []);
+      this.say(data.message || DONE);
+      this.changed();
       return true;
-    }).catch(function (err) { self.showError(err.message); return false; })
-      .then(function (ok) { self._busy(form, false); return ok; });
-  };
+    }).catch((err) => { this.showError(err.message); return false; })
+      .then((ok) => { this._busy(form, false); return ok; });
+  }
 
-  Panel.prototype.remove = function (c) {
-    if (!window.confirm("Delete the " + c.name + " captions? Viewers will no longer see them.")) return;
-    var self = this;
-    this.say("Deleting " + c.name + " captions…");
-    this.request("DELETE", "/" + encodeURIComponent(c.language)).then(function (data) {
-      self.render(data.captions || []);
-      self.say(data.message);
-      self.changed();
-      var heading = self.root.querySelector("#captions-title");
+  remove(c) {
+    if (!window.confirm(`Delete the ${c.name} captions? Viewers will no longer see them.`)) return;
+    this.say(`Deleting ${c.name} captions…`);
+    this.request("DELETE", "/" + encodeURIComponent(c.language)).then((data) => {
+      this.render(data.captions || []);
+      this.say(data.message);
+      this.changed();
+      const heading = this.root.querySelector("#captions-title");
       if (heading) { heading.tabIndex = -1; heading.focus(); }  // the button is gone
-    }).catch(function (err) { self.showError(err.message); });
-  };
+    }).catch((err) => this.showError(err.message));
+  }
 
-  Panel.prototype._wire = function () {
-    var self = this;
-    var upload = this.root.querySelector("#captions-upload");
-    if (upload) upload.addEventListener("submit", function (ev) {
+  _wire() {
+    const upload = this.root.querySelector("#captions-upload");
+    if (upload) upload.addEventListener("submit", (ev) => {
       ev.preventDefault();
-      var input = upload.querySelector("#captions-file");
-      var file = input.files && input.files[0];
-      if (!file) { self.showError("Choose a WebVTT (.vtt) caption file to upload."); input.focus(); return; }
-      if (self.maxBytes && file.size > self.maxBytes) {
-        self.showError("The caption file is larger than " + Math.floor(self.maxBytes / 1024) +
-                       " KB. Caption files are usually much smaller: check you chose the right file.");
+      const input = upload.querySelector("#captions-file");
+      const file = input.files && input.files[0];
+      if (!file) { this.showError("Choose a WebVTT (.vtt) caption file to upload."); input.focus(); return; }
+      if (this.maxBytes && file.size > this.maxBytes) {
+        this.showError(`The caption file is larger than ${formatSize(this.maxBytes)}. Caption ` +
+                       "files are usually much smaller: check you chose the right file.");
         input.focus();
         return;
       }
-      var language = upload.querySelector("select").value;
-      var body = new FormData();
+      const language = upload.querySelector("select").value;
+      const body = new FormData();
       body.append("file", file);
-      self._change(upload, "POST", "/" + encodeURIComponent(language), body, "Uploading captions…")
-        .then(function (ok) { if (ok) input.value = ""; });
+      this._change(upload, "POST", "/" + encodeURIComponent(language), body, "Uploading captions…")
+        .then((ok) => { if (ok) input.value = ""; });
     });
-    var generate = this.root.querySelector("#captions-generate");
-    if (generate) generate.addEventListener("submit", function (ev) {
+    const generate = this.root.querySelector("#captions-generate");
+    if (generate) generate.addEventListener("submit", (ev) => {
       ev.preventDefault();
-      var language = generate.querySelector("select").value;
-      self._change(generate, "POST", "/" + encodeURIComponent(language) + "/generate", null,
+      const language = generate.querySelector("select").value;
+      this._change(generate, "POST", "/" + encodeURIComponent(language) + "/generate", null,
                    "Asking the video service to generate captions…");
     });
-  };
+  }
+}
 
-  document.addEventListener("DOMContentLoaded", function () {
-    var root = document.getElementById("captions-panel");
-    if (root) window.VACaptions = new Panel(root);
-  });
-})();
+const root = document.getElementById(PANEL_ID);
+if (root) new CaptionsPanel(root);

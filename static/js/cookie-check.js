@@ -2,17 +2,16 @@
    set a test cookie with the attributes of the tool's own cookies (Partitioned over https);
    when the browser keeps it, continue the login here, else offer a new window.
    Reads #cookie-check: data-continue-url, data-cookie-name, data-cookie-attributes. */
-(function () {
-  "use strict";
-  var root = document.getElementById("cookie-check");
-  if (!root) { return; }
-  var d = root.dataset;
-  document.cookie = d.cookieName + "=1; " + d.cookieAttributes;
-  if (document.cookie.indexOf(d.cookieName + "=") !== -1) {
-    document.cookie = d.cookieName + "=; max-age=0; " + d.cookieAttributes;
-    window.location.replace(d.continueUrl);
+const root = document.getElementById("cookie-check");
+
+if (root) {
+  const { cookieName, cookieAttributes, continueUrl } = root.dataset;
+  document.cookie = `${cookieName}=1; ${cookieAttributes}`;
+  if (document.cookie.indexOf(`${cookieName}=`) !== -1) {
+    document.cookie = `${cookieName}=; max-age=0; ${cookieAttributes}`;
+    window.location.replace(continueUrl);
   } else {
     document.getElementById("cookie-check-loading").hidden = true;
     document.getElementById("cookie-check-blocked").hidden = false;
   }
-})();
+}

@@ -2,69 +2,71 @@
    the grant before it expires, and offers what graders need: jumps, speed, keyboard
    shortcuts, comment markers on the timeline. Cloudflare Stream plays in its own iframe,
    driven through Cloudflare's player SDK (seeking, play/pause, time). The student page's
-   preview uses the same Player (options: keys: false, title), so renewal is written once. */
-(function () {
-  "use strict";
+   preview uses the same Player (options: keys: false, title), so renewal is written once.
+   Grants come through the page's ApiClient (api.js); times are written by format.js. */
+import { formatDuration } from "./format.js";
 
-  var CLOUDFLARE_SDK = "https://embed.cloudflarestream.com/embed/sdk.latest.js";
-  var RENEW_BEFORE_MS = 60 * 1000;
-  var CAPTIONS_CHANGED = "captions:changed";  // sent by captions.js after a change
-  var active = null;  // the page's player, which [data-seek] links move
+/* Sent on the document (by captions.js) when a video's captions changed: the player asks
+   for a new grant, whose tracks list them. */
+export const CAPTIONS_CHANGED = "captions:changed";
 
-  function formatTime(seconds) {
-    var s = Math.max(0, Math.floor(seconds || 0));
-    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-    var mm = h ? String(m).padStart(2, "0") : String(m);
-    return (h ? h + ":" : "") + mm + ":" + String(r).padStart(2, "0");
-  }
+const CLOUDFLARE_SDK = "https://embed.cloudflarestream.com/embed/sdk.latest.js";
+const IFRAME_ALLOW = "accelerometer; autoplay; encrypted-media; picture-in-picture; fullscreen";
+const GRANT_IFRAME = "iframe";
+const RENEW_BEFORE_MS = 60 * 1000;
+const MIN_RENEW_DELAY_MS = 5000;
+const ENGINE_EVENTS = ["timeupdate", "play", "pause", "loadedmetadata", "durationchange", "seeked"];
+const SHORTCUT_JUMPS = { j: -10, l: 10, ArrowLeft: -5, ArrowRight: 5 };
+const TOGGLE_KEYS = new Set([" ", "k"]);
+const COMMENT_KEY = "c";
+const PLAY_LABEL = "Play", PAUSE_LABEL = "Pause";
+const PLAY_SYMBOL = "▶", PAUSE_SYMBOL = "❚❚";
+const NO_DURATION = "–";
+const DEFAULT_TITLE = "Submitted video";
+const SDK_FAILED = "Cloudflare's player controls could not be loaded: the video plays, " +
+  "but comments cannot move it; use the times shown in the list.";
+const PLAY_FAILED = "The video could not be played. Reload the page to try again.";
 
-  function isTyping(el) {
-    if (!el) return false;
-    var tag = el.tagName;
-    return el.isContentEditable || tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT";
-  }
+let active = null;  // the page's player, which [data-seek] links move
 
-  function loadScript(src) {
-    return new Promise(function (resolve, reject) {
-      if (window.Stream) return resolve();
-      var s = document.createElement("script");
-      s.src = src; s.async = true; s.onload = resolve; s.onerror = reject;
-      document.head.appendChild(s);
-    });
-  }
+/** Tell whether keys typed now go into a form field (shortcuts stay out of its way). */
+export function isTyping(el) {
+  if (!el) return false;
+  const tag = el.tagName;
+  return el.isContentEditable || tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT";
+}
 
-  /* Cloudflare's player URL for a renewed token, starting where the viewer was
-     (startTime in seconds) and playing only if they were playing. */
-  function iframeUrl(url, resume) {
-    var u = new URL(url, window.location.href);
-    u.searchParams.set("startTime", String(Math.max(0, Math.floor(resume.t))));
-    if (resume.paused) u.searchParams.delete("autoplay");
-    else u.searchParams.set("autoplay", "true");
-    return u.toString();
-  }
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    if (window.Stream) { resolve(); return; }
+    const s = document.createElement("script");
+    s.src = src; s.async = true; s.onload = resolve; s.onerror = reject;
+    document.head.appendChild(s);
+  });
+}
 
-  function fetchJson(url, launch) {
-    return fetch(url, {
-      credentials: "same-origin",
-      headers: {"Accept": "application/json", "X-Requested-With": "fetch", "X-LTI-Launch": launch}
-    }).then(function (r) {
-      return r.json().catch(function () { return {}; }).then(function (body) {
-        if (!r.ok) {
-          var msg = (body.error && body.error.message) || ("The server answered " + r.status + ".");
-          throw new Error(msg);
-        }
-        return body;
-      });
-    });
-  }
+function quietly(promise) {
+  if (promise && promise.catch) promise.catch(() => {});  // autoplay refused: nothing to do
+}
 
-  /* One player in `root` (an element with data-playback-url). Options: launch (the launch
-     id), keys (false: no page-wide shortcuts), title (the iframe's accessible name),
-     onCommentKey, onMarker. */
-  function Player(root, options) {
+/** Return Cloudflare's player URL for a renewed token, starting where the viewer was
+    (startTime in seconds) and playing only if they were playing. */
+export function iframeUrl(url, resume) {
+  const u = new URL(url, window.location.href);
+  u.searchParams.set("startTime", String(Math.max(0, Math.floor(resume.t))));
+  if (resume.paused) u.searchParams.delete("autoplay");
+  else u.searchParams.set("autoplay", "true");
+  return u.toString();
+}
+
+/* One player in `root` (an element with data-playback-url). Options: api (the page's
+   ApiClient), keys (false: no page-wide shortcuts), title (the iframe's accessible name),
+   onCommentKey, onMarker. */
+export class Player {
+  constructor(root, options = {}) {
     this.root = root;
-    this.opts = options || {};
-    this.launch = this.opts.launch;
+    this.opts = options;
+    this.api = options.api;
     this.video = root.querySelector("video");
     this.engine = null;            // the <video> element or the Cloudflare SDK player
     this.knownDuration = parseFloat(root.dataset.duration) || 0;
@@ -81,94 +83,86 @@
     this.load();
   }
 
-  /* Stop renewing and let [data-seek] links go (the page shows another video). */
-  Player.prototype.destroy = function () {
+  /** Stop renewing and let [data-seek] links go (the page shows another video). */
+  destroy() {
     this.destroyed = true;
     clearTimeout(this.renewTimer);
     if (active === this) active = null;
-  };
+  }
 
-  Player.prototype.load = function () {
-    var self = this;
-    return fetchJson(this.root.dataset.playbackUrl, this.launch).then(function (grant) {
-      if (!self.destroyed) self._apply(grant);
-    }).catch(function (err) { self.showError(err.message); });
-  };
+  /** Ask for a playback grant and play from it. */
+  load() {
+    return this.api.get(this.root.dataset.playbackUrl)
+      .then((grant) => { if (!this.destroyed) this._apply(grant); })
+      .catch((err) => this.showError(err.message));
+  }
 
-  Player.prototype._apply = function (grant) {
-    var self = this;
-    if (grant.kind === "iframe") {
+  _apply(grant) {
+    if (grant.kind === GRANT_IFRAME) {
       this._useIframe(grant.url);
     } else {
-      var resume = this.engine ? {t: this.currentTime(), paused: this.paused()} : null;
+      const resume = this.engine ? { t: this.currentTime(), paused: this.paused() } : null;
       this.engine = this.video;
       if (grant.thumbnail_url && !this.video.poster) this.video.poster = grant.thumbnail_url;
       this.video.src = grant.url;
       this._setTracks(grant.tracks || []);
       if (resume) {
-        this.video.addEventListener("loadedmetadata", function once() {
-          self.video.removeEventListener("loadedmetadata", once);
-          self.seek(resume.t);
-          if (!resume.paused) self.play();
-        });
+        this.video.addEventListener("loadedmetadata", () => {
+          this.seek(resume.t);
+          if (!resume.paused) this.play();
+        }, { once: true });
       }
       if (!this._videoWired) this._wireVideo();
     }
     this._scheduleRenew(grant.expires_at);
-  };
+  }
 
   /* Show Cloudflare's player. A signed token is checked on every request the player makes,
      so a renewed grant means a new iframe URL: load it where the viewer was (startTime)
      and as they were (autoplay only when playing), then drive it through the SDK again. */
-  Player.prototype._useIframe = function (url) {
-    var self = this;
-    var resume = null;
+  _useIframe(url) {
+    let resume = null;
     if (this.iframe) {
-      resume = {t: this.currentTime(), paused: this.paused()};
+      resume = { t: this.currentTime(), paused: this.paused() };
       url = iframeUrl(url, resume);
     }
-    var iframe = document.createElement("iframe");
+    const iframe = document.createElement("iframe");
     iframe.src = url;
-    iframe.title = this.opts.title || "Submitted video";
-    iframe.allow = "accelerometer; autoplay; encrypted-media; picture-in-picture; fullscreen";
+    iframe.title = this.opts.title || DEFAULT_TITLE;
+    iframe.allow = IFRAME_ALLOW;
     iframe.setAttribute("allowfullscreen", "");
     iframe.className = "player-iframe";
     (this.iframe || this.video).replaceWith(iframe);
     this.iframe = iframe;
     this.engine = null;
     this._resume = resume;  // what to report until the new player says where it is
-    loadScript(CLOUDFLARE_SDK).then(function () {
-      if (self.iframe !== iframe) return;  // renewed again meanwhile
-      var engine = window.Stream(iframe);
-      self.engine = engine;
+    loadScript(CLOUDFLARE_SDK).then(() => {
+      if (this.iframe !== iframe) return;  // renewed again meanwhile
+      const engine = window.Stream(iframe);
+      this.engine = engine;
       if (resume) {  // the URL asked already; this covers a pause meanwhile or blocked autoplay
-        var p = resume.paused ? engine.pause() : engine.play();
-        if (p && p.catch) p.catch(function () {});
+        quietly(resume.paused ? engine.pause() : engine.play());
       }
-      ["timeupdate", "play", "pause", "loadedmetadata", "durationchange", "seeked"].forEach(function (ev) {
-        engine.addEventListener(ev, function () {
-          if (self.engine !== engine) return;
-          if (self._resume && (ev === "seeked" || ev === "play" ||
-                               (engine.currentTime || 0) > 0)) self._resume = null;
-          self._tick();
+      ENGINE_EVENTS.forEach((ev) => {
+        engine.addEventListener(ev, () => {
+          if (this.engine !== engine) return;
+          if (this._resume && (ev === "seeked" || ev === "play" ||
+                               (engine.currentTime || 0) > 0)) this._resume = null;
+          this._tick();
         });
       });
-    }).catch(function () {
-      self.showError("Cloudflare's player controls could not be loaded: the video plays, " +
-                     "but comments cannot move it; use the times shown in the list.");
-    });
-  };
+    }).catch(() => this.showError(SDK_FAILED));
+  }
 
   /* Captions this app serves, as <track>s (the grant signs their URLs); the language on
      show stays on show across renewals. Without native controls, a menu picks one. */
-  Player.prototype._setTracks = function (tracks) {
-    var video = this.video, shown = "";
-    Array.prototype.forEach.call(video.textTracks, function (t) {
-      if (t.mode === "showing") shown = t.language;
-    });
-    video.querySelectorAll("track").forEach(function (el) { el.remove(); });
-    tracks.forEach(function (t) {
-      var el = document.createElement("track");
+  _setTracks(tracks) {
+    const video = this.video;
+    let shown = "";
+    Array.from(video.textTracks).forEach((t) => { if (t.mode === "showing") shown = t.language; });
+    video.querySelectorAll("track").forEach((el) => el.remove());
+    tracks.forEach((t) => {
+      const el = document.createElement("track");
       el.kind = "captions";
       el.srclang = t.language;
       el.label = t.label;
@@ -176,204 +170,206 @@
       video.appendChild(el);
     });
     if (!video.controls) this._captionsMenu(tracks);
-    this.showCaptions(tracks.some(function (t) { return t.language === shown; }) ? shown : "");
-  };
+    this.showCaptions(tracks.some((t) => t.language === shown) ? shown : "");
+  }
 
-  Player.prototype.showCaptions = function (language) {
-    Array.prototype.forEach.call(this.video.textTracks, function (t) {
+  /** Show the captions in `language` ("" for none). */
+  showCaptions(language) {
+    Array.from(this.video.textTracks).forEach((t) => {
       t.mode = language && t.language === language ? "showing" : "disabled";
     });
     if (this.captionsSelect) this.captionsSelect.value = language;
-  };
+  }
 
-  Player.prototype._captionsMenu = function (tracks) {
-    var self = this, bar = this.root.querySelector(".controls");
+  _captionsMenu(tracks) {
+    const bar = this.root.querySelector(".controls");
     if (!bar) return;
     if (!this.captionsSelect) {
-      var label = document.createElement("label");
+      const label = document.createElement("label");
       label.className = "speed-label";
       label.htmlFor = "captions-select";
       label.textContent = "Captions";
-      var select = document.createElement("select");
+      const select = document.createElement("select");
       select.id = "captions-select";
       select.className = "speed";
-      select.addEventListener("change", function () { self.showCaptions(select.value); });
-      bar.appendChild(label);
-      bar.appendChild(select);
+      select.addEventListener("change", () => this.showCaptions(select.value));
+      bar.append(label, select);
       this.captionsSelect = select;
       this.captionsLabel = label;
     }
-    var menu = this.captionsSelect;
+    const menu = this.captionsSelect;
     menu.textContent = "";
-    [{language: "", label: "Off"}].concat(tracks).forEach(function (t) {
-      var option = document.createElement("option");
+    [{ language: "", label: "Off" }, ...tracks].forEach((t) => {
+      const option = document.createElement("option");
       option.value = t.language;
       option.textContent = t.label;
       menu.appendChild(option);
     });
     menu.hidden = this.captionsLabel.hidden = !tracks.length;
-  };
+  }
 
-  Player.prototype._wireVideo = function () {
-    var self = this;
+  _wireVideo() {
     this._videoWired = true;
-    ["timeupdate", "play", "pause", "loadedmetadata", "durationchange", "seeked"].forEach(function (ev) {
-      self.video.addEventListener(ev, function () { self._tick(); });
-    });
-    this.video.addEventListener("error", function () {
+    ENGINE_EVENTS.forEach((ev) => this.video.addEventListener(ev, () => this._tick()));
+    this.video.addEventListener("error", () => {
       // An expired grant shows up as a media error: ask for a fresh one once.
-      if (self._retried) { self.showError("The video could not be played. Reload the page to try again."); return; }
-      self._retried = true;
-      self.load();
+      if (this._retried) { this.showError(PLAY_FAILED); return; }
+      this._retried = true;
+      this.load();
     });
     // Native controls toggle on click themselves; a second toggle would undo theirs.
-    if (!this.video.controls) this.video.addEventListener("click", function () { self.toggle(); });
-  };
+    if (!this.video.controls) this.video.addEventListener("click", () => this.toggle());
+  }
 
-  Player.prototype._scheduleRenew = function (expiresAt) {
-    var self = this;
+  _scheduleRenew(expiresAt) {
     clearTimeout(this.renewTimer);
-    var when = Date.parse(expiresAt) - Date.now() - RENEW_BEFORE_MS;
-    if (!isFinite(when)) return;
-    this.renewTimer = setTimeout(function () { self._retried = false; self.load(); }, Math.max(5000, when));
-  };
+    const when = Date.parse(expiresAt) - Date.now() - RENEW_BEFORE_MS;
+    if (!Number.isFinite(when)) return;
+    this.renewTimer = setTimeout(() => { this._retried = false; this.load(); },
+      Math.max(MIN_RENEW_DELAY_MS, when));
+  }
 
-  Player.prototype._wireControls = function () {
-    var self = this;
-    this.root.querySelectorAll("[data-jump]").forEach(function (btn) {
-      btn.addEventListener("click", function () { self.jump(parseFloat(btn.dataset.jump)); });
+  _wireControls() {
+    this.root.querySelectorAll("[data-jump]").forEach((btn) => {
+      btn.addEventListener("click", () => this.jump(parseFloat(btn.dataset.jump)));
     });
-    if (this.playBtn) this.playBtn.addEventListener("click", function () { self.toggle(); });
-    var speed = this.root.querySelector("#speed");
-    if (speed) speed.addEventListener("change", function () { self.setRate(parseFloat(speed.value)); });
+    if (this.playBtn) this.playBtn.addEventListener("click", () => this.toggle());
+    const speed = this.root.querySelector("#speed");
+    if (speed) speed.addEventListener("change", () => this.setRate(parseFloat(speed.value)));
     if (this.timeline) {
-      this.timeline.addEventListener("click", function (ev) {
+      this.timeline.addEventListener("click", (ev) => {
         if (ev.target.closest(".marker")) return;
-        var rect = self.timeline.getBoundingClientRect();
-        var d = self.duration();
-        if (d && rect.width) self.seek(((ev.clientX - rect.left) / rect.width) * d);
+        const rect = this.timeline.getBoundingClientRect();
+        const d = this.duration();
+        if (d && rect.width) this.seek(((ev.clientX - rect.left) / rect.width) * d);
       });
     }
-    document.addEventListener(CAPTIONS_CHANGED, function () {
-      if (!self.destroyed && self.engine === self.video) self.load();  // new <track> list
+    document.addEventListener(CAPTIONS_CHANGED, () => {
+      if (!this.destroyed && this.engine === this.video) this.load();  // new <track> list
     });
     if (this.opts.keys !== false) {
-      document.addEventListener("keydown", function (ev) { if (!self.destroyed) self._onKey(ev); });
+      document.addEventListener("keydown", (ev) => { if (!this.destroyed) this._onKey(ev); });
     }
-  };
+  }
 
-  Player.prototype._onKey = function (ev) {
+  _onKey(ev) {
     if (ev.ctrlKey || ev.metaKey || ev.altKey || isTyping(ev.target)) return;
-    var handled = true;
-    switch (ev.key) {
-      case " ": case "k": case "K": this.toggle(); break;
-      case "j": case "J": this.jump(-10); break;
-      case "l": case "L": this.jump(10); break;
-      case "ArrowLeft": this.jump(-5); break;
-      case "ArrowRight": this.jump(5); break;
-      case "c": case "C":
-        if (this.opts.onCommentKey) this.opts.onCommentKey(); else handled = false;
-        break;
-      default: handled = false;
-    }
+    const key = ev.key.length === 1 ? ev.key.toLowerCase() : ev.key;
+    let handled = true;
+    if (TOGGLE_KEYS.has(key)) this.toggle();
+    else if (key in SHORTCUT_JUMPS) this.jump(SHORTCUT_JUMPS[key]);
+    else if (key === COMMENT_KEY && this.opts.onCommentKey) this.opts.onCommentKey();
+    else handled = false;
     if (handled) ev.preventDefault();
-  };
+  }
 
-  Player.prototype.on = function (fn) { this.listeners.push(fn); };
+  /** Call `fn(seconds)` whenever the position or state changes. */
+  on(fn) { this.listeners.push(fn); }
 
-  Player.prototype._tick = function () {
-    var t = this.currentTime(), d = this.duration();
-    if (this.clock) this.clock.textContent = formatTime(t) + " / " + (d ? formatTime(d) : "–");
+  _tick() {
+    const t = this.currentTime(), d = this.duration();
+    if (this.clock) this.clock.textContent = `${formatDuration(t)} / ${d ? formatDuration(d) : NO_DURATION}`;
     if (this.progress && d) this.progress.style.width = Math.min(100, (t / d) * 100) + "%";
     if (this.playBtn) {
-      var paused = this.paused();
-      this.playBtn.textContent = paused ? "▶" : "❚❚";
-      this.playBtn.setAttribute("aria-label", paused ? "Play" : "Pause");
+      const paused = this.paused();
+      this.playBtn.textContent = paused ? PLAY_SYMBOL : PAUSE_SYMBOL;
+      this.playBtn.setAttribute("aria-label", paused ? PLAY_LABEL : PAUSE_LABEL);
     }
     if (d && d !== this._markersFor) this.renderMarkers();
-    this.listeners.forEach(function (fn) { fn(t); });
-  };
+    this.listeners.forEach((fn) => fn(t));
+  }
 
-  Player.prototype.currentTime = function () {
+  currentTime() {
     if (this._resume) return this._resume.t;
     return this.engine ? (this.engine.currentTime || 0) : 0;
-  };
-  Player.prototype.duration = function () {
-    var d = this.engine && this.engine.duration;
-    return (d && isFinite(d)) ? d : this.knownDuration;
-  };
-  Player.prototype.paused = function () {
+  }
+
+  duration() {
+    const d = this.engine && this.engine.duration;
+    return (d && Number.isFinite(d)) ? d : this.knownDuration;
+  }
+
+  paused() {
     if (this._resume) return this._resume.paused;
     return !this.engine || this.engine.paused !== false;
-  };
-  Player.prototype.play = function () {
-    if (!this.engine) return;
-    var p = this.engine.play();
-    if (p && p.catch) p.catch(function () {});
-  };
-  Player.prototype.pause = function () {
+  }
+
+  play() {
+    if (this.engine) quietly(this.engine.play());
+  }
+
+  pause() {
     if (this._resume) this._resume.paused = true;
     if (this.engine) this.engine.pause();
-  };
-  Player.prototype.toggle = function () { if (this.paused()) this.play(); else this.pause(); };
-  Player.prototype.seek = function (t) {
+  }
+
+  toggle() {
+    if (this.paused()) this.play(); else this.pause();
+  }
+
+  seek(t) {
     if (!this.engine) return;
     this._resume = null;
-    var d = this.duration();
+    const d = this.duration();
     this.engine.currentTime = Math.max(0, d ? Math.min(t, d) : t);
     this._tick();
-  };
-  Player.prototype.jump = function (delta) { this.seek(this.currentTime() + delta); };
-  Player.prototype.setRate = function (rate) {
-    if (this.engine && "playbackRate" in this.engine) this.engine.playbackRate = rate;
-  };
+  }
 
-  Player.prototype.setMarkers = function (markers) { this.markers = markers || []; this.renderMarkers(); };
-  Player.prototype.renderMarkers = function () {
+  jump(delta) { this.seek(this.currentTime() + delta); }
+
+  setRate(rate) {
+    if (this.engine && "playbackRate" in this.engine) this.engine.playbackRate = rate;
+  }
+
+  /** Show these comments ({id, at_seconds, body}) as markers on the timeline. */
+  setMarkers(markers) {
+    this.markers = markers || [];
+    this.renderMarkers();
+  }
+
+  renderMarkers() {
     if (!this.timeline) return;
-    var self = this, d = this.duration();
+    const d = this.duration();
     this._markersFor = d;
-    this.timeline.querySelectorAll(".marker").forEach(function (m) { m.remove(); });
+    this.timeline.querySelectorAll(".marker").forEach((m) => m.remove());
     if (!d) return;
-    this.markers.forEach(function (m) {
-      var b = document.createElement("button");
+    this.markers.forEach((m) => {
+      const at = formatDuration(m.at_seconds);
+      const b = document.createElement("button");
       b.type = "button";
       b.className = "marker";
       b.dataset.commentId = m.id;
       b.style.left = Math.min(100, (m.at_seconds / d) * 100) + "%";
-      b.title = formatTime(m.at_seconds) + " — " + m.body;
-      b.setAttribute("aria-label", "Comment at " + formatTime(m.at_seconds) + ": " + m.body);
-      b.addEventListener("click", function () { self.seek(m.at_seconds); if (self.opts.onMarker) self.opts.onMarker(m); });
-      self.timeline.appendChild(b);
-    });
-  };
-
-  Player.prototype.showError = function (message) {
-    if (!this.errorBox) return;
-    this.errorBox.textContent = message;
-    this.errorBox.hidden = false;
-  };
-
-  /* Make [data-seek] buttons inside `root` seek `player`, else the page's player (the
-     student's preview: a <video>, or Cloudflare's iframe through the SDK). */
-  function bindSeekLinks(root, player) {
-    root.addEventListener("click", function (ev) {
-      var btn = ev.target.closest("[data-seek]");
-      if (!btn) return;
-      var target = player || active;
-      if (!target) return;
-      target.seek(parseFloat(btn.dataset.seek));
-      if (!player) {
-        target.root.scrollIntoView({block: "nearest"});
-        (target.iframe || target.video).focus();
-      }
+      b.title = `${at} — ${m.body}`;
+      b.setAttribute("aria-label", `Comment at ${at}: ${m.body}`);
+      b.addEventListener("click", () => {
+        this.seek(m.at_seconds);
+        if (this.opts.onMarker) this.opts.onMarker(m);
+      });
+      this.timeline.appendChild(b);
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("[data-seek-links]").forEach(function (el) { bindSeekLinks(el, null); });
-  });
+  /** Show an error under the player (an error only: the box is role=alert). */
+  showError(message) {
+    if (!this.errorBox) return;
+    this.errorBox.textContent = message;
+    this.errorBox.hidden = false;
+  }
+}
 
-  window.VAPlayer = {Player: Player, formatTime: formatTime, fetchJson: fetchJson, iframeUrl: iframeUrl,
-                     bindSeekLinks: bindSeekLinks, isTyping: isTyping};
-})();
+/** Make [data-seek] buttons inside `root` seek `player`, else the page's player (the
+    student's preview: a <video>, or Cloudflare's iframe through the SDK). */
+export function bindSeekLinks(root, player = null) {
+  root.addEventListener("click", (ev) => {
+    const btn = ev.target.closest("[data-seek]");
+    if (!btn) return;
+    const target = player || active;
+    if (!target) return;
+    target.seek(parseFloat(btn.dataset.seek));
+    if (!player) {
+      target.root.scrollIntoView({ block: "nearest" });
+      (target.iframe || target.video).focus();
+    }
+  });
+}

@@ -1,13 +1,13 @@
 /* After dynamic registration: tell the LMS to close its registration frame
    (org.imsglobal.lti.close, LTI Dynamic Registration 3.7), now and on the button. The
-   script element carries the message subject in data-close-subject. */
-(function () {
-  "use strict";
-  var subject = document.currentScript.dataset.closeSubject;
-  function close() {
-    var target = window.opener || window.parent;
-    if (target && target !== window) { target.postMessage({subject: subject}, "*"); }
-  }
-  document.getElementById("close-registration").addEventListener("click", close);
-  close();
-})();
+   button carries the message subject in data-close-subject. */
+const button = document.getElementById("close-registration");
+const subject = button.dataset.closeSubject;
+
+function close() {
+  const target = window.opener || window.parent;
+  if (target && target !== window) target.postMessage({ subject }, "*");
+}
+
+button.addEventListener("click", close);
+close();

@@ -1,196 +1,205 @@
-/* The review pages: filters that apply as you choose them, local times, and on a submission
-   the time-coded comments (add, edit, delete, seek) and the grade form. Every call carries
-   the launch id in the X-LTI-Launch header so the page works without third-party cookies. */
-(function () {
-  "use strict";
+/* The review pages: filters that apply as you choose them, and on a submission the
+   time-coded comments (add, edit, delete, seek) around the player, and the grade form's
+   check. Comments go through api.js; the grade, release and retry are plain form posts. */
+import { ApiClient, secondsToWait } from "./api.js";
+import { formatDuration } from "./format.js";
+import { announce } from "./live.js";
+import { Player } from "./player.js";
 
-  function localTimes() {
-    document.querySelectorAll("time[datetime]").forEach(function (el) {
-      var d = new Date(el.getAttribute("datetime"));
-      if (!isNaN(d)) { el.title = el.textContent; el.textContent = d.toLocaleString(); }
-    });
-  }
+const FILTERS_ID = "filters";
+const DATA_ID = "review-data";
+// The page names the comment URL of comment 0; a comment's own URL ends in its id instead.
+const COMMENT_ID_PLACEHOLDER = /\/0$/;
 
-  function wireFilters() {
-    var form = document.getElementById("filters");
-    if (!form) return;
-    form.querySelectorAll("select").forEach(function (sel) {
-      sel.addEventListener("change", function () { form.submit(); });
-    });
-  }
+function wireFilters() {
+  const form = document.getElementById(FILTERS_ID);
+  if (!form) return;
+  form.querySelectorAll("select").forEach((sel) => {
+    sel.addEventListener("change", () => form.submit());
+  });
+}
 
-  function send(method, url, launch, body) {
-    return fetch(url, {
-      method: method, credentials: "same-origin",
-      headers: {"Accept": "application/json", "Content-Type": "application/json",
-                "X-Requested-With": "fetch", "X-LTI-Launch": launch},
-      body: body === undefined ? undefined : JSON.stringify(body)
-    }).then(function (r) {
-      return r.json().catch(function () { return {}; }).then(function (data) {
-        if (!r.ok) throw new Error((data.error && data.error.message) || ("The server answered " + r.status + "."));
-        return data;
-      });
-    });
-  }
+function button(className, text) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = className;
+  b.textContent = text;
+  return b;
+}
 
-  function ReviewPage(data) {
+class ReviewPage {
+  constructor(data) {
     this.data = data;
-    this.launch = data.launch;
+    this.api = new ApiClient(data.launch);
     this.comments = data.comments.slice();
     this.list = document.getElementById("comments");
     this.composer = document.getElementById("composer");
     this.body = document.getElementById("comment-body");
-    var root = document.getElementById("player");
-    var self = this;
-    this.player = root ? new window.VAPlayer.Player(root, {
-      launch: this.launch,
-      onCommentKey: data.canComment ? function () { self.openComposer(); } : null,
-      onMarker: function (m) { self.highlight(m.id); }
+    this.composerError = document.getElementById("composer-error");
+    const root = document.getElementById("player");
+    this.player = root ? new Player(root, {
+      api: this.api,
+      onCommentKey: data.canComment ? () => this.openComposer() : null,
+      onMarker: (m) => this.highlight(m.id)
     }) : null;
-    var addBtn = document.getElementById("add-comment");
-    if (addBtn) addBtn.addEventListener("click", function () { self.openComposer(); });
+    const addBtn = document.getElementById("add-comment");
+    if (addBtn) addBtn.addEventListener("click", () => this.openComposer());
     if (this.composer) this._wireComposer();
     this.render();
     this._wireGradeForm();
   }
 
-  ReviewPage.prototype.currentVideoComments = function () {
-    var vid = this.data.videoId;
-    return this.comments.filter(function (c) { return !vid || !c.video_id || c.video_id === vid; })
-      .sort(function (a, b) { return a.at_seconds - b.at_seconds; });
-  };
+  currentVideoComments() {
+    const vid = this.data.videoId;
+    return this.comments.filter((c) => !vid || !c.video_id || c.video_id === vid)
+      .sort((a, b) => a.at_seconds - b.at_seconds);
+  }
 
-  ReviewPage.prototype.render = function () {
-    var self = this, fmt = window.VAPlayer.formatTime, shown = this.currentVideoComments();
-    this.list.innerHTML = "";
-    shown.forEach(function (c) {
-      var li = document.createElement("li");
-      li.className = "comment";
-      li.dataset.commentId = c.id;
-      var seek = document.createElement("button");
-      seek.type = "button"; seek.className = "comment-time"; seek.textContent = fmt(c.at_seconds);
-      seek.setAttribute("aria-label", "Go to " + fmt(c.at_seconds));
-      seek.addEventListener("click", function () { if (self.player) self.player.seek(c.at_seconds); self.highlight(c.id); });
-      var text = document.createElement("div");
-      text.className = "comment-body"; text.textContent = c.body;
-      var meta = document.createElement("div");
-      meta.className = "comment-meta small muted";
-      meta.textContent = c.author + (c.edited ? " · edited" : "");
-      li.append(seek, text, meta);
-      if (c.mine) {
-        var edit = document.createElement("button");
-        edit.type = "button"; edit.className = "link-btn small"; edit.textContent = "Edit";
-        edit.addEventListener("click", function () { self.editComment(c, li); });
-        var del = document.createElement("button");
-        del.type = "button"; del.className = "link-btn small danger"; del.textContent = "Delete";
-        del.addEventListener("click", function () { self.deleteComment(c); });
-        meta.append(" · ", edit, " · ", del);
-      }
-      self.list.appendChild(li);
-    });
+  render() {
+    const shown = this.currentVideoComments();
+    this.list.textContent = "";
+    shown.forEach((c) => this.list.appendChild(this._item(c)));
     document.getElementById("no-comments").hidden = shown.length > 0;
-    document.getElementById("comment-count").textContent = shown.length ? "(" + shown.length + ")" : "";
+    document.getElementById("comment-count").textContent = shown.length ? `(${shown.length})` : "";
     if (this.player) this.player.setMarkers(shown);
-  };
+  }
 
-  ReviewPage.prototype.highlight = function (id) {
-    this.list.querySelectorAll(".comment").forEach(function (li) {
+  _item(c) {
+    const li = document.createElement("li");
+    li.className = "comment";
+    li.dataset.commentId = c.id;
+    const at = formatDuration(c.at_seconds);
+    const seek = button("comment-time", at);
+    seek.setAttribute("aria-label", `Go to ${at}`);
+    seek.addEventListener("click", () => {
+      if (this.player) this.player.seek(c.at_seconds);
+      this.highlight(c.id);
+    });
+    const text = document.createElement("div");
+    text.className = "comment-body";
+    text.textContent = c.body;
+    const meta = document.createElement("div");
+    meta.className = "comment-meta small muted";
+    meta.textContent = c.author + (c.edited ? " · edited" : "");
+    li.append(seek, text, meta);
+    if (c.mine) {
+      const edit = button("link-btn small", "Edit");
+      edit.addEventListener("click", () => this.editComment(c, li));
+      const del = button("link-btn small danger", "Delete");
+      del.addEventListener("click", () => this.deleteComment(c));
+      meta.append(" · ", edit, " · ", del);
+    }
+    return li;
+  }
+
+  highlight(id) {
+    this.list.querySelectorAll(".comment").forEach((li) => {
       li.classList.toggle("comment-active", String(li.dataset.commentId) === String(id));
     });
-  };
+  }
 
-  ReviewPage.prototype.openComposer = function () {
+  openComposer() {
     if (!this.composer) return;
-    var p = this.player;
+    const p = this.player;
     this.resumeAfter = p && !p.paused();
     if (p) p.pause();   // the video waits while the grader types
     this.at = p ? p.currentTime() : 0;
-    document.getElementById("composer-time").textContent = window.VAPlayer.formatTime(this.at);
+    document.getElementById("composer-time").textContent = formatDuration(this.at);
     this.composer.hidden = false;
-    document.getElementById("composer-error").hidden = true;
+    this.composerError.hidden = true;
     this.body.focus();
-  };
+  }
 
-  ReviewPage.prototype.closeComposer = function (resume) {
+  closeComposer(resume) {
     this.composer.hidden = true;
     this.body.value = "";
     if (resume && this.resumeAfter && this.player) this.player.play();
-    var play = document.getElementById("play");
+    const play = document.getElementById("play");
     if (play) play.focus();  // keyboard shortcuts work again at once
-  };
+  }
 
-  ReviewPage.prototype._wireComposer = function () {
-    var self = this;
-    this.composer.addEventListener("submit", function (ev) { ev.preventDefault(); self.saveComment(); });
-    document.getElementById("composer-cancel").addEventListener("click", function () { self.closeComposer(true); });
-    this.body.addEventListener("keydown", function (ev) {
-      if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); self.saveComment(); }
-      else if (ev.key === "Escape") { ev.preventDefault(); self.closeComposer(true); }
+  _wireComposer() {
+    this.composer.addEventListener("submit", (ev) => { ev.preventDefault(); this.saveComment(); });
+    document.getElementById("composer-cancel").addEventListener("click", () => this.closeComposer(true));
+    this.body.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); this.saveComment(); }
+      else if (ev.key === "Escape") { ev.preventDefault(); this.closeComposer(true); }
     });
-  };
+  }
 
-  ReviewPage.prototype.saveComment = function () {
-    var self = this, err = document.getElementById("composer-error");
-    var text = this.body.value.trim();
-    if (!text) { err.textContent = "Type a comment first, or press Esc to cancel."; err.hidden = false; return; }
-    send("POST", this.data.addCommentUrl, this.launch,
-         {at_seconds: this.at, body: text, video_id: this.data.videoId})
-      .then(function (res) { self.comments.push(res.comment); self.render(); self.highlight(res.comment.id); self.closeComposer(true); })
-      .catch(function (e) { err.textContent = e.message; err.hidden = false; });
-  };
+  _showComposerError(message) {
+    this.composerError.textContent = message;
+    this.composerError.hidden = false;
+  }
 
-  ReviewPage.prototype.commentUrl = function (id) {
-    return this.data.commentUrl.replace(/\/0$/, "/" + id);
-  };
+  /** Options for a comment call: a busy server is waited out, and the grader told so. */
+  _callOptions() {
+    return { onBusy: (ms) => announce(`The server is busy. Saving again in ${secondsToWait(ms)} s…`) };
+  }
 
-  ReviewPage.prototype.editComment = function (c, li) {
-    var self = this;
-    var area = document.createElement("textarea");
+  saveComment() {
+    const text = this.body.value.trim();
+    if (!text) { this._showComposerError("Type a comment first, or press Esc to cancel."); return; }
+    this.api.post(this.data.addCommentUrl,
+                  { at_seconds: this.at, body: text, video_id: this.data.videoId }, this._callOptions())
+      .then((res) => {
+        this.comments.push(res.comment);
+        this.render();
+        this.highlight(res.comment.id);
+        this.closeComposer(true);
+        announce(`Comment saved at ${formatDuration(res.comment.at_seconds)}.`);
+      })
+      .catch((e) => this._showComposerError(e.message));
+  }
+
+  commentUrl(id) {
+    return this.data.commentUrl.replace(COMMENT_ID_PLACEHOLDER, "/" + id);
+  }
+
+  editComment(c, li) {
+    const area = document.createElement("textarea");
     area.value = c.body; area.rows = 3; area.setAttribute("aria-label", "Edit comment");
-    var save = document.createElement("button");
-    save.type = "button"; save.className = "btn btn-small"; save.textContent = "Save";
-    var cancel = document.createElement("button");
-    cancel.type = "button"; cancel.className = "btn btn-secondary btn-small"; cancel.textContent = "Cancel";
-    var body = li.querySelector(".comment-body");
-    body.replaceWith(area);
+    const save = button("btn btn-small", "Save");
+    const cancel = button("btn btn-secondary btn-small", "Cancel");
+    li.querySelector(".comment-body").replaceWith(area);
     li.querySelector(".comment-meta").replaceChildren(save, " ", cancel);
     area.focus();
-    cancel.addEventListener("click", function () { self.render(); });
-    save.addEventListener("click", function () {
-      send("PATCH", self.commentUrl(c.id), self.launch, {body: area.value})
-        .then(function (res) { Object.assign(c, res.comment); self.render(); })
-        .catch(function (e) { window.alert(e.message); });
+    cancel.addEventListener("click", () => this.render());
+    save.addEventListener("click", () => {
+      this.api.patch(this.commentUrl(c.id), { body: area.value }, this._callOptions())
+        .then((res) => { Object.assign(c, res.comment); this.render(); announce("Comment changed."); })
+        .catch((e) => window.alert(e.message));
     });
-  };
+  }
 
-  ReviewPage.prototype.deleteComment = function (c) {
-    var self = this;
+  deleteComment(c) {
     if (!window.confirm("Delete this comment?")) return;
-    send("DELETE", this.commentUrl(c.id), this.launch)
-      .then(function () { self.comments = self.comments.filter(function (x) { return x.id !== c.id; }); self.render(); })
-      .catch(function (e) { window.alert(e.message); });
-  };
+    this.api.delete(this.commentUrl(c.id), this._callOptions())
+      .then(() => {
+        this.comments = this.comments.filter((x) => x.id !== c.id);
+        this.render();
+        announce("Comment deleted.");
+      })
+      .catch((e) => window.alert(e.message));
+  }
 
-  ReviewPage.prototype._wireGradeForm = function () {
-    var form = document.getElementById("grade-form");
+  _wireGradeForm() {
+    const form = document.getElementById("grade-form");
     if (!form) return;
-    var score = document.getElementById("score"), err = document.getElementById("score-error");
-    function check() {
-      var raw = score.value.trim(), max = parseFloat(score.max);
-      var bad = raw !== "" && (isNaN(Number(raw)) || Number(raw) < 0 || Number(raw) > max);
-      err.textContent = bad ? "The grade must be a number between 0 and " + score.max + "." : "";
+    const score = document.getElementById("score"), err = document.getElementById("score-error");
+    const check = () => {
+      const raw = score.value.trim(), max = parseFloat(score.max);
+      const bad = raw !== "" && (Number.isNaN(Number(raw)) || Number(raw) < 0 || Number(raw) > max);
+      err.textContent = bad ? `The grade must be a number between 0 and ${score.max}.` : "";
       err.hidden = !bad;
       score.setAttribute("aria-invalid", bad ? "true" : "false");
       return !bad;
-    }
+    };
     score.addEventListener("input", check);
-    form.addEventListener("submit", function (ev) { if (!check()) { ev.preventDefault(); score.focus(); } });
-  };
+    form.addEventListener("submit", (ev) => { if (!check()) { ev.preventDefault(); score.focus(); } });
+  }
+}
 
-  document.addEventListener("DOMContentLoaded", function () {
-    localTimes();
-    wireFilters();
-    var dataEl = document.getElementById("review-data");
-    if (dataEl) window.reviewPage = new ReviewPage(JSON.parse(dataEl.textContent));
-  });
-})();
+wireFilters();
+const dataEl = document.getElementById(DATA_ID);
+if (dataEl) new ReviewPage(JSON.parse(dataEl.textContent));

@@ -9,6 +9,7 @@ and talks to the fake SDK over postMessage as the real one does.
 from __future__ import annotations
 
 import json
+
 import pytest
 import responses
 

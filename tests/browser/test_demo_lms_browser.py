@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 
-
 def test_student_launch_opens_the_tool_inside_the_course_page(live_server, page):
     page.goto(f"{live_server.url}/demo-lms/")
     page.get_by_role("link", name="Ben Student").first.click()

@@ -1,6 +1,8 @@
 """The review page in real Chromium: comment with the keyboard, see the marker, seek by it."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from lti_tool.extensions import db
@@ -74,3 +76,70 @@ def test_grade_field_explains_an_out_of_range_grade(page, review_url):
     page.locator(".alert-success").wait_for()
     assert "Grade saved and released." in page.locator(".alert-success").inner_text()
     assert page.input_value("#score") == "88"
+
+
+# --- one way to call the tool, one way to write moments, one live region ---------------------
+
+BUSY = {"status": 429, "headers": {"Retry-After": "1", "Content-Type": "application/json"},
+        "body": '{"error": {"code": "rate_limited", "message": "Too many requests."}}'}
+MOMENTS = """() => {
+  const viewer = new Intl.DateTimeFormat(undefined, {dateStyle: "medium", timeStyle: "short"});
+  return [...document.querySelectorAll("time[datetime]")].map((t) => {
+    const iso = t.getAttribute("datetime");
+    const moment = new Date(/(Z|[+-]\\d\\d:?\\d\\d)$/.test(iso) ? iso : iso + "Z");
+    return [t.textContent, viewer.format(moment), t.title];
+  });
+}"""
+UTC_TEXT = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC$")
+
+
+def test_a_busy_server_is_waited_out_and_the_comment_saved(page, review_url):
+    posts = []
+
+    def busy_once(route):
+        if route.request.method == "POST":
+            posts.append(route.request.post_data)
+            if len(posts) == 1:
+                route.fulfill(**BUSY)
+                return
+        route.continue_()
+
+    page.route(re.compile(r".*/comments(\?.*)?$"), busy_once)
+    page.goto(review_url)
+    page.wait_for_function("() => document.getElementById('video').readyState >= 1")
+    page.locator("body").press("c")
+    page.locator("#comment-body").type("Said twice, saved once")
+    page.locator("#comment-body").press("Enter")
+    page.locator("#comments li.comment").wait_for()
+    assert "Said twice, saved once" in page.inner_text("#comments")
+    assert page.locator("#composer-error").is_hidden()
+    assert len(posts) == 2 and posts[0] == posts[1]
+
+
+def test_an_unreachable_tool_is_explained_the_same_way_everywhere(page, review_url):
+    page.route(re.compile(r".*/api/videos/\d+/playback(\?.*)?$"), lambda route: route.abort())
+    page.goto(review_url)
+    page.wait_for_selector("#player-error:not([hidden])")
+    assert page.inner_text("#player-error") == \
+        "The tool could not be reached. Check your connection and try again."
+
+
+def test_a_saved_grade_is_said_in_the_live_region(page, review_url):
+    page.goto(review_url)
+    page.fill("#score", "70")
+    page.click("button[value=stay]")
+    page.locator(".alert-success").wait_for()
+    page.wait_for_function("() => document.getElementById('live-status').textContent"
+                           " === 'Grade saved and released.'")
+
+
+def test_moments_read_the_same_on_the_list_and_the_review_page(page, live_server, review_url):
+    launch = review_url.split("launch=")[1]
+    for url in (f"{live_server.url}/review/assignment?launch={launch}", review_url):
+        page.goto(url)
+        page.locator("time[datetime]").first.wait_for()
+        moments = page.evaluate(MOMENTS)
+        assert moments, url
+        for shown, expected, title in moments:
+            assert shown == expected, (url, moments)
+            assert UTC_TEXT.match(title), title  # the server's UTC text stays at hand

@@ -4,13 +4,15 @@ and playback from the bucket. moto answers CORS preflights from the bucket's COR
 (and adds its own permissive headers), so no proxy is needed."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from lti_tool.extensions import db
 from lti_tool.models import Video
-from tests.s3_server import admin_client, app_config, cors_rules, moto_server, s3_bucket  # noqa: F401
+from tests.s3_server import (admin_client, app_config, cors_rules, moto_server,  # noqa: F401
+                             s3_bucket)
 from tests.uploading import room, three_part_video  # noqa: F401
 
 PART = 8 * 1024 * 1024
@@ -115,3 +117,27 @@ def test_pause_and_cancel(page, live_server, room, cors, big_mp4, moto_server, s
         video = db.session.scalars(db.select(Video)).one()
         assert video.status == "deleted" and video.error_code == "upload_cancelled"
     assert "Uploads" not in admin_client(moto_server).list_multipart_uploads(Bucket=s3_bucket)
+
+
+def test_a_busy_bucket_is_asked_again_after_its_retry_after(page, live_server, room, cors,
+                                                            big_mp4, moto_server, s3_bucket):
+    tried = []
+
+    def busy_once(route):
+        if route.request.method == "PUT":
+            tried.append(time.monotonic())
+            if len(tried) == 1:
+                route.fulfill(status=503, body="<Error><Code>SlowDown</Code></Error>",
+                              headers={"Retry-After": "3", "Content-Type": "application/xml",
+                                       "Access-Control-Allow-Origin": live_server.url,
+                                       "Access-Control-Expose-Headers": "ETag, Retry-After"})
+                return
+        route.continue_()
+
+    page.route("**/*partNumber=2*", busy_once)
+    launch = room.launch(room.student)
+    page.goto(f"{live_server.url}/assignment?launch={launch.id}")
+    page.set_input_files("#file-input", str(big_mp4))
+    page.wait_for_selector("#notice:has-text('Retrying in 3 s')", timeout=30000)
+    page.wait_for_selector("#current-status[data-status='ready']", timeout=60000)
+    assert len(tried) == 2 and tried[1] - tried[0] >= 2.9

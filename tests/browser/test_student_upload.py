@@ -2,6 +2,8 @@
 status, the preview player; and the drop zone reached and used with the keyboard alone."""
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,8 @@ def _vendor_installed():
 def open_assignment(page, live_server, room):
     launch = room.launch(room.student)
     page.goto(f"{live_server.url}/assignment?launch={launch.id}")
-    page.wait_for_function("() => window.VideoUpload && window.VideoUpload.page")  # script ready
+    page.wait_for_function(  # uploader.js ready
+        "() => document.getElementById('submission').dataset.ready === 'true'")
     return launch
 
 
@@ -122,3 +125,123 @@ def test_after_a_reload_the_page_offers_to_resume_the_same_file(app, page, live_
     resumed_offsets = [int(o) for o in patches[first_resumed:] if o is not None]
     assert resumed_offsets and resumed_offsets[0] > 0  # continued, did not start over
     assert page.locator("#history tbody tr").count() == 1
+
+
+# --- what the page says, and how it writes sizes and moments ---------------------------------
+
+POLITE_REGIONS = ("() => [...document.querySelectorAll("
+                  "'[aria-live=polite], [role=status], [role=log]')].map(e => e.id)")
+ALERT_REGIONS = ("() => [...document.querySelectorAll("
+                 "'[aria-live=assertive], [role=alert]')].map(e => e.id)")
+# Each <time datetime> as shown, beside what one viewer-locale formatter makes of it.
+MOMENTS = """() => {
+  const viewer = new Intl.DateTimeFormat(undefined, {dateStyle: "medium", timeStyle: "short"});
+  return [...document.querySelectorAll("time[datetime]")].map((t) => {
+    const iso = t.getAttribute("datetime");
+    const moment = new Date(/(Z|[+-]\\d\\d:?\\d\\d)$/.test(iso) ? iso : iso + "Z");
+    return [t.textContent, viewer.format(moment)];
+  });
+}"""
+BUSY_BODY = '{"error": {"code": "rate_limited", "message": "Too many requests."}}'
+
+
+def busy_answer(seconds: int) -> dict:
+    """A 429 as the tool sends it: JSON error, Retry-After."""
+    return {"status": 429, "body": BUSY_BODY,
+            "headers": {"Retry-After": str(seconds), "Content-Type": "application/json",
+                        "Tus-Resumable": "1.0.0"}}
+
+
+def record_live_regions(page) -> list:
+    """Record, in order, what the page's live regions say."""
+    said: list = []
+    page.expose_function("reportSaid", lambda region, text: said.append((region, text)))
+    page.evaluate("""() => ["live-status", "live-alert"].forEach((id) => {
+        const region = document.getElementById(id);
+        new MutationObserver(() => { if (region.textContent) window.reportSaid(id, region.textContent); })
+          .observe(region, {childList: true, characterData: true, subtree: true});
+      })""")
+    return said
+
+
+def test_state_changes_are_announced_and_progress_is_not(page, live_server, room, sample_webm):
+    open_assignment(page, live_server, room)
+    assert page.evaluate(POLITE_REGIONS) == ["live-status"]  # one polite region, no ticker
+    assert sorted(page.evaluate(ALERT_REGIONS)) == ["live-alert", "player-error"]  # errors only
+    said = record_live_regions(page)
+    page.set_input_files("#file-input", str(sample_webm))
+    wait_until_submitted(page)
+    page.wait_for_function(
+        "() => document.getElementById('live-status').textContent === 'Your video is submitted.'")
+    assert said[0] == ("live-status", "Uploading “sample.webm”.")
+    # "Upload complete. Checking your video…" may be overtaken by the answer: the newest wins.
+    assert said[-1] == ("live-status", "Your video is submitted.")
+    assert not any("%" in text or "left" in text for _, text in said)  # no progress tick
+
+
+def test_an_error_is_said_at_once(page, live_server, room, tmp_path):
+    open_assignment(page, live_server, room)
+    doc = tmp_path / "essay.pdf"
+    doc.write_bytes(b"%PDF-1.7 not a video")
+    page.set_input_files("#file-input", str(doc))
+    page.wait_for_function(
+        "() => document.getElementById('live-alert').textContent.includes('not an accepted')")
+    assert page.inner_text("#live-alert") == page.inner_text("#notice")
+    assert page.get_attribute("#notice", "role") is None
+
+
+def test_sizes_and_moments_read_as_on_every_page(page, live_server, room, sample_webm):
+    from datetime import datetime, timezone
+
+    from lti_tool.web.formatting import format_size
+    room.update_assignment(due_at=datetime(2031, 3, 1, 9, 5, tzinfo=timezone.utc))
+    open_assignment(page, live_server, room)
+    page.set_input_files("#file-input", str(sample_webm))
+    wait_until_submitted(page)
+    size = page.locator("#history tbody tr td").nth(2).inner_text()
+    assert size == format_size(sample_webm.stat().st_size)  # decimal, as the server writes
+    moments = page.evaluate(MOMENTS)
+    assert len(moments) == 2  # the due date and the upload
+    assert all(shown == expected and expected for shown, expected in moments), moments
+    assert page.get_attribute(".due time", "title") == "2031-03-01 09:05 UTC"
+
+
+def test_a_busy_upload_server_is_asked_again_after_its_retry_after(page, live_server, room,
+                                                                   sample_webm):
+    patches: list = []
+
+    def busy_once(route):
+        if route.request.method == "PATCH":
+            patches.append(time.monotonic())
+            if len(patches) == 1:
+                route.fulfill(**busy_answer(2))
+                return
+        route.continue_()
+
+    page.route("**/tus/**", busy_once)
+    open_assignment(page, live_server, room)
+    page.set_input_files("#file-input", str(sample_webm))
+    page.wait_for_selector("#notice:has-text('Retrying in 2 s')")
+    wait_until_submitted(page)
+    assert len(patches) >= 2 and patches[1] - patches[0] >= 1.9
+
+
+def test_a_busy_server_while_checking_the_video_shows_a_countdown(page, live_server, room,
+                                                                  sample_webm):
+    checks: list = []
+
+    def busy_once(route):
+        checks.append(route.request.url)
+        if len(checks) == 1:
+            route.fulfill(**busy_answer(3))
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/videos/\d+/status(\?.*)?$"), busy_once)
+    open_assignment(page, live_server, room)
+    page.set_input_files("#file-input", str(sample_webm))
+    page.wait_for_selector("#notice:has-text('The server is busy. Checking your video again in 3 s.')")
+    page.wait_for_selector("#notice:has-text('The server is busy. Checking your video again in 1 s.')")
+    page.wait_for_selector("#current-status[data-status='ready']", timeout=30000)
+    assert page.inner_text("#notice") == "Your video is submitted."
+    assert len(checks) >= 2

@@ -1,0 +1,2 @@
+"""Who is asking and what they may do: the launch behind a request (launches.py), what a
+user may see or change (permissions.py), and the roles the tool knows (roles.py)."""

@@ -1,0 +1,51 @@
+"""Every status name the tool stores, named once: videos, scores on their way to the LMS,
+registration policies and links."""
+from enum import StrEnum
+
+
+class VideoStatus(StrEnum):
+    """Lifecycle of one uploaded video (one attempt)."""
+
+    PENDING = "pending"  # upload created, no byte yet
+    UPLOADING = "uploading"
+    PROCESSING = "processing"  # all bytes in, being checked / transcoded
+    READY = "ready"
+    ERROR = "error"
+    DELETED = "deleted"
+
+
+FINAL_VIDEO_STATES = frozenset({VideoStatus.READY, VideoStatus.ERROR, VideoStatus.DELETED})
+# An attempt whose bytes are still on their way (a newer attempt abandons it).
+UNFINISHED_VIDEO_STATES = frozenset({VideoStatus.PENDING, VideoStatus.UPLOADING})
+
+
+class OutboxStatus(StrEnum):
+    """Delivery state of one score on its way to the LMS gradebook."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # gave up until someone retries; reason kept
+    SUPERSEDED = "superseded"  # a newer score for the same student replaced it
+
+
+class DeploymentPolicy(StrEnum):
+    """What to do with a deployment id we have not seen from a known registration."""
+
+    ALLOW = "allow"  # record it and let the launch through
+    REFUSE = "refuse"  # refuse the launch with a message for the admin
+
+
+class RegistrationMode(StrEnum):
+    """Who may register the tool by LTI Dynamic Registration (LTI_REGISTRATION)."""
+
+    OPEN = "open"  # anyone; each registration is its own tenant
+    LINK = "link"  # only with a one-time registration link an administrator made
+
+
+class RegistrationLinkState(StrEnum):
+    """Where a one-time registration link stands."""
+
+    UNUSED = "unused"
+    USED = "used"
+    EXPIRED = "expired"
+    REVOKED = "revoked"

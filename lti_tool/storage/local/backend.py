@@ -1,0 +1,278 @@
+"""The local-disk backend, the embedded default: our tus endpoint in, signed range requests out.
+
+Layout under LOCAL_STORAGE_DIR (ids are never file names; each maps to its sha256):
+    uploads/<sha256(upload id)>          partial tus uploads (see lti_tool.tus.store)
+    videos/<sha256(storage uid)>/video   the finished file
+    videos/<sha256(storage uid)>/thumb.jpg, meta.json
+
+This is the backend for one machine or a shared volume; in production at scale, bytes
+should bypass the app (Cloudflare or S3 backends).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from lti_tool.models import new_token
+from lti_tool.playback.grants import (GRANT_DOWNLOAD, GRANT_MEDIA, GRANT_THUMBNAIL, expiry_in,
+                                      sign_grant)
+from lti_tool.statuses import VideoStatus
+from lti_tool.storage.base import (Capability, CaptionStore, Downloads, ExpiredUpload,
+                                   ExpiringUploads, Health, HostedMedia, HostedUploads, Playback,
+                                   PlaybackKind, StorageBackend, StorageError, StoredObject,
+                                   UploadMethod, UploadNotFound, UploadRequest, UploadTicket,
+                                   UploadTooLarge, VideoInfo)
+from lti_tool.tus import uploads as tus_uploads
+from lti_tool.tus.store import FileStore, safe_name
+from lti_tool.uploads import video_checks
+from lti_tool.web.urls import public_url
+
+log = logging.getLogger(__name__)
+
+UPLOADS_DIR = "uploads"
+VIDEOS_DIR = "videos"
+VIDEO_FILE = "video"
+THUMB_FILE = "thumb.jpg"
+META_FILE = "meta.json"
+THUMB_MIME = "image/jpeg"
+
+# Captions are <language>.vtt beside the video; the tag is checked again here, as it names a file.
+CAPTIONS_SUFFIX = ".vtt"
+CAPTIONS_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}")
+
+
+class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Downloads,
+                   ExpiringUploads):
+    """Videos on this machine's disk, uploaded through our tus endpoint."""
+
+    name = "local"
+    capabilities = frozenset({Capability.TUS, Capability.SIGNED_PLAYBACK, Capability.THUMBNAILS,
+                              Capability.DOWNLOAD, Capability.APP_HOSTED, Capability.CAPTIONS})
+
+    def __init__(self, config: Mapping[str, Any]):
+        super().__init__(config)
+        self.root = Path(config["LOCAL_STORAGE_DIR"])
+        self._store = FileStore(self.root / UPLOADS_DIR)
+
+    # --- layout ---
+    def _dir(self, storage_uid: str) -> Path:
+        return self.root / VIDEOS_DIR / safe_name(storage_uid)
+
+    def _existing_dir(self, storage_uid: str) -> Path:
+        folder = self._dir(storage_uid)
+        if not (folder / META_FILE).exists():
+            raise UploadNotFound("This video is not in the local storage.")
+        return folder
+
+    def _meta(self, folder: Path) -> dict:
+        try:
+            return json.loads((folder / META_FILE).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _write_meta(self, folder: Path, meta: dict) -> None:
+        tmp = folder / (META_FILE + ".tmp")
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, folder / META_FILE)
+
+    # --- the interface ---
+    def create_upload(self, req: UploadRequest) -> UploadTicket:
+        """Make the video's folder and point the browser at our tus endpoint."""
+        limit = int(self.config["MAX_UPLOAD_BYTES"])
+        if req.size_bytes > limit:
+            raise UploadTooLarge(f"The video is larger than this site's limit of "
+                                 f"{limit} bytes.")
+        storage_uid = new_token()
+        folder = self._dir(storage_uid)
+        folder.mkdir(parents=True, exist_ok=False)
+        now = datetime.now(timezone.utc)
+        self._write_meta(folder, {"storage_uid": storage_uid, "created_at": now.isoformat(),
+                                  "video_id": req.video_id, "filename": req.filename})
+        chunk = int(self.config.get("UPLOAD_CHUNK_BYTES") or 0) or None
+        return UploadTicket(
+            method=UploadMethod.TUS, storage_uid=storage_uid,
+            endpoint=public_url("tus.create"), chunk_size=chunk,
+            expires_at=now + timedelta(hours=int(self.config["UPLOAD_EXPIRY_HOURS"])))
+
+    def inspect(self, storage_uid: str, backend_data: Mapping[str, Any] | None = None) -> VideoInfo:
+        """Check the finished file (signature, ffprobe) or report the upload's progress."""
+        folder = self._existing_dir(storage_uid)
+        path = folder / VIDEO_FILE
+        if not path.exists():
+            upload_id = (backend_data or {}).get(tus_uploads.UPLOAD_ID_KEY)
+            received = self._store.offset(upload_id) if upload_id else None
+            if received is None:
+                return VideoInfo(status=VideoStatus.PENDING)
+            return VideoInfo(status=VideoStatus.UPLOADING, size_bytes=received)
+        meta = self._meta(folder)
+        stat = path.stat()
+        check = meta.get("check")
+        if not check or check.get("stamp") != [stat.st_size, stat.st_mtime_ns]:
+            check = self._check(path, meta, stat)
+        thumb = folder / THUMB_FILE
+        if check["ok"] and not thumb.exists():
+            video_checks.make_thumbnail(path, thumb, check.get("duration_seconds"))
+        if not check["ok"]:
+            return VideoInfo(status=VideoStatus.ERROR, size_bytes=stat.st_size,
+                             error_code=check["error_code"],
+                             error_message=check["error_message"])
+        return VideoInfo(status=VideoStatus.READY, size_bytes=stat.st_size,
+                         duration_seconds=check.get("duration_seconds"),
+                         width=check.get("width"), height=check.get("height"),
+                         has_thumbnail=thumb.exists())
+
+    def _check(self, path: Path, meta: dict, stat: os.stat_result) -> dict:
+        result = video_checks.check_video(path)
+        check = {"stamp": [stat.st_size, stat.st_mtime_ns], "ok": result.ok,
+                 "container": result.container.name if result.container else None,
+                 "mime_type": result.container.mime_type if result.container else None,
+                 "duration_seconds": result.duration_seconds, "width": result.width,
+                 "height": result.height, "probed": result.probed,
+                 "error_code": result.error_code, "error_message": result.error_message}
+        meta["check"] = check
+        self._write_meta(path.parent, meta)
+        return check
+
+    def playback(self, storage_uid: str, *, viewer_id: int, video_id: int,
+                 ttl_seconds: int, client_address: str | None = None) -> Playback:
+        """Sign a media URL for this viewer and video, served with range requests."""
+        folder = self._existing_dir(storage_uid)
+        if not (folder / VIDEO_FILE).exists():
+            raise UploadNotFound("This video has not finished uploading.")
+        expires = expiry_in(ttl_seconds)
+        token = sign_grant(GRANT_MEDIA, video_id=video_id, viewer_id=viewer_id, expires=expires,
+                           address=client_address)
+        url = public_url("playback.media", video_id=video_id, token=token)
+        mime = (self._meta(folder).get("check") or {}).get("mime_type")
+        return Playback(kind=PlaybackKind.FILE, url=url, expires_at=expires,
+                        thumbnail_url=self.thumbnail_url(storage_uid, viewer_id=viewer_id,
+                                                         video_id=video_id,
+                                                         ttl_seconds=ttl_seconds,
+                                                         client_address=client_address),
+                        mime_type=mime or "video/mp4")
+
+    def thumbnail_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
+                      ttl_seconds: int, client_address: str | None = None) -> str | None:
+        """Sign a thumbnail URL, or None when no thumbnail was made."""
+        if self.thumbnail_path(storage_uid) is None:
+            return None
+        token = sign_grant(GRANT_THUMBNAIL, video_id=video_id, viewer_id=viewer_id,
+                           expires=expiry_in(ttl_seconds), address=client_address)
+        return public_url("playback.thumbnail", video_id=video_id, token=token)
+
+    def download_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
+                     ttl_seconds: int, filename: str | None = None,
+                     client_address: str | None = None) -> str:
+        """Sign a URL that downloads the original file."""
+        self.media_path(storage_uid)
+        token = sign_grant(GRANT_DOWNLOAD, video_id=video_id, viewer_id=viewer_id,
+                           expires=expiry_in(ttl_seconds), address=client_address)
+        return public_url("playback.media", video_id=video_id, token=token)
+
+    def received_bytes(self, storage_uid: str,
+                       backend_data: Mapping[str, Any] | None = None) -> int | None:
+        """Return the bytes our tus endpoint holds of the upload feeding this video."""
+        return tus_uploads.received(backend_data)
+
+    def finish_upload(self, storage_uid: str,
+                      backend_data: Mapping[str, Any] | None = None) -> bool:
+        """Move a complete tus upload into place (if a worker died before it did)."""
+        return tus_uploads.finish(backend_data)
+
+    def delete(self, storage_uid: str, backend_data: Mapping[str, Any] | None = None) -> None:
+        """Remove the video's folder and any partial upload feeding it."""
+        tus_uploads.discard(self._store, backend_data)
+        shutil.rmtree(self._dir(storage_uid), ignore_errors=True)
+
+    def expire_uploads(self) -> list[ExpiredUpload]:
+        """Remove tus uploads past their expiry (UPLOAD_EXPIRY_HOURS, sliding with each
+        PATCH) and partial files nobody owns."""
+        return tus_uploads.expire(self._store)
+
+    def list_objects(self) -> Iterator[StoredObject]:
+        """Yield every video folder, named by the uid kept in its meta.json."""
+        videos = self.root / VIDEOS_DIR
+        if not videos.is_dir():
+            return
+        for entry in os.scandir(videos):
+            if not entry.is_dir():
+                continue
+            folder = Path(entry.path)
+            meta = self._meta(folder)
+            uid = meta.get("storage_uid")
+            if not uid:
+                continue
+            video = folder / VIDEO_FILE
+            created = meta.get("created_at")
+            yield StoredObject(storage_uid=uid,
+                               size_bytes=video.stat().st_size if video.exists() else None,
+                               created_at=datetime.fromisoformat(created) if created else None)
+
+    def health(self) -> Health:
+        """Check the storage folder is writable and report the free space."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".health-{os.getpid()}-{time.monotonic_ns()}"
+            probe.write_bytes(b"ok")
+            probe.unlink()
+            free = shutil.disk_usage(self.root).free
+        except OSError as exc:
+            return Health(ok=False, detail=f"{self.root} is not writable: {exc.strerror}")
+        return Health(ok=True, detail=f"{free // (1024 ** 3)} GiB free in {self.root}")
+
+    # --- hosted by the app ---
+    def tus_store(self) -> FileStore:
+        return self._store
+
+    def attach_upload(self, storage_uid: str, upload_id: str) -> None:
+        """Move the finished tus upload into the video's folder."""
+        folder = self._existing_dir(storage_uid)
+        self._store.move_to(upload_id, folder / VIDEO_FILE)
+
+    def media_path(self, storage_uid: str) -> Path:
+        path = self._dir(storage_uid) / VIDEO_FILE
+        if not path.exists():
+            raise UploadNotFound("This video is not in the local storage.")
+        return path
+
+    def thumbnail_path(self, storage_uid: str) -> Path | None:
+        path = self._dir(storage_uid) / THUMB_FILE
+        return path if path.exists() else None
+
+    def media_mime_type(self, storage_uid: str) -> str:
+        """Return the MIME type the signature check found (video/mp4 when unknown)."""
+        check = self._meta(self._dir(storage_uid)).get("check") or {}
+        return check.get("mime_type") or "video/mp4"
+
+    # --- captions (Capability.CAPTIONS): <language>.vtt beside the video ---
+    def captions_path(self, storage_uid: str, language: str) -> Path:
+        """Return where one language's WebVTT file lives (it may not exist yet)."""
+        if not CAPTIONS_LANGUAGE.fullmatch(language or ""):
+            raise StorageError("This is not a language tag.", code="bad_language",
+                               http_status=400)
+        return self._existing_dir(storage_uid) / f"{language}{CAPTIONS_SUFFIX}"
+
+    def upload_captions(self, storage_uid: str, language: str, vtt: bytes) -> None:
+        """Store (or replace) one language's WebVTT file, atomically."""
+        path = self.captions_path(storage_uid, language)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(vtt)
+        os.replace(tmp, path)
+
+    def list_captions(self, storage_uid: str) -> list[dict]:
+        """Return the languages that have a WebVTT file, all ready."""
+        folder = self._existing_dir(storage_uid)
+        return [{"language": path.stem, "label": None, "generated": False, "status": "ready"}
+                for path in sorted(folder.glob(f"*{CAPTIONS_SUFFIX}"))
+                if CAPTIONS_LANGUAGE.fullmatch(path.stem)]
+
+    def delete_captions(self, storage_uid: str, language: str) -> None:
+        """Remove one language's WebVTT file; removing it twice is fine."""
+        self.captions_path(storage_uid, language).unlink(missing_ok=True)

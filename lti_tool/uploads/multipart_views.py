@@ -1,0 +1,116 @@
+"""The browser's S3 multipart flow: sign parts, list parts, complete, abort (`/api/uploads/<id>/multipart`).
+
+Only JSON passes here; the parts go from the browser to the bucket with the URLs signed
+here. Every call checks that the launching student owns the attempt and that it is still
+an unfinished multipart upload.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, jsonify
+
+from lti_tool import audit
+from lti_tool.access.launches import current_launch, require_launch
+from lti_tool.access.roles import Role
+from lti_tool.audit import EventType
+from lti_tool.errors import Conflict, NotFound, ToolError
+from lti_tool.extensions import db
+from lti_tool.models import Video, utcnow
+from lti_tool.statuses import UNFINISHED_VIDEO_STATES, VideoStatus
+from lti_tool.storage import storage_for
+from lti_tool.storage.base import Capability
+from lti_tool.uploads.attempts import complete_upload
+from lti_tool.uploads.status import video_status
+from lti_tool.web.request_input import json_body
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("multipart", __name__, url_prefix="/api/uploads/<int:video_id>/multipart")
+
+CANCELLED = "upload_cancelled"
+CANCELLED_MESSAGE = "You cancelled this upload."
+
+
+def _own_open_upload(video_id: int) -> Video:
+    """Load the launching student's unfinished multipart attempt, or refuse."""
+    launch = current_launch()
+    video = db.session.get(Video, video_id)
+    if (video is None or video.submission.user_id != launch.user_id
+            or video.submission.assignment_id != launch.assignment_id):
+        raise NotFound("No such upload.")
+    if not storage_for(video.backend).supports(Capability.MULTIPART) or not (
+            video.backend_data or {}).get("upload_id"):
+        raise NotFound("This upload does not take parts.")
+    if video.status not in UNFINISHED_VIDEO_STATES:
+        raise Conflict("This upload is already finished or was cancelled.",
+                       code="upload_closed")
+    return video
+
+
+def _is_whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _describe(video: Video) -> dict:
+    data = video.backend_data or {}
+    return {"video_id": video.id, "size_bytes": data.get("size"),
+            "part_size": data.get("part_size"), "part_count": data.get("part_count")}
+
+
+@bp.post("/sign")
+@require_launch([Role.LEARNER])
+def sign(video_id: int):
+    """Return presigned PUT URLs for the part numbers asked for."""
+    video = _own_open_upload(video_id)
+    numbers = json_body().get("part_numbers")
+    if not isinstance(numbers, list) or not all(_is_whole(n) for n in numbers):
+        raise ToolError("Send {\"part_numbers\": [1, 2, ...]}.", code="bad_request")
+    parts = storage_for(video.backend).sign_parts(video.storage_uid, video.backend_data,
+                                                  numbers)
+    if video.status == VideoStatus.PENDING:
+        video.status = VideoStatus.UPLOADING
+        db.session.commit()
+    ttl = int(current_app.config.get("S3_PART_URL_TTL_SECONDS", 3600))
+    return jsonify({"parts": [{"part_number": p.part_number, "url": p.url} for p in parts],
+                    "expires_in": ttl})
+
+
+@bp.get("/parts")
+@require_launch([Role.LEARNER])
+def parts(video_id: int):
+    """Return the part size and the parts already stored (to resume after a reload)."""
+    video = _own_open_upload(video_id)
+    held = storage_for(video.backend).list_parts(video.storage_uid, video.backend_data)
+    return jsonify(dict(_describe(video), parts=held))
+
+
+@bp.post("/complete")
+@require_launch([Role.LEARNER])
+def complete(video_id: int):
+    """Join the parts into the video and start checking it; returns the attempt's status."""
+    video = _own_open_upload(video_id)
+    claimed = json_body(required=False).get("parts")
+    if claimed is not None and not (isinstance(claimed, list) and all(
+            isinstance(p, dict) and _is_whole(p.get("part_number"))
+            and isinstance(p.get("etag", ""), str) for p in claimed)):
+        raise ToolError("parts must be a list of {part_number, etag}.", code="bad_request")
+    storage_for(video.backend).complete_multipart(video.storage_uid, video.backend_data,
+                                                  claimed or [])
+    complete_upload(video)
+    return jsonify(video_status(video))
+
+
+@bp.post("/abort")
+@require_launch([Role.LEARNER])
+def abort(video_id: int):
+    """Cancel the upload at the student's request and free its stored parts."""
+    video = _own_open_upload(video_id)
+    storage_for(video.backend).abort_multipart(video.storage_uid, video.backend_data)
+    video.status = VideoStatus.DELETED
+    video.deleted_at = utcnow()
+    video.error_code, video.error_message = CANCELLED, CANCELLED_MESSAGE
+    audit.record(EventType.UPLOAD_DELETED, actor=video.submission.user, target=video,
+                 course_id=video.submission.assignment.course_id)
+    db.session.commit()
+    return jsonify(video_status(video))

@@ -1,0 +1,32 @@
+"""The student's side of an assignment: the assignment page with the uploader."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template, url_for
+
+from lti_tool.access.launches import assignment_launch, current_role, require_launch
+from lti_tool.storage import current_storage
+from lti_tool.uploads.rules import upload_method
+from lti_tool.uploads.status import submission_state
+from lti_tool.web.urls import public_url
+
+bp = Blueprint("student", __name__)
+
+
+@bp.get("/assignment")
+@require_launch(assignment=True)
+def assignment():
+    """Show the launched assignment, its limits, the uploader and the attempts so far."""
+    launch = assignment_launch()
+    state = submission_state(launch)
+    page = {
+        "launch_id": launch.id, "user_id": launch.user_id,
+        "assignment_id": launch.assignment_id, "role": current_role(),
+        "upload_method": upload_method(current_storage()),
+        "chunk_size": current_app.config.get("UPLOAD_CHUNK_BYTES") or None,
+        "urls": {"uploads": url_for("uploads.state"),
+                 "videos": url_for("playback.status", video_id=0).rsplit("/0/", 1)[0],
+                 "tus": public_url("tus.create")},
+        "state": state,
+    }
+    return render_template("student/assignment.html", launch=launch,
+                           assignment=launch.assignment, state=state, page=page)

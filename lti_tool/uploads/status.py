@@ -1,0 +1,67 @@
+"""What the student's page shows of a submission and its attempts (JSON for its script)."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from lti_tool.errors import StorageError
+from lti_tool.models import LaunchRecord, Video
+from lti_tool.statuses import FINAL_VIDEO_STATES, UNFINISHED_VIDEO_STATES
+from lti_tool.storage import storage_for
+from lti_tool.uploads.attempts import find_submission
+from lti_tool.uploads.rules import allowed_formats, can_replace, size_limit
+
+log = logging.getLogger(__name__)
+
+
+def iso(value: datetime | None) -> str | None:
+    """Write a moment for a script (ISO 8601), or None."""
+    return value.isoformat() if value else None
+
+
+def received_bytes(video: Video) -> int | None:
+    """Return how many bytes of an unfinished upload the storage holds (None: unknown)."""
+    if video.status not in UNFINISHED_VIDEO_STATES:
+        return None
+    try:
+        return storage_for(video.backend).received_bytes(video.storage_uid, video.backend_data)
+    except StorageError as exc:
+        log.info("could not ask how much of video %s arrived: %s", video.id, exc.message)
+        return None
+
+
+def video_status(video: Video) -> dict:
+    """Describe one attempt for the page."""
+    submission = video.submission
+    return {
+        "id": video.id, "attempt": video.attempt, "status": video.status,
+        "filename": video.filename, "size_bytes": video.size_bytes,
+        "received_bytes": received_bytes(video),
+        "duration_seconds": video.duration_seconds, "width": video.width,
+        "height": video.height, "has_thumbnail": video.has_thumbnail,
+        "error_code": video.error_code, "error_message": video.error_message,
+        "created_at": iso(video.created_at), "uploaded_at": iso(video.uploaded_at),
+        "ready_at": iso(video.ready_at),
+        "is_current": submission.current_video_id == video.id,
+        "final": video.status in FINAL_VIDEO_STATES,
+    }
+
+
+def submission_state(launch: LaunchRecord) -> dict:
+    """Describe the launching student's submission: limits, attempts, what they may do."""
+    assignment = launch.assignment
+    submission = find_submission(assignment, launch.user)
+    attempts = [video_status(v) for v in reversed(submission.videos)] if submission else []
+    return {
+        "assignment": {"id": assignment.id, "title": assignment.title,
+                       "due_at": iso(assignment.due_at), "locked": assignment.locked},
+        "limits": {"max_bytes": size_limit(assignment),
+                   "formats": allowed_formats(assignment),
+                   "max_duration_seconds": assignment.max_duration_seconds},
+        "submission": None if submission is None else {
+            "id": submission.id, "submitted_at": iso(submission.submitted_at),
+            "current_video_id": submission.current_video_id,
+            "graded": submission.graded_at is not None},
+        "attempts": attempts,
+        "can_upload": can_replace(assignment, submission),
+    }
