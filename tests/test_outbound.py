@@ -153,21 +153,35 @@ def test_loopback_allowed_reaches_the_server(server):
 
 
 # ---- DNS rebinding ----
+def _two_servers_on_one_port() -> tuple[TcpServer, TcpServer]:
+    """Listen on 127.0.0.2 and 127.0.0.1 at one port number (another process may hold the
+    first number tried on 127.0.0.1, so try a few)."""
+    for _ in range(50):
+        checked = TcpServer(answer(200, {"who": "checked"}), host="127.0.0.2")
+        try:
+            rebound = TcpServer(answer(200, {"who": "rebound"}), host="127.0.0.1",
+                                port=checked.port)
+        except OSError:
+            checked.close()
+            continue
+        return checked, rebound
+    raise AssertionError("no port number free on both loopback addresses")
+
+
 def test_the_connection_goes_to_the_address_that_was_checked(fake_dns, connect_attempts):
     """The name answers 127.0.0.2 (allowed) first and 127.0.0.1 (forbidden) after: a client
     that resolved again to connect would reach the forbidden one."""
     intranet = AddressPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.2/32"),))
-    with TcpServer(answer(200, {"who": "checked"}), host="127.0.0.2") as checked:
-        with TcpServer(answer(200, {"who": "rebound"}), host="127.0.0.1",
-                       port=checked.port) as rebound:
-            fake_dns.set("rebind.test", "127.0.0.2", "127.0.0.1")
-            resp = OutboundSession(intranet).get(f"http://rebind.test:{checked.port}/")
-            assert resp.json() == {"who": "checked"}
-            assert fake_dns.lookups["rebind.test"] == 1
-            time.sleep(0.2)
-            assert rebound.accepted == 0
-            assert b"Host: rebind.test:%d" % checked.port in checked.heads[0]
-            assert [a[0] for a in ports_tried(connect_attempts, checked.port)] == ["127.0.0.2"]
+    checked, rebound = _two_servers_on_one_port()
+    with checked, rebound:
+        fake_dns.set("rebind.test", "127.0.0.2", "127.0.0.1")
+        resp = OutboundSession(intranet).get(f"http://rebind.test:{checked.port}/")
+        assert resp.json() == {"who": "checked"}
+        assert fake_dns.lookups["rebind.test"] == 1
+        time.sleep(0.2)
+        assert rebound.accepted == 0
+        assert b"Host: rebind.test:%d" % checked.port in checked.heads[0]
+        assert [a[0] for a in ports_tried(connect_attempts, checked.port)] == ["127.0.0.2"]
 
 
 def test_a_name_that_answers_forbidden_first_is_refused_even_if_it_would_change(
