@@ -153,6 +153,9 @@ class User(db.Model):
     picture: Mapped[Optional[str]] = mapped_column(String(1024))
     # Institution / system administrator of this platform (from the last launch).
     is_platform_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Granted by an operator (`admins add`) for LMSs whose launches carry no admin role;
+    # kept across launches, unlike is_platform_admin.
+    admin_granted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
 
@@ -248,6 +251,8 @@ class Assignment(db.Model):
     lineitem_synced_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Days a video is kept before retention deletes it; None: the site's retention period.
+    retention_days: Mapped[Optional[int]] = mapped_column(Integer)
     # Custom parameters from deep linking (our settings travel with the link).
     custom: Mapped[Optional[dict]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -325,6 +330,8 @@ class Video(db.Model):
     uploaded_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     ready_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     deleted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # Legal hold: retention and deletions leave this video alone until the hold is lifted.
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
 
     submission: Mapped[Submission] = relationship(
         back_populates="videos", foreign_keys=[submission_id])
@@ -509,6 +516,26 @@ class JobLock(db.Model):
 
     def __repr__(self) -> str:
         return f"<JobLock {self.name} owner={self.owner} until={self.locked_until}>"
+
+
+class JobRun(db.Model):
+    """One run of a background job: when, how long, what it counted, how it ended."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (Index("ix_job_run_name_started", "name", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    duration_seconds: Mapped[Optional[float]] = mapped_column(Float)
+    ok: Mapped[Optional[bool]] = mapped_column(Boolean)  # None while running
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    counts: Mapped[Optional[dict]] = mapped_column(JSON)
+    error: Mapped[Optional[str]] = mapped_column(Text)
+
+    def __repr__(self) -> str:
+        return f"<JobRun {self.id} {self.name} ok={self.ok}>"
 
 
 class RateCounter(db.Model):
