@@ -252,3 +252,38 @@ def test_backoff_grows_with_jitter_and_cap():
     firsts = {outbox.backoff_seconds(1) for _ in range(20)}
     assert len(firsts) > 1 and all(15 <= d <= 30 for d in firsts)
     assert all(outbox.backoff_seconds(30) <= outbox.MAX_DELAY_SECONDS for _ in range(10))
+
+
+def test_a_delivery_that_raises_keeps_the_score_pending_and_sends_it_later(app, room, fake,
+                                                                           monkeypatch):
+    fake.link()
+    fake.accept_scores()
+    grade(room, 7, "kept through a bug")
+
+    def broken(assignment, payload):
+        raise RuntimeError("a bug in the sender")
+    monkeypatch.setattr(outbox.ags, "send_score", broken)
+    assert outbox.deliver_scores() == {"delivered": 0, "retry": 1, "failed": 0, "superseded": 0}
+    [row] = rows()
+    assert row.status == OutboxStatus.PENDING and row.claimed_by is None
+    assert "Internal error (RuntimeError)" in row.last_error
+    assert row.next_attempt_at > utcnow()
+    monkeypatch.undo()
+    make_due()
+    assert outbox.deliver_scores()["delivered"] == 1
+    [sent] = fake.sent_scores()
+    assert sent["scoreGiven"] == 7 and sent["comment"] == "kept through a bug"
+
+
+def test_resaving_a_released_grade_with_release_unticked_tells_the_lms_it_is_pending(
+        app, room, fake):
+    fake.link()
+    fake.accept_scores()
+    grade(room, 9, "first look", release=True)
+    outbox.deliver_scores()
+    grade(room, 9, "first look", release=False)  # the form saved again, "release" unticked
+    outbox.deliver_scores()
+    first, second = fake.sent_scores()
+    assert first["gradingProgress"] == "FullyGraded" and first["scoreGiven"] == 9
+    assert second["gradingProgress"] == "PendingManual" and "scoreGiven" not in second
+    assert "comment" not in second

@@ -162,3 +162,15 @@ def test_status_reports_the_attempt(client, room, uploaded):
     assert body["status"] == "ready" and body["final"] and body["is_current"]
     if HAS_FFMPEG:
         assert body["width"] == 320 and body["height"] == 240
+
+
+def test_an_instructors_signed_url_for_one_video_does_not_open_another(app, client, room,
+                                                                       uploaded, sample_mp4):
+    """The instructor may watch both videos, so only the grant's own video id can refuse."""
+    second = TusClient(client, room.launch(room.other_student))
+    ticket, _, _ = second.upload(sample_mp4.read_bytes())
+    assert grant(client, room, "instructor", ticket["video_id"]).status_code == 200
+    url = media_path(grant(client, room, "instructor", uploaded).get_json()["url"])
+    assert client.get(url).status_code == 200
+    moved = url.replace(f"/videos/{uploaded}/", f"/videos/{ticket['video_id']}/")
+    assert client.get(moved).status_code == 403

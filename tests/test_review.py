@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event
@@ -278,3 +279,33 @@ def test_readonly_sees_the_page_without_grading_controls(app, client, room):
                       headers=hdr(room.launch(mentor))).get_data(as_text=True)
     assert 'id="score"' in page and "disabled" in page.split('id="score"')[1].split(">")[0]
     assert "Save and next" not in page and 'id="add-comment"' not in page
+
+
+def test_late_submissions_carry_the_badge_and_the_timing_filter_finds_them(app, client, room):
+    ready_video(room)  # submitted now
+    on_time_video = ready_video(room, student=room.other_student)
+    room.assignment.due_at = utcnow() - timedelta(hours=1)
+    on_time = db.session.get(Video, on_time_video.id).submission
+    on_time.submitted_at = utcnow() - timedelta(hours=2)
+    db.session.commit()
+    launch = room.launch(room.instructor)
+
+    def body(query=""):
+        html = client.get(f"/review/assignment{query}", headers=hdr(launch)).get_data(
+            as_text=True)
+        return html.split("<tbody>")[1].split("</tbody>")[0]
+
+    rows = {row.split("</tr>")[0] for row in body().split("<tr")[1:]}
+    [late_row] = [r for r in rows if room.student.display_name in r]
+    [on_time_row] = [r for r in rows if room.other_student.display_name in r]
+    assert "badge-late" in late_row and "badge-late" not in on_time_row
+    late_only = body("?late=late")
+    assert room.student.display_name in late_only
+    assert room.other_student.display_name not in late_only
+    on_time_only = body("?late=on_time")
+    assert room.other_student.display_name in on_time_only
+    assert room.student.display_name not in on_time_only
+    page = client.get(f"/review/students/{room.student.id}", headers=hdr(launch))
+    assert "badge-late" in page.get_data(as_text=True)
+    page = client.get(f"/review/students/{room.other_student.id}", headers=hdr(launch))
+    assert "badge-late" not in page.get_data(as_text=True)

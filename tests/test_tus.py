@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,8 @@ from werkzeug.http import parse_date
 from lti_tool.extensions import db
 from lti_tool.models import Upload, Video, utcnow
 from lti_tool.statuses import VideoStatus
+from lti_tool.storage import current_storage
+from lti_tool.storage.jobs import expire_unfinished_uploads
 from lti_tool.tus.protocol import (OFFSET_OCTET_STREAM, TUS_CHECKSUM_ALGORITHM, TUS_EXTENSION,
                                    TUS_MAX_SIZE, TUS_RESUMABLE, TUS_VERSION, TUS_VERSION_HEADER,
                                    UPLOAD_CHECKSUM, UPLOAD_EXPIRES, UPLOAD_LENGTH, UPLOAD_METADATA,
@@ -304,3 +307,19 @@ def test_a_dropped_connection_keeps_the_bytes_already_written(app, student_tus):
         environ_overrides={"wsgi.input": Dropping(), "CONTENT_LENGTH": str(3 * 1024 * 1024)})
     assert resp.status_code < 500
     assert student_tus.head(location).headers[UPLOAD_OFFSET] == str(1024 * 1024 + 5)
+
+
+def test_cleanup_keeps_a_fresh_partial_file_whose_row_is_not_written_yet(app):
+    """A PATCH may have created the file an instant before its row commits: keep it."""
+    with app.app_context():
+        store = current_storage().tus_store()
+        store.directory.mkdir(parents=True, exist_ok=True)
+        fresh = store.directory / hashlib.sha256(b"fresh").hexdigest()
+        stale = store.directory / hashlib.sha256(b"stale").hexdigest()
+        fresh.write_bytes(b"x" * 10)
+        stale.write_bytes(b"x" * 10)
+        old = (utcnow() - timedelta(hours=app.config["UPLOAD_EXPIRY_HOURS"] + 1)).timestamp()
+        os.utime(stale, (old, old))
+        expire_unfinished_uploads()
+        assert fresh.exists()
+        assert not stale.exists()
