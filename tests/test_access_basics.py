@@ -3,6 +3,8 @@ import pytest
 
 from tests.factories import room  # noqa: F401  (fixture)
 
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
+
 
 def test_page_without_launch_asks_to_open_from_course(client):
     resp = client.get("/assignment", headers={"Accept": "text/html"})

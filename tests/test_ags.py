@@ -14,6 +14,8 @@ from lti_tool.lti.service_token import (ScopeNotGranted, ServiceRefused, Service
 from lti_tool.models import AccessToken
 from tests.agsfake import fake, room  # noqa: F401  (fixtures)
 
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
+
 
 def score_for(room, **kw):
     return ags.build_score(user_sub=room.student.sub, timestamp=datetime.now(timezone.utc),

@@ -16,6 +16,8 @@ from tests.factories import (Classroom, make_assignment, make_course, make_launc
                              make_user)
 from tests.review_fixtures import ready_video
 
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
+
 UID = "ea95132c15732412d22c1476fa83f27a"
 CAPTIONS = f"{cf.STREAM}/{UID}/captions"
 VTT = b"WEBVTT\n\n00:00:01.000 --> 00:00:04.000\nHello, class.\n"

@@ -15,6 +15,8 @@ from tests.factories import Classroom
 
 from . import cloudflare_fake as cf
 
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
+
 
 @pytest.fixture
 def app_config(app_config):

@@ -11,6 +11,8 @@ from lti_tool.extensions import db
 from lti_tool.models import AuditEvent
 from tests.platform_kit import LIS, LTI, browser, parse_form, platform  # noqa: F401  (fixtures)
 
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
+
 DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
 
 

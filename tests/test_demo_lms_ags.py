@@ -12,6 +12,8 @@ from demo_lms.vocab import MediaType, Scope
 from lti_tool.extensions import db
 from tests.launching import DemoPlatform
 
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
+
 
 def sub_of(app, username: str) -> str:
     with app.app_context():

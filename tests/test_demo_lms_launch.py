@@ -15,6 +15,8 @@ from lti_tool.extensions import db
 from lti_tool.models import Platform, utcnow
 from tests.launching import parse_forms
 
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
+
 REDIRECT_URI = "http://localhost/lti/launch"
 
 

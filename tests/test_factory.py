@@ -1,5 +1,9 @@
 """The app factory and the basics every page relies on."""
+import pytest
+
 from lti_tool import create_app
+
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
 
 
 def test_config_defaults_to_production_settings(tmp_path, monkeypatch):

@@ -33,6 +33,8 @@ from . import cloudflare_fake as cf
 from .cloudflare_fake import fake_stream  # noqa: F401  (fixture)
 from .s3_server import admin_client, moto_server, s3_bucket, s3_settings  # noqa: F401
 
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
+
 MIB = 1024 * 1024
 OCTETS = "application/offset+octet-stream"
 

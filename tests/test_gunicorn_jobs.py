@@ -16,6 +16,8 @@ import pytest
 from lti_tool import jobs
 from tests.test_tus_live import ROOT, _free_port
 
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
+
 STARTED = re.compile(r"job scheduler started in process (\d+)")
 
 

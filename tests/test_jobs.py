@@ -1,9 +1,13 @@
 """Scheduled jobs run on one replica at a time, and a failing job does not stop others."""
 from datetime import timedelta
 
+import pytest
+
 from lti_tool import jobs
 from lti_tool.extensions import db
 from lti_tool.models import JobLock, utcnow
+
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
 
 CALLS = []
 

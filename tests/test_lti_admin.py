@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import jwt
+import pytest
 
 from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.models import AuditEvent, Platform
+
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
 
 ADD = ["platforms", "add", "--issuer", "https://moodle.example.edu",
        "--client-id", "AbCdEf123456789", "--auth-login-url",

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from lti_tool.access.roles import Role
 from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.models import (Assignment, AuditEvent, Course, Enrollment, KeyValue, LaunchRecord,
                              Platform, User)
 from tests.platform_kit import LIS, LTI, browser, platform  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
 
 AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 

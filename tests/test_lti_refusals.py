@@ -16,6 +16,8 @@ from lti_tool.models import AuditEvent, LaunchRecord
 from tests.platform_kit import (LTI, TestPlatform, browser, new_rsa_key,  # noqa: F401  (fixtures)
                                 platform)
 
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
+
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from lti_tool.extensions import db
 from lti_tool.lti.launch_store import (DbLaunchDataStorage, kv_add, kv_get, kv_pop, kv_put,
                                        purge_expired)
 from lti_tool.models import KeyValue, LaunchRecord, utcnow
 from tests.factories import Classroom
+
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
 
 
 def test_values_expire(app):

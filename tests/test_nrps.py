@@ -10,6 +10,8 @@ from lti_tool.lti import ags_values as av, nrps
 from lti_tool.models import Enrollment, User
 from tests.agsfake import fake, room  # noqa: F401  (fixtures)
 
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
+
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 

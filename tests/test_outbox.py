@@ -16,6 +16,8 @@ from lti_tool.models import AuditEvent, ScoreOutbox, utcnow
 from lti_tool.statuses import OutboxStatus
 from tests.agsfake import fake, room  # noqa: F401  (fixtures)
 
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
+
 
 def grade(room, score=8.0, feedback="Good pacing", release=True):
     submission = grading.submission_for(room.assignment, room.student)

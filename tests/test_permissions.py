@@ -2,6 +2,7 @@
 a roster sync can neither grade nor play, though their launch is still live."""
 from __future__ import annotations
 
+import pytest
 import responses
 
 from lti_tool.extensions import db
@@ -10,6 +11,8 @@ from lti_tool.models import Submission, Video
 from lti_tool.statuses import VideoStatus
 from tests.agsfake import fake, room  # noqa: F401  (fixtures)
 from tests.test_nrps import INSTRUCTOR, member, roster  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
 
 TA = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
 

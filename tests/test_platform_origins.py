@@ -10,6 +10,8 @@ from lti_tool.lti.origins import (HOSTED_VENDORS, normalize_origin, normalize_pa
 from lti_tool.models import AuditEvent, Platform
 from tests.factories import make_platform
 
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
+
 
 def test_a_registration_owns_the_origins_of_its_urls(app):
     with app.app_context():

@@ -12,6 +12,8 @@ from lti_tool.models import AuditEvent, Enrollment, Video
 from lti_tool.statuses import VideoStatus
 from tests.uploading import HAS_FFMPEG, TusClient, needs_ffmpeg, room, sample_mp4  # noqa: F401
 
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
+
 ALLOWED = ["student", "instructor", "ta", "admin"]
 REFUSED = ["other_student", "other_instructor", "foreign_admin"]
 

@@ -19,6 +19,8 @@ from tests.factories import Classroom
 from tests.test_concurrent_launches import _wait_healthy
 from tests.test_gunicorn_jobs import _start, _stop
 
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
+
 
 @pytest.fixture
 def app_config(app_config):

@@ -11,6 +11,8 @@ from lti_tool.extensions import db
 from lti_tool.models import AuditEvent, Platform
 from tests.platform_kit import TOOL_CONFIGURATION, LtiBrowser, TestPlatform
 
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
+
 SCOPES = {"https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
           "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly",
           "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",

@@ -18,6 +18,8 @@ from tests.agsfake import fake, room  # noqa: F401  (fixtures)
 from tests.factories import Classroom, make_assignment, make_course, make_launch, make_user
 from tests.review_fixtures import make_test_video, ready_video
 
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
+
 JSON = {"Accept": "application/json", "X-Requested-With": "fetch"}
 
 

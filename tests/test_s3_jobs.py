@@ -13,6 +13,8 @@ from lti_tool.storage.jobs import expire_unfinished_uploads
 
 from .s3_server import admin_client, app_config, moto_server, s3_bucket, student  # noqa: F401
 
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
+
 MIB = 1024 * 1024
 
 

@@ -1,7 +1,11 @@
 """Admin-set settings override the environment, and secrets are stored encrypted."""
+import pytest
+
 from lti_tool.extensions import db
 from lti_tool.models import Setting
 from lti_tool.settings import get_setting, set_setting
+
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
 
 
 def test_environment_value_is_the_default(app):

@@ -20,6 +20,8 @@ from lti_tool.tus.protocol import (OFFSET_OCTET_STREAM, TUS_CHECKSUM_ALGORITHM, 
                                    UPLOAD_OFFSET)
 from tests.uploading import TusClient, b64, room, sample_mp4, tus_headers  # noqa: F401
 
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
+
 
 @pytest.fixture
 def student_tus(client, room):

@@ -6,6 +6,8 @@ import pytest
 from lti_tool.tus.protocol import UPLOAD_OFFSET
 from tests.uploading import PEOPLE, TusClient, room  # noqa: F401
 
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
+
 STRANGERS = [p for p in PEOPLE if p != "student"]
 
 

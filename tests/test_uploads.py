@@ -11,6 +11,8 @@ from lti_tool.statuses import VideoStatus
 from tests.uploading import (TusClient, make_sample_video, needs_ffmpeg, room,  # noqa: F401
                              sample_mp4)
 
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
+
 
 @pytest.fixture
 def tus(client, room):
