@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from demo_lms.control import control
+from demo_lms.models import DemoAccessToken
 from demo_lms.vocab import Scope
+from lti_tool.extensions import db
 
 SCORE = Scope.SCORE
 LINEITEM = Scope.LINEITEM
@@ -126,7 +129,10 @@ def test_token_ttl_is_configurable_and_tokens_expire(app, demo_platform):
     members = f"/demo-lms/services/CourseSection/1/bindings/{demo_platform.tool_id}/memberships"
     assert demo_platform.client.get(
         members, headers={"Authorization": f"Bearer {token}"}).status_code == 200
-    time.sleep(1.1)
+    with app.app_context():  # a second later, on the platform's clock
+        db.session.execute(db.update(DemoAccessToken).values(
+            expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+        db.session.commit()
     expired = demo_platform.client.get(members, headers={"Authorization": f"Bearer {token}"})
     assert expired.status_code == 401
     assert "expired" in expired.get_json()["error"]["message"]

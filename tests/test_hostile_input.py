@@ -13,16 +13,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from lti_tool.access.roles import Role
 from lti_tool.extensions import db
 from lti_tool.lti.claims import CONTEXT, CUSTOM, RESOURCE_LINK, ROLES
-from lti_tool.models import Comment, Video
+from lti_tool.models import Video
 from lti_tool.storage.s3.backend import _attachment
 from lti_tool.web.request_input import clean_filename, safe_next
-from tests.factories import Classroom, make_launch
 from tests.platform_kit import browser, platform  # noqa: F401  (fixtures)
-from tests.review_fixtures import ready_video, store_local_file
+from tests.review_fixtures import reviewed_classroom, store_local_file
 from tests.test_lti_refusals import assert_refused
+
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
 
 JSON = {"Accept": "application/json", "X-Requested-With": "fetch"}
 UNCHANGING_EXCEPT = {"audit_event", "key_value"}  # refusals are audited; logins keep state
@@ -38,20 +38,12 @@ def app_config(app_config):
 def people(app):
     """A classroom with a ready video and a comment: ids and launch headers only."""
     with app.app_context():
-        room = Classroom()
-        video = ready_video(room)
-        comment = Comment(submission_id=video.submission_id, video_id=video.id,
-                          author_id=room.instructor.id, at_seconds=1.0, body="Nice")
-        db.session.add(comment)
-        db.session.commit()
-        student = room.launch(room.student)
-        instructor = make_launch(room.instructor, room.course, room.assignment,
-                                 Role.INSTRUCTOR)
+        made = reviewed_classroom()
         return SimpleNamespace(
-            student_id=room.student.id, video_id=video.id, comment_id=comment.id,
-            submission_id=video.submission_id,
-            student={"X-LTI-Launch": student.id, **JSON},
-            instructor={"X-LTI-Launch": instructor.id, **JSON})
+            student_id=made.room.student.id, video_id=made.video.id,
+            comment_id=made.comment.id, submission_id=made.video.submission_id,
+            student={"X-LTI-Launch": made.student_launch, **JSON},
+            instructor={"X-LTI-Launch": made.instructor_launch, **JSON})
 
 
 def snapshot(app) -> dict:

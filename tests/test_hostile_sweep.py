@@ -11,11 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from lti_tool.access.roles import Role
-from lti_tool.extensions import db
-from lti_tool.models import Comment
-from tests.factories import Classroom, make_launch
-from tests.review_fixtures import ready_video
+from tests.review_fixtures import reviewed_classroom
+
+pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
 
 # The deliberate answers: an LMS or provider that cannot be reached, a missing capability.
 DELIBERATE_5XX = {501, 502}
@@ -53,19 +51,13 @@ def app_config(app_config):
 def world(app):
     """A classroom with a ready video and a comment; ids and launch headers only."""
     with app.app_context():
-        room = Classroom()
-        video = ready_video(room)
-        comment = Comment(submission_id=video.submission_id, video_id=video.id,
-                          author_id=room.instructor.id, at_seconds=1.0, body="Nice")
-        db.session.add(comment)
-        db.session.commit()
-        student = room.launch(room.student)
-        instructor = make_launch(room.instructor, room.course, room.assignment,
-                                 Role.INSTRUCTOR)
+        made = reviewed_classroom()
         return SimpleNamespace(
-            ids={"user_id": room.student.id, "video_id": video.id, "comment_id": comment.id,
+            ids={"user_id": made.room.student.id, "video_id": made.video.id,
+                 "comment_id": made.comment.id,
                  "course_id": 1, "link_id": 1, "lineitem_id": 1, "tool_id": 1},
-            launches={"nobody": None, "student": student.id, "instructor": instructor.id})
+            launches={"nobody": None, "student": made.student_launch,
+                      "instructor": made.instructor_launch})
 
 
 def _url(rule, world, huge_id: int | None) -> str:

@@ -69,6 +69,15 @@ def sample_webm(tmp_path_factory) -> Path:
     return make_sample_video(path, codec="libvpx")
 
 
+@pytest.fixture(scope="session")
+def long_webm(tmp_path_factory) -> Path:
+    """A 20-second 640x480 VP8 WebM (long enough to pause an upload half-way)."""
+    if not HAS_FFMPEG:
+        pytest.skip("ffmpeg not installed")
+    path = tmp_path_factory.mktemp("samples") / "long.webm"
+    return make_sample_video(path, seconds=20, size="640x480", codec="libvpx")
+
+
 def sha256_of(path_or_bytes) -> str:
     if isinstance(path_or_bytes, (bytes, bytearray)):
         return hashlib.sha256(path_or_bytes).hexdigest()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.uploading import room, sample_mp4, sample_webm  # noqa: F401
+from tests.uploading import long_webm, room, sample_mp4, sample_webm  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 VENDOR = ROOT / "static" / "vendor" / "tus-js-client" / "tus.min.js"
@@ -92,11 +92,9 @@ def test_the_drop_zone_works_with_the_keyboard_alone(page, live_server, room, sa
 
 
 def test_after_a_reload_the_page_offers_to_resume_the_same_file(app, page, live_server, room,
-                                                                tmp_path):
+                                                                long_webm):
     """Pause half-way, reload, pick the same file: resume from the server's offset."""
-    from tests.uploading import make_sample_video
-    video = make_sample_video(tmp_path / "long.webm", seconds=20, size="640x480",
-                              codec="libvpx")
+    video = long_webm
     app.config["UPLOAD_CHUNK_BYTES"] = 32 * 1024
     patches = []
 
