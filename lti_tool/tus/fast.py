@@ -100,8 +100,6 @@ class FastPatch:
 def install(app: Flask, protocol_headers: Callable[[], dict]) -> None:
     """Put the fast path in front of Flask (inside the proxy middleware, which must see
     requests first)."""
-    if not app.config.get("TUS_FAST_PATCH", True):
-        return
     if isinstance(app.wsgi_app, PROXY_LAYERS):
         app.wsgi_app.app = fast = FastPatch(app, app.wsgi_app.app, protocol_headers)
     else:
