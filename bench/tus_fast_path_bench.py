@@ -7,7 +7,10 @@ chunks requests per second and worker CPU milliseconds per request; then the rat
 fast/slow. Only non-final PATCHes are measured (the only ones the fast path serves): each
 upload is declared one byte longer than what is sent, and ended by tus termination.
 
-    .venv/bin/python bench/tus_fast_path_bench.py [--size 256MiB] [--rounds 4]
+    .venv/bin/python bench/tus_fast_path_bench.py [--size 128MiB] [--rounds 3]
+        [--chunks 1MiB,8MiB,32MiB] [--tiny-requests 100]
+
+The defaults take about 4 minutes on 2 busy cores (bench/README.md).
 """
 from __future__ import annotations
 
@@ -87,12 +90,12 @@ class Client:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", type=parse_size, default=parse_size("256MiB"),
-                    help="bytes per upload (default 256MiB)")
+    ap.add_argument("--size", type=parse_size, default=parse_size("128MiB"),
+                    help="bytes per upload (default 128MiB)")
     ap.add_argument("--chunks", default="1MiB,8MiB,32MiB", help="tus chunk sizes")
-    ap.add_argument("--tiny-requests", type=int, default=200,
+    ap.add_argument("--tiny-requests", type=int, default=100,
                     help="64 KiB PATCHes per round for the per-request figure")
-    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=4, help="gunicorn gthread threads")
     args = ap.parse_args()
     chunks = [parse_size(c) for c in args.chunks.split(",") if c.strip()]
