@@ -217,14 +217,16 @@ class OurServer:
 
     name = "ours (Flask tus, gunicorn gthread)"
 
-    def __init__(self, work: Path, threads: int, preload: bool = False):
+    def __init__(self, work: Path, threads: int, preload: bool = False,
+                 extra_env: dict | None = None):
         self.work, self.port = work, free_port()
         self.db_url = f"sqlite:///{work / 'bench.sqlite'}"
         self.storage = work / "media"
         self.launch_id = self._prepare()
         env = dict(os.environ, DATABASE_URL=self.db_url, LOCAL_STORAGE_DIR=str(self.storage),
                    SECRET_KEY=SECRET, SCHEDULER_ENABLED="0", PROXY_COUNT="0",
-                   LTI_KEYS_DIR=str(work / "keys"), LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
+                   LTI_KEYS_DIR=str(work / "keys"), LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT),
+                   **(extra_env or {}))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--threads",
              str(threads), "--workers", "1", "--timeout", "600", "--log-level", "warning",

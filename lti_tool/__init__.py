@@ -78,12 +78,13 @@ def register_logging(app: Flask) -> None:
 
 def register_middleware(app: Flask) -> None:
     """Put the WSGI layers in front of Flask: trusted proxies outermost, then the tus fast
-    path for chunk PATCHes (lti_tool/tus/fast.py)."""
+    path for chunk PATCHes (lti_tool/tus/fast.py) unless TUS_FAST_PATCH is off."""
     from lti_tool.tus import fast
     from lti_tool.tus.views import protocol_headers
     from lti_tool.web import proxies
     proxies.install(app)
-    fast.install(app, protocol_headers)
+    if app.config["TUS_FAST_PATCH"]:
+        fast.install(app, protocol_headers)
 
 
 def register_extensions(app: Flask) -> None:

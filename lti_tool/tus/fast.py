@@ -1,6 +1,9 @@
 """A WSGI fast path for the PATCH of a chunk: `PATCH /tus/<id>` without Flask's routing,
-session, hooks and ORM loading of the launch and its user (bench/README.md: about 7 ms
-of a chunked upload's per-request work).
+session, hooks and ORM loading of the launch and its user. It is a second door into tus
+uploads, kept because it saves about a third of the worker's CPU per GiB at 1-8 MiB chunks
+(bench/README.md, "The tus fast path: worth a second door?"); TUS_FAST_PATCH=0 takes it
+out. Who may write is decided by the view's own function, `uploads.owned_upload`, and
+tests/test_tus_access.py runs every PATCH case through both doors.
 
 It serves only the plain case, which it can answer exactly as the Flask view would: tus
 1.0.0, Content-Type application/offset+octet-stream, a valid Upload-Offset, the launch in
@@ -21,6 +24,7 @@ from flask import Flask
 from werkzeug.http import http_date, parse_options_header
 from werkzeug.wsgi import get_content_length, get_input_stream
 
+from lti_tool.access.launches import LAUNCH_HEADER
 from lti_tool.extensions import db
 from lti_tool.models import Upload, utcnow
 from lti_tool.tus import uploads as service
@@ -35,7 +39,7 @@ WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 _PATH = re.compile(r"/tus/([^/]{1,64})")
 _DIGITS = re.compile(r"\d{1,19}")
 _TUS_RESUMABLE = "HTTP_TUS_RESUMABLE"
-_LAUNCH = "HTTP_X_LTI_LAUNCH"
+_LAUNCH = "HTTP_" + LAUNCH_HEADER.upper().replace("-", "_")  # the header as WSGI names it
 _OFFSET = "HTTP_UPLOAD_OFFSET"
 _CHECKSUM = "HTTP_UPLOAD_CHECKSUM"
 SERVED_KEY = "lti_tool.tus.fast_patch"  # set in the environ of each PATCH served here
@@ -100,8 +104,6 @@ class FastPatch:
 def install(app: Flask, protocol_headers: Callable[[], dict]) -> None:
     """Put the fast path in front of Flask (inside the proxy middleware, which must see
     requests first)."""
-    if not app.config.get("TUS_FAST_PATCH", True):
-        return
     if isinstance(app.wsgi_app, PROXY_LAYERS):
         app.wsgi_app.app = fast = FastPatch(app, app.wsgi_app.app, protocol_headers)
     else:
