@@ -5,8 +5,10 @@ never see A's data); each has an admin, an instructor, a student, an assignment 
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +97,17 @@ def site(app):
 def launch_user(app, launch_id: str) -> User:
     with app.app_context():
         return db.session.get(LaunchRecord, launch_id).user
+
+
+def store_locally(video: Video, data: bytes = b"\x00\x00\x00\x18ftypmp42 not really") -> Path:
+    """Put a file for the video in the local backend, as a finished upload leaves it."""
+    from lti_tool.storage import current_storage
+    from lti_tool.storage.local.backend import META_FILE, VIDEO_FILE
+    backend = current_storage()
+    video.storage_uid = video.storage_uid or f"uid-{video.id}"
+    folder = backend._dir(video.storage_uid)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / META_FILE).write_text(json.dumps({"storage_uid": video.storage_uid}))
+    (folder / VIDEO_FILE).write_bytes(data)
+    db.session.commit()
+    return folder / VIDEO_FILE

@@ -1,17 +1,8 @@
 """The dashboard: uploads, failures, storage, cost, grade passback and jobs at a glance."""
 from __future__ import annotations
 
-from flask import current_app, render_template
-
-from lti_tool.admin.access import current_admin, require_admin
-from lti_tool.admin.constants import ADMIN_PAGES
-
-
-def render_admin(template: str, **context):
-    """Render an admin page with the admin, the navigation and the page's context."""
-    pages = [(endpoint, label) for endpoint, label in ADMIN_PAGES
-             if endpoint in current_app.view_functions]
-    return render_template(template, admin=current_admin(), admin_pages=pages, **context)
+from lti_tool.admin.access import require_admin
+from lti_tool.admin.pages import render_admin
 
 
 @require_admin

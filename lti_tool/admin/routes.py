@@ -3,8 +3,16 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from lti_tool.admin import dashboard
+from lti_tool.admin import dashboard, videos
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 bp.add_url_rule("/", "index", dashboard.index)
+
+bp.add_url_rule("/videos", "videos", videos.videos)
+bp.add_url_rule("/videos.csv", "videos_csv", videos.videos_csv)
+bp.add_url_rule("/videos/<int:video_id>", "video", videos.video)
+bp.add_url_rule("/videos/<int:video_id>/delete", "confirm_delete", videos.confirm_delete)
+bp.add_url_rule("/videos/<int:video_id>/delete", "delete", videos.delete, methods=["POST"])
+bp.add_url_rule("/videos/<int:video_id>/hold", "legal_hold", videos.legal_hold,
+                methods=["POST"])
