@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Mapping, Sequence
 
@@ -114,6 +114,19 @@ class Page:
     @property
     def last_index(self) -> int:
         return min(self.total, self.number * self.size)
+
+
+class ListFilters:
+    """Base of a list's filters (a frozen dataclass with a `page`): links that keep them."""
+
+    def as_args(self, **changes) -> dict[str, str]:
+        """Return the filters as query arguments (for links), with `changes` applied."""
+        values = dict(asdict(self), **changes)
+        if "desc" in values:
+            values["desc"] = "1" if values["desc"] else "0"
+        if values.get("page") == 1:
+            values["page"] = None
+        return as_args(values)
 
 
 def as_args(values: Mapping[str, Any]) -> dict[str, str]:

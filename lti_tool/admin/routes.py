@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from lti_tool.admin import dashboard, videos
+from lti_tool.admin import audit_log, dashboard, videos
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -18,3 +18,6 @@ bp.add_url_rule("/videos/<int:video_id>/delete", "confirm_delete", videos.confir
 bp.add_url_rule("/videos/<int:video_id>/delete", "delete", videos.delete, methods=["POST"])
 bp.add_url_rule("/videos/<int:video_id>/hold", "legal_hold", videos.legal_hold,
                 methods=["POST"])
+
+bp.add_url_rule("/audit", "audit_log", audit_log.audit_log)
+bp.add_url_rule("/audit.csv", "audit_csv", audit_log.audit_csv)

@@ -1,15 +1,15 @@
 """The videos of one platform, filtered, sorted and paged in the database."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from typing import Iterator, Mapping
 
 from sqlalchemy import Select, func, or_, select
 
 from lti_tool.admin.constants import CSV_MAX_ROWS, PAGE_SIZE
-from lti_tool.admin.paging import (Page, arg_choice, arg_date, arg_id, arg_number, arg_page,
-                                   arg_text, as_args, day_after, day_start)
+from lti_tool.admin.paging import (ListFilters, Page, arg_choice, arg_date, arg_id, arg_number,
+                                   arg_page, arg_text, day_after, day_start)
 from lti_tool.errors import NotFound
 from lti_tool.extensions import db
 from lti_tool.models import Assignment, Course, Submission, User, Video
@@ -29,7 +29,7 @@ STATUSES = tuple(s.value for s in VideoStatus)
 
 
 @dataclass(frozen=True)
-class VideoFilters:
+class VideoFilters(ListFilters):
     """What the admin asked the videos list for."""
 
     course: int | None = None
@@ -53,14 +53,6 @@ class VideoFilters:
                    min_mb=arg_number(args, "min_mb"), max_mb=arg_number(args, "max_mb"),
                    sort=arg_choice(args, "sort", tuple(SORTS), DEFAULT_SORT),
                    desc=args.get("desc", "1") == "1", page=arg_page(args))
-
-    def as_args(self, **changes) -> dict[str, str]:
-        """Return the filters as query arguments (for links), with `changes` applied."""
-        values = dict(asdict(self), **changes)
-        values["desc"] = "1" if values["desc"] else "0"
-        if values["page"] == 1:
-            values["page"] = None
-        return as_args(values)
 
 
 @dataclass(frozen=True)
@@ -124,10 +116,15 @@ def iter_videos(platform_id: int, filters: VideoFilters) -> Iterator[VideoRow]:
         yield VideoRow(*row)
 
 
+def course_choices(platform_id: int) -> list:
+    """Return the platform's courses (id, title) for a filter menu."""
+    return db.session.execute(select(Course.id, Course.title).where(
+        Course.platform_id == platform_id).order_by(Course.title, Course.id)).all()
+
+
 def filter_choices(platform_id: int) -> dict[str, list]:
     """Return the platform's courses and assignments for the filter menus."""
-    courses = db.session.execute(select(Course.id, Course.title).where(
-        Course.platform_id == platform_id).order_by(Course.title, Course.id)).all()
+    courses = course_choices(platform_id)
     assignments = db.session.execute(
         select(Assignment.id, Assignment.title, Course.title).join(Course)
         .where(Course.platform_id == platform_id).order_by(Course.title, Assignment.title)).all()
