@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from lti_tool.admin import audit_log, dashboard, videos
+from lti_tool.admin import audit_log, dashboard, platforms, videos
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -21,3 +21,11 @@ bp.add_url_rule("/videos/<int:video_id>/hold", "legal_hold", videos.legal_hold,
 
 bp.add_url_rule("/audit", "audit_log", audit_log.audit_log)
 bp.add_url_rule("/audit.csv", "audit_csv", audit_log.audit_csv)
+
+bp.add_url_rule("/platforms", "platforms", platforms.platforms)
+bp.add_url_rule("/platforms", "add_platform", platforms.add, methods=["POST"])
+bp.add_url_rule("/platforms/policy", "platform_policy", platforms.policy, methods=["POST"])
+bp.add_url_rule("/platforms/<int:platform_id>/remove", "confirm_remove_platform",
+                platforms.confirm_remove)
+bp.add_url_rule("/platforms/<int:platform_id>/remove", "remove_platform", platforms.remove,
+                methods=["POST"])

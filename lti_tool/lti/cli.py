@@ -14,6 +14,7 @@ from lti_tool.errors import ToolError
 from lti_tool.extensions import db
 from lti_tool.lti import keys as tool_keys, registration_links
 from lti_tool.lti.origins import HTTP, is_loopback_host, normalize_pattern, platform_origins
+from lti_tool.lti.platforms import add_platform
 from lti_tool.models import AccessToken, Deployment, Platform
 from lti_tool.statuses import DeploymentPolicy
 
@@ -53,21 +54,15 @@ def platforms_cli():
 def add(issuer, client_id, auth_login_url, auth_token_url, key_set_url, deployment_ids, name,
         audience, policy):
     """Register an LMS by hand."""
-    issuer = issuer.rstrip("/") if issuer.count("/") > 2 else issuer
-    if db.session.scalar(db.select(Platform).filter_by(issuer=issuer, client_id=client_id)):
-        raise click.ClickException(f"{issuer} with client id {client_id} is already registered.")
-    for url in (auth_login_url, auth_token_url, key_set_url):
-        if not url.startswith(("http://", "https://")):
-            raise click.ClickException(f"{url!r} is not an http(s) URL.")
-    platform = Platform(issuer=issuer, client_id=client_id, auth_login_url=auth_login_url,
-                        auth_token_url=auth_token_url, key_set_url=key_set_url, name=name,
-                        auth_audience=audience, deployment_policy=policy)
-    platform.deployments = [Deployment(deployment_id=d) for d in dict.fromkeys(deployment_ids)]
-    db.session.add(platform)
-    db.session.flush()
-    audit.record(EventType.PLATFORM_REGISTERED, platform_id=platform.id, target=platform,
-                 issuer=issuer, client_id=client_id, how="cli")
+    try:
+        platform = add_platform(issuer=issuer, client_id=client_id, auth_login_url=auth_login_url,
+                                auth_token_url=auth_token_url, key_set_url=key_set_url,
+                                deployment_ids=deployment_ids, name=name, audience=audience,
+                                policy=policy)
+    except ToolError as err:
+        raise click.ClickException(err.message) from None
     db.session.commit()
+    issuer = platform.issuer
     click.echo(f"Registered platform {platform.id}: {issuer} (client id {client_id}).")
     click.echo(f"Its own login URL: {_base_url()}/lti/login/{platform.login_key}")
 
@@ -318,13 +313,7 @@ def _fmt(when: datetime | None) -> str:
 @with_appcontext
 def list_keys():
     """List the tool's keys: which signs, which are still published."""
-    store = tool_keys.key_store()
-    store.signing_key()
-    published = {k["kid"] for k in store.public_jwks()["keys"]}
-    current, _ = store.signing_key()
-    for key in store.keys():
-        state = "signing" if key.kid == current else (
-            "published" if key.kid in published else "retired")
+    for key, state in tool_keys.key_states():
         click.echo(f"{key.kid}  created {_fmt(key.created_at)}  retired {_fmt(key.retired_at)}"
                    f"  {state}")
 
