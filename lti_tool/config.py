@@ -155,6 +155,14 @@ class Config:
     PRICE_S3_STORAGE_PER_GB_MONTH = _float("PRICE_S3_STORAGE_PER_GB_MONTH", 0.023)
     PRICE_S3_TRANSFER_PER_GB = _float("PRICE_S3_TRANSFER_PER_GB", 0.09)
     # --- end of admin dashboard settings
+    # --- Site settings an admin may also set on the admin settings page (docs/admin.md)
+    # Stop new uploads site-wide (the rollback lever); playback and grading go on.
+    UPLOADS_PAUSED = _bool("UPLOADS_PAUSED", False)
+    # File extensions the site accepts, comma-separated (empty: every format the tool knows).
+    ACCEPTED_FORMATS = os.environ.get("ACCEPTED_FORMATS", "")
+    # Who students ask for help (an email address, a URL or a few words), shown on their page.
+    SUPPORT_CONTACT = os.environ.get("SUPPORT_CONTACT", "")
+    # --- end of site settings
 
 
 class TestConfig(Config):

@@ -7,6 +7,7 @@ ADMIN_PAGES: tuple[tuple[str, str], ...] = (
     ("admin.videos", "Videos"),
     ("admin.audit_log", "Audit log"),
     ("admin.platforms", "Platforms"),
+    ("admin.settings", "Settings"),
 )
 PAGE_SIZE = 50
 CSV_MIMETYPE = "text/csv"

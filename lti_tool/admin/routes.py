@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from lti_tool.admin import audit_log, dashboard, platforms, videos
+from lti_tool.admin import audit_log, dashboard, platforms, settings_page, videos
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -29,3 +29,6 @@ bp.add_url_rule("/platforms/<int:platform_id>/remove", "confirm_remove_platform"
                 platforms.confirm_remove)
 bp.add_url_rule("/platforms/<int:platform_id>/remove", "remove_platform", platforms.remove,
                 methods=["POST"])
+
+bp.add_url_rule("/settings", "settings", settings_page.settings)
+bp.add_url_rule("/settings", "save_settings", settings_page.save_settings, methods=["POST"])
