@@ -135,7 +135,7 @@ def test_passback_health_and_retry_all_failed_for_this_platform_only(client, sit
     assert (health.pending, health.failed) == (1, 1)
     assert utcnow() - health.oldest_pending > timedelta(hours=4)
     page = text(site.get(client, "/admin/"))
-    assert "Retry all 1 refused grades" in page
+    assert "Retry the refused grade" in page
     resp = site.post(client, "/admin/scores/retry")
     assert resp.status_code == 303
     db.session.expire_all()

@@ -90,7 +90,7 @@ def test_removal_counts_first_then_deletes_the_videos_from_storage(client, opera
     pid = operator.b.platform.id
     media = store_locally(operator.b.videos[0])
     confirm = text(operator.get(client, f"/admin/platforms/{pid}/remove"))
-    assert "1 courses and 3 users" in confirm and "2 videos, 2 of them in the storage" in confirm
+    assert "1 course and 3 users" in confirm and "2 videos, 2 of them in the storage" in confirm
     resp = operator.post(client, f"/admin/platforms/{pid}/remove", data={"videos": "delete"})
     assert resp.status_code == 303
     assert not media.exists()
