@@ -148,7 +148,8 @@ class Config:
     TARGET_PLAYBACK_SUCCESS_PERCENT = _float("TARGET_PLAYBACK_SUCCESS_PERCENT", 98.0)
     TARGET_ERROR_PERCENT = _float("TARGET_ERROR_PERCENT", 1.0)
     # US dollars. Cloudflare Stream: per 1,000 minutes stored (a month) and delivered.
-    PRICE_CLOUDFLARE_STORED_PER_1000_MINUTES = _float("PRICE_CLOUDFLARE_STORED_PER_1000_MINUTES", 5.0)
+    PRICE_CLOUDFLARE_STORED_PER_1000_MINUTES = _float(
+        "PRICE_CLOUDFLARE_STORED_PER_1000_MINUTES", 5.0)
     PRICE_CLOUDFLARE_DELIVERED_PER_1000_MINUTES = _float(
         "PRICE_CLOUDFLARE_DELIVERED_PER_1000_MINUTES", 1.0)
     # S3 Standard (us-east-1, first 50 TB) per GB-month, and transfer out to the internet per GB.
@@ -156,6 +157,8 @@ class Config:
     PRICE_S3_TRANSFER_PER_GB = _float("PRICE_S3_TRANSFER_PER_GB", 0.09)
     # --- end of admin dashboard settings
     # --- Site settings an admin may also set on the admin settings page (docs/admin.md)
+    # The limit of an assignment that sets none (0: the site's MAX_UPLOAD_BYTES).
+    DEFAULT_UPLOAD_BYTES = _int("DEFAULT_UPLOAD_BYTES", 0)
     # Stop new uploads site-wide (the rollback lever); playback and grading go on.
     UPLOADS_PAUSED = _bool("UPLOADS_PAUSED", False)
     # File extensions the site accepts, comma-separated (empty: every format the tool knows).

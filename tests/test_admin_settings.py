@@ -12,7 +12,8 @@ from lti_tool.settings import get_setting
 from lti_tool.uploads.rules import allowed_formats, size_limit
 from tests.admin_fixtures import site  # noqa: F401  (fixture)
 
-FORM = {"RETENTION_DAYS": "30", "MAX_UPLOAD_BYTES": "2", "ACCEPTED_FORMATS": ["mp4", "mov"],
+FORM = {"RETENTION_DAYS": "30", "MAX_UPLOAD_BYTES": "2", "DEFAULT_UPLOAD_BYTES": "0.5",
+        "ACCEPTED_FORMATS": ["mp4", "mov"],
         "SUPPORT_CONTACT": "help@alpha.example.edu", "UPLOADS_PAUSED": "1"}
 
 
@@ -55,8 +56,9 @@ def test_an_operator_admin_saves_the_settings_audited(client, operator):
     assert get_setting("ACCEPTED_FORMATS") == "mp4,mov"
     changed = {e.data["setting"] for e in db.session.scalars(
         db.select(AuditEvent).filter_by(event_type=EventType.SETTING_CHANGED))}
-    assert changed == {"RETENTION_DAYS", "MAX_UPLOAD_BYTES", "ACCEPTED_FORMATS",
-                       "SUPPORT_CONTACT", "UPLOADS_PAUSED"}
+    assert get_setting("DEFAULT_UPLOAD_BYTES") == "500000000"
+    assert changed == {"RETENTION_DAYS", "MAX_UPLOAD_BYTES", "DEFAULT_UPLOAD_BYTES",
+                       "ACCEPTED_FORMATS", "SUPPORT_CONTACT", "UPLOADS_PAUSED"}
     page = text(operator.get(client, "/admin/settings"))
     assert 'value="30"' in page and "help@alpha.example.edu" in page
     assert "New uploads are stopped" in page
@@ -66,6 +68,7 @@ def test_saving_the_page_unchanged_changes_nothing(client, operator):
     page = text(operator.get(client, "/admin/settings"))
     assert "New uploads are stopped" not in page
     form = {"RETENTION_DAYS": "90", "MAX_UPLOAD_BYTES": str(5 * 1024**3 / 1e9),
+            "DEFAULT_UPLOAD_BYTES": "0",
             "ACCEPTED_FORMATS": ["mp4", "mov", "m4v", "webm", "mkv", "avi", "wmv", "mpeg",
                                  "mpg"], "SUPPORT_CONTACT": ""}
     operator.post(client, "/admin/settings", data=form)
@@ -107,3 +110,11 @@ def test_size_and_format_settings_bound_every_assignment(operator):
     set_setting("ACCEPTED_FORMATS", "mp4")
     assignment.allowed_formats = "mov,mp4"
     assert size_limit(assignment) == 1000 and allowed_formats(assignment) == ["mp4"]
+    set_setting("MAX_UPLOAD_BYTES", "5000")
+    set_setting("DEFAULT_UPLOAD_BYTES", "3000")
+    assert size_limit(assignment) == 3000  # an assignment without its own limit
+    assignment.max_file_bytes = 4000
+    assert size_limit(assignment) == 4000
+    set_setting("DEFAULT_UPLOAD_BYTES", "9000")
+    assignment.max_file_bytes = None
+    assert size_limit(assignment) == 5000  # never over the site's largest

@@ -53,9 +53,13 @@ def allowed_formats(assignment: Assignment) -> list[str]:
 
 
 def size_limit(assignment: Assignment) -> int:
-    """Return the largest file this assignment accepts, in bytes."""
+    """Return the largest file this assignment accepts, in bytes: its own limit, else the
+    site's default (DEFAULT_UPLOAD_BYTES), never more than the site's MAX_UPLOAD_BYTES."""
     site = int(get_setting("MAX_UPLOAD_BYTES"))
-    return min(site, assignment.max_file_bytes) if assignment.max_file_bytes else site
+    if assignment.max_file_bytes:
+        return min(site, assignment.max_file_bytes)
+    default = int(get_setting("DEFAULT_UPLOAD_BYTES", 0) or 0)
+    return min(site, default) if default > 0 else site
 
 
 def too_large_message(size: int, limit: int) -> str:
