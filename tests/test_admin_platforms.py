@@ -121,3 +121,21 @@ def test_an_operator_cannot_remove_the_registration_they_are_signed_in_through(c
     pid = operator.a.platform.id
     resp = operator.post(client, f"/admin/platforms/{pid}/remove", data={"videos": "keep"})
     assert resp.status_code == 409 and "signed in through" in text(resp)
+
+
+def test_the_cli_counts_first_and_may_delete_the_videos_from_storage(runner, site):
+    pid = site.b.platform.id
+    media = store_locally(site.b.videos[0])
+    result = runner.invoke(args=["platforms", "remove", str(pid), "--delete-videos", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "holds 1 courses, 3 users and 2 videos" in result.output
+    assert "1 videos deleted from the storage" in result.output
+    assert not media.exists()
+    db.session.expire_all()
+    assert db.session.get(Platform, pid) is None
+
+
+def test_the_cli_keeps_the_videos_by_default(runner, site):
+    media = store_locally(site.b.videos[0])
+    result = runner.invoke(args=["platforms", "remove", str(site.b.platform.id), "--yes"])
+    assert result.exit_code == 0 and "2 kept there" in result.output and media.exists()

@@ -7,11 +7,11 @@ from flask import flash, redirect, request
 from lti_tool.access.launches import launch_url_for
 from lti_tool.admin.access import current_admin, require_admin, require_operator
 from lti_tool.admin.pages import render_admin
-from lti_tool.admin.platform_admin import holdings, remove_platform, set_policy, site_platforms
+from lti_tool.admin.platform_admin import set_policy, site_platforms
 from lti_tool.errors import NotFound, ToolError
 from lti_tool.extensions import db
 from lti_tool.lti.keys import key_states
-from lti_tool.lti.platforms import add_platform
+from lti_tool.lti.platforms import add_platform, holdings, remove_platform
 from lti_tool.lti.urls import tool_urls
 from lti_tool.models import Platform
 from lti_tool.statuses import DeploymentPolicy
@@ -95,7 +95,7 @@ def remove(platform_id: int):
     name = platform.name or platform.issuer
     try:
         report = remove_platform(platform, delete_videos=request.form.get("videos") == "delete",
-                                 actor=current_admin().user)
+                                 actor=current_admin().user, how="admin")
     except ToolError:
         db.session.rollback()
         raise
