@@ -48,6 +48,13 @@ class EventType(StrEnum):
     ROSTER_SYNCED = "roster_synced"
     WEBHOOK_RECEIVED = "webhook_received"
     SETTING_CHANGED = "setting_changed"
+    # The admin area (lti_tool/admin).
+    ADMIN_GRANTED = "admin_granted"
+    ADMIN_REVOKED = "admin_revoked"
+    LEGAL_HOLD_SET = "legal_hold_set"
+    LEGAL_HOLD_LIFTED = "legal_hold_lifted"
+    ADMIN_EXPORT = "admin_export"
+    SCORES_RETRIED = "scores_retried"
 
 
 def record(event_type: EventType | str, *, actor=None, platform_id: int | None = None,

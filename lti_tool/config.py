@@ -22,6 +22,11 @@ def _int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 class Config:
     """Production-safe defaults; every name here is documented in the README."""
 
@@ -140,6 +145,30 @@ class Config:
     # Browsers' CSP violation reports accepted per client address.
     RATELIMIT_CSP_REPORT = os.environ.get("RATELIMIT_CSP_REPORT", "60 per minute")
     # --- end of security headers settings
+    # --- The admin dashboard (docs/admin.md): targets and list prices, an admin may override
+    # them on the settings page (lti_tool.settings).
+    TARGET_UPLOAD_SUCCESS_PERCENT = _float("TARGET_UPLOAD_SUCCESS_PERCENT", 95.0)
+    TARGET_PLAYBACK_SUCCESS_PERCENT = _float("TARGET_PLAYBACK_SUCCESS_PERCENT", 98.0)
+    TARGET_ERROR_PERCENT = _float("TARGET_ERROR_PERCENT", 1.0)
+    # US dollars. Cloudflare Stream: per 1,000 minutes stored (a month) and delivered.
+    PRICE_CLOUDFLARE_STORED_PER_1000_MINUTES = _float(
+        "PRICE_CLOUDFLARE_STORED_PER_1000_MINUTES", 5.0)
+    PRICE_CLOUDFLARE_DELIVERED_PER_1000_MINUTES = _float(
+        "PRICE_CLOUDFLARE_DELIVERED_PER_1000_MINUTES", 1.0)
+    # S3 Standard (us-east-1, first 50 TB) per GB-month, and transfer out to the internet per GB.
+    PRICE_S3_STORAGE_PER_GB_MONTH = _float("PRICE_S3_STORAGE_PER_GB_MONTH", 0.023)
+    PRICE_S3_TRANSFER_PER_GB = _float("PRICE_S3_TRANSFER_PER_GB", 0.09)
+    # --- end of admin dashboard settings
+    # --- Site settings an admin may also set on the admin settings page (docs/admin.md)
+    # The limit of an assignment that sets none (0: the site's MAX_UPLOAD_BYTES).
+    DEFAULT_UPLOAD_BYTES = _int("DEFAULT_UPLOAD_BYTES", 0)
+    # Stop new uploads site-wide (the rollback lever); playback and grading go on.
+    UPLOADS_PAUSED = _bool("UPLOADS_PAUSED", False)
+    # File extensions the site accepts, comma-separated (empty: every format the tool knows).
+    ACCEPTED_FORMATS = os.environ.get("ACCEPTED_FORMATS", "")
+    # Who students ask for help (an email address, a URL or a few words), shown on their page.
+    SUPPORT_CONTACT = os.environ.get("SUPPORT_CONTACT", "")
+    # --- end of site settings
 
 
 class TestConfig(Config):

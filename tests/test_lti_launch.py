@@ -102,7 +102,7 @@ def test_admin_launch_without_resource_link_lands_on_the_admin_page(browser):
                                     LTI + "context": None}
     resp = browser.launch()
     assert resp.status_code == 303
-    assert urlsplit(resp.headers["Location"]).path == "/lti/admin"
+    assert urlsplit(resp.headers["Location"]).path == "/admin/"
     page = browser.session.get(browser.tool_url + resp.headers["Location"])
     assert page.status_code == 200 and "Tool configuration" in page.text
 

@@ -7,10 +7,17 @@ from lti_tool.extensions import db
 from lti_tool.models import Assignment, Course, Enrollment, Submission, User, Video
 
 
+def is_admin(user: User | None) -> bool:
+    """Tell whether the user administers the tool for their platform: an institution or
+    system Administrator of the LMS (from their launches) or granted by an operator."""
+    return user is not None and bool(user.is_platform_admin or user.admin_granted)
+
+
 def role_in_course(user: User | None, course: Course) -> Role | None:
     """Return the user's role in the course, or None when they have none there.
 
-    A platform administrator counts as admin in every course of their own platform only.
+    A platform administrator (is_admin) counts as admin in every course of their own
+    platform only.
     """
     if user is None or user.platform_id != course.platform_id:
         return None
@@ -28,7 +35,7 @@ def role_from(user: User, enrollment: Enrollment | None) -> Role | None:
     active = enrollment if enrollment is not None and enrollment.active else None
     if active is not None and active.role != Role.LEARNER:
         return Role(active.role)
-    if user.is_platform_admin:
+    if is_admin(user):
         return Role.ADMIN
     return Role(active.role) if active is not None else None
 

@@ -14,6 +14,7 @@ from lti_tool.errors import ToolError
 from lti_tool.extensions import db
 from lti_tool.lti import keys as tool_keys, registration_links
 from lti_tool.lti.origins import HTTP, is_loopback_host, normalize_pattern, platform_origins
+from lti_tool.lti.platforms import add_platform, holdings, remove_platform
 from lti_tool.models import AccessToken, Deployment, Platform
 from lti_tool.statuses import DeploymentPolicy
 
@@ -53,21 +54,15 @@ def platforms_cli():
 def add(issuer, client_id, auth_login_url, auth_token_url, key_set_url, deployment_ids, name,
         audience, policy):
     """Register an LMS by hand."""
-    issuer = issuer.rstrip("/") if issuer.count("/") > 2 else issuer
-    if db.session.scalar(db.select(Platform).filter_by(issuer=issuer, client_id=client_id)):
-        raise click.ClickException(f"{issuer} with client id {client_id} is already registered.")
-    for url in (auth_login_url, auth_token_url, key_set_url):
-        if not url.startswith(("http://", "https://")):
-            raise click.ClickException(f"{url!r} is not an http(s) URL.")
-    platform = Platform(issuer=issuer, client_id=client_id, auth_login_url=auth_login_url,
-                        auth_token_url=auth_token_url, key_set_url=key_set_url, name=name,
-                        auth_audience=audience, deployment_policy=policy)
-    platform.deployments = [Deployment(deployment_id=d) for d in dict.fromkeys(deployment_ids)]
-    db.session.add(platform)
-    db.session.flush()
-    audit.record(EventType.PLATFORM_REGISTERED, platform_id=platform.id, target=platform,
-                 issuer=issuer, client_id=client_id, how="cli")
+    try:
+        platform = add_platform(issuer=issuer, client_id=client_id, auth_login_url=auth_login_url,
+                                auth_token_url=auth_token_url, key_set_url=key_set_url,
+                                deployment_ids=deployment_ids, name=name, audience=audience,
+                                policy=policy)
+    except ToolError as err:
+        raise click.ClickException(err.message) from None
     db.session.commit()
+    issuer = platform.issuer
     click.echo(f"Registered platform {platform.id}: {issuer} (client id {client_id}).")
     click.echo(f"Its own login URL: {_base_url()}/lti/login/{platform.login_key}")
 
@@ -135,19 +130,31 @@ def update(platform_id, auth_login_url, auth_token_url, key_set_url, auth_audien
 
 @platforms_cli.command("remove")
 @click.argument("platform_id", type=int)
+@click.option("--delete-videos", is_flag=True,
+              help="Delete its videos from the storage too (refused while one is on legal "
+                   "hold); without it they stay in the storage, listed as orphans.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @with_appcontext
-def remove(platform_id, yes):
+def remove(platform_id, delete_videos, yes):
     """Remove a registration and everything that hangs off it (courses, users, videos' rows)."""
     platform = _platform(platform_id)
+    held = holdings(platform)
+    click.echo(f"{platform.issuer} (client id {platform.client_id}) holds {held.courses} "
+               f"courses, {held.users} users and {held.videos} videos, {held.stored_videos} "
+               f"of them in the storage ({held.stored_bytes} bytes, {held.on_hold} on legal "
+               f"hold).")
+    fate = "deleted from" if delete_videos else "kept in"
     if not yes:
-        click.confirm(f"Remove {platform.issuer} (client id {platform.client_id}) and all its "
-                      "courses, users and submissions?", abort=True)
-    audit.record(EventType.PLATFORM_REMOVED, platform_id=None, issuer=platform.issuer,
-                 client_id=platform.client_id, removed_platform_id=platform.id)
-    db.session.delete(platform)
+        click.confirm(f"Remove it, with its videos {fate} the storage?", abort=True)
+    try:
+        report = remove_platform(platform, delete_videos=delete_videos)
+    except ToolError as err:
+        raise click.ClickException(err.message) from None
     db.session.commit()
-    click.echo(f"Removed platform {platform_id}.")
+    click.echo(f"Removed platform {platform_id}: {report.deleted_from_storage} videos deleted "
+               f"from the storage, {report.kept_in_storage} kept there.")
+    for uid in report.storage_failures:
+        click.echo(f"Could not delete {uid} from the storage; it stays as an orphan.")
 
 
 @platforms_cli.command("policy")
@@ -318,13 +325,7 @@ def _fmt(when: datetime | None) -> str:
 @with_appcontext
 def list_keys():
     """List the tool's keys: which signs, which are still published."""
-    store = tool_keys.key_store()
-    store.signing_key()
-    published = {k["kid"] for k in store.public_jwks()["keys"]}
-    current, _ = store.signing_key()
-    for key in store.keys():
-        state = "signing" if key.kid == current else (
-            "published" if key.kid in published else "retired")
+    for key, state in tool_keys.key_states():
         click.echo(f"{key.kid}  created {_fmt(key.created_at)}  retired {_fmt(key.retired_at)}"
                    f"  {state}")
 

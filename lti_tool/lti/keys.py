@@ -169,3 +169,12 @@ def signing_key() -> tuple[str, bytes]:
 def public_jwks() -> dict:
     """Return the tool's public JWKS: the signing key and retired keys still in overlap."""
     return key_store().public_jwks()
+
+
+def key_states(store: KeyStore | None = None) -> list[tuple[ToolKey, str]]:
+    """Return each key, oldest first, with its state: signing, published or retired."""
+    store = store or key_store()
+    current, _ = store.signing_key()
+    published = {k["kid"] for k in store.public_jwks()["keys"]}
+    return [(key, "signing" if key.kid == current else
+             "published" if key.kid in published else "retired") for key in store.keys()]

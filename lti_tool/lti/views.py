@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 
 from lti_tool import audit
 from lti_tool.access.launches import current_launch, remember_launch, require_launch
+from lti_tool.access.permissions import is_admin
 from lti_tool.access.roles import STAFF_ROLES, Role
 from lti_tool.audit import EventType
 from lti_tool.errors import LaunchError, NotAuthenticated, ToolError
@@ -121,17 +122,21 @@ def launch():
 
 
 def _landing(record) -> str:
-    """Return where a fresh launch goes, carrying its id for cookie-less iframes."""
+    """Return where a fresh launch goes, carrying its id for cookie-less iframes.
+
+    An administrator (an LMS Administrator role, or granted by an operator) lands on the
+    admin area, which links back to the activity they opened.
+    """
     if record.message_type == c.DEEP_LINKING_REQUEST:
         return url_for("lti.deep_link", launch=record.id)
     if record.message_type == c.SUBMISSION_REVIEW_REQUEST:
         return url_for("review.submission_review", launch=record.id)
+    if is_admin(record.user):
+        return url_for("admin.index", launch=record.id)
     if record.assignment is not None:
         if record.role == Role.LEARNER:
             return url_for("student.assignment", launch=record.id)
         return url_for("review.assignment", launch=record.id)
-    if record.role == Role.ADMIN or record.user.is_platform_admin:
-        return url_for("lti.admin_home", launch=record.id)
     return url_for("lti.no_activity", launch=record.id)
 
 
@@ -142,21 +147,6 @@ def no_activity():
     raise ToolError("The LMS opened the tool without a course activity (no resource link or "
                     "course), so there is nothing to show here. Open a video assignment from "
                     "its course page.", code="no_resource_link", http_status=400)
-
-
-@bp.get("/admin")
-@require_launch()
-def admin_home():
-    """Show an LMS administrator the tool's registration and where to administer it."""
-    record = current_launch()
-    if not (record.role == Role.ADMIN or record.user.is_platform_admin):
-        raise ToolError("Only LMS administrators may see this page.", http_status=403,
-                        code="forbidden")
-    platforms = list(db.session.scalars(
-        db.select(Platform).filter_by(issuer=record.platform.issuer).order_by(Platform.id)))
-    return render_template("lti/admin_home.html", launch=record, platforms=platforms,
-                           urls=tool_urls(record.platform),
-                           dashboard="admin.index" in current_app.view_functions)
 
 
 # ---- keys and configuration ----
@@ -172,7 +162,7 @@ def jwks():
 def tool_configuration():
     """List the tool's URLs and public key for an LMS administrator (JSON when asked)."""
     record = current_launch()
-    platform = record.platform if record is not None and record.user.is_platform_admin else None
+    platform = record.platform if record is not None and is_admin(record.user) else None
     urls = tool_urls(platform)
     jwks_doc = keys.public_jwks()
     mode = registration.registration_mode()

@@ -28,7 +28,8 @@ from lti_tool.storage.base import (Capability, UploadNotFound, UploadRequest, Up
 from lti_tool.storage.messages import MSG_UPLOAD_EXPIRED, UPLOAD_EXPIRED
 from lti_tool.uploads import video_checks
 from lti_tool.uploads.rules import (ASSIGNMENT_LOCKED, CONTENT_TYPE, SUBMISSION_GRADED,
-                                    UNKNOWN_CONTENT_TYPE, check_file, ensure_open_for_submission)
+                                    UNKNOWN_CONTENT_TYPE, check_file, ensure_open_for_submission,
+                                    ensure_uploads_open)
 from lti_tool.web.request_input import clean_filename
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ def start_attempt(launch: LaunchRecord, filename: str, size_bytes: int,
     """Open a new attempt for the launching student and ask the backend where to upload."""
     assignment, user = launch.assignment, launch.user
     submission = find_submission(assignment, user)
+    ensure_uploads_open()
     ensure_open_for_submission(assignment, submission)
     filename = clean_filename(filename)
     if not CONTENT_TYPE.fullmatch(content_type or ""):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, url_for
 
 from lti_tool.access.launches import assignment_launch, current_role, require_launch
+from lti_tool.settings import get_setting
 from lti_tool.storage import current_storage
 from lti_tool.uploads.rules import upload_method
 from lti_tool.uploads.status import submission_state
@@ -29,4 +30,5 @@ def assignment():
         "state": state,
     }
     return render_template("student/assignment.html", launch=launch,
-                           assignment=launch.assignment, state=state, page=page)
+                           assignment=launch.assignment, state=state, page=page,
+                           support=get_setting("SUPPORT_CONTACT", ""))

@@ -4,10 +4,9 @@ from __future__ import annotations
 import os
 import re
 
-from flask import current_app
-
 from lti_tool.errors import Forbidden, ToolError
 from lti_tool.models import Assignment, Submission
+from lti_tool.settings import get_setting
 from lti_tool.storage.base import Capability, UploadMethod, UploadTooLarge
 from lti_tool.uploads import video_checks
 from lti_tool.web.formatting import format_size
@@ -22,19 +21,45 @@ UNKNOWN_CONTENT_TYPE = "application/octet-stream"
 # Why a submission takes no new video (the codes of ensure_open_for_submission's refusals).
 ASSIGNMENT_LOCKED = "assignment_locked"
 SUBMISSION_GRADED = "submission_graded"
+UPLOADS_PAUSED = "uploads_paused"
+UPLOADS_PAUSED_MESSAGE = ("New uploads are paused on this site for a while. Videos already "
+                          "submitted still play. Please try again later.")
+
+
+def uploads_paused() -> bool:
+    """Tell whether an admin stopped new uploads site-wide (the UPLOADS_PAUSED setting)."""
+    return str(get_setting("UPLOADS_PAUSED", False)).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def ensure_uploads_open() -> None:
+    """Refuse a new upload while new uploads are paused site-wide (503, to try later)."""
+    if uploads_paused():
+        raise ToolError(UPLOADS_PAUSED_MESSAGE, code=UPLOADS_PAUSED, http_status=503)
+
+
+def site_formats() -> list[str]:
+    """Return the formats the site accepts (the ACCEPTED_FORMATS setting, else all known)."""
+    raw = str(get_setting("ACCEPTED_FORMATS", "") or "")
+    chosen = [f.strip().lower().lstrip(".") for f in raw.split(",") if f.strip()]
+    return [f for f in ACCEPTED_FORMATS if f in chosen] or list(ACCEPTED_FORMATS)
 
 
 def allowed_formats(assignment: Assignment) -> list[str]:
     """Return the file extensions this assignment accepts (lower case, no dot)."""
     raw = assignment.allowed_formats or ""
+    site = site_formats()
     formats = [f.strip().lower().lstrip(".") for f in raw.split(",") if f.strip()]
-    return formats or list(ACCEPTED_FORMATS)
+    return [f for f in formats if f in site] or site
 
 
 def size_limit(assignment: Assignment) -> int:
-    """Return the largest file this assignment accepts, in bytes."""
-    site = int(current_app.config["MAX_UPLOAD_BYTES"])
-    return min(site, assignment.max_file_bytes) if assignment.max_file_bytes else site
+    """Return the largest file this assignment accepts, in bytes: its own limit, else the
+    site's default (DEFAULT_UPLOAD_BYTES), never more than the site's MAX_UPLOAD_BYTES."""
+    site = int(get_setting("MAX_UPLOAD_BYTES"))
+    if assignment.max_file_bytes:
+        return min(site, assignment.max_file_bytes)
+    default = int(get_setting("DEFAULT_UPLOAD_BYTES", 0) or 0)
+    return min(site, default) if default > 0 else site
 
 
 def too_large_message(size: int, limit: int) -> str:
@@ -77,6 +102,8 @@ def upload_method(backend) -> UploadMethod:
 
 def can_replace(assignment: Assignment, submission: Submission | None) -> bool:
     """Tell whether the student may still hand in a (new) video."""
+    if uploads_paused():
+        return False
     try:
         ensure_open_for_submission(assignment, submission)
     except Forbidden:

@@ -9,7 +9,8 @@ from lti_tool.models import LaunchRecord, Video
 from lti_tool.statuses import FINAL_VIDEO_STATES, UNFINISHED_VIDEO_STATES
 from lti_tool.storage import storage_for
 from lti_tool.uploads.attempts import find_submission
-from lti_tool.uploads.rules import allowed_formats, can_replace, size_limit
+from lti_tool.uploads.rules import (UPLOADS_PAUSED_MESSAGE, allowed_formats, can_replace,
+                                    size_limit, uploads_paused)
 
 log = logging.getLogger(__name__)
 
@@ -64,4 +65,5 @@ def submission_state(launch: LaunchRecord) -> dict:
             "graded": submission.graded_at is not None},
         "attempts": attempts,
         "can_upload": can_replace(assignment, submission),
+        "paused": UPLOADS_PAUSED_MESSAGE if uploads_paused() else None,
     }

@@ -23,6 +23,7 @@ from typing import Any, Iterator, Mapping
 from lti_tool.models import new_token
 from lti_tool.playback.grants import (GRANT_DOWNLOAD, GRANT_MEDIA, GRANT_THUMBNAIL, expiry_in,
                                       sign_grant)
+from lti_tool.settings import read_setting
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage.base import (Capability, CaptionStore, Downloads, ExpiredUpload,
                                    ExpiringUploads, Health, HostedMedia, HostedUploads, Playback,
@@ -85,7 +86,7 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
     # --- the interface ---
     def create_upload(self, req: UploadRequest) -> UploadTicket:
         """Make the video's folder and point the browser at our tus endpoint."""
-        limit = int(self.config["MAX_UPLOAD_BYTES"])
+        limit = int(read_setting(self.config, "MAX_UPLOAD_BYTES"))
         if req.size_bytes > limit:
             raise UploadTooLarge(f"The video is larger than this site's limit of "
                                  f"{limit} bytes.")

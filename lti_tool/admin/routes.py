@@ -1,0 +1,34 @@
+"""The admin area's blueprint (/admin) and its routes, each to a view in its concern's module."""
+from __future__ import annotations
+
+from flask import Blueprint
+
+from lti_tool.admin import audit_log, dashboard, platforms, settings_page, videos
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+bp.add_url_rule("/", "index", dashboard.index)
+bp.add_url_rule("/scores/retry", "retry_failed_scores", dashboard.retry_failed_scores,
+                methods=["POST"])
+
+bp.add_url_rule("/videos", "videos", videos.videos)
+bp.add_url_rule("/videos.csv", "videos_csv", videos.videos_csv)
+bp.add_url_rule("/videos/<int:video_id>", "video", videos.video)
+bp.add_url_rule("/videos/<int:video_id>/delete", "confirm_delete", videos.confirm_delete)
+bp.add_url_rule("/videos/<int:video_id>/delete", "delete", videos.delete, methods=["POST"])
+bp.add_url_rule("/videos/<int:video_id>/hold", "legal_hold", videos.legal_hold,
+                methods=["POST"])
+
+bp.add_url_rule("/audit", "audit_log", audit_log.audit_log)
+bp.add_url_rule("/audit.csv", "audit_csv", audit_log.audit_csv)
+
+bp.add_url_rule("/platforms", "platforms", platforms.platforms)
+bp.add_url_rule("/platforms", "add_platform", platforms.add, methods=["POST"])
+bp.add_url_rule("/platforms/policy", "platform_policy", platforms.policy, methods=["POST"])
+bp.add_url_rule("/platforms/<int:platform_id>/remove", "confirm_remove_platform",
+                platforms.confirm_remove)
+bp.add_url_rule("/platforms/<int:platform_id>/remove", "remove_platform", platforms.remove,
+                methods=["POST"])
+
+bp.add_url_rule("/settings", "settings", settings_page.settings)
+bp.add_url_rule("/settings", "save_settings", settings_page.save_settings, methods=["POST"])

@@ -1,0 +1,126 @@
+"""The site settings an admin sets on the settings page, each read and checked one way.
+
+They are stored by lti_tool.settings (overriding the environment). None of them is a
+secret; a secret setting added here would be stored encrypted, shown masked and never sent
+back (`secret=True`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from lti_tool import audit
+from lti_tool.audit import EventType
+from lti_tool.errors import ToolError
+from lti_tool.models import User
+from lti_tool.settings import get_setting, set_setting
+from lti_tool.uploads.rules import ACCEPTED_FORMATS
+
+GB = 1_000_000_000
+MAX_RETENTION_DAYS = 3650
+MAX_SUPPORT_CHARS = 200
+ON = "1"
+
+
+@dataclass(frozen=True)
+class SiteSetting:
+    """One setting of the page: its name, what it means, and how a form value becomes it."""
+
+    name: str
+    label: str
+    help: str
+    kind: str  # number | text | checkbox | formats
+    parse: Callable[[Mapping], str]
+    shown: Callable[[str], object] = str
+    secret: bool = False
+    default: object = None
+
+
+def _number(name, low, high, what, scale=1.0) -> Callable[[Mapping], str]:
+    def parse(form):
+        raw = (form.get(name) or "").strip()
+        try:
+            value = float(raw)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise ToolError(f"{what} must be a number from {low:g} to {high:g}.",
+                            code="bad_setting")
+        return str(int(round(value * scale)))
+    return parse
+
+
+def _support(form) -> str:
+    value = " ".join((form.get("SUPPORT_CONTACT") or "").split())
+    if len(value) > MAX_SUPPORT_CHARS:
+        raise ToolError(f"The support contact must be at most {MAX_SUPPORT_CHARS} characters.",
+                        code="bad_setting")
+    return value
+
+
+def _formats(form) -> str:
+    chosen = [f for f in ACCEPTED_FORMATS if f in form.getlist("ACCEPTED_FORMATS")]
+    if not chosen:
+        raise ToolError("Choose at least one accepted format.", code="bad_setting")
+    return ",".join(chosen)
+
+
+def _switch(form) -> str:
+    return ON if form.get("UPLOADS_PAUSED") == ON else "0"
+
+
+SETTINGS: tuple[SiteSetting, ...] = (
+    SiteSetting("UPLOADS_PAUSED", "Stop new uploads on the whole site",
+                "Students cannot start a new upload and are told to try later; videos "
+                "already submitted play, grading goes on. The rollback lever.",
+                "checkbox", _switch, lambda v: str(v).lower() in {"1", "true", "yes", "on"},
+                default=False),
+    SiteSetting("RETENTION_DAYS", "Keep videos for (days)",
+                "The retention job deletes videos older than this from the storage (an "
+                "assignment may keep them longer or shorter; 0 keeps them forever; never a "
+                "video on legal hold).", "number",
+                _number("RETENTION_DAYS", 0, MAX_RETENTION_DAYS, "The retention period"),
+                int, default=90),
+    SiteSetting("MAX_UPLOAD_BYTES", "Largest upload (GB)",
+                "The site's limit; an assignment may set a lower one.", "number",
+                _number("MAX_UPLOAD_BYTES", 0.001, 5000, "The largest upload", scale=GB),
+                lambda v: int(v) / GB),
+    SiteSetting("DEFAULT_UPLOAD_BYTES", "Largest upload of an assignment that sets none (GB)",
+                "0: the site's largest upload. Never more than it.", "number",
+                _number("DEFAULT_UPLOAD_BYTES", 0, 5000, "The default upload limit", scale=GB),
+                lambda v: int(v or 0) / GB, default=0),
+    SiteSetting("ACCEPTED_FORMATS", "Accepted formats",
+                "File types students may upload; an assignment may accept fewer.",
+                "formats", _formats,
+                lambda v: [f for f in str(v or "").split(",") if f] or list(ACCEPTED_FORMATS),
+                default=""),
+    SiteSetting("SUPPORT_CONTACT", "Support contact shown to students",
+                "An email address, a web address or a few words, shown on the student's "
+                "page under the upload limits. Empty: nothing is shown.", "text", _support,
+                default=""),
+)
+
+
+def current_values() -> dict[str, object]:
+    """Return each setting's value for the form (a secret's only as whether it is set)."""
+    values = {}
+    for s in SETTINGS:
+        value = get_setting(s.name, s.default)
+        values[s.name] = bool(value) if s.secret else s.shown(value if value is not None else "")
+    return values
+
+
+def save(form: Mapping, actor: User) -> list[str]:
+    """Check every field, store those that changed (audited), return their names; the caller
+    commits. A bad field refuses the whole form."""
+    parsed = {s.name: s.parse(form) for s in SETTINGS}
+    changed = []
+    for s in SETTINGS:
+        old = get_setting(s.name, s.default)
+        if s.shown(old if old is not None else "") == s.shown(parsed[s.name]):
+            continue
+        set_setting(s.name, parsed[s.name], secret=s.secret)
+        changed.append(s.name)
+        audit.record(EventType.SETTING_CHANGED, actor=actor, setting=s.name,
+                     value="(secret)" if s.secret else parsed[s.name], how="admin")
+    return changed

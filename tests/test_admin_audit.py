@@ -1,0 +1,99 @@
+"""The admin audit log page: filters by user, course, action and date, pages, CSV; only
+admins, only their platform's events."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+
+from lti_tool.audit import EventType
+from lti_tool.extensions import db
+from lti_tool.models import AuditEvent, utcnow
+from tests.admin_fixtures import site  # noqa: F401  (fixture)
+
+
+def text(resp) -> str:
+    return resp.get_data(as_text=True)
+
+
+@pytest.fixture
+def logged(site):
+    """A few events on each platform: Alpha's student played, Alpha's teacher graded."""
+    a, b = site.a, site.b
+    course_a = a.videos[0].submission.assignment.course_id
+    now = utcnow()
+    db.session.add_all([
+        AuditEvent(event_type=EventType.PLAYBACK_GRANTED, actor_id=a.student.id,
+                   platform_id=a.platform.id, course_id=course_a, target_type="video",
+                   target_id=str(a.videos[0].id), at=now - timedelta(days=3)),
+        AuditEvent(event_type=EventType.GRADE_SAVED, actor_id=a.instructor.id,
+                   platform_id=a.platform.id, course_id=course_a, data={"score": 7},
+                   at=now),
+        AuditEvent(event_type=EventType.GRADE_SAVED, actor_id=b.instructor.id,
+                   platform_id=b.platform.id, data={"score": 9}, at=now),
+    ])
+    db.session.commit()
+    return site
+
+
+@pytest.mark.parametrize("path", ["/admin/audit", "/admin/audit.csv"])
+@pytest.mark.parametrize("who", ["instructor", "student"])
+def test_instructors_and_students_are_refused(client, logged, path, who):
+    assert logged.get(client, path, who=who).status_code == 403
+
+
+def test_the_log_shows_this_platforms_events_only(client, logged):
+    page = text(logged.get(client, "/admin/audit"))
+    assert "Alpha Teacher" in page and "Alpha Student" in page and "score: 7" in page
+    assert "Beta Teacher" not in page and "score: 9" not in page
+    other = text(logged.get(client, "/admin/audit", tenant="b"))
+    assert "Beta Teacher" in other and "Alpha" not in other.split("<main")[1]
+
+
+@pytest.mark.parametrize("query, shown, hidden", [
+    ("user=alpha+teacher", "score: 7", "Alpha Student"),
+    ("action=playback_granted", "Alpha Student", "score: 7"),
+    ("action=grade_saved", "score: 7", "Alpha Student"),
+])
+def test_filters(client, logged, query, shown, hidden):
+    page = text(logged.get(client, f"/admin/audit?{query}"))
+    assert shown in page and hidden not in page
+
+
+def test_date_and_course_filters(client, logged):
+    today = utcnow().date()
+    page = text(logged.get(client, f"/admin/audit?since={today.isoformat()}"))
+    assert "score: 7" in page and "Alpha Student" not in page
+    course_b = logged.b.videos[0].submission.assignment.course_id
+    assert "No event matches" in text(logged.get(client, f"/admin/audit?course={course_b}"))
+
+
+def test_bad_action_is_a_400(client, logged):
+    resp = logged.get(client, "/admin/audit?action=drop_tables")
+    assert resp.status_code == 400 and "bad_filter" in text(resp)
+
+
+def test_pages_newest_first(client, logged):
+    now = utcnow()
+    db.session.add_all([AuditEvent(event_type=EventType.LAUNCH, actor_id=logged.a.student.id,
+                                   platform_id=logged.a.platform.id, data={"n": n},
+                                   at=now - timedelta(minutes=n)) for n in range(60)])
+    db.session.commit()
+    first = text(logged.get(client, "/admin/audit?action=launch"))
+    assert "1–50 of 60 events" in first and "n: 0" in first and "n: 59" not in first
+    second = text(logged.get(client, "/admin/audit?action=launch&page=2"))
+    assert "n: 59" in second and "Previous page" in second
+
+
+def test_csv_export_is_filtered_and_audited(client, logged):
+    resp = logged.get(client, "/admin/audit.csv?action=grade_saved")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(text(resp))))
+    assert rows[0][:3] == ["at", "action", "user"]
+    assert [r[2] for r in rows[1:]] == ["Alpha Teacher"]
+    db.session.expire_all()
+    [event] = db.session.scalars(db.select(AuditEvent).filter_by(
+        event_type=EventType.ADMIN_EXPORT)).all()
+    assert event.data == {"export": "audit", "filters": {"action": "grade_saved"}}
