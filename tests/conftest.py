@@ -204,7 +204,8 @@ class WorkerApps:
             del app.extensions[name]  # caches made on first use (storage backend, CSP parts)
         limiter.__dict__.update(snap["limiter"])  # another app built meanwhile rebinds it
         outbound.init_app(app)
-        app.extensions["tus_fast_patch"].served = 0
+        if "tus_fast_patch" in app.extensions:  # absent with TUS_FAST_PATCH off
+            app.extensions["tus_fast_patch"].served = 0
         if demo:
             from demo_lms.schema import EXTENSION_KEY, DemoSchema
             app.extensions["demo_lms_control"].reset()
