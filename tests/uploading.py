@@ -33,6 +33,8 @@ def make_sample_video(path: Path, seconds: int = 2, size: str = "320x240",
         args = ["-vf", "noise=alls=60:allf=t", *args, "-preset", "ultrafast", "-qp", "0"]
     if codec == "libx264":
         args += ["-pix_fmt", "yuv420p", "-movflags", "+faststart"]
+    elif codec == "libvpx":  # its default "good" deadline takes minutes on a busy machine
+        args += ["-deadline", "realtime", "-cpu-used", "8"]
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
                     f"testsrc=duration={seconds}:size={size}:rate=25", *args, str(path)],
                    check=True, timeout=120)
