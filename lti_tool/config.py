@@ -61,6 +61,12 @@ class Config:
     LTI_SERVICE_TIMEOUT_SECONDS = _int("LTI_SERVICE_TIMEOUT_SECONDS", 15)
     # A score the LMS keeps refusing to take is marked failed (kept, retryable) after this.
     OUTBOX_GIVE_UP_HOURS = _int("OUTBOX_GIVE_UP_HOURS", 72)
+    # Retention (lti_tool/housekeeping/retention.py): videos older than this many days are
+    # deleted from storage (0: never); an assignment may set its own period.
+    RETENTION_DAYS = _int("RETENTION_DAYS", 90)
+    # Videos deleted per batch, and the pause between batches (a provider's rate limits).
+    RETENTION_BATCH_SIZE = _int("RETENTION_BATCH_SIZE", 100)
+    RETENTION_BATCH_PAUSE_SECONDS = float(os.environ.get("RETENTION_BATCH_PAUSE_SECONDS") or 2)
     SETTINGS_ENCRYPTION_KEY = os.environ.get("SETTINGS_ENCRYPTION_KEY", "")
 
     DEMO_LMS = _bool("DEMO_LMS", False)

@@ -28,9 +28,12 @@ def describe_run(run) -> str:
         return "running"
     outcome = "ok" if run.ok else f"FAILED ({run.error})"
     dry = " (dry run)" if run.dry_run else ""
-    counts = json.dumps(run.counts or {}, sort_keys=True, default=str)
-    if len(counts) > 200:
-        counts = counts[:197] + "..."
+    # Lists (a dry run's videos, orphans) are summed up here; `jobs run` prints them whole.
+    summary = {key: f"{len(value)} listed" if isinstance(value, (list, dict)) else value
+               for key, value in (run.counts or {}).items()}
+    counts = json.dumps(summary, sort_keys=True, default=str)
+    if len(counts) > 300:
+        counts = counts[:297] + "..."
     return f"{outcome}{dry} in {run.duration_seconds or 0:.1f} s: {counts}"
 
 
@@ -61,5 +64,10 @@ def run_job(name: str, dry_run: bool):
         raise click.ClickException(
             f"Job {job.name} is running in another process now; try again later.") from None
     click.echo(f"{job.name}: {describe_run(run)}")
+    for key, value in (run.counts or {}).items():
+        if isinstance(value, (list, dict)) and value:
+            click.echo(f"{key}:")
+            for item in value if isinstance(value, list) else value.items():
+                click.echo("  " + json.dumps(item, sort_keys=True, default=str))
     if not run.ok:
         raise SystemExit(1)

@@ -95,6 +95,21 @@ def latest_items(submission_ids) -> dict[int, ScoreOutbox]:
     return {row.submission_id: row for row in rows if row.submission_id in wanted}
 
 
+def grade_not_in_lms(submission_id):
+    """Return an SQL condition: the submission has something the LMS gradebook has not got.
+
+    A score still on its way (pending) or refused (failed) is open until delivered (a newer
+    one supersedes it, so any open row is the latest news); a grade held back from release
+    has not been sent at all. Retention keeps such a submission's videos.
+    """
+    score, graded = aliased(ScoreOutbox), aliased(Submission)  # never the outer query's
+    open_score = exists().where(score.submission_id == submission_id,
+                                score.status.in_(OPEN_STATUSES))
+    held_grade = exists().where(graded.id == submission_id, graded.score_given.is_not(None),
+                                graded.released.is_(False))
+    return or_(open_score, held_grade)
+
+
 # ---- delivery --------------------------------------------------------------------------
 
 def deliver_scores(limit: int = BATCH) -> dict[str, int]:
