@@ -41,6 +41,7 @@ class EventType(StrEnum):
     GRADE_RELEASED = "grade_released"
     SCORE_DELIVERED = "score_delivered"
     SCORE_FAILED = "score_failed"
+    SCORES_RETRIED = "scores_retried"
     COMMENT_ADDED = "comment_added"
     COMMENT_DELETED = "comment_deleted"
     CAPTIONS_ADDED = "captions_added"
