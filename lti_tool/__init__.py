@@ -166,12 +166,13 @@ def register_cli(app: Flask) -> None:
     from lti_tool.grading.cli import grades_cli
     from lti_tool.jobs_cli import jobs_cli
     from lti_tool.lti.cli import keys_cli, platforms_cli
+    from lti_tool.privacy.cli import privacy_cli
     from lti_tool.storage.cli import storage_cli
     from lti_tool.storage.cloudflare.cli import COMMANDS as CLOUDFLARE_COMMANDS
     from lti_tool.storage.s3.cli import COMMANDS as S3_COMMANDS
     for command in (*CLOUDFLARE_COMMANDS, *S3_COMMANDS):  # their SDKs load on use
         storage_cli.add_command(command)
-    for group in (platforms_cli, keys_cli, storage_cli, jobs_cli, grades_cli):
+    for group in (platforms_cli, keys_cli, storage_cli, jobs_cli, grades_cli, privacy_cli):
         app.cli.add_command(group)
 
 

@@ -49,6 +49,10 @@ class EventType(StrEnum):
     ROSTER_SYNCED = "roster_synced"
     WEBHOOK_RECEIVED = "webhook_received"
     SETTING_CHANGED = "setting_changed"
+    # Privacy (lti_tool/privacy): an export, an erasure, a person's request for one.
+    USER_DATA_EXPORTED = "user_data_exported"
+    USER_DATA_DELETED = "user_data_deleted"
+    USER_DATA_DELETION_REQUESTED = "user_data_deletion_requested"
 
 
 def record(event_type: EventType | str, *, actor=None, platform_id: int | None = None,
