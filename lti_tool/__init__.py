@@ -30,6 +30,7 @@ BLUEPRINTS = [
     "lti_tool.grading.views",
     "lti_tool.captions.views",
     "lti_tool.storage.cloudflare.webhooks",
+    "lti_tool.privacy.views",
 ]
 
 

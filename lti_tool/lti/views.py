@@ -126,6 +126,8 @@ def _landing(record) -> str:
         return url_for("lti.deep_link", launch=record.id)
     if record.message_type == c.SUBMISSION_REVIEW_REQUEST:
         return url_for("review.submission_review", launch=record.id)
+    if record.message_type in c.DATA_PRIVACY_REQUESTS:
+        return url_for("privacy.page", launch=record.id)
     if record.assignment is not None:
         if record.role == Role.LEARNER:
             return url_for("student.assignment", launch=record.id)

@@ -15,6 +15,8 @@ from lti_tool.errors import ToolError
 from lti_tool.extensions import db
 from lti_tool.privacy.erase import erase_user
 from lti_tool.privacy.export import export_user, find_user
+from lti_tool.privacy.requests import pending_deletion_requests
+from lti_tool.web.formatting import format_moment
 
 
 @click.group("privacy", cls=AppGroup)
@@ -65,3 +67,18 @@ def delete(platform_id: int, sub: str, yes: bool, request_ref: str | None):
     except ToolError as exc:
         raise click.ClickException(exc.message) from None
     click.echo("Erased: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
+
+
+@privacy_cli.command("requests")
+@click.option("--platform", "platform_id", type=int, help="Only this platform's requests.")
+def requests(platform_id: int | None):
+    """List the erasure requests people made (data privacy page) that wait for an admin."""
+    pending = pending_deletion_requests(platform_id)
+    if not pending:
+        click.echo("No erasure request is waiting.")
+    for request in pending:
+        who = "the person" if request.by_self else "an administrator"
+        click.echo(f"{format_moment(request.requested_at)}  platform {request.user.platform_id}"
+                   f"  sub {request.user.sub}  {request.user.display_name}  (asked by {who})")
+        click.echo(f"    flask --app wsgi privacy delete {request.user.platform_id} "
+                   f"{request.user.sub}")

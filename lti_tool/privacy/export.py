@@ -99,6 +99,15 @@ def audit_entries(user: User, submission_ids: list[int], video_ids: list[int]):
 def export_user(user: User, actor: User | None = None) -> dict[str, Any]:
     """Return everything held about `user` as one JSON-ready dict (the export is audited;
     the caller commits)."""
+    document = build_export(user)
+    audit.record(audit.EventType.USER_DATA_EXPORTED, actor=actor,
+                 platform_id=user.platform_id, target=user)
+    return document
+
+
+def build_export(user: User) -> dict[str, Any]:
+    """Return everything held about `user` as one JSON-ready dict (not audited: for the
+    person's own overview page)."""
     submissions = db.session.scalars(select(Submission).filter_by(user_id=user.id)
                                      .order_by(Submission.id)).all()
     submission_ids = [s.id for s in submissions]
@@ -141,6 +150,4 @@ def export_user(user: User, actor: User | None = None) -> dict[str, Any]:
         "audit_log": [_audit(e) for e in db.session.scalars(
             audit_entries(user, submission_ids, video_ids))],
     }
-    audit.record(audit.EventType.USER_DATA_EXPORTED, actor=actor,
-                 platform_id=user.platform_id, target=user)
     return document
