@@ -165,6 +165,7 @@ def register_error_handlers(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     """Add the operator commands (`flask --app wsgi <group> --help`)."""
     from lti_tool.grading.cli import grades_cli
+    from lti_tool.housekeeping.cli import reports_cli
     from lti_tool.jobs_cli import jobs_cli
     from lti_tool.lti.cli import keys_cli, platforms_cli
     from lti_tool.privacy.cli import privacy_cli
@@ -173,7 +174,8 @@ def register_cli(app: Flask) -> None:
     from lti_tool.storage.s3.cli import COMMANDS as S3_COMMANDS
     for command in (*CLOUDFLARE_COMMANDS, *S3_COMMANDS):  # their SDKs load on use
         storage_cli.add_command(command)
-    for group in (platforms_cli, keys_cli, storage_cli, jobs_cli, grades_cli, privacy_cli):
+    for group in (platforms_cli, keys_cli, storage_cli, jobs_cli, grades_cli, privacy_cli,
+                  reports_cli):
         app.cli.add_command(group)
 
 

@@ -88,6 +88,11 @@ JOBS: list[Job] = [
         every_seconds=600),
     Job("retention", "lti_tool.housekeeping.retention:apply_retention",
         cron={"hour": 3, "minute": 10}, lease_seconds=6 * 3600, dry_run=True, keep_days=365),
+    Job("orphans", "lti_tool.housekeeping.orphans:find_orphans",
+        cron={"day_of_week": "sun", "hour": 4, "minute": 20}, lease_seconds=3 * 3600,
+        keep_days=365),
+    Job("usage_report", "lti_tool.housekeeping.usage:usage_report",
+        cron={"day": 1, "hour": 4, "minute": 50}, keep_days=None),
     Job("purge_job_runs", "lti_tool.jobs:purge_job_runs", cron={"hour": 2, "minute": 40},
         keep_days=365),
 ]

@@ -40,13 +40,16 @@ def make_video(assignment, user, *, days_old: float = 0, backend: str = "local",
     return video
 
 
-def put_local_file(app, storage_uid: str, data: bytes = b"video-bytes") -> Path:
-    """Write a video where the local backend keeps it; return its folder."""
+def put_local_file(app, storage_uid: str, data: bytes = b"video-bytes",
+                   days_old: float = 0) -> Path:
+    """Write a video where the local backend keeps it (made `days_old` days ago); return
+    its folder."""
     folder = Path(app.config["LOCAL_STORAGE_DIR"]) / VIDEOS_DIR / safe_name(storage_uid)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / VIDEO_FILE).write_bytes(data)
     (folder / META_FILE).write_text(json.dumps({"storage_uid": storage_uid,
-                                                "created_at": utcnow().isoformat()}))
+                                                "created_at": (utcnow() - timedelta(
+                                                    days=days_old)).isoformat()}))
     return folder
 
 
