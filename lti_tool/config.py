@@ -87,6 +87,10 @@ class Config:
     RATELIMIT_PLAYBACK = os.environ.get("RATELIMIT_PLAYBACK", "120 per minute")
 
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # plain: one text line per event; json: one JSON object per line (lti_tool/observability).
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
+    # Bearer token Prometheus sends to /metrics; unset: /metrics does not exist (404).
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
     # --- Cloud storage: Cloudflare Stream and S3 (docs/storage-cloudflare.md, storage-s3.md).
     # Read through lti_tool.settings.get_setting, so an admin-set value can override.

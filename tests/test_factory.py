@@ -22,7 +22,8 @@ def test_testing_config(app):
 def test_health_check(client):
     resp = client.get("/healthz")
     assert resp.status_code == 200
-    assert resp.get_json() == {"status": "ok"}
+    body = resp.get_json()
+    assert body["checks"]["database"]["ok"] and body["checks"]["storage"]["ok"]
 
 
 def test_unknown_page_is_a_friendly_404(client):
