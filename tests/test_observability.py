@@ -196,3 +196,28 @@ def test_log_format_json_gives_one_json_line_per_event(tmp_path):
     lines = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
     [entry] = [e for e in lines if e["message"] == "hello from a view"]
     assert entry["request_id"] == "abc-123" and entry["logger"] == "lti_tool.demo"
+
+
+def test_metrics_sum_every_worker_process_in_multiprocess_mode(tmp_path):
+    """Under gunicorn each worker counts alone: with PROMETHEUS_MULTIPROC_DIR the page sums
+    the counts every process left in the folder."""
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    script = (
+        "import sys\n"
+        "from lti_tool import create_app\n"
+        "app = create_app({'SQLALCHEMY_DATABASE_URI': 'sqlite:///%s', 'METRICS_TOKEN': 't',"
+        " 'LTI_KEYS_DIR': '%s', 'LOCAL_STORAGE_DIR': '%s'})\n"
+        "client = app.test_client()\n"
+        "client.get('/no-such-page')\n"
+        "if sys.argv[1] == 'scrape':\n"
+        "    print(client.get('/metrics', headers={'Authorization': 'Bearer t'}).text)\n"
+    ) % (tmp_path / "db.sqlite", tmp_path / "keys", tmp_path / "media")
+    env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(folder))
+    outputs = [subprocess.run([sys.executable, "-c", script, role], capture_output=True,
+                              text=True, timeout=60, env=env)
+               for role in ("worker", "worker", "scrape")]
+    assert all(done.returncode == 0 for done in outputs), outputs[-1].stderr
+    line = next(line for line in outputs[-1].stdout.splitlines()
+                if line.startswith("lti_http_requests_total") and 'route="unmatched"' in line)
+    assert line.endswith(" 3.0")  # one 404 from each of the three processes
