@@ -83,3 +83,25 @@ def test_pending_requests_are_listed_for_the_operator(app, launcher, runner):
     listed = runner.invoke(args=["privacy", "requests"])
     assert result.claims["sub"] in listed.output and "asked by the person" in listed.output
     assert "privacy delete" in listed.output
+
+
+def test_erasure_after_real_launches_leaves_no_trace_of_the_person(app, launcher, runner):
+    """Launches store the LMS's claims in several places (launch records, the launch
+    cache, the audit log); none of them keeps the person after `privacy delete`."""
+    from tests.test_privacy import everything_in_the_database
+    result = launcher.as_student(1)
+    launcher.launch(user="student1", message_type=PRIVACY)
+    sub, name, email = result.claims["sub"], result.claims["name"], result.claims["email"]
+    with app.app_context():
+        platform_id = db.session.scalar(db.select(User.platform_id).filter_by(sub=sub))
+        before = everything_in_the_database()
+        assert name in before and email in before  # the LMS's claims were kept
+    done = runner.invoke(args=["privacy", "delete", str(platform_id), sub, "--yes"])
+    assert done.exit_code == 0, done.output
+    with app.app_context():
+        dump = everything_in_the_database()
+    # (the demo LMS's `sub` is a small number, which any dump contains: names and e-mails
+    # are what identifies the person there)
+    assert name not in dump and email not in dump
+    with app.app_context():
+        assert db.session.scalar(db.select(User).filter_by(sub=sub)) is None

@@ -14,8 +14,9 @@ from sqlalchemy import delete, func, select, update
 from lti_tool import audit
 from lti_tool.errors import Conflict
 from lti_tool.extensions import db
-from lti_tool.models import (AuditEvent, Comment, Enrollment, LaunchRecord, ScoreOutbox,
-                             Submission, Upload, User, Video)
+from lti_tool.lti.launch_store import launch_data_keys
+from lti_tool.models import (AuditEvent, Comment, Enrollment, KeyValue, LaunchRecord,
+                             ScoreOutbox, Submission, Upload, User, Video)
 from lti_tool.statuses import VideoStatus
 from lti_tool.uploads.attempts import delete_video
 
@@ -72,6 +73,12 @@ def erase_user(user: User, actor: User | None = None, request_ref: str | None = 
                        .values(author_id=None))
     db.session.execute(update(Submission).where(Submission.graded_by_id == user.id)
                        .values(graded_by_id=None))
+    # pylti1p3 keeps each launch's claims under the launch id until they expire.
+    launch_ids = db.session.scalars(select(LaunchRecord.id).where(
+        LaunchRecord.user_id == user.id)).all()
+    for start in range(0, len(launch_ids), 500):
+        db.session.execute(delete(KeyValue).where(KeyValue.key.in_(
+            launch_data_keys(launch_ids[start:start + 500]))))
     db.session.execute(delete(LaunchRecord).where(LaunchRecord.user_id == user.id))
     db.session.execute(delete(Enrollment).where(Enrollment.user_id == user.id))
     db.session.execute(update(AuditEvent).where(AuditEvent.actor_id == user.id)
