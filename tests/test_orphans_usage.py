@@ -138,3 +138,27 @@ def test_csv_cells_cannot_be_read_as_formulas():
     from lti_tool.housekeeping.usage import report_csv
     text = report_csv({"courses": [{"course": "=SUM(A1)", "uploads": 1}]})
     assert "'=SUM(A1)" in text
+
+
+class TestOnCloudflare:
+    @pytest.fixture
+    def app_config(self, app_config):
+        from . import cloudflare_fake as cf
+        app_config.update(cf.settings())
+        return app_config
+
+    def test_stream_videos_no_video_references_and_videos_stream_lost(self, app, room):
+        import responses
+
+        from . import cloudflare_fake as cf
+        make_video(room.assignment, room.student, backend="cloudflare", storage_uid="cf1")
+        lost = make_video(room.assignment, room.other_student, backend="cloudflare",
+                          storage_uid="cf3")
+        listing = [cf.video_body("cf1"), cf.video_body("cf2", created="2026-01-02T10:00:00Z"),
+                   cf.video_body("theirs", meta={"name": "not uploaded by the tool"})]
+        with responses.RequestsMock() as api:  # a DELETE would fail: nothing is deleted
+            api.add(responses.GET, cf.STREAM, json=cf.envelope(listing))
+            report = orphans.find_orphans()
+        assert [o["storage_uid"] for o in report["orphans"]] == ["cf2"]
+        assert [m["video_id"] for m in report["missing"]] == [lost.id]
+        assert report["backends"]["cloudflare"]["objects"] == 2

@@ -183,3 +183,24 @@ class TestOnS3:
             world = World(app, backend="s3", uids=keys)
             erase_user(world.zelda)
         assert "Contents" not in s3.list_objects_v2(Bucket=s3_bucket)
+
+
+class TestOnCloudflare:
+    @pytest.fixture
+    def app_config(self, app_config):
+        from . import cloudflare_fake as cf
+        app_config.update(cf.settings())
+        return app_config
+
+    def test_erasure_deletes_the_videos_at_stream(self, app):
+        import responses
+
+        from . import cloudflare_fake as cf
+        with app.app_context():
+            world = World(app, backend="cloudflare", uids=("cfz1", "cfz2"))
+            with responses.RequestsMock() as api:
+                for uid in ("cfz1", "cfz2"):
+                    api.add(responses.DELETE, f"{cf.STREAM}/{uid}", json=cf.envelope(""))
+                erase_user(world.zelda)
+                assert sorted(c.request.url.rsplit("/", 1)[1] for c in api.calls) == \
+                    ["cfz1", "cfz2"]
