@@ -1,7 +1,9 @@
 """Scheduled jobs: plain functions, safe to run twice; scheduling lives only in init_app.
 
 Every replica of a cluster runs a scheduler, but each run first takes a lease on the job
-in the database (one atomic UPDATE), so a job runs on one replica at a time.
+in the database (one atomic UPDATE), so a job runs on one replica at a time. Each run is
+recorded as a JobRun (times, the counts the function returns, its error); `flask --app wsgi
+jobs run NAME` (jobs_cli.py) runs one the same way, for sites that prefer cron.
 
 Under gunicorn the scheduler starts in each worker after the fork, never in the master
 (gunicorn.conf.py calls `start_in_worker`), so `--preload` is safe.
