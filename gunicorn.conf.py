@@ -23,6 +23,14 @@ def post_worker_init(worker):
     jobs.start_in_worker()
 
 
+def child_exit(server, worker):
+    """Drop a dead worker's metric files (Prometheus multiprocess mode, docs/admin-operations.md)."""
+    import os
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+        multiprocess.mark_process_dead(worker.pid)
+
+
 # Access log lines without the query string or the Referer: the tool's URLs carry launch ids
 # (`?launch=`) and signed media grants (`?token=`), which are bearer credentials and must not
 # reach the logs (docs/security.md).

@@ -92,7 +92,9 @@ def start_launch(tool: DemoTool, user: DemoUser, course: DemoCourse, message_typ
                  lineitem: DemoLineItem | None = None) -> DemoLaunchRequest:
     """Record a launch the LMS is starting, and return it (its id goes in lti_message_hint)."""
     roles = roles or roles_of(user, course)
-    if message_type != MessageType.DEEP_LINKING and link is None:
+    if message_type == MessageType.DATA_PRIVACY:
+        link = lineitem = None  # about a person, not an activity
+    elif message_type != MessageType.DEEP_LINKING and link is None:
         raise LaunchError("This launch needs an activity (resource link).")
     for thing in (link, lineitem):
         if thing is not None and (thing.course_id != course.id or thing.tool_id != tool.id):
@@ -246,6 +248,14 @@ def id_token_claims(launch: DemoLaunchRequest, nonce: str) -> dict:
                                     "return_url": tool.issuer + "/"},
         Claim.CUSTOM: dict(launch.resource_link.custom or {}) if launch.resource_link else {},
     }
+    if launch.message_type == MessageType.DATA_PRIVACY:
+        # No context and no resource link; the person is the user or whom an admin acts for.
+        del claims[Claim.CONTEXT], claims[Claim.CUSTOM]
+        person = launch.for_user or user
+        claims[Claim.FOR_USER] = {"user_id": person.sub, "name": person.name,
+                                  "given_name": person.given_name,
+                                  "family_name": person.family_name, "email": person.email}
+        return claims
     if launch.resource_link is not None:
         link = launch.resource_link
         claims[Claim.RESOURCE_LINK] = {"id": link.resource_link_id, "title": link.title,

@@ -139,6 +139,18 @@ def submission_review(course_id: int, lineitem_id: int, username: str):
     return _frame(course, f"{item.label}: {student.name}", user, launch_url)
 
 
+@bp.get("/privacy/<username>")
+def privacy(username: str):
+    """Open the tool's data privacy page about a person, as them or as a site admin."""
+    _current_tool()
+    course = launches.find_course(request.args.get("course") or "demo-course-1")
+    person = launches.find_user(username)
+    user = launches.find_user(request.args.get("user") or username)
+    launch_url = url_for(".launch", course=course.id, user=user.username,
+                         for_user=person.username, message_type=MessageType.DATA_PRIVACY)
+    return _frame(course, f"Data held about {person.name}", user, launch_url)
+
+
 def _frame(course, title: str, user, launch_url: str):
     roles = [role_label(uri) for uri in launches.roles_of(user, course)]
     return render_template("demo_lms/frame.html", course=course, title=title, user=user,
@@ -158,7 +170,8 @@ def launch():
         raise LaunchError(f"The demo LMS cannot send a {message_type!r} message.")
     link_id, lineitem_id = parse_id(args.get("link", "")), parse_id(args.get("lineitem", ""))
     link = _link_of(tool, course.id, link_id) if link_id else None
-    if link is None and message_type != MessageType.DEEP_LINKING:
+    if link is None and message_type not in (MessageType.DEEP_LINKING,
+                                             MessageType.DATA_PRIVACY):
         link = next(iter(launches.links_of(course, tool)), None)  # the course's first activity
     lineitem = ags.lineitem_for(tool.id, course.id, lineitem_id) if lineitem_id else None
     for_user = launches.find_user(args["for_user"]) if args.get("for_user") else None

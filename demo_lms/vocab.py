@@ -45,10 +45,13 @@ class MessageType(StrEnum):
     DEEP_LINKING = "LtiDeepLinkingRequest"
     DEEP_LINKING_RESPONSE = "LtiDeepLinkingResponse"
     SUBMISSION_REVIEW = "LtiSubmissionReviewRequest"
+    # LTI Data Privacy Launch (draft): no context, no resource link; for_user names the
+    # person whose data is managed (the user themselves, or a person an admin acts for).
+    DATA_PRIVACY = "LtiDataPrivacyLaunchRequest"
 
 
 LAUNCH_MESSAGE_TYPES = frozenset({MessageType.RESOURCE_LINK, MessageType.DEEP_LINKING,
-                                  MessageType.SUBMISSION_REVIEW})
+                                  MessageType.SUBMISSION_REVIEW, MessageType.DATA_PRIVACY})
 
 
 class CourseRole(StrEnum):

@@ -31,6 +31,8 @@ BLUEPRINTS = [
     "lti_tool.captions.views",
     "lti_tool.storage.cloudflare.webhooks",
     "lti_tool.admin.routes",
+    "lti_tool.privacy.views",
+    "lti_tool.observability.views",
 ]
 
 
@@ -66,11 +68,10 @@ def register_config(app: Flask, test_config: dict | None) -> None:
 
 
 def register_logging(app: Flask) -> None:
-    """Log plain lines at LOG_LEVEL unless the host program configured logging."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=app.config.get("LOG_LEVEL", "INFO"),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Log at LOG_LEVEL, plain lines or JSON (LOG_FORMAT), each with its request id, unless
+    the host program configured logging."""
+    from lti_tool.observability import logs
+    logs.configure(app.config.get("LOG_LEVEL", "INFO"), app.config.get("LOG_FORMAT", "plain"))
     # Alembic announces each of its plugins at INFO on import: noise in every CLI command.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # APScheduler logs every run at INFO; our jobs log what they do themselves.
@@ -108,10 +109,13 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_request_handling(app: Flask) -> None:
-    """Check every request at the door and dress every answer: bounded `<int:...>` ids and
-    no NUL bytes (before blueprints add their rules), iframe-friendly session cookies,
-    security headers and the Content-Security-Policy."""
+    """Check every request at the door and dress every answer: request ids and metrics,
+    bounded `<int:...>` ids and no NUL bytes (before blueprints add their rules),
+    iframe-friendly session cookies, security headers and the Content-Security-Policy."""
+    from lti_tool.observability import logs, metrics
     from lti_tool.web import cookies, csp, request_input, security_headers
+    logs.init_app(app)
+    metrics.init_app(app)
     request_input.init_app(app)
     cookies.init_app(app)
     security_headers.init_app(app)
@@ -143,7 +147,14 @@ def register_signals(app: Flask) -> None:
     """Let features react to each other without importing each other."""
     from lti_tool import signals
     from lti_tool.grading.service import on_video_ready
+    from lti_tool.observability import metrics
     signals.video_ready.connect(on_video_ready)  # tell the LMS the student submitted
+    # Count for Prometheus (connected once per process: blinker keeps one receiver).
+    signals.upload_started.connect(metrics.on_upload_started)
+    signals.video_ready.connect(metrics.on_video_ready)
+    signals.video_failed.connect(metrics.on_video_failed)
+    signals.playback_granted.connect(metrics.on_playback_granted)
+    signals.job_finished.connect(metrics.on_job_finished)
 
 
 def register_templates(app: Flask) -> None:
@@ -166,13 +177,18 @@ def register_error_handlers(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     """Add the operator commands (`flask --app wsgi <group> --help`)."""
     from lti_tool.admin.cli import admins_cli
+    from lti_tool.grading.cli import grades_cli
+    from lti_tool.housekeeping.cli import reports_cli
+    from lti_tool.jobs_cli import jobs_cli
     from lti_tool.lti.cli import keys_cli, platforms_cli
+    from lti_tool.privacy.cli import privacy_cli
     from lti_tool.storage.cli import storage_cli
     from lti_tool.storage.cloudflare.cli import COMMANDS as CLOUDFLARE_COMMANDS
     from lti_tool.storage.s3.cli import COMMANDS as S3_COMMANDS
     for command in (*CLOUDFLARE_COMMANDS, *S3_COMMANDS):  # their SDKs load on use
         storage_cli.add_command(command)
-    for group in (platforms_cli, keys_cli, storage_cli, admins_cli):
+    for group in (platforms_cli, keys_cli, storage_cli, admins_cli, jobs_cli, grades_cli,
+                  privacy_cli, reports_cli):
         app.cli.add_command(group)
 
 

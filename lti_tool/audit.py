@@ -41,6 +41,7 @@ class EventType(StrEnum):
     GRADE_RELEASED = "grade_released"
     SCORE_DELIVERED = "score_delivered"
     SCORE_FAILED = "score_failed"
+    SCORES_RETRIED = "scores_retried"
     COMMENT_ADDED = "comment_added"
     COMMENT_DELETED = "comment_deleted"
     CAPTIONS_ADDED = "captions_added"
@@ -54,7 +55,10 @@ class EventType(StrEnum):
     LEGAL_HOLD_SET = "legal_hold_set"
     LEGAL_HOLD_LIFTED = "legal_hold_lifted"
     ADMIN_EXPORT = "admin_export"
-    SCORES_RETRIED = "scores_retried"
+    # Privacy (lti_tool/privacy): an export, an erasure, a person's request for one.
+    USER_DATA_EXPORTED = "user_data_exported"
+    USER_DATA_DELETED = "user_data_deleted"
+    USER_DATA_DELETION_REQUESTED = "user_data_deletion_requested"
 
 
 def record(event_type: EventType | str, *, actor=None, platform_id: int | None = None,

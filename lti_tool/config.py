@@ -69,6 +69,12 @@ class Config:
     LTI_SERVICE_TIMEOUT_SECONDS = _int("LTI_SERVICE_TIMEOUT_SECONDS", 15)
     # A score the LMS keeps refusing to take is marked failed (kept, retryable) after this.
     OUTBOX_GIVE_UP_HOURS = _int("OUTBOX_GIVE_UP_HOURS", 72)
+    # Retention (lti_tool/housekeeping/retention.py): videos older than this many days are
+    # deleted from storage (0: never); an assignment may set its own period.
+    RETENTION_DAYS = _int("RETENTION_DAYS", 90)
+    # Videos deleted per batch, and the pause between batches (a provider's rate limits).
+    RETENTION_BATCH_SIZE = _int("RETENTION_BATCH_SIZE", 100)
+    RETENTION_BATCH_PAUSE_SECONDS = float(os.environ.get("RETENTION_BATCH_PAUSE_SECONDS") or 2)
     SETTINGS_ENCRYPTION_KEY = os.environ.get("SETTINGS_ENCRYPTION_KEY", "")
 
     DEMO_LMS = _bool("DEMO_LMS", False)
@@ -89,6 +95,10 @@ class Config:
     RATELIMIT_PLAYBACK = os.environ.get("RATELIMIT_PLAYBACK", "120 per minute")
 
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # plain: one text line per event; json: one JSON object per line (lti_tool/observability).
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
+    # Bearer token Prometheus sends to /metrics; unset: /metrics does not exist (404).
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
     # --- Cloud storage: Cloudflare Stream and S3 (docs/storage-cloudflare.md, storage-s3.md).
     # Read through lti_tool.settings.get_setting, so an admin-set value can override.

@@ -13,3 +13,7 @@ video_ready = _signals.signal("video-ready")
 video_failed = _signals.signal("video-failed")
 # An upload was created for a new attempt.
 upload_started = _signals.signal("upload-started")
+# A background job finished a run (lti_tool.jobs); the JobRun is sent, already committed.
+job_finished = _signals.signal("job-finished")
+# A viewer was granted a playback URL of a video (audited before it is sent).
+playback_granted = _signals.signal("playback-granted")

@@ -24,7 +24,7 @@ from lti_tool import audit, outbound
 from lti_tool.extensions import db
 from lti_tool.lti import ags
 from lti_tool.lti.service_token import ServiceError
-from lti_tool.models import ScoreOutbox, Submission, utcnow
+from lti_tool.models import Assignment, Course, ScoreOutbox, Submission, utcnow
 from lti_tool.statuses import OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,53 @@ def retry(submission: Submission) -> ScoreOutbox | None:
     return item
 
 
+def retry_failed_scores(platform_id: int, actor=None) -> int:
+    """Send every failed score of a platform's courses again ("retry all failed", after
+    an admin fixed what the LMS refused); return how many (the caller commits)."""
+    ids = db.session.scalars(
+        select(ScoreOutbox.id).join(Submission, ScoreOutbox.submission_id == Submission.id)
+        .join(Assignment, Submission.assignment_id == Assignment.id)
+        .join(Course, Assignment.course_id == Course.id)
+        .where(Course.platform_id == platform_id,
+               ScoreOutbox.status == OutboxStatus.FAILED)).all()
+    if not ids:
+        return 0
+    now = utcnow()
+    db.session.execute(update(ScoreOutbox).where(ScoreOutbox.id.in_(ids)).values(
+        status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now,
+        last_error=None).execution_options(synchronize_session=False))
+    audit.record(audit.EventType.SCORES_RETRIED, actor=actor, platform_id=platform_id,
+                 count=len(ids))
+    log.info("%d failed scores of platform %s queued again", len(ids), platform_id)
+    return len(ids)
+
+
+def is_notice(item: ScoreOutbox) -> bool:
+    """Tell whether a score only says the student submitted (it carries no grade).
+
+    A notice the LMS did not take is not a grade the LMS refused: counts of refused
+    grades leave it out.
+    """
+    return (item.payload or {}).get("scoreGiven") is None
+
+
+def passback_health(platform_id: int) -> dict:
+    """Count a platform's scores on their way to the LMS: pending, failed grades, failed
+    submitted notices, and when the oldest pending one was queued (for the dashboard)."""
+    rows = db.session.execute(
+        select(ScoreOutbox.status, ScoreOutbox.payload, ScoreOutbox.created_at)
+        .join(Submission, ScoreOutbox.submission_id == Submission.id)
+        .join(Assignment, Submission.assignment_id == Assignment.id)
+        .join(Course, Assignment.course_id == Course.id)
+        .where(Course.platform_id == platform_id,
+               ScoreOutbox.status.in_(OPEN_STATUSES))).all()
+    pending = [r.created_at for r in rows if r.status == OutboxStatus.PENDING]
+    failed = [r for r in rows if r.status == OutboxStatus.FAILED]
+    notices = sum(1 for r in failed if is_notice(r))
+    return {"pending": len(pending), "failed_grades": len(failed) - notices,
+            "failed_notices": notices, "oldest_pending_at": min(pending, default=None)}
+
+
 def latest_items(submission_ids) -> dict[int, ScoreOutbox]:
     """Return each submission's newest live outbox row (what the gradebook has or will get)."""
     ids = list(submission_ids)
@@ -93,6 +140,21 @@ def latest_items(submission_ids) -> dict[int, ScoreOutbox]:
     rows = db.session.scalars(select(ScoreOutbox).where(ScoreOutbox.id.in_(newest.scalar_subquery()))).all()
     wanted = set(ids)
     return {row.submission_id: row for row in rows if row.submission_id in wanted}
+
+
+def grade_not_in_lms(submission_id):
+    """Return an SQL condition: the submission has something the LMS gradebook has not got.
+
+    A score still on its way (pending) or refused (failed) is open until delivered (a newer
+    one supersedes it, so any open row is the latest news); a grade held back from release
+    has not been sent at all. Retention keeps such a submission's videos.
+    """
+    score, graded = aliased(ScoreOutbox), aliased(Submission)  # never the outer query's
+    open_score = exists().where(score.submission_id == submission_id,
+                                score.status.in_(OPEN_STATUSES))
+    held_grade = exists().where(graded.id == submission_id, graded.score_given.is_not(None),
+                                graded.released.is_(False))
+    return or_(open_score, held_grade)
 
 
 # ---- delivery --------------------------------------------------------------------------

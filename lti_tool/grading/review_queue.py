@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload
 
 from lti_tool.access.roles import Role
 from lti_tool.extensions import db
-from lti_tool.grading.outbox import latest_items
+from lti_tool.grading.outbox import is_notice, latest_items
 from lti_tool.grading.service import is_late
 from lti_tool.models import Assignment, Enrollment, ScoreOutbox, Submission, User, Video
 from lti_tool.statuses import OutboxStatus, VideoStatus
@@ -201,5 +201,7 @@ def summary(rows: list[Row]) -> dict[str, int]:
     return {"students": len(rows),
             "submitted": sum(1 for r in rows if r.submitted_at is not None),
             "graded": sum(1 for r in rows if r.graded),
-            "failed": sum(1 for r in rows if r.lms_state == OutboxStatus.FAILED),
+            # A "submitted" notice the LMS did not take is no refused grade.
+            "failed": sum(1 for r in rows if r.lms_state == OutboxStatus.FAILED
+                          and not is_notice(r.outbox)),
             "pending": sum(1 for r in rows if r.lms_state == OutboxStatus.PENDING)}

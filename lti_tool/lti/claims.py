@@ -43,7 +43,15 @@ RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
 DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
 DEEP_LINKING_RESPONSE = "LtiDeepLinkingResponse"
 SUBMISSION_REVIEW_REQUEST = "LtiSubmissionReviewRequest"
-SUPPORTED_MESSAGE_TYPES = (RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST, SUBMISSION_REVIEW_REQUEST)
+# LTI Data Privacy Launch (1EdTech, draft): a person (or an administrator acting for the
+# person in `for_user`) manages what the tool holds about them. Platforms send it as
+# "LtiDataPrivacyLaunchRequest" (Canvas, Moodle's list, Sakai); the earlier draft and
+# pylti1p3 name it "DataPrivacyLaunchRequest": both are accepted, the first advertised.
+DATA_PRIVACY_REQUEST = "LtiDataPrivacyLaunchRequest"
+DATA_PRIVACY_REQUEST_DRAFT = "DataPrivacyLaunchRequest"
+DATA_PRIVACY_REQUESTS = (DATA_PRIVACY_REQUEST, DATA_PRIVACY_REQUEST_DRAFT)
+SUPPORTED_MESSAGE_TYPES = (RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST, SUBMISSION_REVIEW_REQUEST,
+                           *DATA_PRIVACY_REQUESTS)
 
 # Service scopes the tool asks for (AGS 2.0 section 3.1, NRPS 2.0 section 2.2).
 SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"

@@ -71,6 +71,11 @@ def purge_expired() -> None:
     db.session.commit()
 
 
+def launch_data_keys(launch_ids: t.Iterable[str]) -> list[str]:
+    """Return the keys under which pylti1p3 keeps these launches' claims (privacy erasure)."""
+    return [DbLaunchDataStorage().prepare_key(launch_id) for launch_id in launch_ids]
+
+
 class DbLaunchDataStorage(LaunchDataStorage[t.Any]):
     """pylti1p3's launch data storage, kept in the KeyValue table with an expiry.
 
@@ -83,6 +88,10 @@ class DbLaunchDataStorage(LaunchDataStorage[t.Any]):
 
     def can_set_keys_expiration(self) -> bool:
         return True
+
+    def prepare_key(self, key: str) -> str:
+        """Return the KeyValue key a pylti1p3 key is stored under."""
+        return self._prepare_key(key)
 
     def get_value(self, key: str) -> t.Any:
         return kv_get(self._prepare_key(key))

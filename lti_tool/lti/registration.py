@@ -270,6 +270,8 @@ def client_registration(login_url: str) -> dict:
                 {"type": c.RESOURCE_LINK_REQUEST, **message},
                 {"type": c.DEEP_LINKING_REQUEST, **message, "label": "Add a video assignment",
                  "placements": DEEP_LINK_PLACEMENTS},
+                {"type": c.DATA_PRIVACY_REQUEST, **message,
+                 "label": "Your data in Video Assignments"},
             ],
             "https://canvas.instructure.com/lti/privacy_level": "public",
         },

@@ -36,6 +36,17 @@ ASSERTION_LIFETIME = timedelta(minutes=5)
 EXPIRY_MARGIN = timedelta(seconds=60)
 DEFAULT_TOKEN_LIFETIME = 3600  # when the platform omits expires_in
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+# A token endpoint answering these with an HTML page instead of JSON is not the OAuth
+# server refusing us but the LMS failing before it (Moodle: 404 when its HTTP security
+# blocks the call to the tool's key set).
+BLOCKED_TOKEN_STATUSES = frozenset({401, 403, 404})
+MOODLE_HTTP_SECURITY = (
+    "In Moodle: Site administration > General > Security > HTTP security: remove the "
+    "tool's host name or address from \"cURL blocked hosts list\", and add the tool's port "
+    "to \"cURL allowed ports\" if it is not 80 or 443.")
+OTHER_LMS_CURE = ("Ask the LMS administrator to let the LMS make outgoing requests to the "
+                  "tool's address (firewall, proxy or the LMS's outgoing-request settings).")
+WILL_RETRY = "The grade is kept and sent again automatically once this is fixed."
 MAX_REASON_CHARS = 500
 # The largest service answer read: an NRPS page of thousands of members runs to megabytes.
 SERVICE_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
@@ -67,6 +78,18 @@ class ServiceRefused(ServiceError):
     """The platform refused the request for good (4xx): retrying the same will not help."""
 
     code = "lms_refused"
+
+
+class ServiceBlocked(ServiceUnavailable):
+    """A configuration stands between the tool and the LMS: the LMS's token endpoint
+    answers with an error page (Moodle's HTTP security keeps it from fetching the tool's
+    keys), or the tool's own address policy refuses the LMS's address.
+
+    An administrator can cure it, so it is retried with backoff like an outage (not failed
+    after one try), and its message says in plain words what to change.
+    """
+
+    code = "lms_blocked"
 
 
 class ScopeNotGranted(ServiceRefused):
@@ -140,6 +163,9 @@ def _request_token(platform: Platform, scope: str) -> tuple[str, int]:
                                 headers={"Accept": "application/json"})
     except outbound.OutboundError as exc:
         raise _unreachable("The LMS token endpoint could not be reached", exc) from None
+    if resp.status_code in BLOCKED_TOKEN_STATUSES and _is_html(resp):
+        raise ServiceBlocked(blocked_token_message(platform, resp.status_code),
+                             status=resp.status_code)
     if resp.status_code != 200:
         raise _error_from(resp, "The LMS refused to give the tool an access token")
     try:
@@ -204,18 +230,40 @@ def service_request(platform: Platform, scopes: Iterable[str], method: str, url:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def blocked_token_message(platform: Platform, status: int) -> str:
+    """Say in plain words why the token endpoint answered with an error page, and the cure."""
+    cure = MOODLE_HTTP_SECURITY if platform.product_family == "moodle" else OTHER_LMS_CURE
+    return (f"The LMS refused to give the tool an access token (it answered {status} with "
+            f"an error page). This usually means the LMS cannot reach the tool to check its "
+            f"keys. {cure} {WILL_RETRY}")
+
+
 def _unreachable(prefix: str, exc: outbound.OutboundError) -> ServiceError:
-    """Translate a failed call: a forbidden address, redirect or oversized answer is for
-    good (ServiceRefused); a network failure or a passed deadline may heal (Unavailable)."""
+    """Translate a failed call: a redirect or oversized answer is for good
+    (ServiceRefused); a network failure or a passed deadline may heal (Unavailable); an
+    address our policy refuses waits for the operator (ServiceBlocked)."""
     message = f"{prefix} ({type(exc).__name__}): {exc.message}"
+    if isinstance(exc, outbound.OutboundRefused):
+        return ServiceBlocked(
+            f"{message}. The tool refuses to call private or internal addresses unless "
+            f"allowed: the operator can allow the LMS's network with OUTBOUND_ALLOWED_NETWORKS."
+            f" {WILL_RETRY}")
     if exc.retryable:
         return ServiceUnavailable(message)
     return ServiceRefused(message)
 
 
+def _is_html(resp: requests.Response) -> bool:
+    """Tell whether an answer is a web page rather than the service's JSON."""
+    if "html" in resp.headers.get("Content-Type", "").lower():
+        return True
+    return resp.text.lstrip()[:15].lower().startswith(("<!doctype", "<html"))
+
+
 def _error_from(resp: requests.Response, prefix: str) -> ServiceError:
-    """Translate an error answer into ServiceUnavailable or ServiceRefused with its reason."""
-    reason = _reason(resp)
+    """Translate an error answer into ServiceUnavailable or ServiceRefused with its reason
+    (an error page is named as such, never quoted: people read these reasons)."""
+    reason = "an error page instead of an answer" if _is_html(resp) else _reason(resp)
     message = f"{prefix}: {reason}" if reason else prefix
     if resp.status_code in RETRYABLE_STATUSES or resp.status_code >= 500:
         return ServiceUnavailable(message + ".", status=resp.status_code,

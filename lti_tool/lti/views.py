@@ -131,6 +131,8 @@ def _landing(record) -> str:
         return url_for("lti.deep_link", launch=record.id)
     if record.message_type == c.SUBMISSION_REVIEW_REQUEST:
         return url_for("review.submission_review", launch=record.id)
+    if record.message_type in c.DATA_PRIVACY_REQUESTS:
+        return url_for("privacy.page", launch=record.id)
     if is_admin(record.user):
         return url_for("admin.index", launch=record.id)
     if record.assignment is not None:

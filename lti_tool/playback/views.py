@@ -13,7 +13,7 @@ from datetime import datetime
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
-from lti_tool import audit
+from lti_tool import audit, signals
 from lti_tool.access.launches import current_launch, require_launch
 from lti_tool.access.permissions import can_view_submission, get_visible_video
 from lti_tool.audit import EventType
@@ -62,6 +62,7 @@ def grant_playback(video: Video, viewer: User) -> dict:
     audit.record(EventType.PLAYBACK_GRANTED, actor=viewer, target=video,
                  course_id=video.submission.assignment.course_id, commit=True,
                  backend=video.backend, ttl_seconds=ttl)
+    signals.playback_granted.send(video)
     return {"kind": playback.kind, "url": playback.url,
             "expires_at": playback.expires_at.isoformat(),
             "thumbnail_url": playback.thumbnail_url, "mime_type": playback.mime_type,

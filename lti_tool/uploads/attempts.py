@@ -130,6 +130,35 @@ def delete_stored(video: Video) -> None:
         log.warning("could not delete stored video %s: %s", video.id, exc.message)
 
 
+class LegalHold(Conflict):
+    """The video is under legal hold: nothing deletes it until the hold is lifted."""
+
+    code = "legal_hold"
+    title = "This video is under legal hold"
+
+
+def delete_video(video: Video, *, reason: str, actor: User | None = None) -> bool:
+    """Delete a video from its storage and mark it deleted, audited (the caller commits).
+
+    Raise LegalHold for a video under legal hold, and the storage's StorageError when the
+    storage could not delete it (the video is then left as it was). Return False when it
+    was deleted already. `reason` names why (retention, privacy, admin); the audit entry
+    holds ids only, no personal data.
+    """
+    if video.legal_hold:
+        raise LegalHold("This video is under legal hold; lift the hold to delete it.")
+    if video.status == VideoStatus.DELETED and video.deleted_at is not None:
+        return False
+    if video.storage_uid:
+        storage_for(video.backend).delete(video.storage_uid, video.backend_data)
+    video.status = VideoStatus.DELETED
+    video.deleted_at = utcnow()
+    course = video.submission.assignment.course
+    audit.record(EventType.VIDEO_DELETED, actor=actor, platform_id=course.platform_id,
+                 course_id=course.id, target=video, reason=reason, backend=video.backend)
+    return True
+
+
 def close_if_submission_closed(video: Video) -> Forbidden | None:
     """Keep an attempt that finishes after its submission was graded or locked out of it.
 

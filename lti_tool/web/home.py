@@ -1,10 +1,7 @@
-"""The tool's home page and health check."""
+"""The tool's home page."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
-from sqlalchemy import text
-
-from lti_tool.extensions import db
+from flask import Blueprint, current_app, redirect, render_template, url_for
 
 bp = Blueprint("home", __name__)
 
@@ -20,15 +17,3 @@ def index():
 def favicon():
     """Send browsers that ask for /favicon.ico to the tool's icon."""
     return redirect(url_for("static", filename="img/lti-logo.svg"), code=301)
-
-
-@bp.get("/healthz")
-def healthz():
-    """Report whether the app can reach its database."""
-    try:
-        db.session.execute(text("SELECT 1"))
-        return jsonify(status="ok")
-    except Exception:
-        current_app.logger.exception("health check: database unreachable")
-        return jsonify(status="error", error={"code": "database_unreachable",
-                                              "message": "The database cannot be reached."}), 503

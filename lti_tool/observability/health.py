@@ -1,0 +1,116 @@
+"""The health check behind /healthz: database, storage, the scheduled jobs' freshness, and
+the grade queue.
+
+HTTP 503 when this replica cannot serve (the database or the storage fails), so a load
+balancer takes it out; jobs that have not run lately or an old grade queue make the answer
+"degraded" but keep 200: any replica (or cron) may run the jobs, and taking every replica
+out would not make them run.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, text
+
+from lti_tool.extensions import db
+from lti_tool.models import JobLock, ScoreOutbox, utcnow
+from lti_tool.statuses import OutboxStatus
+from lti_tool.storage import current_storage
+
+# The storage is asked at most this often per process (a cloud provider's API is not
+# for load balancers to hammer every few seconds).
+STORAGE_CACHE_SECONDS = 30
+# The score delivery job runs every 30 s: no run for this long means no scheduler runs it.
+FRESH_JOB = "deliver_scores"
+STALE_AFTER = timedelta(minutes=5)
+
+_storage_cache: dict[int, tuple[float, "Check"]] = {}
+_storage_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    detail: str
+    critical: bool = True
+
+
+def check_database() -> Check:
+    """Run a trivial query."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        return Check(True, "reachable")
+    except Exception:
+        current_app.logger.exception("health check: database unreachable")
+        db.session.rollback()
+        return Check(False, "The database cannot be reached.")
+
+
+def check_storage() -> Check:
+    """Ask the configured storage backend (cached STORAGE_CACHE_SECONDS per process)."""
+    key = id(current_app._get_current_object())
+    now = time.monotonic()
+    with _storage_lock:
+        cached = _storage_cache.get(key)
+        if cached is not None and now - cached[0] < STORAGE_CACHE_SECONDS:
+            return cached[1]
+    try:
+        backend = current_storage()
+        health = backend.health()
+        result = Check(health.ok, f"{backend.name}: {health.detail}")
+    except Exception as exc:  # a backend that cannot even be built is not healthy
+        current_app.logger.warning("health check: storage failed: %s", type(exc).__name__)
+        result = Check(False, f"The storage backend failed ({type(exc).__name__}).")
+    with _storage_lock:
+        _storage_cache[key] = (now, result)
+    return result
+
+
+def check_scheduler() -> Check:
+    """Tell whether the score delivery job ran lately on some replica (or by cron)."""
+    lock = db.session.get(JobLock, FRESH_JOB)
+    if lock is None or lock.last_run_at is None:
+        return Check(False, "The scheduled jobs have not run yet.", critical=False)
+    age = utcnow() - lock.last_run_at
+    if age > STALE_AFTER:
+        return Check(False, f"The scheduled jobs last ran {int(age.total_seconds())} s ago.",
+                     critical=False)
+    return Check(True, f"last ran {int(age.total_seconds())} s ago", critical=False)
+
+
+def check_grade_queue() -> Check:
+    """Count grades due for delivery and say how long the oldest has waited."""
+    now = utcnow()
+    due, oldest = db.session.execute(
+        select(func.count(ScoreOutbox.id), func.min(ScoreOutbox.next_attempt_at))
+        .where(ScoreOutbox.status == OutboxStatus.PENDING,
+               ScoreOutbox.next_attempt_at <= now)).one()
+    if not due:
+        return Check(True, "no grade waiting", critical=False)
+    waited = int((now - oldest).total_seconds())
+    return Check(waited < STALE_AFTER.total_seconds(),
+                 f"{due} grades due, the oldest for {waited} s", critical=False)
+
+
+def health_report() -> tuple[dict, int]:
+    """Return the health document and its HTTP status (200, or 503 when a critical check
+    fails)."""
+    checks = {"database": check_database()}
+    if checks["database"].ok:
+        checks["scheduler"] = check_scheduler()
+        checks["grade_queue"] = check_grade_queue()
+    checks["storage"] = check_storage()
+    failed_critical = any(not c.ok and c.critical for c in checks.values())
+    degraded = any(not c.ok for c in checks.values())
+    status = "error" if failed_critical else ("degraded" if degraded else "ok")
+    body = {"status": status,
+            "checks": {name: {k: v for k, v in asdict(c).items() if k != "critical"}
+                       for name, c in checks.items()}}
+    if failed_critical and not checks["database"].ok:  # the earlier answer's shape
+        body["error"] = {"code": "database_unreachable",
+                         "message": "The database cannot be reached."}
+    return body, 503 if failed_critical else 200
