@@ -152,7 +152,7 @@ def test_delete_says_what_is_lost_then_removes_the_file_and_audits(client, site)
     db.session.expire_all()
     assert db.session.get(Video, video.id).status == VideoStatus.DELETED
     [event] = events(EventType.VIDEO_DELETED)
-    assert event.actor_id == site.a.admin.id and event.data["by"] == "admin"
+    assert event.actor_id == site.a.admin.id and event.data["reason"] == "admin"
 
 
 def test_a_video_under_legal_hold_is_not_deleted(client, site):

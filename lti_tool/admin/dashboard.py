@@ -3,13 +3,11 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect
 
-from lti_tool import audit
 from lti_tool.access.launches import launch_url_for
 from lti_tool.admin import metrics
 from lti_tool.admin.access import current_admin, require_admin
 from lti_tool.admin.charts import stacked_bars
 from lti_tool.admin.pages import render_admin
-from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.grading import outbox
 
@@ -34,12 +32,9 @@ def index():
 def retry_failed_scores():
     """Send every grade the LMS refused on this platform again (audited)."""
     admin = current_admin()
-    retried = [item for item in (outbox.retry(s) for s in
-                                 metrics.failed_submissions(admin.platform_id)) if item]
-    audit.record(EventType.SCORES_RETRIED, actor=admin.user, platform_id=admin.platform_id,
-                 count=len(retried))
+    retried = outbox.retry_failed_scores(admin.platform_id, actor=admin.user)  # audited
     db.session.commit()
-    flash(f"{len(retried)} {'grade' if len(retried) == 1 else 'grades'} will be sent to the "
+    flash(f"{retried} {'grade' if retried == 1 else 'grades'} will be sent to the "
           "LMS again in a moment." if retried else "There was no refused grade to send again.",
           "success" if retried else "info")
     return redirect(launch_url_for("admin.index"), code=303)

@@ -6,12 +6,13 @@ dashboard's cost grows with the window and the number of days, not with the plat
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import Select, String, and_, case, cast, func, select
 
 from lti_tool.audit import EventType
 from lti_tool.extensions import db
+from lti_tool.grading import outbox
 from lti_tool.models import (Assignment, AuditEvent, Course, JobRun, ScoreOutbox, Submission,
                              User, Video, utcnow)
 from lti_tool.settings import get_setting
@@ -273,26 +274,13 @@ def _outbox(platform_id: int, *columns) -> Select:
 
 
 def passback(platform_id: int) -> Passback:
-    """Return the platform's grade passback health."""
-    pending, failed, oldest = db.session.execute(_outbox(
-        platform_id,
-        func.sum(case((ScoreOutbox.status == OutboxStatus.PENDING, 1), else_=0)),
-        func.sum(case((ScoreOutbox.status == OutboxStatus.FAILED, 1), else_=0)),
-        func.min(case((ScoreOutbox.status == OutboxStatus.PENDING, ScoreOutbox.created_at))))
-        .where(ScoreOutbox.status.in_([OutboxStatus.PENDING, OutboxStatus.FAILED]))).one()
-    if isinstance(oldest, str):  # SQLite hands an aggregate back as text
-        oldest = datetime.fromisoformat(oldest)
+    """Return the platform's grade passback health (a refused "submitted" notice is not a
+    refused grade: grading/outbox.passback_health leaves it out)."""
+    health = outbox.passback_health(platform_id)
+    oldest = health["oldest_pending_at"]
     if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=utcnow().tzinfo)
-    return Passback(pending or 0, failed or 0, oldest)
-
-
-def failed_submissions(platform_id: int) -> list[Submission]:
-    """Return the platform's submissions with a score the LMS refused."""
-    ids = select(ScoreOutbox.submission_id).where(ScoreOutbox.status == OutboxStatus.FAILED)
-    return list(db.session.scalars(
-        select(Submission).join(Assignment).join(Course)
-        .where(Course.platform_id == platform_id, Submission.id.in_(ids))))
+        oldest = oldest.replace(tzinfo=timezone.utc)
+    return Passback(health["pending"], health["failed_grades"], oldest)
 
 
 def latest_job_runs() -> list[JobRun]:

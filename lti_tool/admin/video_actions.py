@@ -9,10 +9,11 @@ from lti_tool import audit
 from lti_tool.audit import EventType
 from lti_tool.errors import Conflict
 from lti_tool.extensions import db
-from lti_tool.models import Comment, User, Video, utcnow
+from lti_tool.models import Comment, User, Video
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability, StorageError
+from lti_tool.uploads import attempts
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,7 @@ def deletion_loss(video: Video) -> Loss:
                 submission.score_given is not None)
 
 
-def _refuse_if_held(video: Video) -> None:
-    if video.legal_hold:
-        raise Conflict("This video is under legal hold: take it off hold before deleting it.",
-                       code="legal_hold")
+REASON = "admin"  # why the video was deleted, in its audit entry
 
 
 def delete_video(video: Video, actor: User) -> None:
@@ -56,16 +54,9 @@ def delete_video(video: Video, actor: User) -> None:
     Refused for a video under legal hold. When the storage refuses, nothing is marked: the
     admin sees the storage's reason and may try again.
     """
-    _refuse_if_held(video)
     if video.status == VideoStatus.DELETED:
         raise Conflict("This video is already deleted.", code="already_deleted")
-    if video.storage_uid:
-        storage_for(video.backend).delete(video.storage_uid, video.backend_data)
-    video.status = VideoStatus.DELETED
-    video.deleted_at = utcnow()
-    audit.record(EventType.VIDEO_DELETED, actor=actor, target=video,
-                 course_id=video.submission.assignment.course_id, by="admin",
-                 filename=video.filename, size_bytes=video.size_bytes, backend=video.backend)
+    attempts.delete_video(video, reason=REASON, actor=actor)
 
 
 def set_legal_hold(video: Video, actor: User, held: bool) -> bool:
