@@ -103,6 +103,13 @@ def register_extensions(app: Flask) -> None:
     login_manager.user_loader(launches.load_user)
     rate_limits.init_app(app)
     outbound.init_app(app)
+    register_processing_queue(app)
+
+
+def register_processing_queue(app: Flask) -> None:
+    """Build the video processing queue (Huey) from the settings and register its task."""
+    from lti_tool.processing import queue
+    queue.init_app(app)
 
 
 def register_request_handling(app: Flask) -> None:
@@ -142,6 +149,8 @@ def register_signals(app: Flask) -> None:
     from lti_tool import signals
     from lti_tool.grading.service import on_video_ready
     signals.video_ready.connect(on_video_ready)  # tell the LMS the student submitted
+    from lti_tool.processing.queue import on_video_uploaded
+    signals.video_uploaded.connect(on_video_uploaded)  # probe, thumbnail, transcode
 
 
 def register_templates(app: Flask) -> None:
@@ -164,12 +173,13 @@ def register_error_handlers(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     """Add the operator commands (`flask --app wsgi <group> --help`)."""
     from lti_tool.lti.cli import keys_cli, platforms_cli
+    from lti_tool.processing.cli import worker_command
     from lti_tool.storage.cli import storage_cli
     from lti_tool.storage.cloudflare.cli import COMMANDS as CLOUDFLARE_COMMANDS
     from lti_tool.storage.s3.cli import COMMANDS as S3_COMMANDS
     for command in (*CLOUDFLARE_COMMANDS, *S3_COMMANDS):  # their SDKs load on use
         storage_cli.add_command(command)
-    for group in (platforms_cli, keys_cli, storage_cli):
+    for group in (platforms_cli, keys_cli, storage_cli, worker_command):
         app.cli.add_command(group)
 
 

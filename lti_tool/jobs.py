@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 JOBS: list[tuple[str, int]] = [
     ("lti_tool.storage.jobs:expire_unfinished_uploads", 3600),
     ("lti_tool.storage.jobs:poll_stuck_videos", 300),
+    ("lti_tool.processing.jobs:requeue_stalled", 120),
     ("lti_tool.grading.outbox:deliver_scores", 30),
     # What unauthenticated requests write (login state, rate counters) goes soon.
     ("lti_tool.lti.launch_store:purge_expired", 600),

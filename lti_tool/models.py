@@ -332,6 +332,14 @@ class Video(db.Model):
     deleted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     # Legal hold: retention and deletions leave this video alone until the hold is lifted.
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Processing (lti_tool.processing): what the probe found and what was made (media_info),
+    # progress of a running transcode, and the lease a worker holds while it works (a
+    # worker killed mid-job lets it lapse, and the sweep hands the video to another).
+    media_info: Mapped[Optional[dict]] = mapped_column(JSON)
+    processing_percent: Mapped[Optional[float]] = mapped_column(Float)
+    processing_eta_seconds: Mapped[Optional[int]] = mapped_column(Integer)
+    processing_lease_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    processing_tries: Mapped[int] = mapped_column(Integer, default=0)
 
     submission: Mapped[Submission] = relationship(
         back_populates="videos", foreign_keys=[submission_id])
