@@ -6,6 +6,7 @@ import logging
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from lti_tool.processing.jobs import requeue_stalled
 from lti_tool.processing.queue import QueueKind, queue, queue_kind
@@ -24,7 +25,11 @@ def worker_command(workers: int | None) -> None:
         raise click.UsageError("PROCESSING_QUEUE=immediate runs jobs inside the web "
                                "requests; there is no queue to consume.")
     count = workers or int(current_app.config["PROCESSING_WORKERS"])
-    requeue_stalled()  # what a killed worker left, at once rather than at the next sweep
+    try:
+        requeue_stalled()  # what a killed worker left, at once rather than at the next sweep
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"The database is not ready ({type(exc).__name__}); run "
+                                   f"`flask --app wsgi db upgrade` first.") from None
     log.info("processing worker: %d at once on the %s queue", count,
              queue_kind(current_app.config).value)
     # Thread workers: the work runs in ffmpeg processes, so threads only wait on them.
