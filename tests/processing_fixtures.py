@@ -53,6 +53,12 @@ SAMPLES = {
     "webm_named_mp4": Sample("lying.mp4", ("-c:v", "libvpx-vp9", "-deadline", "realtime",
                                            "-cpu-used", "8", "-c:a", "libopus", "-f", "webm"),
                              needs_encoder="libvpx-vp9"),
+    "m4v_h264": Sample("export.m4v", ("-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                                      "-f", "mp4")),
+    "webm_vp9": Sample("talk.webm", ("-c:v", "libvpx-vp9", "-deadline", "realtime",
+                                     "-cpu-used", "8", "-c:a", "libopus"),
+                       needs_encoder="libvpx-vp9"),
+    "mpeg_ps": Sample("tape.mpeg", ("-c:v", "mpeg2video", "-c:a", "mp2", "-f", "mpeg")),
     "avi_long": Sample("long.avi", ("-c:v", "mpeg4", "-c:a", "pcm_s16le"), seconds=6),
 }
 

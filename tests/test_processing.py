@@ -7,6 +7,7 @@ setting); tests/test_processing_worker.py runs a real `flask worker`.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -17,8 +18,9 @@ from lti_tool.processing.jobs import requeue_stalled
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import BackendUnavailable, Derived
+from lti_tool.uploads.rules import ACCEPTED_FORMATS
 from lti_tool.uploads.video_checks import MP4, WEBM
-from tests.processing_fixtures import (ffprobe_streams, sample_file,  # noqa: F401
+from tests.processing_fixtures import (SAMPLES, ffprobe_streams, sample_file,  # noqa: F401
                                        samples_dir)
 from tests.uploading import TusClient, room, sha256_of  # noqa: F401
 
@@ -34,6 +36,9 @@ EXPECTED = {
     "mpeg2": (VideoStatus.READY, None, TRANSCODE, (320, 240), True),
     "video_only_mkv_h264": (VideoStatus.READY, None, REMUX, (320, 240), False),
     "webm_named_mp4": (VideoStatus.READY, None, KEEP, (320, 240), True),
+    "m4v_h264": (VideoStatus.READY, None, KEEP, (320, 240), True),
+    "webm_vp9": (VideoStatus.READY, None, KEEP, (320, 240), True),
+    "mpeg_ps": (VideoStatus.READY, None, TRANSCODE, (320, 240), True),
     "audio_only": (VideoStatus.ERROR, messages.SOUND_ONLY, None, None, None),
     "truncated": (VideoStatus.ERROR, messages.CORRUPTED, None, None, None),
     "text_named_mp4": (VideoStatus.ERROR, messages.NOT_A_VIDEO, None, None, None),
@@ -90,6 +95,27 @@ def test_each_kind_of_file_ends_playable_or_with_advice(app, student, sample_fil
     if audio:
         assert streams["audio"]["codec_name"] == "aac"
     assert "mp4" in streams["format"]["format_name"]
+
+
+def test_every_accepted_format_is_one_processing_was_shown_to_handle():
+    """The formats students are told (one list, rules.ACCEPTED_FORMATS) each have a sample
+    above that ends ready."""
+    handled = {Path(SAMPLES[key].name).suffix.lstrip(".")
+               for key, expected in EXPECTED.items()
+               if key in SAMPLES and expected[0] == VideoStatus.READY}
+    assert set(ACCEPTED_FORMATS) <= handled
+
+
+def test_student_and_instructor_see_how_far_processing_is(app, client, room, student,
+                                                          sample_file):
+    video = stored(app, upload(student, sample_file("mp4_h264")))
+    _back_to_processing(app, video.id, processing_percent=42.5, processing_eta_seconds=65)
+    status = client.get(f"/api/videos/{video.id}/status",
+                        headers={"X-LTI-Launch": student.launch.id}).get_json()
+    assert (status["processing_percent"], status["processing_eta_seconds"]) == (42.5, 65)
+    page = client.get(f"/review/students/{room.student.id}",
+                      headers={"X-LTI-Launch": room.launch_as("instructor").id})
+    assert "prepared for playback (42 %, about 1:05 left)" in page.get_data(as_text=True)
 
 
 def test_the_original_is_kept_untouched(app, student, sample_file):
