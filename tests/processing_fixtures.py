@@ -144,6 +144,16 @@ def _special(key: str, folder: Path) -> Path | None:
     return None
 
 
+def video_row(app, video_id):
+    """Return the Video row as it is in the database now, detached (outside any session)."""
+    from lti_tool.extensions import db
+    from lti_tool.models import Video
+    with app.app_context():
+        video = db.session.get(Video, video_id)
+        db.session.expunge(video)
+        return video
+
+
 def ffprobe_streams(path: Path) -> dict:
     """Return {codec_type: stream} of a file (first stream of each type), and its format."""
     out = subprocess.run(["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of",

@@ -21,7 +21,7 @@ from lti_tool.storage.base import BackendUnavailable, Derived
 from lti_tool.uploads.rules import ACCEPTED_FORMATS
 from lti_tool.uploads.video_checks import MP4, WEBM
 from tests.processing_fixtures import (SAMPLES, ffprobe_streams, sample_file,  # noqa: F401
-                                       samples_dir)
+                                       samples_dir, video_row)
 from tests.uploading import TusClient, room, sha256_of  # noqa: F401
 
 KEEP, REMUX, TRANSCODE = media.Plan.KEEP, media.Plan.REMUX, media.Plan.TRANSCODE
@@ -56,13 +56,6 @@ def upload(student, path) -> int:
     return ticket["video_id"]
 
 
-def stored(app, video_id) -> Video:
-    with app.app_context():
-        video = db.session.get(Video, video_id)
-        db.session.expunge(video)
-        return video
-
-
 def rendition_of(app, video: Video):
     with app.app_context():
         return storage_for(video.backend).rendition_path(video.storage_uid)
@@ -71,7 +64,7 @@ def rendition_of(app, video: Video):
 @pytest.mark.parametrize("sample", list(EXPECTED))
 def test_each_kind_of_file_ends_playable_or_with_advice(app, student, sample_file, sample):
     status, code, plan, shown, audio = EXPECTED[sample]
-    video = stored(app, upload(student, sample_file(sample)))
+    video = video_row(app, upload(student, sample_file(sample)))
     assert (video.status, video.error_code) == (status, code)
     if status == VideoStatus.ERROR:
         assert video.error_message == messages.MESSAGES[code]
@@ -108,7 +101,7 @@ def test_every_accepted_format_is_one_processing_was_shown_to_handle():
 
 def test_student_and_instructor_see_how_far_processing_is(app, client, room, student,
                                                           sample_file):
-    video = stored(app, upload(student, sample_file("mp4_h264")))
+    video = video_row(app, upload(student, sample_file("mp4_h264")))
     _back_to_processing(app, video.id, processing_percent=42.5, processing_eta_seconds=65)
     status = client.get(f"/api/videos/{video.id}/status",
                         headers={"X-LTI-Launch": student.launch.id}).get_json()
@@ -120,7 +113,7 @@ def test_student_and_instructor_see_how_far_processing_is(app, client, room, stu
 
 def test_the_original_is_kept_untouched(app, student, sample_file):
     source = sample_file("avi_mpeg4")
-    video = stored(app, upload(student, source))
+    video = video_row(app, upload(student, source))
     with app.app_context():
         assert sha256_of(storage_for("local").media_path(video.storage_uid)) == sha256_of(source)
 
@@ -128,7 +121,7 @@ def test_the_original_is_kept_untouched(app, student, sample_file):
 def test_playback_serves_the_rendition_and_download_the_original(app, client, room, student,
                                                                  sample_file):
     source = sample_file("wmv")
-    video = stored(app, upload(student, source))
+    video = video_row(app, upload(student, source))
     launch = room.launch_as("instructor")
     grant = client.get(f"/api/videos/{video.id}/playback",
                        headers={"X-LTI-Launch": launch.id}).get_json()
@@ -146,7 +139,7 @@ def test_playback_serves_the_rendition_and_download_the_original(app, client, ro
 def test_the_assignment_length_is_checked_before_any_transcoding(app, room, student,
                                                                  sample_file):
     room.update_assignment(max_duration_seconds=3)
-    video = stored(app, upload(student, sample_file("avi_long")))
+    video = video_row(app, upload(student, sample_file("avi_long")))
     assert (video.status, video.error_code) == (VideoStatus.ERROR, messages.TOO_LONG)
     assert "6 s long" in video.error_message and "3 s" in video.error_message
     assert rendition_of(app, video) is None
@@ -155,13 +148,13 @@ def test_the_assignment_length_is_checked_before_any_transcoding(app, room, stud
 
 def test_a_transcode_past_the_time_limit_is_stopped_with_advice(app, student, sample_file):
     app.config["PROCESSING_TIME_LIMIT_SECONDS"] = 0
-    video = stored(app, upload(student, sample_file("avi_mpeg4")))
+    video = video_row(app, upload(student, sample_file("avi_mpeg4")))
     assert (video.status, video.error_code) == (VideoStatus.ERROR, messages.TRANSCODE_TIMEOUT)
     assert rendition_of(app, video) is None
 
 
 def test_ready_fires_once_and_the_lms_hears_of_it(app, student, sample_file):
-    video = stored(app, upload(student, sample_file("mpeg2")))
+    video = video_row(app, upload(student, sample_file("mpeg2")))
     with app.app_context():
         events = db.session.scalars(db.select(AuditEvent.event_type)
                                     .where(AuditEvent.target_id == str(video.id))).all()
@@ -179,7 +172,7 @@ def _back_to_processing(app, video_id, **values) -> None:
 
 
 def test_a_job_finding_the_work_done_does_not_redo_it(app, student, sample_file):
-    video = stored(app, upload(student, sample_file("avi_mpeg4")))
+    video = video_row(app, upload(student, sample_file("avi_mpeg4")))
     rendition = rendition_of(app, video)
     made = rendition.stat().st_mtime_ns
     _back_to_processing(app, video.id)
@@ -190,7 +183,7 @@ def test_a_job_finding_the_work_done_does_not_redo_it(app, student, sample_file)
 
 def test_a_video_leased_by_a_live_worker_is_left_to_it(app, student, sample_file):
     from datetime import timedelta
-    video = stored(app, upload(student, sample_file("mp4_h264")))
+    video = video_row(app, upload(student, sample_file("mp4_h264")))
     _back_to_processing(app, video.id, processing_lease_until=utcnow() + timedelta(minutes=5))
     with app.app_context():
         assert pipeline.process(video.id) == pipeline.Outcome.BUSY
@@ -199,16 +192,16 @@ def test_a_video_leased_by_a_live_worker_is_left_to_it(app, student, sample_file
 
 def test_the_sweep_requeues_a_video_whose_worker_died(app, student, sample_file):
     from datetime import timedelta
-    video = stored(app, upload(student, sample_file("avi_mpeg4")))
+    video = video_row(app, upload(student, sample_file("avi_mpeg4")))
     _back_to_processing(app, video.id, processing_lease_until=utcnow() - timedelta(seconds=1))
     with app.app_context():
         assert requeue_stalled() == 1  # immediate queue: processed at once
-    assert stored(app, video.id).status == VideoStatus.READY
+    assert video_row(app, video.id).status == VideoStatus.READY
 
 
 def test_a_storage_outage_is_retried_not_blamed_on_the_student(app, student, sample_file,
                                                                monkeypatch):
-    video = stored(app, upload(student, sample_file("mp4_h264")))
+    video = video_row(app, upload(student, sample_file("mp4_h264")))
     _back_to_processing(app, video.id)
     backend_class = type(storage_for_app(app, video))
 
@@ -218,7 +211,7 @@ def test_a_storage_outage_is_retried_not_blamed_on_the_student(app, student, sam
     monkeypatch.setattr(backend_class, "read_header", down)
     with app.app_context(), pytest.raises(BackendUnavailable):
         pipeline.process(video.id)  # Huey retries it with backoff
-    again = stored(app, video.id)
+    again = video_row(app, video.id)
     assert again.status == VideoStatus.PROCESSING and again.processing_lease_until is None
     monkeypatch.undo()
     with app.app_context():
@@ -231,11 +224,11 @@ def storage_for_app(app, video):
 
 
 def test_after_too_many_tries_the_student_is_told_what_to_do(app, student, sample_file):
-    video = stored(app, upload(student, sample_file("mp4_h264")))
+    video = video_row(app, upload(student, sample_file("mp4_h264")))
     _back_to_processing(app, video.id, processing_tries=app.config["PROCESSING_MAX_TRIES"])
     with app.app_context():
         assert pipeline.process(video.id) == pipeline.Outcome.REFUSED
-    failed = stored(app, video.id)
+    failed = video_row(app, video.id)
     assert failed.error_code == messages.GAVE_UP and "MP4" in failed.error_message
 
 
@@ -273,7 +266,7 @@ def test_a_bomb_file_is_refused_without_decoding(app, student, samples_dir, monk
         container=container.name, width=100_000, height=100_000))
     bomb = samples_dir / "bomb.mp4"
     bomb.write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 4096)
-    video = stored(app, upload(student, bomb))
+    video = video_row(app, upload(student, bomb))
     assert (video.error_code, encoded) == (messages.PICTURE_TOO_LARGE, [])
 
 
@@ -309,8 +302,23 @@ def test_a_rotation_flag_is_read_from_the_display_matrix():
 
 
 def test_thumbnails_are_derived_files_beside_the_original(app, student, sample_file):
-    video = stored(app, upload(student, sample_file("mkv_vp9")))
+    video = video_row(app, upload(student, sample_file("mkv_vp9")))
     with app.app_context():
         backend = storage_for(video.backend)
         assert backend.has_derived(video.storage_uid, Derived.THUMBNAIL)
         assert backend.thumbnail_path(video.storage_uid).read_bytes()[:2] == b"\xff\xd8"
+
+
+def test_ffmpeg_runs_at_the_configured_niceness(app, student, sample_file, monkeypatch):
+    import os
+    seen = []
+    lower = media._lower_priority
+
+    def watch(pid, niceness):
+        lower(pid, niceness)
+        seen.append(os.getpriority(os.PRIO_PROCESS, pid) - os.getpriority(os.PRIO_PROCESS, 0))
+
+    monkeypatch.setattr(media, "_lower_priority", watch)
+    app.config["PROCESSING_NICENESS"] = 7
+    video = video_row(app, upload(student, sample_file("avi_mpeg4")))
+    assert video.status == VideoStatus.READY and seen == [7]

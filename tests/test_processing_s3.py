@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import requests
 
-from lti_tool.extensions import db
-from lti_tool.models import Video
 from lti_tool.processing import messages
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Derived
 from lti_tool.storage.s3.backend import derived_key
 from tests.processing_fixtures import (ffprobe_streams, sample_file,  # noqa: F401
-                                       samples_dir)
+                                       samples_dir, video_row)
 
 from .s3_server import (admin_client, app_config, moto_server, s3_bucket,  # noqa: F401
                         student)
@@ -33,17 +31,10 @@ def upload(client, headers, data: bytes, name: str) -> int:
     return ticket["video_id"]
 
 
-def row(app, video_id) -> Video:
-    with app.app_context():
-        video = db.session.get(Video, video_id)
-        db.session.expunge(video)
-        return video
-
-
 def test_a_wmv_in_the_bucket_gets_a_rendition_and_thumbnail_beside_it(
         app, client, student, sample_file, moto_server, s3_bucket, tmp_path):
     source = sample_file("wmv")
-    video = row(app, upload(client, student, source.read_bytes(), source.name))
+    video = video_row(app, upload(client, student, source.read_bytes(), source.name))
     assert video.status == VideoStatus.READY and video.has_thumbnail
     assert video.duration_seconds and (video.width, video.height) == (320, 240)
     admin = admin_client(moto_server)
@@ -73,6 +64,6 @@ def test_not_a_video_in_the_bucket_is_refused_from_its_first_bytes(
         raise AssertionError("the whole object was downloaded")
 
     monkeypatch.setattr(S3Storage, "original_file", never)
-    video = row(app, upload(client, student, sample_file("text_named_mp4").read_bytes(),
+    video = video_row(app, upload(client, student, sample_file("text_named_mp4").read_bytes(),
                             "essay.mp4"))
     assert (video.status, video.error_code) == (VideoStatus.ERROR, messages.NOT_A_VIDEO)

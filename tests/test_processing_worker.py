@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from lti_tool.extensions import db
 from lti_tool.models import Video, utcnow
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
-from tests.processing_fixtures import (Sample, ffprobe_streams, render, sample_file,  # noqa: F401
-                                       samples_dir)
+from tests.processing_fixtures import (Sample, ffprobe_streams, render,  # noqa: F401
+                                       sample_file, samples_dir, video_row)
 from tests.uploading import TusClient, room  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,13 +73,6 @@ def workers(app):
     yield start
     for worker in started:
         worker.kill()
-
-
-def video_row(app, video_id) -> Video:
-    with app.app_context():
-        video = db.session.get(Video, video_id)
-        db.session.expunge(video)
-        return video
 
 
 def wait_for(app, video_id, done, seconds=90) -> Video:
