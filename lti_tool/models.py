@@ -300,6 +300,10 @@ class Submission(db.Model):
         return f"<Submission {self.id} user={self.user_id} assignment={self.assignment_id}>"
 
 
+# Video.media_info key: processing plays a rendition of this video, not the original.
+RENDITION_MADE = "rendition"
+
+
 class Video(db.Model):
     """One uploaded video: an attempt of a submission, held by one storage backend."""
 
@@ -343,6 +347,11 @@ class Video(db.Model):
 
     submission: Mapped[Submission] = relationship(
         back_populates="videos", foreign_keys=[submission_id])
+
+    @property
+    def has_rendition(self) -> bool:
+        """Tell whether processing made a playback rendition (played instead of the original)."""
+        return bool((self.media_info or {}).get(RENDITION_MADE))
 
     def __repr__(self) -> str:
         return f"<Video {self.id} attempt={self.attempt} {self.backend}:{self.storage_uid} {self.status}>"

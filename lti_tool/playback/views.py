@@ -58,7 +58,12 @@ def grant_playback(video: Video, viewer: User) -> dict:
     ttl = int(current_app.config["PLAYBACK_URL_TTL_SECONDS"])
     address = binding_address()
     playback = backend.playback(video.storage_uid, viewer_id=viewer.id, video_id=video.id,
-                                ttl_seconds=ttl, client_address=address)
+                                ttl_seconds=ttl, client_address=address,
+                                rendition=video.has_rendition)
+    if playback.thumbnail_url is None and video.has_thumbnail:
+        playback.thumbnail_url = backend.thumbnail_url(
+            video.storage_uid, viewer_id=viewer.id, video_id=video.id, ttl_seconds=ttl,
+            client_address=address)
     audit.record(EventType.PLAYBACK_GRANTED, actor=viewer, target=video,
                  course_id=video.submission.assignment.course_id, commit=True,
                  backend=video.backend, ttl_seconds=ttl)

@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import or_, update
 
 from lti_tool.extensions import db
-from lti_tool.models import Video, utcnow
+from lti_tool.models import RENDITION_MADE, Video, utcnow
 from lti_tool.processing import media, messages
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
@@ -107,8 +107,8 @@ def _work(backend, video: Video, workdir: Path) -> VideoInfo:
     found = media.probe(src, container)
     media.check_limits(found, video.submission.assignment.max_duration_seconds)
     plan = media.plan_for(found)
-    _record(video_id, media_info={**found.as_dict(), "plan": plan.value},
-            processing_lease_until=utcnow() + _lease())
+    info = {**found.as_dict(), "plan": plan.value, RENDITION_MADE: plan is not media.Plan.KEEP}
+    _record(video_id, media_info=info, processing_lease_until=utcnow() + _lease())
     log.info("video %s: %s %s/%s %sx%s rot %s, %.1f s: %s", video_id, found.container,
              found.video_codec, found.audio_codec, found.width, found.height, found.rotation,
              found.duration_seconds or 0, plan.value)

@@ -242,11 +242,14 @@ class StorageBackend(abc.ABC):
 
     @abc.abstractmethod
     def playback(self, storage_uid: str, *, viewer_id: int, video_id: int,
-                 ttl_seconds: int, client_address: str | None = None) -> Playback:
+                 ttl_seconds: int, client_address: str | None = None,
+                 rendition: bool = False) -> Playback:
         """Return a short-lived playback URL for this viewer and video.
 
         The URL is a bearer link until it expires. With `client_address` (the
         PLAYBACK_BIND_CLIENT_ADDRESS setting) a backend that can binds it to that address.
+        `rendition`: processing made a playback rendition (Derived.RENDITION), to play
+        instead of the original (Capability.PROCESSING backends).
         """
 
     def thumbnail_url(self, storage_uid: str, *, viewer_id: int, video_id: int,

@@ -144,7 +144,8 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
         return check
 
     def playback(self, storage_uid: str, *, viewer_id: int, video_id: int,
-                 ttl_seconds: int, client_address: str | None = None) -> Playback:
+                 ttl_seconds: int, client_address: str | None = None,
+                 rendition: bool = False) -> Playback:
         """Sign a media URL for this viewer and video, served with range requests."""
         folder = self._existing_dir(storage_uid)
         if not (folder / VIDEO_FILE).exists():

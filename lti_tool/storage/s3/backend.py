@@ -300,25 +300,20 @@ class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads, Me
         return url
 
     def playback(self, storage_uid: str, *, viewer_id: int, video_id: int,
-                 ttl_seconds: int, client_address: str | None = None) -> Playback:
-        """Return a short-lived URL of the rendition processing made, else of the original."""
+                 ttl_seconds: int, client_address: str | None = None,
+                 rendition: bool = False) -> Playback:
+        """Return a short-lived URL of the rendition processing made, else of the original
+        (signed here: no call to S3)."""
         expires_at = datetime.now(timezone.utc) + timedelta(seconds=ttl_seconds)
-        rendition = derived_key(storage_uid, Derived.RENDITION)
-        has_rendition = self._head(rendition) is not None
-        url = self._signed_get(rendition if has_rendition else storage_uid, expires_at,
-                               ttl_seconds, client_address)
-        thumb = self.thumbnail_url(storage_uid, viewer_id=viewer_id, video_id=video_id,
-                                   ttl_seconds=ttl_seconds, client_address=client_address)
+        key = derived_key(storage_uid, Derived.RENDITION) if rendition else storage_uid
+        url = self._signed_get(key, expires_at, ttl_seconds, client_address)
         return Playback(kind=PlaybackKind.FILE, url=url, expires_at=expires_at,
-                        thumbnail_url=thumb,
-                        mime_type=RENDITION_MIME if has_rendition else None)
+                        mime_type=RENDITION_MIME if rendition else None)
 
     def thumbnail_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
                       ttl_seconds: int, client_address: str | None = None) -> str | None:
-        """Sign the thumbnail processing made, or None when there is none."""
+        """Sign the thumbnail processing made (callers check Video.has_thumbnail first)."""
         key = derived_key(storage_uid, Derived.THUMBNAIL)
-        if self._head(key) is None:
-            return None
         expires_at = datetime.now(timezone.utc) + timedelta(seconds=ttl_seconds)
         return self._signed_get(key, expires_at, ttl_seconds, client_address)
 
