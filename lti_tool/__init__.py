@@ -106,6 +106,13 @@ def register_extensions(app: Flask) -> None:
     login_manager.user_loader(launches.load_user)
     rate_limits.init_app(app)
     outbound.init_app(app)
+    register_processing_queue(app)
+
+
+def register_processing_queue(app: Flask) -> None:
+    """Build the video processing queue (Huey) from the settings and register its task."""
+    from lti_tool.processing import queue
+    queue.init_app(app)
 
 
 def register_request_handling(app: Flask) -> None:
@@ -149,6 +156,8 @@ def register_signals(app: Flask) -> None:
     from lti_tool.grading.service import on_video_ready
     from lti_tool.observability import metrics
     signals.video_ready.connect(on_video_ready)  # tell the LMS the student submitted
+    from lti_tool.processing.queue import on_video_uploaded
+    signals.video_uploaded.connect(on_video_uploaded)  # probe, thumbnail, transcode
     # Count for Prometheus (connected once per process: blinker keeps one receiver).
     signals.upload_started.connect(metrics.on_upload_started)
     signals.video_ready.connect(metrics.on_video_ready)
@@ -182,13 +191,14 @@ def register_cli(app: Flask) -> None:
     from lti_tool.jobs_cli import jobs_cli
     from lti_tool.lti.cli import keys_cli, platforms_cli
     from lti_tool.privacy.cli import privacy_cli
+    from lti_tool.processing.cli import worker_command
     from lti_tool.storage.cli import storage_cli
     from lti_tool.storage.cloudflare.cli import COMMANDS as CLOUDFLARE_COMMANDS
     from lti_tool.storage.s3.cli import COMMANDS as S3_COMMANDS
     for command in (*CLOUDFLARE_COMMANDS, *S3_COMMANDS):  # their SDKs load on use
         storage_cli.add_command(command)
     for group in (platforms_cli, keys_cli, storage_cli, admins_cli, jobs_cli, grades_cli,
-                  privacy_cli, reports_cli):
+                  privacy_cli, reports_cli, worker_command):
         app.cli.add_command(group)
 
 

@@ -81,6 +81,21 @@ class Config:
     DEMO_LMS_TOKEN_TTL_SECONDS = _int("DEMO_LMS_TOKEN_TTL_SECONDS", 3600)
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
     REDIS_URL = os.environ.get("REDIS_URL", "")
+    # --- video processing (lti_tool.processing): a Huey queue, SQLite file by default ---
+    # "sqlite" (one machine, nothing else installed), "redis" (several worker machines; the
+    # default when REDIS_URL is set) or "immediate" (run each job in the enqueuing request:
+    # tests and debugging only).
+    PROCESSING_QUEUE = os.environ.get("PROCESSING_QUEUE", "")
+    PROCESSING_QUEUE_FILE = os.environ.get("PROCESSING_QUEUE_FILE", "")  # instance/queue.sqlite
+    PROCESSING_WORKERS = _int("PROCESSING_WORKERS", 1)  # jobs at once per `flask worker`
+    PROCESSING_WORK_DIR = os.environ.get("PROCESSING_WORK_DIR", "")  # temp files; system temp
+    PROCESSING_TIME_LIMIT_SECONDS = _int("PROCESSING_TIME_LIMIT_SECONDS", 3 * 3600)
+    PROCESSING_NICENESS = _int("PROCESSING_NICENESS", 10)
+    PROCESSING_FFMPEG_THREADS = _int("PROCESSING_FFMPEG_THREADS", 0)  # 0: ffmpeg decides
+    PROCESSING_PRESET = os.environ.get("PROCESSING_PRESET", "veryfast")
+    PROCESSING_LEASE_SECONDS = _int("PROCESSING_LEASE_SECONDS", 300)
+    PROCESSING_MAX_TRIES = _int("PROCESSING_MAX_TRIES", 3)
+    PROCESSING_RETRY_DELAY_SECONDS = _int("PROCESSING_RETRY_DELAY_SECONDS", 30)
     # --- rate limits (lti_tool.web.rate_limits): counters in Redis when REDIS_URL is set, else in
     # the database, so every worker and replica counts together.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "")
@@ -188,6 +203,7 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret-key-not-for-production"
     SCHEDULER_ENABLED = False
     RATELIMIT_ENABLED = False
+    PROCESSING_QUEUE = "immediate"  # jobs run inside the request that enqueues them
     RATELIMIT_STORAGE_URI = "memory://"
     # The tests' platforms, demo LMS and storage stand-ins listen on loopback.
     OUTBOUND_ALLOW_LOOPBACK = True
@@ -210,6 +226,8 @@ def finalize(app) -> None:
             cfg.get("SQLALCHEMY_ENGINE_OPTIONS") or {}, cfg["SQLITE_BUSY_TIMEOUT_SECONDS"])
     if not cfg.get("LOCAL_STORAGE_DIR"):
         cfg["LOCAL_STORAGE_DIR"] = str(instance / "media")
+    if not cfg.get("PROCESSING_QUEUE_FILE"):
+        cfg["PROCESSING_QUEUE_FILE"] = str(instance / "queue.sqlite")
     if not cfg.get("SECRET_KEY"):
         cfg["SECRET_KEY"] = _instance_secret(instance)
 

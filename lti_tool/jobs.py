@@ -84,6 +84,8 @@ JOBS: list[Job] = [
     Job("expire_uploads", "lti_tool.storage.jobs:expire_unfinished_uploads",
         every_seconds=3600),
     Job("poll_videos", "lti_tool.storage.jobs:poll_stuck_videos", every_seconds=300),
+    Job("requeue_stalled_videos", "lti_tool.processing.jobs:requeue_stalled",
+        every_seconds=120),
     # What unauthenticated requests write (login state, rate counters) goes soon.
     Job("purge_launch_state", "lti_tool.lti.launch_store:purge_expired", every_seconds=600),
     Job("purge_rate_counters", "lti_tool.web.rate_limits:purge_expired_counters",

@@ -300,6 +300,10 @@ class Submission(db.Model):
         return f"<Submission {self.id} user={self.user_id} assignment={self.assignment_id}>"
 
 
+# Video.media_info key: processing plays a rendition of this video, not the original.
+RENDITION_MADE = "rendition"
+
+
 class Video(db.Model):
     """One uploaded video: an attempt of a submission, held by one storage backend."""
 
@@ -332,9 +336,22 @@ class Video(db.Model):
     deleted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     # Legal hold: retention and deletions leave this video alone until the hold is lifted.
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Processing (lti_tool.processing): what the probe found and what was made (media_info),
+    # progress of a running transcode, and the lease a worker holds while it works (a
+    # worker killed mid-job lets it lapse, and the sweep hands the video to another).
+    media_info: Mapped[Optional[dict]] = mapped_column(JSON)
+    processing_percent: Mapped[Optional[float]] = mapped_column(Float)
+    processing_eta_seconds: Mapped[Optional[int]] = mapped_column(Integer)
+    processing_lease_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    processing_tries: Mapped[int] = mapped_column(Integer, default=0)
 
     submission: Mapped[Submission] = relationship(
         back_populates="videos", foreign_keys=[submission_id])
+
+    @property
+    def has_rendition(self) -> bool:
+        """Tell whether processing made a playback rendition (played instead of the original)."""
+        return bool((self.media_info or {}).get(RENDITION_MADE))
 
     def __repr__(self) -> str:
         return f"<Video {self.id} attempt={self.attempt} {self.backend}:{self.storage_uid} {self.status}>"

@@ -11,6 +11,9 @@ _signals = Namespace()
 video_ready = _signals.signal("video-ready")
 # A video failed processing (not a video, too long, corrupted, provider error).
 video_failed = _signals.signal("video-failed")
+# Every byte of an attempt arrived and it needs processing by the tool (lti_tool.processing
+# enqueues the job); the sender has committed.
+video_uploaded = _signals.signal("video-uploaded")
 # An upload was created for a new attempt.
 upload_started = _signals.signal("upload-started")
 # A background job finished a run (lti_tool.jobs); the JobRun is sent, already committed.

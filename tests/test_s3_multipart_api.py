@@ -13,6 +13,8 @@ from lti_tool.models import AuditEvent, Video
 from lti_tool.statuses import VideoStatus
 from tests.factories import Classroom
 
+from tests.uploading import sample_mp4  # noqa: F401
+
 from .s3_server import admin_client, app_config, moto_server, s3_bucket  # noqa: F401
 
 MIB = 1024 * 1024
@@ -30,6 +32,13 @@ def people(app):
 @pytest.fixture
 def student(people):
     return people["student"]
+
+
+@pytest.fixture
+def video_of(sample_mp4):
+    """Return a function: size -> a real (processable) MP4 padded with noise to that size."""
+    head = sample_mp4.read_bytes()
+    return lambda size: head + os.urandom(size - len(head))
 
 
 def start_upload(client, headers, data: bytes, name="pitch.mp4"):
@@ -63,10 +72,15 @@ def send_parts(client, headers, ticket, data: bytes, numbers=None) -> list[dict]
 
 
 def test_student_uploads_in_parts_and_the_video_becomes_ready(app, client, student,
-                                                               moto_server, s3_bucket):
-    data = os.urandom(17 * MIB + 99)
+                                                               moto_server, s3_bucket,
+                                                               video_of):
+    data = video_of(17 * MIB + 99)
     ready = []
-    signals.video_ready.connect(ready.append, weak=False)
+
+    def record(video):  # the id: the processing job's session is gone once it returns
+        ready.append(video.id)
+
+    signals.video_ready.connect(record, weak=False)
     try:
         ticket = start_upload(client, student, data)
         assert ticket["chunk_size"] == 8 * MIB and ticket["endpoint"] is None
@@ -80,8 +94,8 @@ def test_student_uploads_in_parts_and_the_video_becomes_ready(app, client, stude
         again = client.post(ticket["complete_url"], headers=student)
         assert again.status_code == 200 and again.get_json()["status"] == VideoStatus.READY
     finally:
-        signals.video_ready.disconnect(ready.append)
-    assert [v.id for v in ready] == [ticket["video_id"]]
+        signals.video_ready.disconnect(record)
+    assert ready == [ticket["video_id"]]
     with app.app_context():
         video = db.session.get(Video, ticket["video_id"])
         assert video.size_bytes == len(data)
@@ -91,8 +105,8 @@ def test_student_uploads_in_parts_and_the_video_becomes_ready(app, client, stude
     assert stored == data
 
 
-def test_reloaded_page_lists_parts_and_finishes_the_rest(client, student):
-    data = os.urandom(17 * MIB)
+def test_reloaded_page_lists_parts_and_finishes_the_rest(client, student, video_of):
+    data = video_of(17 * MIB)
     ticket = start_upload(client, student, data)
     first = send_parts(client, student, ticket, data, numbers=[1])
     listed = client.get(base(ticket) + "/parts", headers=student).get_json()
@@ -171,8 +185,8 @@ def test_a_video_of_another_backend_takes_no_parts(app, client, student):
     assert resp.status_code == 404
 
 
-def test_playback_of_the_finished_upload_serves_ranges(client, people, student):
-    data = os.urandom(9 * MIB)
+def test_playback_of_the_finished_upload_serves_ranges(client, people, student, video_of):
+    data = video_of(9 * MIB)
     ticket = start_upload(client, student, data)
     parts = send_parts(client, student, ticket, data)
     client.post(base(ticket) + "/complete", json={"parts": parts}, headers=student)

@@ -96,7 +96,9 @@ class Gunicorn:
                         LOCAL_STORAGE_DIR=app.config["LOCAL_STORAGE_DIR"],
                         SECRET_KEY=app.config["SECRET_KEY"], SCHEDULER_ENABLED="0",
                         LTI_KEYS_DIR=app.config["LTI_KEYS_DIR"], PROXY_COUNT="0",
-                        PYTHONPATH=str(ROOT))
+                        # No worker runs beside it: process in the request (tus, not
+                        # processing, is under test here).
+                        PROCESSING_QUEUE="immediate", PYTHONPATH=str(ROOT))
         self.proc = None
 
     def start(self):

@@ -15,7 +15,6 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import Select, and_, false, func, or_, select
 
 from lti_tool.errors import StorageError

@@ -25,7 +25,7 @@ from lti_tool.playback.grants import (GRANT_CAPTIONS, GRANT_DOWNLOAD, GRANT_MEDI
                                       read_grant, sign_grant)
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
-from lti_tool.storage.base import Capability, StorageError
+from lti_tool.storage.base import RENDITION_MIME, Capability, StorageError
 from lti_tool.uploads.attempts import refresh_status
 from lti_tool.uploads.status import video_status
 from lti_tool.web.rate_limits import client_address, limit
@@ -58,7 +58,12 @@ def grant_playback(video: Video, viewer: User) -> dict:
     ttl = int(current_app.config["PLAYBACK_URL_TTL_SECONDS"])
     address = binding_address()
     playback = backend.playback(video.storage_uid, viewer_id=viewer.id, video_id=video.id,
-                                ttl_seconds=ttl, client_address=address)
+                                ttl_seconds=ttl, client_address=address,
+                                rendition=video.has_rendition)
+    if playback.thumbnail_url is None and video.has_thumbnail:
+        playback.thumbnail_url = backend.thumbnail_url(
+            video.storage_uid, viewer_id=viewer.id, video_id=video.id, ttl_seconds=ttl,
+            client_address=address)
     audit.record(EventType.PLAYBACK_GRANTED, actor=viewer, target=video,
                  course_id=video.submission.assignment.course_id, commit=True,
                  backend=video.backend, ttl_seconds=ttl)
@@ -144,12 +149,15 @@ def media(video_id: int):
     """Stream the video file with range requests (206/416) for a signed viewer."""
     kind, video = _granted_video(video_id, frozenset({GRANT_MEDIA, GRANT_DOWNLOAD}))
     backend = storage_for(video.backend)
+    # Playback gets the rendition when processing made one; a download, the original.
+    rendition = backend.rendition_path(video.storage_uid) if kind == GRANT_MEDIA else None
     try:
-        path = backend.media_path(video.storage_uid)
+        path = rendition or backend.media_path(video.storage_uid)
     except StorageError:
         raise NotFound("The video file is missing from the storage.") from None
+    mimetype = RENDITION_MIME if rendition else backend.media_mime_type(video.storage_uid)
     try:
-        resp = send_file(path, mimetype=backend.media_mime_type(video.storage_uid),
+        resp = send_file(path, mimetype=mimetype,
                          conditional=True, etag=False, max_age=0,
                          as_attachment=kind == GRANT_DOWNLOAD,
                          download_name=clean_filename(video.filename,

@@ -34,6 +34,9 @@ class Capability(StrEnum):
     # Bytes go in and out through this app: our own tus endpoint and signed media routes
     # (the local disk). Such a backend implements HostedUploads and HostedMedia below.
     APP_HOSTED = "app_hosted"
+    # The tool probes, thumbnails and transcodes what this backend holds itself
+    # (lti_tool.processing); a provider that processes videos (Stream) does not declare it.
+    PROCESSING = "processing"
 
 
 class BrowserDirective(StrEnum):
@@ -50,6 +53,15 @@ class UploadMethod(StrEnum):
     TUS = "tus"
     MULTIPART = "multipart"
 
+
+class Derived(StrEnum):
+    """Files processing makes beside an original (which is never changed)."""
+
+    RENDITION = "rendition.mp4"  # H.264 + AAC MP4 every browser plays
+    THUMBNAIL = "thumb.jpg"
+
+
+RENDITION_MIME = "video/mp4"
 
 class PlaybackKind(StrEnum):
     FILE = "file"  # a plain video URL for <video src> (range requests work)
@@ -230,11 +242,14 @@ class StorageBackend(abc.ABC):
 
     @abc.abstractmethod
     def playback(self, storage_uid: str, *, viewer_id: int, video_id: int,
-                 ttl_seconds: int, client_address: str | None = None) -> Playback:
+                 ttl_seconds: int, client_address: str | None = None,
+                 rendition: bool = False) -> Playback:
         """Return a short-lived playback URL for this viewer and video.
 
         The URL is a bearer link until it expires. With `client_address` (the
         PLAYBACK_BIND_CLIENT_ADDRESS setting) a backend that can binds it to that address.
+        `rendition`: processing made a playback rendition (Derived.RENDITION), to play
+        instead of the original (Capability.PROCESSING backends).
         """
 
     def thumbnail_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
@@ -281,6 +296,10 @@ class HostedMedia(abc.ABC):
     def thumbnail_path(self, storage_uid: str) -> Path | None:
         """Return the path of the video's thumbnail, or None when there is none."""
 
+    def rendition_path(self, storage_uid: str) -> Path | None:
+        """Return the path of the playback rendition, or None when the original plays."""
+        return None
+
     @abc.abstractmethod
     def media_mime_type(self, storage_uid: str) -> str:
         """Return the MIME type to serve the video file with."""
@@ -288,6 +307,28 @@ class HostedMedia(abc.ABC):
     @abc.abstractmethod
     def captions_path(self, storage_uid: str, language: str) -> Path:
         """Return the path of one language's WebVTT file (it may not exist yet)."""
+
+
+class MediaProcessing(abc.ABC):
+    """Capability.PROCESSING: the tool's worker reads the original and stores what it
+    derives (lti_tool.processing); the original itself is never changed."""
+
+    @abc.abstractmethod
+    def read_header(self, storage_uid: str, size: int) -> bytes:
+        """Return the first `size` bytes of the original (to refuse a non-video at once)."""
+
+    @abc.abstractmethod
+    def original_file(self, storage_uid: str, workdir: Path) -> Path:
+        """Return a local path of the original: the file itself, or a copy streamed into
+        `workdir` (which the caller removes)."""
+
+    @abc.abstractmethod
+    def store_derived(self, storage_uid: str, name: Derived, path: Path) -> None:
+        """Keep the file at `path` as the video's derived file `name` (replacing it)."""
+
+    @abc.abstractmethod
+    def has_derived(self, storage_uid: str, name: Derived) -> bool:
+        """Tell whether the video has the derived file `name`."""
 
 
 class MultipartUploads(abc.ABC):
@@ -358,6 +399,7 @@ class Downloads(abc.ABC):
 INTERFACES: dict[Capability, tuple[type, ...]] = {
     Capability.APP_HOSTED: (HostedUploads, HostedMedia),
     Capability.MULTIPART: (MultipartUploads,),
+    Capability.PROCESSING: (MediaProcessing,),
     Capability.CAPTIONS: (CaptionStore,),
     Capability.CAPTION_GENERATION: (CaptionGeneration,),
     Capability.DOWNLOAD: (Downloads,),

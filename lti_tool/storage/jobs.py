@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 POLL_BATCH = 100
 
 
-def _backends_with(capability: Capability | None = None, interface: type | None = None):
+def backends_with(capability: Capability | None = None, interface: type | None = None):
     """Yield the registered backends that declare `capability` or implement `interface`
     (a backend whose optional SDK is not installed has nothing to do)."""
     for name in BACKENDS:
@@ -43,7 +43,7 @@ def expire_unfinished_uploads() -> int:
     """Free unfinished uploads past their time on every backend that keeps them, and close
     their attempts (one job for all backends; safe to run twice). Return how many."""
     closed = 0
-    for name in _backends_with(interface=ExpiringUploads):
+    for name in backends_with(interface=ExpiringUploads):
         for expired in storage_for(name).expire_uploads():
             video = db.session.scalar(db.select(Video).filter_by(
                 backend=name, storage_uid=expired.storage_uid))
@@ -62,7 +62,7 @@ def poll_stuck_videos() -> int:
     after = int(read_setting(current_app.config, "CLOUDFLARE_POLL_AFTER_SECONDS", 120))
     cutoff = utcnow() - timedelta(seconds=after)
     videos = db.session.scalars(
-        db.select(Video).where(Video.backend.in_(list(_backends_with(Capability.WEBHOOKS))),
+        db.select(Video).where(Video.backend.in_(list(backends_with(Capability.WEBHOOKS))),
                                Video.status.in_([VideoStatus.PENDING, VideoStatus.UPLOADING,
                                                  VideoStatus.PROCESSING]),
                                Video.storage_uid.is_not(None), Video.created_at < cutoff)

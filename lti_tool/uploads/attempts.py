@@ -34,9 +34,6 @@ from lti_tool.web.request_input import clean_filename
 
 log = logging.getLogger(__name__)
 
-# A check in this app still "processing" after this long was cut short (a restart): run it
-# again.
-STALE_PROCESSING_SECONDS = 120
 # Status polls ask a provider (one API request each) at most this often per video; in
 # between they answer from the database, which the webhook and the polling job keep fresh.
 PROVIDER_CHECK_SECONDS = 15
@@ -200,11 +197,17 @@ def mark_uploaded(video: Video) -> None:
 
 
 def process_video(video: Video) -> None:
-    """Ask the backend what it holds and move the attempt to ready or error."""
+    """Move an uploaded attempt on: queue the tool's processing job, or ask a provider that
+    processes videos itself what it holds (ready or error)."""
     if video.status != VideoStatus.PROCESSING:
         return
+    backend = storage_for(video.backend)
+    if backend.supports(Capability.PROCESSING):
+        signals.video_uploaded.send(video)  # lti_tool.processing queues the job
+        db.session.expire(video)  # the job may have run already (PROCESSING_QUEUE=immediate)
+        return
     try:
-        info = storage_for(video.backend).inspect(video.storage_uid, video.backend_data)
+        info = backend.inspect(video.storage_uid, video.backend_data)
     except UploadNotFound:
         info = VideoInfo(status=VideoStatus.ERROR, error_code=MISSING,
                          error_message=ERROR_MESSAGES[MISSING])
@@ -307,15 +310,13 @@ def settle(video: Video, info: VideoInfo) -> bool:
 
 
 def refresh_status(video: Video) -> None:
-    """Bring a processing attempt up to date (a provider finishing, a check cut short)."""
+    """Bring a processing attempt up to date from a provider that processes it."""
     if video.status != VideoStatus.PROCESSING:
         return
     backend = storage_for(video.backend)
-    if backend.supports(Capability.APP_HOSTED):
-        age = (utcnow() - (video.uploaded_at or video.created_at)).total_seconds()
-        if age < STALE_PROCESSING_SECONDS:
-            return  # the request that received the last byte is checking it now
-    elif not provider_check_due(video):
+    if backend.supports(Capability.PROCESSING):
+        return  # the processing job reports itself; its sweep restarts stalled ones
+    if not provider_check_due(video):
         return
     process_video(video)
 

@@ -12,7 +12,8 @@ from lti_tool.uploads import video_checks
 from lti_tool.web.formatting import format_size
 
 # File extensions the uploader takes (lower case, no dot); an assignment may allow fewer
-# (the deep-linking form offers these).
+# (the deep-linking form offers these). Processing makes each playable in every browser
+# (tests/test_processing.py has a sample of each).
 ACCEPTED_FORMATS = ("mp4", "mov", "m4v", "webm", "mkv", "avi", "wmv", "mpeg", "mpg")
 # A media type as browsers report a file's (`video/mp4`); anything else is stored as unknown.
 CONTENT_TYPE = re.compile(r"[A-Za-z0-9][\w!#$&^.+-]{0,63}/[A-Za-z0-9][\w!#$&^.+-]{0,63}",

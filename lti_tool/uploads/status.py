@@ -41,6 +41,9 @@ def video_status(video: Video) -> dict:
         "duration_seconds": video.duration_seconds, "width": video.width,
         "height": video.height, "has_thumbnail": video.has_thumbnail,
         "error_code": video.error_code, "error_message": video.error_message,
+        # While the processing job transcodes: how far it is, and its estimate of the rest.
+        "processing_percent": video.processing_percent,
+        "processing_eta_seconds": video.processing_eta_seconds,
         "created_at": iso(video.created_at), "uploaded_at": iso(video.uploaded_at),
         "ready_at": iso(video.ready_at),
         "is_current": submission.current_video_id == video.id,

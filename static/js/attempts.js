@@ -9,7 +9,7 @@ export const Status = Object.freeze({
 
 export const STATUS_TEXT = Object.freeze({
   [Status.PENDING]: "Waiting for the upload to start", [Status.UPLOADING]: "Upload not finished",
-  [Status.PROCESSING]: "Checking your video…", [Status.READY]: "Ready",
+  [Status.PROCESSING]: "Preparing for playback…", [Status.READY]: "Ready",
   [Status.ERROR]: "Not accepted", [Status.DELETED]: "Cancelled"
 });
 

@@ -25,7 +25,9 @@ const NO_DURATION = "–";
 const DEFAULT_TITLE = "Submitted video";
 const SDK_FAILED = "Cloudflare's player controls could not be loaded: the video plays, " +
   "but comments cannot move it; use the times shown in the list.";
-const PLAY_FAILED = "The video could not be played. Reload the page to try again.";
+const PLAY_FAILED = "The video could not be played in this browser. Try Chrome, Edge, " +
+  "Firefox or Safari; if it does not play there either, the file is damaged: the student " +
+  "should export it again as MP4 and upload the new file.";
 
 let active = null;  // the page's player, which [data-seek] links move
 

@@ -129,6 +129,14 @@ function render() {
   renderHistory($("history"), $("history-title"), attempts);
 }
 
+/** Say how far processing is (" (42 %, about 1:05 left)"), or nothing before it starts. */
+function processingProgress(v) {
+  if (v.processing_percent == null) return "";
+  const left = v.processing_eta_seconds != null
+    ? `, about ${formatDuration(v.processing_eta_seconds)} left` : "";
+  return ` (${Math.floor(v.processing_percent)} %${left})`;
+}
+
 function renderStatus(v, currentVideo) {
   const line = $("current-status");
   let text = STATUS_TEXT[v.status] || v.status;
@@ -139,7 +147,8 @@ function renderStatus(v, currentVideo) {
     text = `“${v.filename}” was not accepted: ${v.error_message || "unknown problem."}`;
     if (currentVideo) text += ` Your earlier video “${currentVideo.filename}” is still your submission.`;
   } else if (v.status === Status.PROCESSING) {
-    text = `Upload complete. Checking your video “${v.filename}”…`;
+    text = `Upload complete. Preparing your video “${v.filename}” for playback` +
+      processingProgress(v) + "…";
   }
   line.textContent = text;
   line.className = "status-line status-" + v.status;

@@ -218,7 +218,8 @@ class CloudflareStorage(StorageBackend, CaptionStore, CaptionGeneration):
     # --- playback ----------------------------------------------------------------------
 
     def playback(self, storage_uid: str, *, viewer_id: int, video_id: int,
-                 ttl_seconds: int, client_address: str | None = None) -> Playback:
+                 ttl_seconds: int, client_address: str | None = None,
+                 rendition: bool = False) -> Playback:
         """Return the Stream player URL with a short-lived signed token."""
         token, exp = self.signed_token(storage_uid, ttl_seconds, client_address)
         base = self._delivery_base()

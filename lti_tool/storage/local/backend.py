@@ -3,7 +3,7 @@
 Layout under LOCAL_STORAGE_DIR (ids are never file names; each maps to its sha256):
     uploads/<sha256(upload id)>          partial tus uploads (see lti_tool.tus.store)
     videos/<sha256(storage uid)>/video   the finished file
-    videos/<sha256(storage uid)>/thumb.jpg, meta.json
+    videos/<sha256(storage uid)>/thumb.jpg, rendition.mp4 (lti_tool.processing), meta.json
 
 This is the backend for one machine or a shared volume; in production at scale, bytes
 should bypass the app (Cloudflare or S3 backends).
@@ -25,11 +25,13 @@ from lti_tool.playback.grants import (GRANT_DOWNLOAD, GRANT_MEDIA, GRANT_THUMBNA
                                       sign_grant)
 from lti_tool.settings import read_setting
 from lti_tool.statuses import VideoStatus
-from lti_tool.storage.base import (Capability, CaptionStore, Downloads, ExpiredUpload,
-                                   ExpiringUploads, Health, HostedMedia, HostedUploads, Playback,
-                                   PlaybackKind, StorageBackend, StorageError, StoredObject,
-                                   UploadMethod, UploadNotFound, UploadRequest, UploadTicket,
-                                   UploadTooLarge, VideoInfo)
+from lti_tool.storage.base import (Capability, CaptionStore, Derived, Downloads,
+                                   ExpiredUpload, ExpiringUploads, Health, HostedMedia,
+                                   HostedUploads, MediaProcessing, Playback, PlaybackKind,
+                                   RENDITION_MIME,
+                                   StorageBackend, StorageError, StoredObject, UploadMethod,
+                                   UploadNotFound, UploadRequest, UploadTicket, UploadTooLarge,
+                                   VideoInfo)
 from lti_tool.tus import uploads as tus_uploads
 from lti_tool.tus.store import FileStore, safe_name
 from lti_tool.uploads import video_checks
@@ -40,7 +42,7 @@ log = logging.getLogger(__name__)
 UPLOADS_DIR = "uploads"
 VIDEOS_DIR = "videos"
 VIDEO_FILE = "video"
-THUMB_FILE = "thumb.jpg"
+THUMB_FILE = Derived.THUMBNAIL.value
 META_FILE = "meta.json"
 THUMB_MIME = "image/jpeg"
 
@@ -50,12 +52,13 @@ CAPTIONS_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}")
 
 
 class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Downloads,
-                   ExpiringUploads):
+                   ExpiringUploads, MediaProcessing):
     """Videos on this machine's disk, uploaded through our tus endpoint."""
 
     name = "local"
     capabilities = frozenset({Capability.TUS, Capability.SIGNED_PLAYBACK, Capability.THUMBNAILS,
-                              Capability.DOWNLOAD, Capability.APP_HOSTED, Capability.CAPTIONS})
+                              Capability.DOWNLOAD, Capability.APP_HOSTED, Capability.CAPTIONS,
+                              Capability.PROCESSING})
 
     def __init__(self, config: Mapping[str, Any]):
         super().__init__(config)
@@ -142,7 +145,8 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
         return check
 
     def playback(self, storage_uid: str, *, viewer_id: int, video_id: int,
-                 ttl_seconds: int, client_address: str | None = None) -> Playback:
+                 ttl_seconds: int, client_address: str | None = None,
+                 rendition: bool = False) -> Playback:
         """Sign a media URL for this viewer and video, served with range requests."""
         folder = self._existing_dir(storage_uid)
         if not (folder / VIDEO_FILE).exists():
@@ -151,7 +155,10 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
         token = sign_grant(GRANT_MEDIA, video_id=video_id, viewer_id=viewer_id, expires=expires,
                            address=client_address)
         url = public_url("playback.media", video_id=video_id, token=token)
-        mime = (self._meta(folder).get("check") or {}).get("mime_type")
+        if self.rendition_path(storage_uid) is not None:
+            mime = RENDITION_MIME
+        else:
+            mime = (self._meta(folder).get("check") or {}).get("mime_type")
         return Playback(kind=PlaybackKind.FILE, url=url, expires_at=expires,
                         thumbnail_url=self.thumbnail_url(storage_uid, viewer_id=viewer_id,
                                                          video_id=video_id,
@@ -247,10 +254,39 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
         path = self._dir(storage_uid) / THUMB_FILE
         return path if path.exists() else None
 
+    def rendition_path(self, storage_uid: str) -> Path | None:
+        """Return the H.264 MP4 processing made for playback, or None (the original plays)."""
+        path = self._dir(storage_uid) / Derived.RENDITION
+        return path if path.exists() else None
+
     def media_mime_type(self, storage_uid: str) -> str:
-        """Return the MIME type the signature check found (video/mp4 when unknown)."""
+        """Return the MIME type of the original's container (video/mp4 when unknown)."""
         check = self._meta(self._dir(storage_uid)).get("check") or {}
-        return check.get("mime_type") or "video/mp4"
+        if check.get("mime_type"):
+            return check["mime_type"]
+        container = video_checks.sniff_container(video_checks.read_header(
+            self.media_path(storage_uid)))
+        return container.mime_type if container else RENDITION_MIME
+
+    # --- processing (Capability.PROCESSING): derived files beside the original ---
+    def read_header(self, storage_uid: str, size: int) -> bytes:
+        """Return the first bytes of the original file."""
+        with open(self.media_path(storage_uid), "rb") as f:
+            return f.read(size)
+
+    def original_file(self, storage_uid: str, workdir: Path) -> Path:
+        """Return the original itself: it is already on this disk."""
+        return self.media_path(storage_uid)
+
+    def store_derived(self, storage_uid: str, name: Derived, path: Path) -> None:
+        """Move a derived file into the video's folder, atomically."""
+        folder = self._existing_dir(storage_uid)
+        tmp = folder / f"{name}.tmp"
+        shutil.move(str(path), tmp)
+        os.replace(tmp, folder / name)
+
+    def has_derived(self, storage_uid: str, name: Derived) -> bool:
+        return (self._dir(storage_uid) / name).exists()
 
     # --- captions (Capability.CAPTIONS): <language>.vtt beside the video ---
     def captions_path(self, storage_uid: str, language: str) -> Path:

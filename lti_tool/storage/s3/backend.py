@@ -15,10 +15,12 @@ import os
 import re
 import secrets
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Iterator, Mapping
 from urllib.parse import quote, urlsplit
 
 import boto3
+from boto3.exceptions import Boto3Error
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.signers import CloudFrontSigner
@@ -30,8 +32,9 @@ from lti_tool import outbound
 from lti_tool.errors import StorageError
 from lti_tool.settings import read_setting
 from lti_tool.statuses import VideoStatus
-from lti_tool.storage.base import (BackendUnavailable, BrowserDirective, Capability, Downloads,
-                                   ExpiredUpload, ExpiringUploads, Health, MultipartUploads,
+from lti_tool.storage.base import (RENDITION_MIME, BackendUnavailable, BrowserDirective,
+                                   Capability, Derived, Downloads, ExpiredUpload,
+                                   ExpiringUploads, Health, MediaProcessing, MultipartUploads,
                                    PartUrl, Playback, PlaybackKind, StorageBackend, StoredObject,
                                    UploadMethod, UploadNotFound, UploadRequest, UploadTicket,
                                    UploadTooLarge, VideoInfo)
@@ -50,6 +53,10 @@ SIGN_BATCH_LIMIT = 100  # part URLs per request to /sign
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 60  # per socket read: CompleteMultipartUpload may think for long
 ETAG_HEADER = "ETag"
+# Processing's files sit beside their video: <key>.derived/rendition.mp4, .../thumb.jpg.
+DERIVED_SUFFIX = ".derived/"
+ORIGINAL_FILE = "original"  # the worker's local copy, in its temporary folder
+THUMB_MIME = "image/jpeg"
 # A key presigned (never fetched) to learn the origin of this bucket's presigned URLs.
 ORIGIN_PROBE_KEY = "origin-probe"
 
@@ -78,12 +85,17 @@ def part_count_for(size_bytes: int, part_size: int) -> int:
     return max(1, math.ceil(size_bytes / part_size))
 
 
-class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads):
-    """Videos held in an S3 bucket under S3_KEY_PREFIX, uploaded by the browser in parts."""
+class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads, MediaProcessing):
+    """Videos held in an S3 bucket under S3_KEY_PREFIX, uploaded by the browser in parts.
+
+    What processing derives from a video (rendition, thumbnail) is kept beside it, under
+    `<key>.derived/` (DERIVED_SUFFIX); the original object is never rewritten.
+    """
 
     name = "s3"
     capabilities = frozenset({Capability.MULTIPART, Capability.SIGNED_PLAYBACK,
-                              Capability.DOWNLOAD})
+                              Capability.DOWNLOAD, Capability.PROCESSING,
+                              Capability.THUMBNAILS})
 
     def setting(self, name: str, default: Any = None) -> Any:
         """Return one of this backend's settings (admin override, else environment)."""
@@ -123,7 +135,8 @@ class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads):
         parts = urlsplit(probe)
         bucket_origin = f"{parts.scheme}://{parts.netloc}"
         origins = {BrowserDirective.CONNECT: [bucket_origin],
-                   BrowserDirective.MEDIA: [bucket_origin]}
+                   BrowserDirective.MEDIA: [bucket_origin],
+                   BrowserDirective.IMG: [bucket_origin]}  # thumbnails
         if self._cloudfront_signer() is not None:
             origins[BrowserDirective.MEDIA].append(self._cloudfront_base())
         return origins
@@ -261,17 +274,17 @@ class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads):
         except UploadNotFound:
             return None
 
-    def playback(self, storage_uid: str, *, viewer_id: int, video_id: int,
-                 ttl_seconds: int, client_address: str | None = None) -> Playback:
-        """Return a short-lived URL: CloudFront-signed when configured, else S3-presigned.
+    def _signed_get(self, key: str, expires_at: datetime, ttl_seconds: int,
+                    client_address: str | None) -> str:
+        """Return a short-lived URL of one object: CloudFront-signed when configured, else
+        S3-presigned.
 
         Only a CloudFront URL can be bound to `client_address` (a custom policy with an
         IpAddress condition); an S3 presigned URL cannot be, and stays a bearer link.
         """
-        expires_at = datetime.now(timezone.utc) + timedelta(seconds=ttl_seconds)
         signer = self._cloudfront_signer()
         if signer is not None:
-            resource = f"{self._cloudfront_base()}/{quote(storage_uid)}"
+            resource = f"{self._cloudfront_base()}/{quote(key)}"
             if client_address:
                 prefix = 128 if ":" in client_address else 32
                 policy = signer.build_policy(resource, expires_at,
@@ -283,8 +296,52 @@ class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads):
             with translate_errors("sign playback"):
                 url = self.client().generate_presigned_url(
                     "get_object", ExpiresIn=ttl_seconds,
-                    Params={"Bucket": self.bucket, "Key": storage_uid})
-        return Playback(kind=PlaybackKind.FILE, url=url, expires_at=expires_at)
+                    Params={"Bucket": self.bucket, "Key": key})
+        return url
+
+    def playback(self, storage_uid: str, *, viewer_id: int, video_id: int,
+                 ttl_seconds: int, client_address: str | None = None,
+                 rendition: bool = False) -> Playback:
+        """Return a short-lived URL of the rendition processing made, else of the original
+        (signed here: no call to S3)."""
+        expires_at = datetime.now(timezone.utc) + timedelta(seconds=ttl_seconds)
+        key = derived_key(storage_uid, Derived.RENDITION) if rendition else storage_uid
+        url = self._signed_get(key, expires_at, ttl_seconds, client_address)
+        return Playback(kind=PlaybackKind.FILE, url=url, expires_at=expires_at,
+                        mime_type=RENDITION_MIME if rendition else None)
+
+    def thumbnail_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
+                      ttl_seconds: int, client_address: str | None = None) -> str | None:
+        """Sign the thumbnail processing made (callers check Video.has_thumbnail first)."""
+        key = derived_key(storage_uid, Derived.THUMBNAIL)
+        expires_at = datetime.now(timezone.utc) + timedelta(seconds=ttl_seconds)
+        return self._signed_get(key, expires_at, ttl_seconds, client_address)
+
+    # --- processing (Capability.PROCESSING): the worker streams the object ------------------
+
+    def read_header(self, storage_uid: str, size: int) -> bytes:
+        """Return the first bytes of the object (one ranged GET)."""
+        with translate_errors("read the start of a video"):
+            answer = self.client().get_object(Bucket=self.bucket, Key=storage_uid,
+                                              Range=f"bytes=0-{max(0, size - 1)}")
+            return answer["Body"].read()
+
+    def original_file(self, storage_uid: str, workdir: Path) -> Path:
+        """Stream the object into `workdir` (boto3's ranged, parallel download)."""
+        path = workdir / ORIGINAL_FILE
+        with translate_errors("download a video for processing"):
+            self.client().download_file(self.bucket, storage_uid, str(path))
+        return path
+
+    def store_derived(self, storage_uid: str, name: Derived, path: Path) -> None:
+        """Upload a derived file beside the object (multipart above 8 MiB)."""
+        content_type = RENDITION_MIME if name == Derived.RENDITION else THUMB_MIME
+        with translate_errors("store a processed file"):
+            self.client().upload_file(str(path), self.bucket, derived_key(storage_uid, name),
+                                      ExtraArgs={"ContentType": content_type})
+
+    def has_derived(self, storage_uid: str, name: Derived) -> bool:
+        return self._head(derived_key(storage_uid, name)) is not None
 
     def download_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
                      ttl_seconds: int, filename: str | None = None,
@@ -322,6 +379,9 @@ class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads):
         """Delete the object, and abort its upload if it never completed."""
         with translate_errors("delete"):
             self.client().delete_object(Bucket=self.bucket, Key=storage_uid)
+            for name in Derived:
+                self.client().delete_object(Bucket=self.bucket,
+                                            Key=derived_key(storage_uid, name))
         if backend_data and backend_data.get("upload_id"):
             self.abort_multipart(storage_uid, backend_data)
         log.info("s3 object deleted key=%s", storage_uid)
@@ -332,6 +392,8 @@ class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads):
         with translate_errors("list objects"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
                 for obj in page.get("Contents", []):
+                    if DERIVED_SUFFIX in obj["Key"]:
+                        continue  # belongs to its video (deleted with it)
                     yield StoredObject(storage_uid=obj["Key"], size_bytes=obj["Size"],
                                        created_at=obj.get("LastModified"))
 
@@ -430,6 +492,9 @@ def translate_errors(action: str):
                 from None
         log.error("S3 refused %s: %s %s", action, code, error.get("Message", ""))
         raise StorageError(MSG_REFUSED, code="storage_refused", hint=code) from None
+    except Boto3Error as exc:  # a managed transfer (download_file, upload_file) failed
+        log.error("S3 transfer failed to %s: %s", action, exc)
+        raise BackendUnavailable(MSG_BUSY) from None
     except BotoCoreError as exc:
         log.error("S3 unreachable to %s: %s", action, type(exc).__name__)
         if type(exc).__name__ in ("NoCredentialsError", "PartialCredentialsError"):
@@ -488,6 +553,11 @@ def _cloudfront_key(setting: str):
         with open(text, "rb") as handle:
             text = handle.read().decode()
     return load_pem_private_key(text.replace("\\n", "\n").encode(), password=None)
+
+
+def derived_key(storage_uid: str, name: Derived) -> str:
+    """Return the key of a file processing derived from the object `storage_uid`."""
+    return f"{storage_uid}{DERIVED_SUFFIX}{name}"
 
 
 def _part_length(backend_data: Mapping[str, Any], number: int) -> int:
