@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload
 
 from lti_tool.access.roles import Role
 from lti_tool.extensions import db
-from lti_tool.grading.outbox import latest_items
+from lti_tool.grading.outbox import LmsState, latest_items, lms_state
 from lti_tool.grading.service import is_late
 from lti_tool.models import Assignment, Enrollment, ScoreOutbox, Submission, User, Video
 from lti_tool.statuses import OutboxStatus, VideoStatus
@@ -94,6 +94,11 @@ class Row:
     @property
     def submitted_at(self) -> datetime | None:
         return self.submission.submitted_at if self.submission else None
+
+    @property
+    def lms(self) -> LmsState:
+        """Return what reached the LMS for this student, as the pages word it."""
+        return lms_state(self.outbox, self.submission)
 
     @property
     def lms_state(self) -> str:

@@ -183,7 +183,8 @@ def student(user_id: int):
     return render_template(
         "review/submission.html", launch=launch, assignment=the_assignment, student=user,
         submission=submission, videos=videos, video=chosen, filters=filters,
-        next_row=next_row, outbox_item=item, can_grade=can_grade,
+        next_row=next_row, outbox_item=item, lms=outbox.lms_state(item, submission),
+        can_grade=can_grade,
         can_download=can_grade and storage_ok, late=grading.is_late(submission, the_assignment),
         comments=[_comment_json(c, launch) for c in (submission.comments if submission else [])],
         has_gradebook=ags.has_gradebook(the_assignment))

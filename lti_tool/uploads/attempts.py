@@ -28,7 +28,7 @@ from lti_tool.storage.base import (Capability, UploadNotFound, UploadRequest, Up
 from lti_tool.storage.messages import MSG_UPLOAD_EXPIRED, UPLOAD_EXPIRED
 from lti_tool.uploads import video_checks
 from lti_tool.uploads.rules import (ASSIGNMENT_LOCKED, CONTENT_TYPE, SUBMISSION_GRADED,
-                                    UNKNOWN_CONTENT_TYPE, check_file, ensure_open_for_submission)
+                                    SUBMISSION_IN_REVIEW, UNKNOWN_CONTENT_TYPE, check_file, ensure_open_for_submission)
 from lti_tool.web.request_input import clean_filename
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,9 @@ GENERIC_FAILURE = "The video could not be processed. Please upload it again."
 CLOSED_WHILE_UPLOADING = {
     SUBMISSION_GRADED: "Your submission was graded while this upload was in progress, so "
                        "it was not added. Your graded video is unchanged.",
+    SUBMISSION_IN_REVIEW: "Your instructor started reviewing your video while this upload "
+                          "was in progress, so it was not added. Your submitted video is "
+                          "unchanged.",
     ASSIGNMENT_LOCKED: "The assignment was closed while this upload was in progress, so "
                        "it was not added. Your submitted video is unchanged.",
 }

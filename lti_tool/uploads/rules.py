@@ -22,6 +22,16 @@ UNKNOWN_CONTENT_TYPE = "application/octet-stream"
 # Why a submission takes no new video (the codes of ensure_open_for_submission's refusals).
 ASSIGNMENT_LOCKED = "assignment_locked"
 SUBMISSION_GRADED = "submission_graded"
+# Graded but the grade is held: the student must not learn of a grade they cannot see.
+SUBMISSION_IN_REVIEW = "submission_in_review"
+CLOSED_MESSAGES = {
+    ASSIGNMENT_LOCKED: "This assignment is closed: videos can no longer be submitted or "
+                       "replaced.",
+    SUBMISSION_GRADED: "Your submission has been graded, so its video can no longer be "
+                       "replaced.",
+    SUBMISSION_IN_REVIEW: "Your instructor is reviewing your video, so it can no longer be "
+                          "replaced.",
+}
 
 
 def allowed_formats(assignment: Assignment) -> list[str]:
@@ -45,12 +55,22 @@ def too_large_message(size: int, limit: int) -> str:
 
 def ensure_open_for_submission(assignment: Assignment, submission: Submission | None) -> None:
     """Refuse a new video once the assignment is locked or the submission graded."""
+    code = closed_reason(assignment, submission)
+    if code:
+        raise Forbidden(CLOSED_MESSAGES[code], code=code)
+
+
+def closed_reason(assignment: Assignment, submission: Submission | None) -> str | None:
+    """Name why no new video is taken (a key of CLOSED_MESSAGES), or None while open.
+
+    A held grade closes the submission as a released one does, but is never named: the
+    student learns of a grade only once it is released.
+    """
     if assignment.locked:
-        raise Forbidden("This assignment is closed: videos can no longer be submitted or "
-                        "replaced.", code=ASSIGNMENT_LOCKED)
+        return ASSIGNMENT_LOCKED
     if submission is not None and submission.graded_at is not None:
-        raise Forbidden("Your submission has been graded, so its video can no longer be "
-                        "replaced.", code=SUBMISSION_GRADED)
+        return SUBMISSION_GRADED if submission.released else SUBMISSION_IN_REVIEW
+    return None
 
 
 def check_file(assignment: Assignment, filename: str, size_bytes: int) -> None:
@@ -74,11 +94,3 @@ def upload_method(backend) -> UploadMethod:
         return UploadMethod.MULTIPART
     return UploadMethod.TUS
 
-
-def can_replace(assignment: Assignment, submission: Submission | None) -> bool:
-    """Tell whether the student may still hand in a (new) video."""
-    try:
-        ensure_open_for_submission(assignment, submission)
-    except Forbidden:
-        return False
-    return True

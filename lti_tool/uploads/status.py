@@ -9,7 +9,7 @@ from lti_tool.models import LaunchRecord, Video
 from lti_tool.statuses import FINAL_VIDEO_STATES, UNFINISHED_VIDEO_STATES
 from lti_tool.storage import storage_for
 from lti_tool.uploads.attempts import find_submission
-from lti_tool.uploads.rules import allowed_formats, can_replace, size_limit
+from lti_tool.uploads.rules import CLOSED_MESSAGES, allowed_formats, closed_reason, size_limit
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ def submission_state(launch: LaunchRecord) -> dict:
     assignment = launch.assignment
     submission = find_submission(assignment, launch.user)
     attempts = [video_status(v) for v in reversed(submission.videos)] if submission else []
+    closed = closed_reason(assignment, submission)
     return {
         "assignment": {"id": assignment.id, "title": assignment.title,
                        "due_at": iso(assignment.due_at), "locked": assignment.locked},
@@ -61,7 +62,9 @@ def submission_state(launch: LaunchRecord) -> dict:
         "submission": None if submission is None else {
             "id": submission.id, "submitted_at": iso(submission.submitted_at),
             "current_video_id": submission.current_video_id,
-            "graded": submission.graded_at is not None},
+            # Graded only once released: a held grade is not the student's to know of.
+            "graded": submission.graded_at is not None and submission.released},
         "attempts": attempts,
-        "can_upload": can_replace(assignment, submission),
+        "can_upload": closed is None,
+        "closed_message": CLOSED_MESSAGES[closed] if closed else None,
     }

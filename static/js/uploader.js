@@ -120,10 +120,7 @@ function render() {
   show($("uploader"), wantsUploader);
   show($("replace-btn"), state.can_upload && !busy && !!currentVideo && !wantsUploader);
   const closed = $("closed");
-  closed.textContent = state.can_upload ? "" : (state.assignment.locked
-    ? "This assignment is closed: videos can no longer be submitted or replaced."
-    : (state.submission && state.submission.graded
-      ? "Your submission has been graded, so its video can no longer be replaced." : ""));
+  closed.textContent = state.can_upload ? "" : (state.closed_message || "");
   show(closed, !!closed.textContent);
   renderUnfinished($("unfinished"), attempts, busy);
   renderHistory($("history"), $("history-title"), attempts);

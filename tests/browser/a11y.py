@@ -38,6 +38,10 @@ RUN_AXE = """async () => {
     nodes: v.nodes.map((n) => ({target: n.target.join(" "), summary: n.failureSummary})),
   }));
 }"""
+# Elements marked hidden that are drawn all the same (a class's display rule beat `hidden`).
+SHOWN_THOUGH_HIDDEN = """() => [...document.querySelectorAll("[hidden]")]
+  .filter((e) => getComputedStyle(e).display !== "none")
+  .map((e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : ""))"""
 SIDEWAYS_SCROLL = ("() => document.documentElement.scrollWidth"
                    " - document.documentElement.clientWidth")
 
@@ -94,7 +98,15 @@ def snapshot(page, name: str) -> list[Path]:
     return paths
 
 
+def assert_hidden_is_hidden(page, state_name: str) -> None:
+    """Fail when an element with the `hidden` attribute is drawn on the page."""
+    shown = page.evaluate(SHOWN_THOUGH_HIDDEN)
+    assert not shown, f"{state_name}: hidden yet shown: {shown}"
+
+
 def check_state(page, name: str) -> None:
-    """Check one page state: axe-core at desktop width, then screenshots at both widths."""
+    """Check one page state: hidden means hidden, axe-core at desktop width, then screenshots
+    at both widths."""
+    assert_hidden_is_hidden(page, name)
     assert_accessible(page, name)
     snapshot(page, name)
