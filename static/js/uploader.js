@@ -24,6 +24,7 @@ const PASSED_ON_STATUSES = new Set([HttpStatus.FORBIDDEN, HttpStatus.TOO_LARGE,
                                     HttpStatus.UNSUPPORTED_TYPE]);
 const GONE_STATUSES = new Set([HttpStatus.NOT_FOUND, HttpStatus.GONE]);
 const PREVIEW_TITLE = "Preview of your submitted video";
+const CANCEL_QUESTION = "Cancel this upload? What was sent so far is discarded.";
 const Notice = Object.freeze({ NONE: "", INFO: "info", SUCCESS: "success", WARNING: "warning",
                                ERROR: "error" });
 
@@ -175,7 +176,9 @@ function poll(videoId, round) {
       refreshState().then(() => {
         if (v.status === Status.READY) notice(Notice.SUCCESS, "Your video is submitted.");
         else if (v.status === Status.ERROR) {
-          notice(Notice.ERROR, v.error_message || "Your video was not accepted.");
+          // The status line shows why (once); here it is only said.
+          notice(Notice.NONE, "");
+          announceError(v.error_message || "Your video was not accepted.");
         }
       });
       return;
@@ -203,10 +206,15 @@ function callbacks(videoId) {
   return {
     onProgress: (sent, total) => {
       progress.set(sent, total);
+      if (current) current.retrying = false;
       if (!$("notice").hidden) notice(Notice.NONE, "");
     },
-    onRetry: (delayMs) => notice(Notice.WARNING, "The connection was interrupted. Retrying" +
-      (delayMs ? ` in ${secondsToWait(delayMs)} s` : "") + "…"),
+    onRetry: (delayMs) => {
+      if (current) current.retrying = true;
+      if (!delayMs) { notice(Notice.WARNING, "The connection was interrupted. Retrying…"); return; }
+      countdown(Notice.WARNING, delayMs,
+        (s) => `The connection was interrupted. Retrying in ${s} s…`);
+    },
     onSuccess: () => finished(videoId),
     onError: (failure) => failed(videoId, failure)
   };
@@ -262,6 +270,13 @@ function startNew(file, stale) {
     const transport = transportFor(ticket.method);
     run(file, ticket.video_id, (cb) => transport.start(file, ticket, ctx, cb));
   }).catch((err) => {
+    if (err.busy || err.status >= HttpStatus.SERVER_ERROR_MIN) {
+      // Busy or failing as a 5xx: ask again after its Retry-After, as every upload request.
+      const wait = err.retryAfterMs || POLL_AFTER_ERROR_MS;
+      countdown(Notice.WARNING, wait, (s) => `The server is busy. Trying again in ${s} s…`);
+      setTimeout(() => startNew(file, []), wait);
+      return;
+    }
     notice(Notice.ERROR, PASSED_ON_STATUSES.has(err.status)
       ? err.message : "The server refused the upload: " + explain(err));
   });
@@ -300,7 +315,7 @@ function failed(videoId, failure) {
     msg = "The network connection was lost. Your upload is paused; it continues when " +
       "you press Resume (or by itself when the connection returns).";
     show($("resume-btn"), true);
-    window.addEventListener("online", onlineAgain, { once: true });
+    if (current) current.lost = true;
   } else if (failure.status === HttpStatus.UNAUTHORIZED) {
     msg = explain(failure);
   } else if (GONE_STATUSES.has(failure.status)) {
@@ -322,8 +337,16 @@ function failed(videoId, failure) {
   notice(Notice.ERROR, msg);
 }
 
+/* The connection is back: continue at once instead of waiting out a retry timer. */
 function onlineAgain() {
-  if (current && current.controller && !$("resume-btn").hidden) $("resume-btn").click();
+  if (!current || !current.controller) return;
+  if (!$("resume-btn").hidden && current.lost) { $("resume-btn").click(); return; }
+  if (current.retrying) {
+    current.retrying = false;
+    notice(Notice.NONE, "");
+    Promise.resolve(current.controller.pause()).catch(() => {})
+      .then(() => { if (current) current.controller.resume(); });
+  }
 }
 
 function resetUploader() {
@@ -337,6 +360,8 @@ function wireControls() {
   $("pause-btn").addEventListener("click", () => {
     if (!current) return;
     current.controller.pause();
+    current.retrying = false;
+    progress.pause();
     show($("pause-btn"), false);
     show($("resume-btn"), true);
     $("resume-btn").focus();
@@ -345,6 +370,7 @@ function wireControls() {
   $("resume-btn").addEventListener("click", () => {
     if (!current) return;
     notice(Notice.NONE, "");
+    current.lost = false;
     progress.restartRate();
     current.controller.resume();
     show($("resume-btn"), false);
@@ -353,7 +379,7 @@ function wireControls() {
     announce("Upload resumed.");
   });
   $("cancel-btn").addEventListener("click", () => {
-    if (!current) return;
+    if (!current || !window.confirm(CANCEL_QUESTION)) return;
     Promise.resolve(current.controller.cancel()).catch(() => {}).then(() => {
       notice(Notice.INFO, "Upload cancelled.");
       resetUploader();
@@ -364,6 +390,7 @@ function wireControls() {
     render();
     $("dropzone").focus();
   });
+  window.addEventListener("online", onlineAgain);
   window.addEventListener("beforeunload", (e) => {
     if (current && current.controller && $("resume-btn").hidden) {
       e.preventDefault();

@@ -6,23 +6,15 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
 
 from lti_tool.extensions import db
 from lti_tool.grading import service as grading
 from tests.factories import Classroom
 from tests.browser.a11y import check_state
+from tests.browser.test_honest_states import hold_patches, release_patches
 from tests.browser.test_student_upload import open_assignment, wait_until_submitted
 from tests.review_fixtures import make_test_video, ready_video
 from tests.uploading import room, sample_webm  # noqa: F401
-
-
-def hold_patches(page) -> list:
-    """Hold every tus PATCH until the test lets them go (the upload stays in progress)."""
-    held: list = []
-    page.route("**/tus/**", lambda route: held.append(route)
-               if route.request.method == "PATCH" else route.continue_())
-    return held
 
 
 def test_student_page_states(app, page, live_server, room, sample_webm, tmp_path):
@@ -38,12 +30,7 @@ def test_student_page_states(app, page, live_server, room, sample_webm, tmp_path
     page.wait_for_selector("#resume-btn:not([hidden])")
     check_state(page, "student-paused")
 
-    page.unroute("**/tus/**")
-    for route in held:
-        try:
-            route.continue_()
-        except PlaywrightError:
-            pass  # pausing aborted this request
+    release_patches(page, held)
     page.click("#resume-btn")
     wait_until_submitted(page)
     check_state(page, "student-ready")
@@ -54,8 +41,7 @@ def test_student_page_after_a_rejected_file(page, live_server, room, tmp_path):
     fake = tmp_path / "holiday.mp4"
     fake.write_bytes(b"this is not a video at all" * 400)
     page.set_input_files("#file-input", str(fake))
-    page.wait_for_selector("#notice:not([hidden])")
-    page.wait_for_function("() => document.getElementById('notice').textContent.length > 0")
+    page.wait_for_selector("#current-status[data-status='error']")
     check_state(page, "student-rejected")
 
 
