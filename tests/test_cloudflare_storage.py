@@ -100,6 +100,24 @@ def test_create_upload_asks_for_a_direct_user_tus_url(storage, api):
     assert ticket.expires_at is not None
 
 
+def test_received_bytes_asks_stream_for_the_real_offset(storage, api):
+    """A resumed upload is offered with what Stream holds, not "0 % arrived"."""
+    url = "https://upload.videodelivery.net/tus/f65014bc?tusv2=true"
+    api.add(responses.HEAD, url, status=200, headers={"Upload-Offset": str(42 * MIB),
+                                                      "Tus-Resumable": "1.0.0"})
+    assert storage.received_bytes("f65014bc", {"tus_url": url}) == 42 * MIB
+    sent = api.calls[0].request
+    assert sent.headers["Tus-Resumable"] == "1.0.0"
+    assert "Authorization" not in sent.headers  # the one-time URL needs no API token
+
+
+def test_received_bytes_is_unknown_when_stream_cannot_say(storage, api):
+    url = "https://upload.videodelivery.net/tus/gone"
+    api.add(responses.HEAD, url, status=404)
+    assert storage.received_bytes("gone", {"tus_url": url}) is None
+    assert storage.received_bytes("gone", {}) is None
+
+
 def test_create_upload_uses_the_site_duration_limit_when_the_assignment_has_none(storage, api):
     tus_created(api)
     storage.create_upload(upload_request(max_duration_seconds=None))
