@@ -206,5 +206,6 @@ def summary(rows: list[Row]) -> dict[str, int]:
     return {"students": len(rows),
             "submitted": sum(1 for r in rows if r.submitted_at is not None),
             "graded": sum(1 for r in rows if r.graded),
+            "held": sum(1 for r in rows if r.lms.held),
             "failed": sum(1 for r in rows if r.lms_state == OutboxStatus.FAILED),
             "pending": sum(1 for r in rows if r.lms_state == OutboxStatus.PENDING)}

@@ -108,6 +108,21 @@ def set_released(submission: Submission, actor: User, released: bool) -> Submiss
     return submission
 
 
+def held_submissions(assignment: Assignment) -> list[Submission]:
+    """Return the assignment's graded submissions whose grade is held from the student."""
+    return list(db.session.scalars(db.select(Submission).where(
+        Submission.assignment_id == assignment.id, Submission.graded_at.is_not(None),
+        Submission.released.is_(False)).order_by(Submission.id)))
+
+
+def release_all_held(assignment: Assignment, actor: User) -> int:
+    """Release every held grade of the assignment to its student and the LMS; say how many."""
+    held = held_submissions(assignment)
+    for submission in held:
+        set_released(submission, actor, True)
+    return len(held)
+
+
 def current_score(submission: Submission, timestamp: datetime, *,
                   new_submission: bool = False) -> dict:
     """Build the AGS score that says what the LMS should show for this submission now."""

@@ -115,6 +115,19 @@ def refresh_roster():
                  launch_url_for("review.assignment"), {"roster": result.__dict__})
 
 
+@bp.post("/assignment/release-held")
+@require_launch(STAFF_ROLES)
+def release_held():
+    """Release every held grade of the assignment at once (Canvas's "Post grades")."""
+    launch = _staff_launch(grader=True)
+    count = grading.release_all_held(launch.assignment, launch.user)
+    db.session.commit()
+    message = (f"{count} held {'grade' if count == 1 else 'grades'} released to the "
+               f"{'student' if count == 1 else 'students'} and the LMS gradebook."
+               if count else "No grade was held.")
+    return _done(message, launch_url_for("review.assignment"), {"released": count})
+
+
 def _refresh_from_lms(launch: LaunchRecord, *, force_roster: bool) -> list[str]:
     """Sync a stale roster and line item; return messages for what could not be read."""
     notices = []
@@ -245,7 +258,13 @@ def grade(user_id: int):
         target = safe_next(data.get("next_url")) or target
     message = "Grade saved" + (" and released." if release else "; not released yet.")
     item = outbox.latest_items([submission.id]).get(submission.id)
-    return _done(message, target, {"submission": _grade_json(submission, item)})
+    payload = {"submission": _grade_json(submission, item)}
+    if wants_json():  # the page saved by fetch: it swaps in the new status, player untouched
+        payload["status_html"] = render_template(
+            "review/_grade_status.html", submission=submission, can_grade=True, launch=launch,
+            student=user, outbox_item=item, lms=outbox.lms_state(item, submission),
+            has_gradebook=ags.has_gradebook(launch.assignment))
+    return _done(message, target, payload)
 
 
 def _truthy(value, default: bool) -> bool:
