@@ -142,8 +142,10 @@ function renderStatus(v, currentVideo) {
   line.textContent = text;
   line.className = "status-line status-" + v.status;
   line.dataset.status = v.status;
-  if (currentVideo && currentVideo.status === Status.READY) loadPlayer(currentVideo.id);
-  else show($("player-wrap"), false);
+  if (currentVideo && currentVideo.status === Status.READY) {
+    loadPlayer(currentVideo.id);
+    renderMarkers(currentVideo.duration_seconds);
+  } else show($("player-wrap"), false);
 }
 
 // ---------- preview player: the review page's Player (player.js), which renews the signed
@@ -161,6 +163,29 @@ function loadPlayer(videoId) {
   show($("player-error"), false);
   $("player-wrap").dataset.playbackUrl = videoUrl(videoId, "playback");
   preview = { videoId, player: new Player($("player-wrap"), { api, keys: false, title: PREVIEW_TITLE }) };
+}
+
+/* The released comments (their time links in the feedback card) as markers on a timeline
+   under the preview; a marker seeks the preview like the link does. */
+function renderMarkers(duration) {
+  const links = Array.from(document.querySelectorAll("#feedback-comments [data-seek]"));
+  const layer = $("student-markers");
+  layer.textContent = "";
+  show($("student-timeline"), !!(duration && links.length));
+  if (!duration) return;
+  links.forEach((link) => {
+    const at = parseFloat(link.dataset.seek);
+    const marker = document.createElement("button");
+    marker.type = "button";
+    marker.className = "marker";
+    marker.dataset.seek = String(at);
+    marker.style.left = Math.min(100, (at / duration) * 100) + "%";
+    const text = link.parentElement.querySelector(".comment-body");
+    marker.setAttribute("aria-label", `Comment at ${formatDuration(at)}` +
+      (text ? `: ${text.textContent}` : ""));
+    marker.title = marker.getAttribute("aria-label");
+    layer.appendChild(marker);
+  });
 }
 
 // ---------- status polling ----------

@@ -157,3 +157,29 @@ def test_a_held_grade_is_never_mentioned_to_the_student(app, page, live_server, 
     assert ("graded" in text) is released
     assert ("Strong finish." in text) is released
     assert page.evaluate(VISIBLE_CONTROLS) == []
+
+
+def test_released_feedback_comes_first_with_markers_on_the_timeline(app, page, live_server,
+                                                                    tmp_path):
+    from tests.review_fixtures import make_test_video
+    with app.app_context():
+        room = Classroom()
+        video = ready_video(room, duration=4.0,
+                            file=make_test_video(tmp_path / "talk.mp4", seconds=4))
+        submission = grading.submission_for(room.assignment, room.student)
+        grading.add_comment(submission, room.instructor, 3.0, "Nice close.", video=video)
+        grading.save_grade(submission, room.instructor, 9, "Strong finish.", release=True)
+        db.session.commit()
+        url = f"{live_server.url}/assignment?launch={room.launch(room.student).id}"
+        db.session.remove()
+    page.goto(url)
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1")
+    first_card = page.locator("main > section.card").first
+    assert first_card.get_attribute("id") == "feedback"  # the grade comes first
+    marker = page.locator("#student-markers .marker")
+    assert marker.count() == 1
+    assert marker.get_attribute("aria-label") == "Comment at 0:03: Nice close."
+    assert 70 < float(marker.evaluate("el => parseFloat(el.style.left)")) < 80
+    marker.click()
+    page.wait_for_function(
+        "() => Math.abs(document.getElementById('player').currentTime - 3) < 0.1")
