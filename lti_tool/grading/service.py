@@ -46,12 +46,6 @@ def submission_for(assignment: Assignment, user: User) -> Submission:
     return submission
 
 
-def is_late(submission: Submission | None, assignment: Assignment) -> bool:
-    """Tell whether the submission came in after the line item's end date."""
-    return bool(submission is not None and submission.submitted_at and assignment.due_at
-                and submission.submitted_at > assignment.due_at)
-
-
 # ---- grades ---------------------------------------------------------------------------------
 
 def parse_score(raw, maximum: float) -> float | None:

@@ -23,6 +23,7 @@ from lti_tool.lti.service_token import ServiceError
 from lti_tool.models import Comment, Enrollment, LaunchRecord, Submission, User, Video
 from lti_tool.playback.views import binding_address
 from lti_tool.statuses import VideoStatus
+from lti_tool.uploads.deadlines import is_late
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability
 from lti_tool.web.request_input import json_body, json_or_form, parse_id, safe_next
@@ -198,7 +199,7 @@ def student(user_id: int):
         submission=submission, videos=videos, video=chosen, filters=filters,
         next_row=next_row, outbox_item=item, lms=outbox.lms_state(item, submission),
         can_grade=can_grade,
-        can_download=can_grade and storage_ok, late=grading.is_late(submission, the_assignment),
+        can_download=can_grade and storage_ok, late=is_late(submission, the_assignment),
         comments=[_comment_json(c, launch) for c in (submission.comments if submission else [])],
         has_gradebook=ags.has_gradebook(the_assignment))
 

@@ -18,6 +18,7 @@ from lti_tool.lti.ags_values import (CANVAS_FAMILY, CANVAS_SUBMISSION_EXT,
                                      GradingProgress, MediaType)
 from lti_tool.lti.service_token import ScopeNotGranted, ServiceRefused, iter_pages, service_request
 from lti_tool.models import Assignment, utcnow
+from lti_tool.statuses import DueSource
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +146,9 @@ def apply_lineitem(assignment: Assignment, item: dict) -> None:
     maximum = item.get("scoreMaximum")
     if isinstance(maximum, (int, float)) and maximum > 0:
         assignment.max_score = float(maximum)
-    if "endDateTime" in item:
+    if "endDateTime" in item and assignment.due_source != DueSource.TOOL:
         assignment.due_at = parse_iso(item.get("endDateTime"))
+        assignment.due_source = DueSource.LMS if assignment.due_at else None
     assignment.lineitem_synced_at = utcnow()
 
 

@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, render_template, url_for
 
 from lti_tool.access.launches import assignment_launch, current_role, require_launch
 from lti_tool.storage import current_storage
+from lti_tool.uploads.deadlines import DUE_SOURCE_WORDS, deadlines_for
 from lti_tool.uploads.rules import upload_method
 from lti_tool.uploads.status import submission_state
 from lti_tool.web.urls import public_url
@@ -28,5 +29,9 @@ def assignment():
                  "tus": public_url("tus.create")},
         "state": state,
     }
+    dates = deadlines_for(launch.assignment, launch.user)
+    due_source = ("extended for you" if dates.extended
+                  else DUE_SOURCE_WORDS.get(launch.assignment.due_source or ""))
     return render_template("student/assignment.html", launch=launch,
-                           assignment=launch.assignment, state=state, page=page)
+                           assignment=launch.assignment, state=state, page=page, dates=dates,
+                           due_source=due_source)

@@ -8,6 +8,7 @@ from lti_tool.errors import StorageError
 from lti_tool.models import LaunchRecord, Video
 from lti_tool.statuses import FINAL_VIDEO_STATES, UNFINISHED_VIDEO_STATES
 from lti_tool.storage import storage_for
+from lti_tool.uploads import deadlines
 from lti_tool.uploads.attempts import find_submission
 from lti_tool.uploads.rules import CLOSED_MESSAGES, allowed_formats, closed_reason, size_limit
 
@@ -52,10 +53,13 @@ def submission_state(launch: LaunchRecord) -> dict:
     assignment = launch.assignment
     submission = find_submission(assignment, launch.user)
     attempts = [video_status(v) for v in reversed(submission.videos)] if submission else []
-    closed = closed_reason(assignment, submission)
+    closed = closed_reason(assignment, submission, user=launch.user)
+    dates = deadlines.deadlines_for(assignment, launch.user)
     return {
         "assignment": {"id": assignment.id, "title": assignment.title,
-                       "due_at": iso(assignment.due_at), "locked": assignment.locked},
+                       "due_at": iso(dates.due_at), "cutoff_at": iso(dates.cutoff_at),
+                       "extended": dates.extended, "max_attempts": assignment.max_attempts,
+                       "locked": assignment.locked},
         "limits": {"max_bytes": size_limit(assignment),
                    "formats": allowed_formats(assignment),
                    "max_duration_seconds": assignment.max_duration_seconds},
