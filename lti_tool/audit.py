@@ -48,6 +48,9 @@ class EventType(StrEnum):
     ROSTER_SYNCED = "roster_synced"
     WEBHOOK_RECEIVED = "webhook_received"
     SETTING_CHANGED = "setting_changed"
+    ASSIGNMENT_SETTINGS_CHANGED = "assignment_settings_changed"
+    EXTENSION_GRANTED = "extension_granted"
+    EXTENSION_REMOVED = "extension_removed"
 
 
 def record(event_type: EventType | str, *, actor=None, platform_id: int | None = None,

@@ -108,3 +108,60 @@ def test_late_is_marked_and_filterable(client, room):
         as_text=True)
     assert room.other_student.display_name in on_time and \
         room.student.display_name not in on_time.split("<tbody")[1]
+
+
+# --- the instructor's settings page ----------------------------------------------------------
+
+def post_form(client, url, launch, **data):
+    return client.post(url, data={"launch": launch.id, **data})
+
+
+def test_an_instructor_sets_due_date_cutoff_and_attempts(client, room):
+    launch = room.launch(room.instructor)
+    page = client.get(f"/review/assignment/settings?launch={launch.id}")
+    assert page.status_code == 200 and "Deadlines and attempts" in page.get_data(as_text=True)
+    resp = post_form(client, "/review/assignment/settings", launch, due_at="2031-03-01T09:00",
+                     cutoff_at="2031-03-02T09:00", max_attempts="3")
+    assert resp.status_code == 302
+    db.session.expire_all()
+    a = room.assignment
+    assert (a.due_at.isoformat(), a.cutoff_at.day, a.max_attempts) == \
+        ("2031-03-01T09:00:00+00:00", 2, 3)
+    assert a.due_source == DueSource.TOOL
+    student_page = client.get(f"/assignment?launch={room.launch(room.student).id}")
+    text = student_page.get_data(as_text=True)
+    assert "set by your instructor" in text and "Videos you may hand in:</strong> 3" in text
+
+
+def test_a_cutoff_before_the_due_date_is_refused_with_the_reason(client, room):
+    launch = room.launch(room.instructor)
+    resp = post_form(client, "/review/assignment/settings", launch, due_at="2031-03-02T09:00",
+                     cutoff_at="2031-03-01T09:00")
+    assert resp.status_code == 302
+    page = client.get(resp.location).get_data(as_text=True)
+    assert "must not come before the due date" in page
+    db.session.expire_all()
+    assert room.assignment.due_at is None
+
+
+def test_an_extension_is_granted_and_removed(client, room):
+    launch = room.launch(room.instructor)
+    resp = post_form(client, "/review/assignment/extensions", launch,
+                     user_id=str(room.student.id), due_at="2031-04-01T12:00")
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert deadlines.deadlines_for(room.assignment, room.student).extended
+    assert room.student.display_name in client.get(
+        f"/review/assignment/settings?launch={launch.id}").get_data(as_text=True)
+    post_form(client, "/review/assignment/extensions", launch, user_id=str(room.student.id),
+              remove="1")
+    db.session.expire_all()
+    assert not deadlines.deadlines_for(room.assignment, room.student).extended
+
+
+@pytest.mark.parametrize("path", ["/review/assignment/settings", "/review/assignment/extensions"])
+def test_students_cannot_change_deadlines(client, room, path):
+    launch = room.launch(room.student)
+    resp = post_form(client, path, launch, due_at="2031-03-01T09:00",
+                     user_id=str(room.student.id))
+    assert resp.status_code in (401, 403)

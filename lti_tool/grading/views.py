@@ -16,7 +16,7 @@ from lti_tool.access.launches import (assignment_launch, current_role, launch_ur
 from lti_tool.access.roles import GRADER_ROLES, STAFF_ROLES, Role
 from lti_tool.errors import Forbidden, NotFound, ToolError, wants_json
 from lti_tool.extensions import db
-from lti_tool.grading import outbox, review_queue, service as grading
+from lti_tool.grading import assignment_settings, outbox, review_queue, service as grading
 from lti_tool.lti import ags, nrps
 from lti_tool.lti.claims import FOR_USER
 from lti_tool.lti.service_token import ServiceError
@@ -127,6 +127,65 @@ def release_held():
                f"{'student' if count == 1 else 'students'} and the LMS gradebook."
                if count else "No grade was held.")
     return _done(message, launch_url_for("review.assignment"), {"released": count})
+
+
+# ---- the assignment's deadlines ---------------------------------------------------------------
+
+@bp.get("/assignment/settings")
+@require_launch(STAFF_ROLES)
+def settings():
+    """Show the assignment's due date, cut-off, attempts and per-student extensions."""
+    launch = _staff_launch(grader=True)
+    the_assignment = launch.assignment
+    students = sorted((r.user for r in review_queue.build_rows(the_assignment)),
+                      key=lambda u: (u.display_name or "").casefold())
+    return render_template("review/settings.html", launch=launch, assignment=the_assignment,
+                           extensions=assignment_settings.extensions(the_assignment),
+                           students=students)
+
+
+@bp.post("/assignment/settings")
+@require_launch(STAFF_ROLES)
+def save_settings():
+    """Save the due date, cut-off, number of attempts and whether the assignment is closed."""
+    launch = _staff_launch(grader=True)
+    try:
+        values = assignment_settings.parse_settings(json_or_form())
+    except grading.InvalidInput as exc:
+        return _refused(exc, launch_url_for("review.settings"))
+    assignment_settings.apply_settings(launch.assignment, launch.user, values)
+    db.session.commit()
+    return _done("Deadlines saved.", launch_url_for("review.settings"))
+
+
+@bp.post("/assignment/extensions")
+@require_launch(STAFF_ROLES)
+def grant_extension():
+    """Give one student a later due date, or take it back (`remove`)."""
+    launch = _staff_launch(grader=True)
+    data = json_or_form()
+    student = assignment_settings.course_student(launch.assignment, parse_id(data.get("user_id")))
+    if data.get("remove"):
+        assignment_settings.remove_extension(launch.assignment, student, launch.user)
+        message = f"Extension for {student.display_name} removed."
+    else:
+        try:
+            assignment_settings.grant_extension(launch.assignment, student, launch.user, data)
+        except grading.InvalidInput as exc:
+            return _refused(exc, launch_url_for("review.settings"))
+        message = f"Extension for {student.display_name} saved."
+    db.session.commit()
+    return _done(message, launch_url_for("review.settings"))
+
+
+def _refused(exc: ToolError, target: str):
+    """Send a person back to the form with the reason; a script gets the error itself."""
+    db.session.rollback()
+    if wants_json():
+        raise exc
+    log.info("assignment settings refused: %s", exc.message)
+    flash(exc.message, "error")
+    return redirect(target)
 
 
 def _refresh_from_lms(launch: LaunchRecord, *, force_roster: bool) -> list[str]:

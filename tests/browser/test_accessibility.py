@@ -75,6 +75,9 @@ def test_instructor_pages(page, graded):
     page.goto(graded.submissions)
     page.get_by_role("heading", name="Submissions").wait_for()
     check_state(page, "instructor-list")
+    page.get_by_role("link", name="Deadlines and attempts").click()
+    page.get_by_role("heading", name="Extensions for one student").wait_for()
+    check_state(page, "instructor-deadlines")
 
     page.goto(graded.review)
     page.wait_for_function("() => document.getElementById('video').readyState >= 1")
