@@ -10,6 +10,7 @@ from lti_tool.statuses import FINAL_VIDEO_STATES, UNFINISHED_VIDEO_STATES
 from lti_tool.storage import storage_for
 from lti_tool.uploads import deadlines
 from lti_tool.uploads.attempts import find_submission
+from lti_tool.uploads.receipts import receipt_for
 from lti_tool.uploads.rules import CLOSED_MESSAGES, allowed_formats, closed_reason, size_limit
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,14 @@ def submission_state(launch: LaunchRecord) -> dict:
             # Graded only once released: a held grade is not the student's to know of.
             "graded": submission.graded_at is not None and submission.released},
         "attempts": attempts,
+        "receipt": _receipt(launch),
         "can_upload": closed is None,
         "closed_message": CLOSED_MESSAGES[closed] if closed else None,
     }
+
+
+def _receipt(launch: LaunchRecord) -> dict | None:
+    found = receipt_for(launch)
+    return None if found is None else {
+        "code": found.code, "filename": found.filename, "size_bytes": found.size_bytes,
+        "handed_in_at": iso(found.handed_in_at)}

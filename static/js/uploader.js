@@ -8,7 +8,7 @@
 import { ApiClient, BusyPolicy, ErrorKind, HttpStatus, secondsToWait } from "./api.js";
 import { STATUS_TEXT, Status, isOpen, percentArrived, renderHistory,
          renderUnfinished } from "./attempts.js";
-import { formatDuration, formatSize } from "./format.js";
+import { formatDuration, formatSize, momentElement } from "./format.js";
 import { announce, announceError } from "./live.js";
 import { Player, bindSeekLinks } from "./player.js";
 import { multipartTransport } from "./transport-multipart.js";
@@ -123,8 +123,20 @@ function render() {
   const closed = $("closed");
   closed.textContent = state.can_upload ? "" : (state.closed_message || "");
   show(closed, !!closed.textContent);
+  renderReceipt(state.receipt, panel && !!currentVideo);
   renderUnfinished($("unfinished"), attempts, busy);
   renderHistory($("history"), $("history-title"), attempts);
+}
+
+/* The receipt of the video handed in: when, which file, how big, its code. */
+function renderReceipt(receipt, shown) {
+  show($("receipt"), !!receipt && shown);
+  if (!receipt) return;
+  const text = $("receipt-text");
+  text.textContent = `Receipt ${receipt.code}: “${receipt.filename}”, ` +
+    `${formatSize(receipt.size_bytes)}, handed in `;
+  text.appendChild(momentElement(receipt.handed_in_at));
+  text.append(". ");
 }
 
 function renderStatus(v, currentVideo) {

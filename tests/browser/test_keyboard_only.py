@@ -55,7 +55,11 @@ def test_a_student_hands_in_a_video_with_the_keyboard_alone(app, page, live_serv
     page.keyboard.press("Enter")
     wait_until_submitted(page)
     assert "is submitted" in page.inner_text("#current-status")
-    tab_to(page, "#replace-btn", backwards=True)
+    receipt = page.inner_text("#receipt")  # what they keep: file, size, time, code
+    assert "“sample.webm”" in receipt and "Download receipt" in receipt
+    assert page.get_attribute("#receipt-link", "href").startswith("/assignment/receipt?launch=")
+    tab_to(page, "#receipt-link", backwards=True)
+    tab_to(page, "#replace-btn")
 
 
 @pytest.fixture
