@@ -418,3 +418,13 @@ def test_captions_upload_generate_list_delete(storage, api):
 def test_caption_language_must_be_a_language_tag(storage, tag):
     with pytest.raises(ToolError):
         storage.generate_captions("abc", tag)
+
+
+@pytest.mark.parametrize("given", ["customer-abc123.cloudflarestream.com",
+                                   "https://customer-abc123.cloudflarestream.com/",
+                                   "http://customer-abc123.cloudflarestream.com",
+                                   "HTTPS://customer-abc123.cloudflarestream.com"])
+def test_customer_subdomain_is_one_https_origin_however_given(app, storage, given):
+    app.config["CLOUDFLARE_CUSTOMER_SUBDOMAIN"] = given
+    assert storage._delivery_origin() == "https://customer-abc123.cloudflarestream.com"
+

@@ -66,7 +66,9 @@ def test_registration_sends_what_moodle_requires_and_stores_the_result(live_serv
     assert conf["target_link_uri"] == launch_url
     assert set(conf["claims"]) == {"iss", "sub", "name", "given_name", "family_name", "email"}
     types = {m["type"]: m for m in conf["messages"]}
-    assert set(types) == {"LtiResourceLinkRequest", "LtiDeepLinkingRequest"}
+    assert set(types) == {"LtiResourceLinkRequest", "LtiDeepLinkingRequest",
+                          "LtiSubmissionReviewRequest"}  # advertised: the gradebook may open it
+    assert types["LtiSubmissionReviewRequest"]["target_link_uri"] == launch_url
     assert types["LtiDeepLinkingRequest"]["placements"]
     assert conf["description"]
 

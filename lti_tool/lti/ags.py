@@ -22,6 +22,8 @@ from lti_tool.statuses import DueSource
 
 log = logging.getLogger(__name__)
 
+REVIEWABLE_STATUS = (ActivityProgress.SUBMITTED, ActivityProgress.COMPLETED)
+
 # Re-read the line item (scoreMaximum, endDateTime) when older than this.
 LINEITEM_STALE_AFTER = timedelta(minutes=10)
 
@@ -106,7 +108,11 @@ def create_lineitem(assignment: Assignment) -> dict:
     """Create the assignment's gradebook column (needs the line-item scope)."""
     body = {"scoreMaximum": assignment.max_score or 100, "label": assignment.title,
             "resourceLinkId": assignment.resource_link_id, "tag": LINEITEM_TAG,
-            "resourceId": _resource_id(assignment)}
+            "resourceId": _resource_id(assignment),
+            # The gradebook may open a student's submission in the tool (LTI Submission
+            # Review 1.0, section 2.1): once handed in or graded.
+            "submissionReview": {"reviewableStatus": list(REVIEWABLE_STATUS),
+                                 "label": "Open the video submission"}}
     if assignment.due_at:
         body["endDateTime"] = iso(assignment.due_at)
     resp = service_request(assignment.course.platform, [SCOPE_LINEITEM], "POST",

@@ -270,6 +270,9 @@ def client_registration(login_url: str) -> dict:
                 {"type": c.RESOURCE_LINK_REQUEST, **message},
                 {"type": c.DEEP_LINKING_REQUEST, **message, "label": "Add a video assignment",
                  "placements": DEEP_LINK_PLACEMENTS},
+                # Opening one student's submission from the LMS gradebook (LTI Submission
+                # Review 1.0); the tool answers it at the launch URL.
+                {"type": c.SUBMISSION_REVIEW_REQUEST, **message},
             ],
             "https://canvas.instructure.com/lti/privacy_level": "public",
         },

@@ -291,7 +291,9 @@ class CloudflareStorage(StorageBackend, CaptionStore, CaptionGeneration):
         subdomain = (self.setting("CLOUDFLARE_CUSTOMER_SUBDOMAIN", "") or "").strip().rstrip("/")
         if not subdomain:
             return None
-        return subdomain if subdomain.startswith("https://") else f"https://{subdomain}"
+        # Given with a scheme or without ("http://customer-x..." too): always https, once.
+        host = re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://", "", subdomain)
+        return f"https://{host}"
 
     def _delivery_base(self) -> str:
         base = self._delivery_origin()
