@@ -140,7 +140,8 @@ def test_chunk_size_is_one_cloudflare_accepts(setting, expected):
 
 # --- retries and refusals -------------------------------------------------------------------
 
-def test_rate_limited_request_waits_retry_after_then_succeeds(storage, api, monkeypatch):
+def test_rate_limited_request_waits_retry_after_then_succeeds(storage, api, monkeypatch,
+                                                             caplog):
     waits = []
     monkeypatch.setattr("lti_tool.storage.cloudflare.api.time.sleep", waits.append)
     api.add(responses.POST, cf.STREAM, status=429, headers={"Retry-After": "3"},
@@ -150,6 +151,7 @@ def test_rate_limited_request_waits_retry_after_then_succeeds(storage, api, monk
     assert ticket.storage_uid
     assert waits == [3.0]
     assert len(api.calls) == 2
+    assert f"POST /client/v4/accounts/{cf.ACCOUNT}/stream -> 429; retrying" in caplog.text
 
 
 def test_server_errors_are_retried_a_bounded_number_of_times(app, storage, api, monkeypatch):
@@ -209,6 +211,15 @@ def test_unknown_video_is_upload_not_found(storage, api):
         {"code": 10003, "message": "not found"}]))
     with pytest.raises(UploadNotFound):
         storage.inspect("gone")
+
+
+def test_a_missing_endpoint_is_a_setup_error_not_a_lost_video(storage, api, caplog):
+    api.add(responses.GET, f"{cf.STREAM}/abc", status=404, json=cf.envelope(None, False, [
+        {"code": 7003, "message": "Could not route to /client/v4/accounts/x/stream/abc"}]))
+    with pytest.raises(BackendUnavailable) as caught:
+        storage.inspect("abc")
+    assert "no longer held" not in caught.value.message
+    assert "/abc" in caplog.text and "CLOUDFLARE_API_BASE" in caplog.text  # names the path
 
 
 def test_missing_credentials_refuse_clearly(app, storage):
