@@ -98,3 +98,18 @@ def test_registration_page(page, live_server):
         check_state(page, "registration-done")
     finally:
         platform.stop()
+
+
+def test_touch_screens_are_not_told_to_press_enter(browser, live_server, room):
+    """A phone (coarse pointer) gets no "Press Enter or Space" hint; a mouse user does."""
+    launch = room.launch(room.student)
+    for touch, shown in ((True, False), (False, True)):
+        context = browser.new_context(has_touch=touch, is_mobile=touch,
+                                      viewport={"width": 390, "height": 800})
+        phone = context.new_page()
+        phone.goto(f"{live_server.url}/assignment?launch={launch.id}")
+        phone.wait_for_function(
+            "() => document.getElementById('submission').dataset.ready === 'true'")
+        assert phone.evaluate("matchMedia('(pointer: coarse)').matches") is touch
+        assert phone.is_visible("#dropzone-help") is shown
+        context.close()
