@@ -47,6 +47,7 @@ let replacing = false;
 let pollTimer = null;
 let pollTrouble = false;  // the last status check showed a busy server or an error
 let countdownTimer = null;
+let focusStatusNext = false;  // move focus to the status line once it shows
 
 function show(el, on) { el.hidden = !on; }
 
@@ -126,6 +127,10 @@ function render() {
   renderReceipt(state.receipt, panel && !!currentVideo);
   renderUnfinished($("unfinished"), attempts, busy);
   renderHistory($("history"), $("history-title"), attempts);
+  if (focusStatusNext && !$("current").hidden) {
+    focusStatusNext = false;
+    $("current-status").focus();
+  }
 }
 
 /* The receipt of the video handed in: when, which file, how big, its code. */
@@ -331,6 +336,8 @@ function run(file, videoId, launch) {
 }
 
 function finished(videoId) {
+  // Focus is on Pause or Cancel, which go away: it moves to the status line once shown.
+  focusStatusNext = $("progress-area").contains(document.activeElement);
   const size = current ? current.file.size : 1;
   progress.set(size, size);
   show($("pause-btn"), false);
@@ -338,6 +345,7 @@ function finished(videoId) {
   notice(Notice.INFO, "Upload complete. Checking your video…");
   api.post(`${page.urls.uploads}/${videoId}/complete`, undefined, waitingOut).catch(() => {})
     .then(() => {
+      // Focus was on Pause or Cancel, which go away: keep it on the page, at the status.
       current = null;
       replacing = false;
       progress.hide();

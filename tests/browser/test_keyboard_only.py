@@ -54,6 +54,7 @@ def test_a_student_hands_in_a_video_with_the_keyboard_alone(app, page, live_serv
     release_patches(page, held)
     page.keyboard.press("Enter")
     wait_until_submitted(page)
+    assert focused(page) == "current-status"  # focus stayed on the page when Pause went
     assert "is submitted" in page.inner_text("#current-status")
     receipt = page.inner_text("#receipt")  # what they keep: file, size, time, code
     assert "“sample.webm”" in receipt and "Download receipt" in receipt

@@ -202,7 +202,7 @@ def test_sizes_and_moments_read_as_on_every_page(page, live_server, room, sample
     size = page.locator("#history tbody tr td").nth(2).inner_text()
     assert size == format_size(sample_webm.stat().st_size)  # decimal, as the server writes
     moments = page.evaluate(MOMENTS)
-    assert len(moments) == 2  # the due date and the upload
+    assert len(moments) == 3  # the due date, the upload and its receipt
     assert all(shown == expected and expected for shown, expected in moments), moments
     assert page.get_attribute(".due time", "title") == "2031-03-01 09:05 UTC"
 
