@@ -59,6 +59,10 @@ class EventType(StrEnum):
     USER_DATA_EXPORTED = "user_data_exported"
     USER_DATA_DELETED = "user_data_deleted"
     USER_DATA_DELETION_REQUESTED = "user_data_deletion_requested"
+    # Deadlines and attempts (lti_tool/uploads/deadlines).
+    ASSIGNMENT_SETTINGS_CHANGED = "assignment_settings_changed"
+    EXTENSION_GRANTED = "extension_granted"
+    EXTENSION_REMOVED = "extension_removed"
 
 
 def record(event_type: EventType | str, *, actor=None, platform_id: int | None = None,

@@ -250,6 +250,14 @@ class Assignment(db.Model):
     # When scoreMaximum / endDateTime were last read from the line item.
     lineitem_synced_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # Where due_at came from: the LMS's line item ("lms") or the instructor in the tool
+    # ("tool", which the line item no longer overwrites); None when there is no due date.
+    due_source: Mapped[Optional[str]] = mapped_column(String(16))
+    # After this no new attempt starts (one started before it may finish); None: no cut-off.
+    cutoff_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # How many videos a student may hand in; None: no limit.
+    max_attempts: Mapped[Optional[int]] = mapped_column(Integer)
+    # Closed by the instructor: no new attempt, whatever the dates say.
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     # Days a video is kept before retention deletes it; None: the site's retention period.
     retention_days: Mapped[Optional[int]] = mapped_column(Integer)
@@ -263,6 +271,26 @@ class Assignment(db.Model):
 
     def __repr__(self) -> str:
         return f"<Assignment {self.id} link={self.resource_link_id}>"
+
+
+class DeadlineExtension(db.Model):
+    """A later due date (and cut-off) an instructor granted one student for one assignment."""
+
+    __tablename__ = "deadline_extension"
+    __table_args__ = (UniqueConstraint("assignment_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cutoff_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    granted_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    user: Mapped["User"] = relationship(foreign_keys=[user_id])
+
+    def __repr__(self) -> str:
+        return f"<DeadlineExtension assignment={self.assignment_id} user={self.user_id}>"
 
 
 class Submission(db.Model):

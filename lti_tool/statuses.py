@@ -49,3 +49,10 @@ class RegistrationLinkState(StrEnum):
     USED = "used"
     EXPIRED = "expired"
     REVOKED = "revoked"
+
+
+class DueSource(StrEnum):
+    """Where an assignment's due date came from (Assignment.due_source)."""
+
+    LMS = "lms"  # the LMS gradebook column's endDateTime (AGS line item)
+    TOOL = "tool"  # set by an instructor in the tool; the line item no longer overwrites it

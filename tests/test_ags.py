@@ -196,6 +196,7 @@ def test_lineitem_created_when_missing_and_scope_granted(app, room, fake):
     body = json.loads(created.request.body)
     assert body["resourceLinkId"] == room.assignment.resource_link_id
     assert body["tag"] == av.LINEITEM_TAG and body["scoreMaximum"] == 100
+    assert body["submissionReview"]["reviewableStatus"] == ["Submitted", "Completed"]
     assert created.request.headers["Content-Type"] == av.MediaType.LINEITEM
     assert room.assignment.lineitem_url == fake.lineitem_url
 

@@ -128,7 +128,7 @@ def test_upload_then_grade_reach_the_gradebook_with_the_right_progress(app, laun
     page = staff.session.get(f"{launcher.base}/review/assignment",
                              params={"launch": staff.launch_id}, timeout=TIMEOUT).text
     row = re.search(r'<tr data-user="\d+" data-status="ready">(.*?)</tr>', page, re.S).group(1)
-    assert "In LMS" in row and "87 / 100" in row
+    assert "Grade in LMS" in row and "87 / 100" in row
 
 
 def test_platform_down_with_503s_then_back_loses_nothing(app, launcher, lms):

@@ -100,6 +100,24 @@ def test_create_upload_asks_for_a_direct_user_tus_url(storage, api):
     assert ticket.expires_at is not None
 
 
+def test_received_bytes_asks_stream_for_the_real_offset(storage, api):
+    """A resumed upload is offered with what Stream holds, not "0 % arrived"."""
+    url = "https://upload.videodelivery.net/tus/f65014bc?tusv2=true"
+    api.add(responses.HEAD, url, status=200, headers={"Upload-Offset": str(42 * MIB),
+                                                      "Tus-Resumable": "1.0.0"})
+    assert storage.received_bytes("f65014bc", {"tus_url": url}) == 42 * MIB
+    sent = api.calls[0].request
+    assert sent.headers["Tus-Resumable"] == "1.0.0"
+    assert "Authorization" not in sent.headers  # the one-time URL needs no API token
+
+
+def test_received_bytes_is_unknown_when_stream_cannot_say(storage, api):
+    url = "https://upload.videodelivery.net/tus/gone"
+    api.add(responses.HEAD, url, status=404)
+    assert storage.received_bytes("gone", {"tus_url": url}) is None
+    assert storage.received_bytes("gone", {}) is None
+
+
 def test_create_upload_uses_the_site_duration_limit_when_the_assignment_has_none(storage, api):
     tus_created(api)
     storage.create_upload(upload_request(max_duration_seconds=None))
@@ -122,7 +140,8 @@ def test_chunk_size_is_one_cloudflare_accepts(setting, expected):
 
 # --- retries and refusals -------------------------------------------------------------------
 
-def test_rate_limited_request_waits_retry_after_then_succeeds(storage, api, monkeypatch):
+def test_rate_limited_request_waits_retry_after_then_succeeds(storage, api, monkeypatch,
+                                                             caplog):
     waits = []
     monkeypatch.setattr("lti_tool.storage.cloudflare.api.time.sleep", waits.append)
     api.add(responses.POST, cf.STREAM, status=429, headers={"Retry-After": "3"},
@@ -132,6 +151,7 @@ def test_rate_limited_request_waits_retry_after_then_succeeds(storage, api, monk
     assert ticket.storage_uid
     assert waits == [3.0]
     assert len(api.calls) == 2
+    assert f"POST /client/v4/accounts/{cf.ACCOUNT}/stream -> 429; retrying" in caplog.text
 
 
 def test_server_errors_are_retried_a_bounded_number_of_times(app, storage, api, monkeypatch):
@@ -191,6 +211,15 @@ def test_unknown_video_is_upload_not_found(storage, api):
         {"code": 10003, "message": "not found"}]))
     with pytest.raises(UploadNotFound):
         storage.inspect("gone")
+
+
+def test_a_missing_endpoint_is_a_setup_error_not_a_lost_video(storage, api, caplog):
+    api.add(responses.GET, f"{cf.STREAM}/abc", status=404, json=cf.envelope(None, False, [
+        {"code": 7003, "message": "Could not route to /client/v4/accounts/x/stream/abc"}]))
+    with pytest.raises(BackendUnavailable) as caught:
+        storage.inspect("abc")
+    assert "no longer held" not in caught.value.message
+    assert "/abc" in caplog.text and "CLOUDFLARE_API_BASE" in caplog.text  # names the path
 
 
 def test_missing_credentials_refuse_clearly(app, storage):
@@ -400,3 +429,13 @@ def test_captions_upload_generate_list_delete(storage, api):
 def test_caption_language_must_be_a_language_tag(storage, tag):
     with pytest.raises(ToolError):
         storage.generate_captions("abc", tag)
+
+
+@pytest.mark.parametrize("given", ["customer-abc123.cloudflarestream.com",
+                                   "https://customer-abc123.cloudflarestream.com/",
+                                   "http://customer-abc123.cloudflarestream.com",
+                                   "HTTPS://customer-abc123.cloudflarestream.com"])
+def test_customer_subdomain_is_one_https_origin_however_given(app, storage, given):
+    app.config["CLOUDFLARE_CUSTOMER_SUBDOMAIN"] = given
+    assert storage._delivery_origin() == "https://customer-abc123.cloudflarestream.com"
+

@@ -91,6 +91,41 @@ def test_the_created_link_launches_with_its_settings(browser, app):
                 a.instructions) == (20.0, 524288000, "mp4", 300, "Landscape.")
 
 
+def test_deadlines_travel_with_the_link_and_are_taken_once(browser, app):
+    location = deep_link_launch(browser)
+    launch_id = location.split("launch=")[1]
+    resp = browser.session.post(browser.tool_url + "/lti/deep-link", data=dict(
+        FORM, launch=launch_id, due_at="2031-03-01T09:00", cutoff_at="2031-03-02T09:00",
+        max_attempts="2"))
+    (item,) = decode_response(browser, parse_form(resp.text)[1]["JWT"])[DL + "content_items"]
+    assert item["submission"] == {"endDateTime": "2031-03-01T09:00:00+00:00"}
+    custom = item["custom"]
+    assert (custom["due_at"], custom["cutoff_at"], custom["max_attempts"]) == \
+        ("2031-03-01T09:00:00+00:00", "2031-03-02T09:00:00+00:00", "2")
+
+    from lti_tool.models import LaunchRecord
+    browser.platform.next_claims = {LTI + "custom": custom}
+    first = browser.launch().headers["Location"].split("launch=")[1]
+    with app.app_context():
+        a = db.session.get(LaunchRecord, first).assignment
+        assert (a.due_at.day, a.cutoff_at.day, a.max_attempts, a.due_source) == \
+            (1, 2, 2, "tool")
+        a.max_attempts = 5  # changed on the deadlines page
+        db.session.commit()
+    browser.platform.next_claims = {LTI + "custom": custom}
+    again = browser.launch().headers["Location"].split("launch=")[1]
+    with app.app_context():
+        assert db.session.get(LaunchRecord, again).assignment.max_attempts == 5  # kept
+
+
+def test_a_cutoff_before_the_due_date_is_refused_in_the_form(browser):
+    location = deep_link_launch(browser)
+    resp = browser.session.post(browser.tool_url + "/lti/deep-link", data=dict(
+        FORM, launch=location.split("launch=")[1], due_at="2031-03-02T09:00",
+        cutoff_at="2031-03-01T09:00"))
+    assert "The cut-off must not come before the due date." in resp.text
+
+
 def test_no_line_item_when_the_platform_does_not_accept_one(browser):
     location = deep_link_launch(browser, accept_lineitem=False)
     launch_id = location.split("launch=")[1]

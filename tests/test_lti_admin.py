@@ -34,6 +34,15 @@ def test_platforms_add_list_policy_deployments_remove(runner, app):
     listed = runner.invoke(args=["platforms", "list"])
     assert "https://moodle.example.edu" in listed.output and "AbCdEf123456789" in listed.output
     assert login_key in listed.output and "deployments: 1, 2" in listed.output
+    # Without PUBLIC_BASE_URL: the path, and one plain note (never a placeholder URL).
+    assert f"login URL: /lti/login/{login_key}" in listed.output
+    assert "<PUBLIC_BASE_URL>" not in listed.output and "PUBLIC_BASE_URL is not set" in \
+        listed.output
+    app.config["PUBLIC_BASE_URL"] = "https://video.example.edu/"
+    listed = runner.invoke(args=["platforms", "list"])
+    assert f"login URL: https://video.example.edu/lti/login/{login_key}" in listed.output
+    assert "not set" not in listed.output
+    app.config["PUBLIC_BASE_URL"] = None
 
     assert runner.invoke(args=["platforms", "policy", str(pid), "allow"]).exit_code == 0
     added = runner.invoke(args=["platforms", "deployments", "add", str(pid), "course-copy"])

@@ -69,8 +69,10 @@ def test_registration_sends_what_moodle_requires_and_stores_the_result(live_serv
     assert set(conf["claims"]) == {"iss", "sub", "name", "given_name", "family_name", "email"}
     types = {m["type"]: m for m in conf["messages"]}
     assert set(types) == {"LtiResourceLinkRequest", "LtiDeepLinkingRequest",
-                          "LtiDataPrivacyLaunchRequest"}
+                          "LtiDataPrivacyLaunchRequest",
+                          "LtiSubmissionReviewRequest"}  # advertised: the gradebook may open it
     assert types["LtiDataPrivacyLaunchRequest"]["target_link_uri"] == launch_url
+    assert types["LtiSubmissionReviewRequest"]["target_link_uri"] == launch_url
     assert types["LtiDeepLinkingRequest"]["placements"]
     assert conf["description"]
 

@@ -159,7 +159,7 @@ def test_html_grade_form_saves_and_returns_to_the_student(app, client, room, fak
     assert resp.status_code == 302
     assert f"/review/students/{room.student.id}" in resp.location and "status=ready" in resp.location
     page = client.get(resp.location).get_data(as_text=True)
-    assert "Grade saved and released." in page and "Pending" in page
+    assert "Grade saved and released." in page and "Sending" in page
     row = db.session.scalar(db.select(ScoreOutbox))
     assert row.payload["scoreGiven"] == 8
 

@@ -196,6 +196,24 @@ def test_unknown_upload_is_404(student_tus):
     assert student_tus.patch("/tus/no-such-upload", b"x", 0).status_code == 404
 
 
+def test_a_patch_racing_the_completing_one_sees_it_complete_not_gone(app, student_tus,
+                                                                     sample_mp4):
+    """The completing PATCH moves the file into place before the database records it; a
+    PATCH arriving in between gets 409 (not 410), and HEAD says the upload is complete."""
+    data = sample_mp4.read_bytes()
+    ticket = student_tus.start(size=len(data))
+    location = student_tus.create(ticket["video_id"], len(data)).headers["Location"]
+    assert student_tus.patch(location, data, 0).status_code == 204
+    with app.app_context():  # back to the moment between the move and the record
+        upload = db.session.scalar(db.select(Upload))
+        upload.completed_at = None
+        db.session.commit()
+    racing = student_tus.patch(location, data[-10:], len(data) - 10)
+    assert racing.status_code == 409, racing.get_data(as_text=True)
+    head = student_tus.head(location)
+    assert head.status_code == 200 and head.headers[UPLOAD_OFFSET] == str(len(data))
+
+
 def test_expired_upload_is_410_and_the_job_removes_it(app, student_tus):
     from lti_tool.storage.jobs import expire_unfinished_uploads
     ticket = student_tus.start(size=100)

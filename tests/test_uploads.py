@@ -150,16 +150,24 @@ def test_replacing_keeps_the_history_and_moves_current_only_when_ready(app, tus,
     assert [a["is_current"] for a in state["attempts"]] == [True, False, False]
 
 
-def test_a_graded_submission_cannot_be_replaced(app, tus, sample_mp4):
+@pytest.mark.parametrize("released, code, graded", [
+    (True, "submission_graded", True),
+    (False, "submission_in_review", False),  # a held grade is never named to the student
+])
+def test_a_graded_submission_cannot_be_replaced(app, tus, sample_mp4, released, code, graded):
     tus.upload(sample_mp4.read_bytes())
     with app.app_context():
         submission = db.session.scalar(db.select(Submission))
         submission.graded_at = utcnow()
+        submission.released = released
         db.session.commit()
     resp = _start(tus)
-    assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "submission_graded"
+    assert resp.status_code == 403 and resp.get_json()["error"]["code"] == code
     state = tus.client.get("/api/uploads", headers={"X-LTI-Launch": tus.launch.id}).get_json()
     assert state["can_upload"] is False
+    assert state["submission"]["graded"] is graded
+    said = resp.get_json()["error"]["message"] + state["closed_message"]
+    assert ("graded" in said) is graded
 
 
 def test_a_new_attempt_closes_an_unfinished_one(app, tus):

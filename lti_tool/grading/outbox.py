@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -296,3 +297,49 @@ def _finish(item: ScoreOutbox, status: OutboxStatus, outcome: str) -> str:
     db.session.commit()
     db.session.expire_all()
     return outcome
+
+
+@dataclass(frozen=True)
+class LmsState:
+    """What reached the LMS gradebook for one submission, in the words the pages show."""
+
+    label: str
+    css: str  # badge modifier: delivered, pending, failed, held, none
+    title: str = ""
+    held: bool = False  # a grade is saved but held back (never sent until released)
+
+
+LMS_NOTHING_SENT = LmsState("Nothing sent", "none")
+
+
+def lms_state(item: ScoreOutbox | None, submission: Submission | None) -> LmsState:
+    """Say what the LMS really holds: a reported submission, a grade, a failed delivery.
+
+    A delivered row without `scoreGiven` only told the LMS that work was handed in: it is
+    "Submission reported", never "Grade in LMS". A held grade is named as such, beside
+    whatever was sent before it.
+    """
+    held = (submission is not None and submission.graded_at is not None
+            and not submission.released)
+    if item is None:
+        state = LMS_NOTHING_SENT
+    elif item.status == OutboxStatus.DELIVERED:
+        when = f"since {item.delivered_at:%Y-%m-%d %H:%M} UTC" if item.delivered_at else ""
+        if item.payload.get("scoreGiven") is not None:
+            state = LmsState("Grade in LMS", "delivered", f"The grade is in the LMS {when}")
+        else:
+            state = LmsState("Submission reported", "reported",
+                             f"The LMS knows the work was handed in {when}; no grade sent")
+    elif item.status == OutboxStatus.FAILED and is_notice(item):
+        # Only the "submitted" notice: no grade was refused.
+        state = LmsState("Submission not noted in LMS", "pending",
+                         "The LMS did not take the notice that the student submitted; no "
+                         "grade was refused")
+    elif item.status == OutboxStatus.FAILED:
+        state = LmsState("Delivery failed", "failed", item.last_error or "")
+    elif item.last_error:
+        state = LmsState("Delivery failed (retrying)", "pending",
+                         f"Try {item.attempts} failed, trying again: {item.last_error}")
+    else:
+        state = LmsState("Sending", "pending", "On its way to the LMS")
+    return LmsState(state.label, state.css, state.title, held) if held else state

@@ -15,10 +15,10 @@ from sqlalchemy.orm import joinedload
 
 from lti_tool.access.roles import Role
 from lti_tool.extensions import db
-from lti_tool.grading.outbox import is_notice, latest_items
-from lti_tool.grading.service import is_late
+from lti_tool.grading.outbox import LmsState, is_notice, latest_items, lms_state
 from lti_tool.models import Assignment, Enrollment, ScoreOutbox, Submission, User, Video
 from lti_tool.statuses import OutboxStatus, VideoStatus
+from lti_tool.uploads.deadlines import extensions_by_user, is_late
 
 
 class RowStatus(StrEnum):
@@ -96,6 +96,11 @@ class Row:
         return self.submission.submitted_at if self.submission else None
 
     @property
+    def lms(self) -> LmsState:
+        """Return what reached the LMS for this student, as the pages word it."""
+        return lms_state(self.outbox, self.submission)
+
+    @property
     def lms_state(self) -> str:
         """Return 'delivered', 'pending', 'failed' or '' (nothing sent)."""
         return self.outbox.status if self.outbox is not None else ""
@@ -114,6 +119,7 @@ def build_rows(assignment: Assignment) -> list[Row]:
     by_user = {s.user_id: s for s in submissions}
     newest = _newest_videos([s.id for s in submissions])
     outbox = latest_items([s.id for s in submissions])
+    extensions = extensions_by_user(assignment)
     users: dict[int, User] = {e.user_id: e.user for e in enrollments
                               if e.active and e.role == Role.LEARNER}
     for submission in submissions:  # students who left still show with their work
@@ -133,7 +139,7 @@ def build_rows(assignment: Assignment) -> list[Row]:
                            and latest.status not in (VideoStatus.READY, VideoStatus.DELETED))\
             else None
         rows.append(Row(user, submission, video, newer, _row_status(video), is_late(
-            submission, assignment), outbox.get(submission.id),
+            submission, assignment, extensions), outbox.get(submission.id),
             in_roster=enrollment is not None and enrollment.active))
     return rows
 
@@ -201,6 +207,7 @@ def summary(rows: list[Row]) -> dict[str, int]:
     return {"students": len(rows),
             "submitted": sum(1 for r in rows if r.submitted_at is not None),
             "graded": sum(1 for r in rows if r.graded),
+            "held": sum(1 for r in rows if r.lms.held),
             # A "submitted" notice the LMS did not take is no refused grade.
             "failed": sum(1 for r in rows if r.lms_state == OutboxStatus.FAILED
                           and not is_notice(r.outbox)),

@@ -46,12 +46,6 @@ def submission_for(assignment: Assignment, user: User) -> Submission:
     return submission
 
 
-def is_late(submission: Submission | None, assignment: Assignment) -> bool:
-    """Tell whether the submission came in after the line item's end date."""
-    return bool(submission is not None and submission.submitted_at and assignment.due_at
-                and submission.submitted_at > assignment.due_at)
-
-
 # ---- grades ---------------------------------------------------------------------------------
 
 def parse_score(raw, maximum: float) -> float | None:
@@ -106,6 +100,21 @@ def set_released(submission: Submission, actor: User, released: bool) -> Submiss
                      course_id=submission.assignment.course_id, target=submission)
     queue_current_score(submission, utcnow())
     return submission
+
+
+def held_submissions(assignment: Assignment) -> list[Submission]:
+    """Return the assignment's graded submissions whose grade is held from the student."""
+    return list(db.session.scalars(db.select(Submission).where(
+        Submission.assignment_id == assignment.id, Submission.graded_at.is_not(None),
+        Submission.released.is_(False)).order_by(Submission.id)))
+
+
+def release_all_held(assignment: Assignment, actor: User) -> int:
+    """Release every held grade of the assignment to its student and the LMS; say how many."""
+    held = held_submissions(assignment)
+    for submission in held:
+        set_released(submission, actor, True)
+    return len(held)
 
 
 def current_score(submission: Submission, timestamp: datetime, *,

@@ -16,13 +16,14 @@ from lti_tool.access.launches import (assignment_launch, current_role, launch_ur
 from lti_tool.access.roles import GRADER_ROLES, STAFF_ROLES, Role
 from lti_tool.errors import Forbidden, NotFound, ToolError, wants_json
 from lti_tool.extensions import db
-from lti_tool.grading import outbox, review_queue, service as grading
+from lti_tool.grading import assignment_settings, outbox, review_queue, service as grading
 from lti_tool.lti import ags, nrps
 from lti_tool.lti.claims import FOR_USER
 from lti_tool.lti.service_token import ServiceError
 from lti_tool.models import Comment, Enrollment, LaunchRecord, Submission, User, Video
 from lti_tool.playback.views import binding_address
 from lti_tool.statuses import VideoStatus
+from lti_tool.uploads.deadlines import is_late
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability
 from lti_tool.web.request_input import json_body, json_or_form, parse_id, safe_next
@@ -115,6 +116,78 @@ def refresh_roster():
                  launch_url_for("review.assignment"), {"roster": result.__dict__})
 
 
+@bp.post("/assignment/release-held")
+@require_launch(STAFF_ROLES)
+def release_held():
+    """Release every held grade of the assignment at once (Canvas's "Post grades")."""
+    launch = _staff_launch(grader=True)
+    count = grading.release_all_held(launch.assignment, launch.user)
+    db.session.commit()
+    message = (f"{count} held {'grade' if count == 1 else 'grades'} released to the "
+               f"{'student' if count == 1 else 'students'} and the LMS gradebook."
+               if count else "No grade was held.")
+    return _done(message, launch_url_for("review.assignment"), {"released": count})
+
+
+# ---- the assignment's deadlines ---------------------------------------------------------------
+
+@bp.get("/assignment/settings")
+@require_launch(STAFF_ROLES)
+def settings():
+    """Show the assignment's due date, cut-off, attempts and per-student extensions."""
+    launch = _staff_launch(grader=True)
+    the_assignment = launch.assignment
+    students = sorted((r.user for r in review_queue.build_rows(the_assignment)),
+                      key=lambda u: (u.display_name or "").casefold())
+    return render_template("review/settings.html", launch=launch, assignment=the_assignment,
+                           extensions=assignment_settings.extensions(the_assignment),
+                           students=students)
+
+
+@bp.post("/assignment/settings")
+@require_launch(STAFF_ROLES)
+def save_settings():
+    """Save the due date, cut-off, number of attempts and whether the assignment is closed."""
+    launch = _staff_launch(grader=True)
+    try:
+        values = assignment_settings.parse_settings(json_or_form())
+    except grading.InvalidInput as exc:
+        return _refused(exc, launch_url_for("review.settings"))
+    assignment_settings.apply_settings(launch.assignment, launch.user, values)
+    db.session.commit()
+    return _done("Deadlines saved.", launch_url_for("review.settings"))
+
+
+@bp.post("/assignment/extensions")
+@require_launch(STAFF_ROLES)
+def grant_extension():
+    """Give one student a later due date, or take it back (`remove`)."""
+    launch = _staff_launch(grader=True)
+    data = json_or_form()
+    student = assignment_settings.course_student(launch.assignment, parse_id(data.get("user_id")))
+    if data.get("remove"):
+        assignment_settings.remove_extension(launch.assignment, student, launch.user)
+        message = f"Extension for {student.display_name} removed."
+    else:
+        try:
+            assignment_settings.grant_extension(launch.assignment, student, launch.user, data)
+        except grading.InvalidInput as exc:
+            return _refused(exc, launch_url_for("review.settings"))
+        message = f"Extension for {student.display_name} saved."
+    db.session.commit()
+    return _done(message, launch_url_for("review.settings"))
+
+
+def _refused(exc: ToolError, target: str):
+    """Send a person back to the form with the reason; a script gets the error itself."""
+    db.session.rollback()
+    if wants_json():
+        raise exc
+    log.info("assignment settings refused: %s", exc.message)
+    flash(exc.message, "error")
+    return redirect(target)
+
+
 def _refresh_from_lms(launch: LaunchRecord, *, force_roster: bool) -> list[str]:
     """Sync a stale roster and line item; return messages for what could not be read."""
     notices = []
@@ -183,8 +256,9 @@ def student(user_id: int):
     return render_template(
         "review/submission.html", launch=launch, assignment=the_assignment, student=user,
         submission=submission, videos=videos, video=chosen, filters=filters,
-        next_row=next_row, outbox_item=item, can_grade=can_grade,
-        can_download=can_grade and storage_ok, late=grading.is_late(submission, the_assignment),
+        next_row=next_row, outbox_item=item, lms=outbox.lms_state(item, submission),
+        can_grade=can_grade,
+        can_download=can_grade and storage_ok, late=is_late(submission, the_assignment),
         comments=[_comment_json(c, launch) for c in (submission.comments if submission else [])],
         has_gradebook=ags.has_gradebook(the_assignment))
 
@@ -244,7 +318,13 @@ def grade(user_id: int):
         target = safe_next(data.get("next_url")) or target
     message = "Grade saved" + (" and released." if release else "; not released yet.")
     item = outbox.latest_items([submission.id]).get(submission.id)
-    return _done(message, target, {"submission": _grade_json(submission, item)})
+    payload = {"submission": _grade_json(submission, item)}
+    if wants_json():  # the page saved by fetch: it swaps in the new status, player untouched
+        payload["status_html"] = render_template(
+            "review/_grade_status.html", submission=submission, can_grade=True, launch=launch,
+            student=user, outbox_item=item, lms=outbox.lms_state(item, submission),
+            has_gradebook=ags.has_gradebook(launch.assignment))
+    return _done(message, target, payload)
 
 
 def _truthy(value, default: bool) -> bool:

@@ -18,8 +18,11 @@ from lti_tool.lti.ags_values import (CANVAS_FAMILY, CANVAS_SUBMISSION_EXT,
                                      GradingProgress, MediaType)
 from lti_tool.lti.service_token import ScopeNotGranted, ServiceRefused, iter_pages, service_request
 from lti_tool.models import Assignment, utcnow
+from lti_tool.statuses import DueSource
 
 log = logging.getLogger(__name__)
+
+REVIEWABLE_STATUS = (ActivityProgress.SUBMITTED, ActivityProgress.COMPLETED)
 
 # Re-read the line item (scoreMaximum, endDateTime) when older than this.
 LINEITEM_STALE_AFTER = timedelta(minutes=10)
@@ -105,7 +108,11 @@ def create_lineitem(assignment: Assignment) -> dict:
     """Create the assignment's gradebook column (needs the line-item scope)."""
     body = {"scoreMaximum": assignment.max_score or 100, "label": assignment.title,
             "resourceLinkId": assignment.resource_link_id, "tag": LINEITEM_TAG,
-            "resourceId": _resource_id(assignment)}
+            "resourceId": _resource_id(assignment),
+            # The gradebook may open a student's submission in the tool (LTI Submission
+            # Review 1.0, section 2.1): once handed in or graded.
+            "submissionReview": {"reviewableStatus": list(REVIEWABLE_STATUS),
+                                 "label": "Open the video submission"}}
     if assignment.due_at:
         body["endDateTime"] = iso(assignment.due_at)
     resp = service_request(assignment.course.platform, [SCOPE_LINEITEM], "POST",
@@ -145,8 +152,9 @@ def apply_lineitem(assignment: Assignment, item: dict) -> None:
     maximum = item.get("scoreMaximum")
     if isinstance(maximum, (int, float)) and maximum > 0:
         assignment.max_score = float(maximum)
-    if "endDateTime" in item:
+    if "endDateTime" in item and assignment.due_source != DueSource.TOOL:
         assignment.due_at = parse_iso(item.get("endDateTime"))
+        assignment.due_source = DueSource.LMS if assignment.due_at else None
     assignment.lineitem_synced_at = utcnow()
 
 

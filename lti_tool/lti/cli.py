@@ -21,8 +21,18 @@ from lti_tool.statuses import DeploymentPolicy
 POLICIES = click.Choice([p.value for p in DeploymentPolicy])
 
 
+BASE_URL_NOTE = ("PUBLIC_BASE_URL is not set: put the tool's public address (for example "
+                 "https://video.example.edu) in front of the path above.")
+
+
 def _base_url() -> str:
-    return current_app.config.get("PUBLIC_BASE_URL") or "<PUBLIC_BASE_URL>"
+    """Return the tool's public address, or "" (callers then print BASE_URL_NOTE)."""
+    return (current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+
+
+def _note_base_url() -> None:
+    if not _base_url():
+        click.echo(BASE_URL_NOTE)
 
 
 def _platform(platform_id: int) -> Platform:
@@ -65,6 +75,7 @@ def add(issuer, client_id, auth_login_url, auth_token_url, key_set_url, deployme
     issuer = platform.issuer
     click.echo(f"Registered platform {platform.id}: {issuer} (client id {client_id}).")
     click.echo(f"Its own login URL: {_base_url()}/lti/login/{platform.login_key}")
+    _note_base_url()
 
 
 @platforms_cli.command("list")
@@ -82,6 +93,7 @@ def list_platforms():
         click.echo(f"    issuer: {p.issuer}\n    client id: {p.client_id}")
         click.echo(f"    deployments: {deps}\n    new deployments: {p.deployment_policy}")
         click.echo(f"    login URL: {_base_url()}/lti/login/{p.login_key}")
+    _note_base_url()
 
 
 def _http_url(value: str | None) -> str | None:
@@ -281,8 +293,7 @@ def create_link(expires_hours, note):
     click.echo("Paste it into the LMS's dynamic registration field (Moodle: Site administration"
                " > Plugins > Activity modules > External tool > Manage tools, \"Tool URL\" "
                "under LTI Advantage). It is not shown again.")
-    if not current_app.config.get("PUBLIC_BASE_URL"):
-        click.echo("PUBLIC_BASE_URL is not set: put the tool's address in front of the path.")
+    _note_base_url()
 
 
 @links.command("list")

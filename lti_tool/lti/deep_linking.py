@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import jwt
 
@@ -25,6 +26,8 @@ SIZE_UNITS = {"MB": MB, "GB": GB}
 RESPONSE_TTL_SECONDS = 300
 TITLE_MAX = 255
 MAX_SCORE_LIMIT = 10000
+# Deadline settings carried on the link as custom parameters (provisioning reads them once).
+DEADLINE_CUSTOM = ("due_at", "cutoff_at", "max_attempts")
 
 
 @dataclass
@@ -37,6 +40,10 @@ class LinkSettings:
     max_file_bytes: int | None = None
     allowed_formats: list[str] = field(default_factory=list)
     max_duration_seconds: int | None = None
+    # Deadlines (UTC): due date, cut-off for new attempts, videos a student may hand in.
+    due_at: datetime | None = None
+    cutoff_at: datetime | None = None
+    max_attempts: int | None = None
     # The gradebook column's resourceId, also kept on the link to find the column again.
     lineitem_resource_id: str = field(default_factory=lambda: f"va-{secrets.token_hex(8)}")
 
@@ -51,6 +58,10 @@ class LinkSettings:
             out["allowed_formats"] = ",".join(self.allowed_formats)
         if self.max_duration_seconds:
             out["max_duration_seconds"] = str(self.max_duration_seconds)
+        for name in DEADLINE_CUSTOM:
+            value = getattr(self, name)
+            if value:
+                out[name] = value.isoformat() if isinstance(value, datetime) else str(value)
         out[CUSTOM_LINEITEM_RESOURCE_ID] = self.lineitem_resource_id
         return out
 
@@ -96,13 +107,35 @@ def parse_settings(form, site_max_bytes: int) -> tuple[LinkSettings | None, dict
     minutes = _number(form.get("max_duration_minutes"), "Maximum duration", errors,
                       "max_duration_minutes", minimum=0.1, maximum=24 * 60)
     formats = [f for f in form.getlist("allowed_formats") if f in ACCEPTED_FORMATS]
+    due, cutoff = _moment(form, "due_at", "Due date", errors), \
+        _moment(form, "cutoff_at", "Cut-off", errors)
+    if due and cutoff and cutoff < due:
+        errors["cutoff_at"] = "The cut-off must not come before the due date."
+    attempts = _number(form.get("max_attempts"), "Videos a student may hand in", errors,
+                       "max_attempts", minimum=1, maximum=100)
+    if attempts is not None and attempts != int(attempts):
+        errors["max_attempts"] = "Videos a student may hand in: a whole number."
     if errors:
         return None, errors
     return LinkSettings(
         title=title, instructions=(form.get("instructions") or "").strip(),
         max_score=max_score if max_score is not None else 100.0, max_file_bytes=max_bytes,
         allowed_formats=formats,
-        max_duration_seconds=int(minutes * 60) if minutes is not None else None), {}
+        max_duration_seconds=int(minutes * 60) if minutes is not None else None,
+        due_at=due, cutoff_at=cutoff,
+        max_attempts=int(attempts) if attempts is not None else None), {}
+
+
+def _moment(form, key: str, label: str, errors: dict) -> datetime | None:
+    """Read a UTC moment from a datetime-local field (None when empty)."""
+    raw = (form.get(key) or "").strip()
+    if not raw:
+        return None
+    try:
+        return datetime.fromisoformat(raw).replace(tzinfo=timezone.utc)
+    except ValueError:
+        errors[key] = f"{label}: write a date and time such as 2031-03-01T09:00."
+        return None
 
 
 def content_item(settings: LinkSettings, launch_url: str, accept_lineitem: bool) -> dict:
@@ -111,6 +144,8 @@ def content_item(settings: LinkSettings, launch_url: str, accept_lineitem: bool)
             "custom": settings.custom()}
     if settings.instructions:
         item["text"] = settings.instructions[:1000]
+    if settings.due_at:  # Deep Linking 2.0, 3.4.1: when submissions are accepted until
+        item["submission"] = {"endDateTime": settings.due_at.isoformat()}
     if accept_lineitem:
         item["lineItem"] = {"scoreMaximum": settings.max_score, "label": settings.title,
                             "resourceId": settings.lineitem_resource_id, "tag": LINEITEM_TAG}

@@ -11,9 +11,11 @@ from lti_tool.audit import EventType
 from lti_tool.database import get_or_create
 from lti_tool.extensions import db
 from lti_tool.lti import claims as c
+from lti_tool.lti.ags import parse_iso
 from lti_tool.lti.roles import is_platform_admin, map_roles
 from lti_tool.models import (Assignment, Course, Deployment, Enrollment, LaunchRecord, Platform,
                              User, utcnow)
+from lti_tool.statuses import DueSource
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +76,16 @@ def _int_or_none(name: str, value) -> int | None:
 
 
 def apply_custom(assignment: Assignment, custom: dict) -> None:
-    """Take our settings from the link's custom parameters (set by deep linking)."""
+    """Take our settings from the link's custom parameters (set by deep linking).
+
+    The deadlines (due date, cut-off, attempts) are taken on the first launch only: after
+    that the instructor changes them on the tool's deadlines page, which a later launch
+    carrying the same custom parameters must not undo.
+    """
+    first = assignment.custom is None
     assignment.custom = dict(custom)
+    if first:
+        _apply_deadlines(assignment, custom)
     for name in CUSTOM_INT_FIELDS:
         if custom.get(name) not in (None, ""):
             setattr(assignment, name, _int_or_none(name, custom[name]))
@@ -87,6 +97,17 @@ def apply_custom(assignment: Assignment, custom: dict) -> None:
             assignment.max_score = float(custom[CUSTOM_MAX_SCORE])
         except (TypeError, ValueError):
             log.warning("ignoring custom max_score=%r", custom[CUSTOM_MAX_SCORE])
+
+
+def _apply_deadlines(assignment: Assignment, custom: dict) -> None:
+    for name in ("due_at", "cutoff_at"):
+        moment = parse_iso(custom.get(name))
+        if moment is not None:
+            setattr(assignment, name, moment)
+    if assignment.due_at is not None:
+        assignment.due_source = DueSource.TOOL  # the instructor's choice, kept over the LMS's
+    if custom.get("max_attempts") not in (None, ""):
+        assignment.max_attempts = _int_or_none("max_attempts", custom["max_attempts"])
 
 
 def upsert_assignment(course: Course, claims: dict) -> Assignment | None:

@@ -272,6 +272,9 @@ def client_registration(login_url: str) -> dict:
                  "placements": DEEP_LINK_PLACEMENTS},
                 {"type": c.DATA_PRIVACY_REQUEST, **message,
                  "label": "Your data in Video Assignments"},
+                # Opening one student's submission from the LMS gradebook (LTI Submission
+                # Review 1.0); the tool answers it at the launch URL.
+                {"type": c.SUBMISSION_REVIEW_REQUEST, **message},
             ],
             "https://canvas.instructure.com/lti/privacy_level": "public",
         },

@@ -125,12 +125,17 @@ def current_offset(upload: Upload) -> int:
     on_disk = backend.tus_store().offset(upload.id)
     if on_disk is not None:
         return on_disk
-    try:  # moved into place, but the worker died before recording it
-        if backend.media_path(upload.video.storage_uid).stat().st_size == upload.length:
-            return upload.length
-    except Exception:
-        pass
+    if _moved_into_place(backend, upload.video.storage_uid, upload.length):
+        return upload.length  # finished by another request (or a worker died recording it)
     raise UploadGone("The data of this upload is gone. Start the upload again.")
+
+
+def _moved_into_place(backend, storage_uid: str, length: int) -> bool:
+    """Tell whether the whole upload already sits in the video storage."""
+    try:
+        return backend.media_path(storage_uid).stat().st_size == length
+    except Exception:
+        return False
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,11 @@ def write(upload: Upload, readinto: ReadInto, offset: int,
             if finished:
                 backend.attach_upload(storage_uid, upload_id)
     except FileNotFoundError:
+        # A PATCH racing the one that completed the upload finds the file moved into place
+        # before the database says so: the upload is complete, not gone (409 with the
+        # offset; the client's HEAD then sees it finished).
+        if _moved_into_place(backend, storage_uid, length):
+            raise OffsetMismatch(f"The upload is complete at {length} bytes.") from None
         raise UploadGone("The data of this upload is gone. Start the upload again.") from None
     if finished:
         _record_finished(upload_id, video_id)

@@ -27,7 +27,8 @@ from lti_tool.storage.base import (Capability, UploadNotFound, UploadRequest, Up
                                    VideoInfo)
 from lti_tool.storage.messages import MSG_UPLOAD_EXPIRED, UPLOAD_EXPIRED
 from lti_tool.uploads import video_checks
-from lti_tool.uploads.rules import (ASSIGNMENT_LOCKED, CONTENT_TYPE, SUBMISSION_GRADED,
+from lti_tool.uploads.rules import (ASSIGNMENT_LOCKED, CONTENT_TYPE, PAST_CUTOFF,
+                                    SUBMISSION_GRADED, SUBMISSION_IN_REVIEW,
                                     UNKNOWN_CONTENT_TYPE, check_file, ensure_open_for_submission,
                                     ensure_uploads_open)
 from lti_tool.web.request_input import clean_filename
@@ -51,6 +52,11 @@ GENERIC_FAILURE = "The video could not be processed. Please upload it again."
 CLOSED_WHILE_UPLOADING = {
     SUBMISSION_GRADED: "Your submission was graded while this upload was in progress, so "
                        "it was not added. Your graded video is unchanged.",
+    SUBMISSION_IN_REVIEW: "Your instructor started reviewing your video while this upload "
+                          "was in progress, so it was not added. Your submitted video is "
+                          "unchanged.",
+    PAST_CUTOFF: "This upload started after the last moment to start one, so it was not "
+                 "added. Your submitted video is unchanged.",
     ASSIGNMENT_LOCKED: "The assignment was closed while this upload was in progress, so "
                        "it was not added. Your submitted video is unchanged.",
 }
@@ -71,7 +77,7 @@ def start_attempt(launch: LaunchRecord, filename: str, size_bytes: int,
     assignment, user = launch.assignment, launch.user
     submission = find_submission(assignment, user)
     ensure_uploads_open()
-    ensure_open_for_submission(assignment, submission)
+    ensure_open_for_submission(assignment, submission, user=user)
     filename = clean_filename(filename)
     if not CONTENT_TYPE.fullmatch(content_type or ""):
         content_type = UNKNOWN_CONTENT_TYPE
@@ -165,7 +171,9 @@ def close_if_submission_closed(video: Video) -> Forbidden | None:
     """
     submission = video.submission
     try:
-        ensure_open_for_submission(submission.assignment, submission)
+        # Judged by when the attempt started: a cut-off passing mid-upload does not close it.
+        ensure_open_for_submission(submission.assignment, submission, user=submission.user,
+                                   started_at=video.created_at)
     except Forbidden as closed:
         message = CLOSED_WHILE_UPLOADING[closed.code]
         delete_stored(video)

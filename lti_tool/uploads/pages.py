@@ -1,11 +1,14 @@
 """The student's side of an assignment: the assignment page with the uploader."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, url_for
+from flask import Blueprint, Response, current_app, render_template, url_for
 
 from lti_tool.access.launches import assignment_launch, current_role, require_launch
+from lti_tool.errors import NotFound
 from lti_tool.settings import get_setting
 from lti_tool.storage import current_storage
+from lti_tool.uploads.receipts import receipt_for, receipt_text
+from lti_tool.uploads.deadlines import DUE_SOURCE_WORDS, deadlines_for
 from lti_tool.uploads.rules import upload_method
 from lti_tool.uploads.status import submission_state
 from lti_tool.web.urls import public_url
@@ -26,9 +29,26 @@ def assignment():
         "chunk_size": current_app.config.get("UPLOAD_CHUNK_BYTES") or None,
         "urls": {"uploads": url_for("uploads.state"),
                  "videos": url_for("playback.status", video_id=0).rsplit("/0/", 1)[0],
-                 "tus": public_url("tus.create")},
+                 "tus": public_url("tus.create"),
+                 "receipt": url_for("student.receipt", launch=launch.id)},
         "state": state,
     }
+    dates = deadlines_for(launch.assignment, launch.user)
+    due_source = ("extended for you" if dates.extended
+                  else DUE_SOURCE_WORDS.get(launch.assignment.due_source or ""))
     return render_template("student/assignment.html", launch=launch,
-                           assignment=launch.assignment, state=state, page=page,
-                           support=get_setting("SUPPORT_CONTACT", ""))
+                           assignment=launch.assignment, state=state, page=page, dates=dates,
+                           due_source=due_source, support=get_setting("SUPPORT_CONTACT", ""))
+
+
+@bp.get("/assignment/receipt")
+@require_launch(assignment=True)
+def receipt():
+    """Download the receipt of the video the student handed in (plain text)."""
+    launch = assignment_launch()
+    found = receipt_for(launch)
+    if found is None:
+        raise NotFound("You have not handed in a video yet, so there is no receipt.")
+    return Response(receipt_text(launch, found), mimetype="text/plain",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="receipt-{found.code}.txt"'})

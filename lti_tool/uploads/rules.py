@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime
 
 from lti_tool.errors import Forbidden, ToolError
-from lti_tool.models import Assignment, Submission
+from lti_tool.models import Assignment, Submission, User, utcnow
 from lti_tool.settings import get_setting
 from lti_tool.storage.base import Capability, UploadMethod, UploadTooLarge
-from lti_tool.uploads import video_checks
+from lti_tool.uploads import deadlines, video_checks
 from lti_tool.web.formatting import format_size
 
 # File extensions the uploader takes (lower case, no dot); an assignment may allow fewer
@@ -43,6 +44,20 @@ def site_formats() -> list[str]:
     raw = str(get_setting("ACCEPTED_FORMATS", "") or "")
     chosen = [f.strip().lower().lstrip(".") for f in raw.split(",") if f.strip()]
     return [f for f in ACCEPTED_FORMATS if f in chosen] or list(ACCEPTED_FORMATS)
+# Graded but the grade is held: the student must not learn of a grade they cannot see.
+SUBMISSION_IN_REVIEW = "submission_in_review"
+PAST_CUTOFF = "past_cutoff"
+NO_ATTEMPTS_LEFT = "no_attempts_left"
+CLOSED_MESSAGES = {
+    PAST_CUTOFF: "The last moment to start an upload for this assignment has passed.",
+    NO_ATTEMPTS_LEFT: "You have handed in as many videos as this assignment allows.",
+    ASSIGNMENT_LOCKED: "This assignment is closed: videos can no longer be submitted or "
+                       "replaced.",
+    SUBMISSION_GRADED: "Your submission has been graded, so its video can no longer be "
+                       "replaced.",
+    SUBMISSION_IN_REVIEW: "Your instructor is reviewing your video, so it can no longer be "
+                          "replaced.",
+}
 
 
 def allowed_formats(assignment: Assignment) -> list[str]:
@@ -69,14 +84,37 @@ def too_large_message(size: int, limit: int) -> str:
             f"assignment accepts. Please compress or shorten the video and try again.")
 
 
-def ensure_open_for_submission(assignment: Assignment, submission: Submission | None) -> None:
-    """Refuse a new video once the assignment is locked or the submission graded."""
+def ensure_open_for_submission(assignment: Assignment, submission: Submission | None, *,
+                               user: User | None = None,
+                               started_at: datetime | None = None) -> None:
+    """Refuse a new video once the assignment is locked or past its cut-off, the attempts
+    are used up, or the submission graded (see closed_reason)."""
+    code = closed_reason(assignment, submission, user=user, started_at=started_at)
+    if code:
+        raise Forbidden(CLOSED_MESSAGES[code], code=code)
+
+
+def closed_reason(assignment: Assignment, submission: Submission | None, *,
+                  user: User | None = None, started_at: datetime | None = None) -> str | None:
+    """Name why no new video is taken (a key of CLOSED_MESSAGES), or None while open.
+
+    `started_at` judges an attempt already under way by when it started: one that began
+    before the cut-off may finish after it, and it is no new attempt to count. A held grade
+    closes the submission as a released one does, but is never named: the student learns
+    of a grade only once it is released.
+    """
     if assignment.locked:
-        raise Forbidden("This assignment is closed: videos can no longer be submitted or "
-                        "replaced.", code=ASSIGNMENT_LOCKED)
+        return ASSIGNMENT_LOCKED
     if submission is not None and submission.graded_at is not None:
-        raise Forbidden("Your submission has been graded, so its video can no longer be "
-                        "replaced.", code=SUBMISSION_GRADED)
+        return SUBMISSION_GRADED if submission.released else SUBMISSION_IN_REVIEW
+    student = user or (submission.user if submission is not None else None)
+    cutoff = deadlines.deadlines_for(assignment, student).cutoff_at
+    if cutoff is not None and (started_at or utcnow()) > cutoff:
+        return PAST_CUTOFF
+    if started_at is None and assignment.max_attempts and \
+            deadlines.attempts_handed_in(submission) >= assignment.max_attempts:
+        return NO_ATTEMPTS_LEFT
+    return None
 
 
 def check_file(assignment: Assignment, filename: str, size_bytes: int) -> None:
@@ -100,13 +138,3 @@ def upload_method(backend) -> UploadMethod:
         return UploadMethod.MULTIPART
     return UploadMethod.TUS
 
-
-def can_replace(assignment: Assignment, submission: Submission | None) -> bool:
-    """Tell whether the student may still hand in a (new) video."""
-    if uploads_paused():
-        return False
-    try:
-        ensure_open_for_submission(assignment, submission)
-    except Forbidden:
-        return False
-    return True

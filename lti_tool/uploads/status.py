@@ -8,9 +8,11 @@ from lti_tool.errors import StorageError
 from lti_tool.models import LaunchRecord, Video
 from lti_tool.statuses import FINAL_VIDEO_STATES, UNFINISHED_VIDEO_STATES
 from lti_tool.storage import storage_for
+from lti_tool.uploads import deadlines
 from lti_tool.uploads.attempts import find_submission
-from lti_tool.uploads.rules import (UPLOADS_PAUSED_MESSAGE, allowed_formats, can_replace,
-                                    size_limit, uploads_paused)
+from lti_tool.uploads.receipts import receipt_for
+from lti_tool.uploads.rules import (CLOSED_MESSAGES, UPLOADS_PAUSED_MESSAGE, allowed_formats,
+                                    closed_reason, size_limit, uploads_paused)
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +58,31 @@ def submission_state(launch: LaunchRecord) -> dict:
     assignment = launch.assignment
     submission = find_submission(assignment, launch.user)
     attempts = [video_status(v) for v in reversed(submission.videos)] if submission else []
+    closed = closed_reason(assignment, submission, user=launch.user)
+    dates = deadlines.deadlines_for(assignment, launch.user)
     return {
         "assignment": {"id": assignment.id, "title": assignment.title,
-                       "due_at": iso(assignment.due_at), "locked": assignment.locked},
+                       "due_at": iso(dates.due_at), "cutoff_at": iso(dates.cutoff_at),
+                       "extended": dates.extended, "max_attempts": assignment.max_attempts,
+                       "locked": assignment.locked},
         "limits": {"max_bytes": size_limit(assignment),
                    "formats": allowed_formats(assignment),
                    "max_duration_seconds": assignment.max_duration_seconds},
         "submission": None if submission is None else {
             "id": submission.id, "submitted_at": iso(submission.submitted_at),
             "current_video_id": submission.current_video_id,
-            "graded": submission.graded_at is not None},
+            # Graded only once released: a held grade is not the student's to know of.
+            "graded": submission.graded_at is not None and submission.released},
         "attempts": attempts,
-        "can_upload": can_replace(assignment, submission),
+        "receipt": _receipt(launch),
+        "can_upload": closed is None and not uploads_paused(),
+        "closed_message": CLOSED_MESSAGES[closed] if closed else None,
         "paused": UPLOADS_PAUSED_MESSAGE if uploads_paused() else None,
     }
+
+
+def _receipt(launch: LaunchRecord) -> dict | None:
+    found = receipt_for(launch)
+    return None if found is None else {
+        "code": found.code, "filename": found.filename, "size_bytes": found.size_bytes,
+        "handed_in_at": iso(found.handed_in_at)}

@@ -57,8 +57,17 @@ function textCell(text) {
   return td;
 }
 
-/** Fill the history table (and show its heading) with the attempts, newest first. */
-export function renderHistory(table, heading, attempts) {
+/** Return the attempts that were handed in (not refused, cancelled or unfinished), newest
+    first, each with `number`: its place among them (a refused file is no attempt). */
+export function handedIn(attempts) {
+  const kept = attempts.filter((a) => a.is_current || a.status === Status.READY ||
+    a.status === Status.PROCESSING);
+  return kept.map((a, i) => ({ ...a, number: kept.length - i }));
+}
+
+/** Fill the history table (and show its heading) with the handed-in attempts, newest first. */
+export function renderHistory(table, heading, all) {
+  const attempts = handedIn(all);
   const body = table.querySelector("tbody");
   body.textContent = "";
   attempts.forEach((a) => {
@@ -66,7 +75,7 @@ export function renderHistory(table, heading, attempts) {
     const uploaded = document.createElement("td");
     const at = a.uploaded_at || a.created_at;
     if (at) uploaded.appendChild(momentElement(at));
-    tr.append(textCell("#" + a.attempt), textCell(a.filename || ""),
+    tr.append(textCell("#" + a.number), textCell(a.filename || ""),
       textCell(a.size_bytes ? formatSize(a.size_bytes) : ""), statusCell(a), uploaded);
     body.appendChild(tr);
   });

@@ -15,10 +15,19 @@ const IFRAME_ALLOW = "accelerometer; autoplay; encrypted-media; picture-in-pictu
 const GRANT_IFRAME = "iframe";
 const RENEW_BEFORE_MS = 60 * 1000;
 const MIN_RENEW_DELAY_MS = 5000;
-const ENGINE_EVENTS = ["timeupdate", "play", "pause", "loadedmetadata", "durationchange", "seeked"];
+const ENGINE_EVENTS = ["timeupdate", "play", "pause", "loadedmetadata", "durationchange", "seeked",
+                       "volumechange"];
 const SHORTCUT_JUMPS = { j: -10, l: 10, ArrowLeft: -5, ArrowRight: 5 };
-const TOGGLE_KEYS = new Set([" ", "k"]);
-const COMMENT_KEY = "c";
+const TOGGLE_KEY = "k", COMMENT_KEY = "c", MUTE_KEY = "m", FULLSCREEN_KEY = "f";
+// The timeline slider's keys: seconds to move, or where to go.
+const SLIDER_STEPS = { ArrowLeft: -5, ArrowDown: -5, ArrowRight: 5, ArrowUp: 5,
+                       PageDown: -30, PageUp: 30 };
+// Single-key shortcuts can be turned off (WCAG 2.1.4); the choice is kept in this browser.
+const SHORTCUTS_STORE = "video-review-shortcuts";
+const SHORTCUTS_OFF = "off";
+// Keys a focused control answers itself: Space presses a button, Enter follows a link.
+const CONTROL_SELECTOR = "button, a[href], summary, select, input, textarea, [role=slider]";
+const FULLSCREEN_LABEL = "Full screen", EXIT_FULLSCREEN_LABEL = "Exit full screen";
 const PLAY_LABEL = "Play", PAUSE_LABEL = "Pause";
 const PLAY_SYMBOL = "▶", PAUSE_SYMBOL = "❚❚";
 const NO_DURATION = "–";
@@ -76,7 +85,13 @@ export class Player {
     this.listeners = [];
     this.renewTimer = null;
     this.timeline = root.querySelector("#timeline");
+    this.seekBar = root.querySelector("#timeline-seek");
+    this.markerLayer = root.querySelector("#timeline-markers") || this.timeline;
     this.progress = root.querySelector("#timeline-progress");
+    this.muteBtn = root.querySelector("#mute");
+    this.volume = root.querySelector("#volume");
+    this.fullscreenBtn = root.querySelector("#fullscreen");
+    this.shortcutsBox = root.querySelector("#shortcuts-on");
     this.clock = root.querySelector("#clock");
     this.playBtn = root.querySelector("#play");
     this.errorBox = root.querySelector("#player-error");
@@ -238,12 +253,20 @@ export class Player {
     if (this.playBtn) this.playBtn.addEventListener("click", () => this.toggle());
     const speed = this.root.querySelector("#speed");
     if (speed) speed.addEventListener("change", () => this.setRate(parseFloat(speed.value)));
-    if (this.timeline) {
-      this.timeline.addEventListener("click", (ev) => {
-        if (ev.target.closest(".marker")) return;
-        const rect = this.timeline.getBoundingClientRect();
-        const d = this.duration();
-        if (d && rect.width) this.seek(((ev.clientX - rect.left) / rect.width) * d);
+    if (this.seekBar) this._wireSeekBar(this.seekBar);
+    if (this.muteBtn) this.muteBtn.addEventListener("click", () => this.toggleMute());
+    if (this.volume) {
+      this.volume.addEventListener("input", () => this.setVolume(parseFloat(this.volume.value)));
+    }
+    if (this.fullscreenBtn) {
+      this.fullscreenBtn.addEventListener("click", () => this.toggleFullscreen());
+      document.addEventListener("fullscreenchange", () => this._tick());
+    }
+    if (this.shortcutsBox) {
+      this.shortcutsBox.checked = window.localStorage.getItem(SHORTCUTS_STORE) !== SHORTCUTS_OFF;
+      this.shortcutsBox.addEventListener("change", () => {
+        if (this.shortcutsBox.checked) window.localStorage.removeItem(SHORTCUTS_STORE);
+        else window.localStorage.setItem(SHORTCUTS_STORE, SHORTCUTS_OFF);
       });
     }
     document.addEventListener(CAPTIONS_CHANGED, () => {
@@ -254,15 +277,76 @@ export class Player {
     }
   }
 
+  /** Tell whether single-key shortcuts are on (the grader may turn them off). */
+  shortcutsOn() {
+    return window.localStorage.getItem(SHORTCUTS_STORE) !== SHORTCUTS_OFF;
+  }
+
+  /* Shortcuts answer only while focus is in the player, never in a field, and never take a
+     key the focused control answers itself (Space on a button presses that button). */
   _onKey(ev) {
     if (ev.ctrlKey || ev.metaKey || ev.altKey || isTyping(ev.target)) return;
+    if (!this.root.contains(ev.target) || !this.shortcutsOn()) return;
     const key = ev.key.length === 1 ? ev.key.toLowerCase() : ev.key;
+    if ((key === " " || key === "Enter") && ev.target.closest(CONTROL_SELECTOR)) return;
+    if (ev.target.closest("[role=slider]") && key in SLIDER_STEPS) return;  // the slider's own
     let handled = true;
-    if (TOGGLE_KEYS.has(key)) this.toggle();
+    if (key === TOGGLE_KEY || (key === " " && ev.target === this.video)) this.toggle();
     else if (key in SHORTCUT_JUMPS) this.jump(SHORTCUT_JUMPS[key]);
+    else if (key === MUTE_KEY) this.toggleMute();
+    else if (key === FULLSCREEN_KEY && this.fullscreenBtn) this.toggleFullscreen();
     else if (key === COMMENT_KEY && this.opts.onCommentKey) this.opts.onCommentKey();
     else handled = false;
     if (handled) ev.preventDefault();
+  }
+
+  /* The timeline: click or drag to a moment, or move with the arrow keys, Page Up/Down,
+     Home and End (a slider, WAI-ARIA APG). */
+  _wireSeekBar(bar) {
+    const seekTo = (ev) => {
+      const rect = bar.getBoundingClientRect();
+      const d = this.duration();
+      if (d && rect.width) {
+        this.seek(Math.min(1, Math.max(0, (ev.clientX - rect.left) / rect.width)) * d);
+      }
+    };
+    bar.addEventListener("pointerdown", (ev) => {
+      bar.setPointerCapture(ev.pointerId);
+      this._dragging = true;
+      seekTo(ev);
+    });
+    bar.addEventListener("pointermove", (ev) => { if (this._dragging) seekTo(ev); });
+    ["pointerup", "pointercancel"].forEach((type) => bar.addEventListener(type, () => {
+      this._dragging = false;
+    }));
+    bar.addEventListener("keydown", (ev) => {
+      if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      if (ev.key in SLIDER_STEPS) this.jump(SLIDER_STEPS[ev.key]);
+      else if (ev.key === "Home") this.seek(0);
+      else if (ev.key === "End") this.seek(this.duration());
+      else return;
+      ev.preventDefault();
+    });
+  }
+
+  muted() { return !!(this.engine && this.engine.muted); }
+
+  toggleMute() {
+    if (!this.engine) return;
+    this.engine.muted = !this.muted();
+    this._tick();
+  }
+
+  setVolume(level) {
+    if (!this.engine) return;
+    this.engine.volume = level;
+    this.engine.muted = level === 0;
+    this._tick();
+  }
+
+  toggleFullscreen() {
+    if (document.fullscreenElement) quietly(document.exitFullscreen());
+    else if (this.root.requestFullscreen) quietly(this.root.requestFullscreen());
   }
 
   /** Call `fn(seconds)` whenever the position or state changes. */
@@ -272,6 +356,20 @@ export class Player {
     const t = this.currentTime(), d = this.duration();
     if (this.clock) this.clock.textContent = `${formatDuration(t)} / ${d ? formatDuration(d) : NO_DURATION}`;
     if (this.progress && d) this.progress.style.width = Math.min(100, (t / d) * 100) + "%";
+    if (this.seekBar) {
+      this.seekBar.setAttribute("aria-valuenow", String(Math.round(t * 10) / 10));
+      if (d) this.seekBar.setAttribute("aria-valuemax", String(Math.round(d * 10) / 10));
+      this.seekBar.setAttribute("aria-valuetext",
+        `${formatDuration(t)} of ${d ? formatDuration(d) : NO_DURATION}`);
+    }
+    if (this.muteBtn) {
+      const muted = this.muted();
+      this.muteBtn.setAttribute("aria-pressed", muted ? "true" : "false");
+    }
+    if (this.fullscreenBtn) {
+      this.fullscreenBtn.textContent = document.fullscreenElement === this.root
+        ? EXIT_FULLSCREEN_LABEL : FULLSCREEN_LABEL;
+    }
     if (this.playBtn) {
       const paused = this.paused();
       this.playBtn.textContent = paused ? PLAY_SYMBOL : PAUSE_SYMBOL;
@@ -330,10 +428,10 @@ export class Player {
   }
 
   renderMarkers() {
-    if (!this.timeline) return;
+    if (!this.markerLayer) return;
     const d = this.duration();
     this._markersFor = d;
-    this.timeline.querySelectorAll(".marker").forEach((m) => m.remove());
+    this.markerLayer.querySelectorAll(".marker").forEach((m) => m.remove());
     if (!d) return;
     this.markers.forEach((m) => {
       const at = formatDuration(m.at_seconds);
@@ -348,7 +446,7 @@ export class Player {
         this.seek(m.at_seconds);
         if (this.opts.onMarker) this.opts.onMarker(m);
       });
-      this.timeline.appendChild(b);
+      this.markerLayer.appendChild(b);
     });
   }
 

@@ -1,8 +1,10 @@
-/* The review pages: filters that apply as you choose them, and on a submission the
-   time-coded comments (add, edit, delete, seek) around the player, and the grade form's
-   check. Comments go through api.js; the grade, release and retry are plain form posts. */
+/* The review pages: filters that apply as you choose them, forms that ask before a big step
+   (data-confirm), and on a submission the time-coded comments (add, edit, delete, seek)
+   around the player, and the grade form: checked, and saved by fetch so the video keeps
+   playing where it was and focus stays on Save ("Save and next", release and retry are
+   plain form posts). Calls go through api.js. */
 import { ApiClient, secondsToWait } from "./api.js";
-import { formatDuration } from "./format.js";
+import { formatDuration, localizeMoments } from "./format.js";
 import { announce } from "./live.js";
 import { Player } from "./player.js";
 
@@ -16,6 +18,15 @@ function wireFilters() {
   if (!form) return;
   form.querySelectorAll("select").forEach((sel) => {
     sel.addEventListener("change", () => form.submit());
+  });
+}
+
+/* A form with data-confirm asks its question first (Release all held grades). */
+function wireConfirmations() {
+  document.querySelectorAll("form[data-confirm]").forEach((form) => {
+    form.addEventListener("submit", (ev) => {
+      if (!window.confirm(form.dataset.confirm)) ev.preventDefault();
+    });
   });
 }
 
@@ -47,6 +58,17 @@ class ReviewPage {
     if (this.composer) this._wireComposer();
     this.render();
     this._wireGradeForm();
+    // Leaving with an unsaved comment or edit asks first.
+    window.addEventListener("beforeunload", (ev) => {
+      if (this.hasDraft()) { ev.preventDefault(); ev.returnValue = ""; }
+    });
+  }
+
+  /** Tell whether a comment or an edit holds text not saved yet. */
+  hasDraft() {
+    const composing = this.composer && !this.composer.hidden && this.body.value.trim();
+    const editing = this.editing && this.editing.area.value !== this.editing.comment.body;
+    return !!(composing || editing);
   }
 
   currentVideoComments() {
@@ -57,8 +79,16 @@ class ReviewPage {
 
   render() {
     const shown = this.currentVideoComments();
+    const editing = this.editing;  // an edit in progress survives the redraw, draft and all
+    this.editing = null;
     this.list.textContent = "";
-    shown.forEach((c) => this.list.appendChild(this._item(c)));
+    shown.forEach((c) => {
+      const li = this._item(c);
+      this.list.appendChild(li);
+      if (editing && editing.comment.id === c.id) {
+        this.editComment(c, li, editing.area.value, editing.area === document.activeElement);
+      }
+    });
     document.getElementById("no-comments").hidden = shown.length > 0;
     document.getElementById("comment-count").textContent = shown.length ? `(${shown.length})` : "";
     if (this.player) this.player.setMarkers(shown);
@@ -156,20 +186,36 @@ class ReviewPage {
     return this.data.commentUrl.replace(COMMENT_ID_PLACEHOLDER, "/" + id);
   }
 
-  editComment(c, li) {
+  /* Edit a comment in place: Enter saves (Shift+Enter adds a line), Esc cancels. */
+  editComment(c, li, draft = null, focus = true) {
     const area = document.createElement("textarea");
-    area.value = c.body; area.rows = 3; area.setAttribute("aria-label", "Edit comment");
+    area.value = draft === null ? c.body : draft;
+    area.rows = 3; area.setAttribute("aria-label", `Edit comment at ${formatDuration(c.at_seconds)}`);
     const save = button("btn btn-small", "Save");
     const cancel = button("btn btn-secondary btn-small", "Cancel");
+    const error = document.createElement("p");
+    error.className = "form-error"; error.setAttribute("role", "alert"); error.hidden = true;
     li.querySelector(".comment-body").replaceWith(area);
-    li.querySelector(".comment-meta").replaceChildren(save, " ", cancel);
-    area.focus();
-    cancel.addEventListener("click", () => this.render());
-    save.addEventListener("click", () => {
+    li.querySelector(".comment-meta").replaceChildren(save, " ", cancel, error);
+    this.editing = { comment: c, area };
+    if (focus) area.focus();
+    const stop = () => { this.editing = null; this.render(); this._focusComment(c.id); };
+    const submit = () => {
       this.api.patch(this.commentUrl(c.id), { body: area.value }, this._callOptions())
-        .then((res) => { Object.assign(c, res.comment); this.render(); announce("Comment changed."); })
-        .catch((e) => window.alert(e.message));
+        .then((res) => { Object.assign(c, res.comment); stop(); announce("Comment changed."); })
+        .catch((e) => { error.textContent = e.message; error.hidden = false; });
+    };
+    cancel.addEventListener("click", stop);
+    save.addEventListener("click", submit);
+    area.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); submit(); }
+      else if (ev.key === "Escape") { ev.preventDefault(); stop(); }
     });
+  }
+
+  _focusComment(id) {
+    const time = this.list.querySelector(`li[data-comment-id="${id}"] .comment-time`);
+    if (time) time.focus();
   }
 
   deleteComment(c) {
@@ -196,10 +242,39 @@ class ReviewPage {
       return !bad;
     };
     score.addEventListener("input", check);
-    form.addEventListener("submit", (ev) => { if (!check()) { ev.preventDefault(); score.focus(); } });
+    form.addEventListener("submit", (ev) => {
+      if (!check()) { ev.preventDefault(); score.focus(); return; }
+      const then = ev.submitter && ev.submitter.value;
+      if (then === "next") return;  // off to the next student: a plain post
+      ev.preventDefault();
+      this.saveGrade(form, ev.submitter, err);
+    });
+  }
+
+  /* Save by fetch: the player keeps playing where it was, focus stays on the button. */
+  saveGrade(form, submitter, err) {
+    const fields = Object.fromEntries(new FormData(form).entries());
+    fields.release = document.getElementById("release").checked ? "1" : "0";
+    fields.then = "stay";
+    if (submitter) submitter.disabled = true;
+    this.api.post(form.action, fields, this._callOptions()).then((res) => {
+      const status = document.getElementById("grade-status");
+      if (status && res.status_html !== undefined) {
+        status.innerHTML = res.status_html;  // rendered (and escaped) by the server
+        localizeMoments(status);
+      }
+      err.hidden = true;
+      announce(res.message);
+    }).catch((e) => {
+      err.textContent = e.message;
+      err.hidden = false;  // role=alert: said at once
+    }).then(() => {
+      if (submitter) { submitter.disabled = false; submitter.focus(); }
+    });
   }
 }
 
 wireFilters();
+wireConfirmations();
 const dataEl = document.getElementById(DATA_ID);
 if (dataEl) new ReviewPage(JSON.parse(dataEl.textContent));

@@ -125,7 +125,8 @@ class Multipart {
     const now = Date.now();
     const ready = missing.filter((n) => this.urls[n] && this.urls[n].until > now);
     if (!ready.length) {
-      this.signNext().then(() => this.pump(), (err) => this.fail(err));
+      this.signNext().then(() => this.pump(),
+        (err) => (worthRetrying(err) ? this.retry(err) : this.fail(err)));
       return;
     }
     ready.slice(0, CONCURRENCY - busy).forEach((n) => this.put(n));
@@ -197,7 +198,7 @@ class Multipart {
       this.finished = false;
       if (err.status === HttpStatus.CONFLICT && err.code === UPLOAD_INCOMPLETE) {
         this.sync().then(() => this.pump(), (e) => this.fail(e));
-      } else if (err.kind === ErrorKind.NETWORK || err.kind === ErrorKind.TIMEOUT) {
+      } else if (worthRetrying(err)) {
         this.retry(err);
       } else {
         this.fail(err);
@@ -224,10 +225,16 @@ class Multipart {
     this.failures = 0;
     const ready = syncFirst ? this.sync() : Promise.resolve();
     ready.then(() => this.pump(), (err) => {
-      if (err.kind === ErrorKind.NETWORK || err.kind === ErrorKind.TIMEOUT) this.retry(err);
+      if (worthRetrying(err)) this.retry(err);
       else this.fail(err);
     });
   }
+}
+
+/* A lost connection, a busy server (429/503, after its Retry-After) or a 5xx: try again. */
+function worthRetrying(err) {
+  return err.kind === ErrorKind.NETWORK || err.kind === ErrorKind.TIMEOUT ||
+    isBusyStatus(err.status) || err.status >= HttpStatus.SERVER_ERROR_MIN;
 }
 
 function controller(upload) {

@@ -4,18 +4,27 @@
 import { formatDuration, formatSize } from "./format.js";
 
 const RATE_WINDOW_MS = 5000;   // the speed is measured over about the last five seconds
+// No speed is shown before this much was measured: right after a start or a resume the
+// browser's first buffered chunk reads as hundreds of MB/s.
+const MIN_MEASURE_MS = 2000;
+const SMOOTHING = 0.3;         // weight of the newest measure in the shown speed
 const MS_PER_SECOND = 1000;
+const PAUSED = "Paused";
 
 export class UploadProgress {
   /* `els`: {area, file, size, bar, fill, percent, speed, eta} elements of the page. */
   constructor(els) {
     this.els = els;
     this.samples = [];  // [time ms, bytes sent]
+    this.smoothed = 0;  // the shown speed, bytes per second
+    this.paused = false;
   }
 
   /** Show the progress area for `file`, at nothing sent yet. */
   start(file) {
     this.samples = [];
+    this.smoothed = 0;
+    this.paused = false;
     this.els.file.textContent = file.name;
     this.els.size.textContent = formatSize(file.size);
     this.set(0, file.size);
@@ -25,6 +34,15 @@ export class UploadProgress {
   /** Measure the speed afresh (after a pause, the old samples would lie). */
   restartRate() {
     this.samples = [];
+    this.smoothed = 0;
+    this.paused = false;
+  }
+
+  /** Show "Paused" instead of a speed and a time left that no longer hold. */
+  pause() {
+    this.paused = true;
+    this.els.speed.textContent = PAUSED;
+    this.els.eta.textContent = "";
   }
 
   hide() {
@@ -39,6 +57,7 @@ export class UploadProgress {
     bar.setAttribute("aria-valuetext", `${pct} percent, ${formatSize(sent)} of ${formatSize(total)}`);
     fill.style.width = pct + "%";
     percent.textContent = pct + " %";
+    if (this.paused) return;
     const rate = this._rate(sent);
     speed.textContent = rate > 0 ? formatSize(rate) + "/s" : "";
     eta.textContent = rate > 0 && sent < total
@@ -50,6 +69,9 @@ export class UploadProgress {
     this.samples.push([now, sent]);
     while (this.samples.length > 2 && now - this.samples[0][0] > RATE_WINDOW_MS) this.samples.shift();
     const [firstAt, firstSent] = this.samples[0];
-    return now > firstAt ? ((sent - firstSent) * MS_PER_SECOND) / (now - firstAt) : 0;
+    if (now - firstAt < MIN_MEASURE_MS) return this.smoothed;
+    const rate = ((sent - firstSent) * MS_PER_SECOND) / (now - firstAt);
+    this.smoothed = this.smoothed ? this.smoothed + SMOOTHING * (rate - this.smoothed) : rate;
+    return this.smoothed;
   }
 }

@@ -8,7 +8,7 @@
 import { ApiClient, BusyPolicy, ErrorKind, HttpStatus, secondsToWait } from "./api.js";
 import { STATUS_TEXT, Status, isOpen, percentArrived, renderHistory,
          renderUnfinished } from "./attempts.js";
-import { formatDuration, formatSize } from "./format.js";
+import { formatDuration, formatSize, momentElement } from "./format.js";
 import { announce, announceError } from "./live.js";
 import { Player, bindSeekLinks } from "./player.js";
 import { multipartTransport } from "./transport-multipart.js";
@@ -24,6 +24,7 @@ const PASSED_ON_STATUSES = new Set([HttpStatus.FORBIDDEN, HttpStatus.TOO_LARGE,
                                     HttpStatus.UNSUPPORTED_TYPE]);
 const GONE_STATUSES = new Set([HttpStatus.NOT_FOUND, HttpStatus.GONE]);
 const PREVIEW_TITLE = "Preview of your submitted video";
+const CANCEL_QUESTION = "Cancel this upload? What was sent so far is discarded.";
 const Notice = Object.freeze({ NONE: "", INFO: "info", SUCCESS: "success", WARNING: "warning",
                                ERROR: "error" });
 
@@ -46,6 +47,7 @@ let replacing = false;
 let pollTimer = null;
 let pollTrouble = false;  // the last status check showed a busy server or an error
 let countdownTimer = null;
+let focusStatusNext = false;  // move focus to the status line once it shows
 
 function show(el, on) { el.hidden = !on; }
 
@@ -120,13 +122,26 @@ function render() {
   show($("uploader"), wantsUploader);
   show($("replace-btn"), state.can_upload && !busy && !!currentVideo && !wantsUploader);
   const closed = $("closed");
-  closed.textContent = state.can_upload ? "" : state.paused || (state.assignment.locked
-    ? "This assignment is closed: videos can no longer be submitted or replaced."
-    : (state.submission && state.submission.graded
-      ? "Your submission has been graded, so its video can no longer be replaced." : ""));
+  closed.textContent = state.can_upload ? "" : (state.paused || state.closed_message || "");
   show(closed, !!closed.textContent);
+  renderReceipt(state.receipt, panel && !!currentVideo);
   renderUnfinished($("unfinished"), attempts, busy);
   renderHistory($("history"), $("history-title"), attempts);
+  if (focusStatusNext && !$("current").hidden) {
+    focusStatusNext = false;
+    $("current-status").focus();
+  }
+}
+
+/* The receipt of the video handed in: when, which file, how big, its code. */
+function renderReceipt(receipt, shown) {
+  show($("receipt"), !!receipt && shown);
+  if (!receipt) return;
+  const text = $("receipt-text");
+  text.textContent = `Receipt ${receipt.code}: “${receipt.filename}”, ` +
+    `${formatSize(receipt.size_bytes)}, handed in `;
+  text.appendChild(momentElement(receipt.handed_in_at));
+  text.append(". ");
 }
 
 /** Say how far processing is (" (42 %, about 1:05 left)"), or nothing before it starts. */
@@ -153,8 +168,10 @@ function renderStatus(v, currentVideo) {
   line.textContent = text;
   line.className = "status-line status-" + v.status;
   line.dataset.status = v.status;
-  if (currentVideo && currentVideo.status === Status.READY) loadPlayer(currentVideo.id);
-  else show($("player-wrap"), false);
+  if (currentVideo && currentVideo.status === Status.READY) {
+    loadPlayer(currentVideo.id);
+    renderMarkers(currentVideo.duration_seconds);
+  } else show($("player-wrap"), false);
 }
 
 // ---------- preview player: the review page's Player (player.js), which renews the signed
@@ -174,6 +191,29 @@ function loadPlayer(videoId) {
   preview = { videoId, player: new Player($("player-wrap"), { api, keys: false, title: PREVIEW_TITLE }) };
 }
 
+/* The released comments (their time links in the feedback card) as markers on a timeline
+   under the preview; a marker seeks the preview like the link does. */
+function renderMarkers(duration) {
+  const links = Array.from(document.querySelectorAll("#feedback-comments [data-seek]"));
+  const layer = $("student-markers");
+  layer.textContent = "";
+  show($("student-timeline"), !!(duration && links.length));
+  if (!duration) return;
+  links.forEach((link) => {
+    const at = parseFloat(link.dataset.seek);
+    const marker = document.createElement("button");
+    marker.type = "button";
+    marker.className = "marker";
+    marker.dataset.seek = String(at);
+    marker.style.left = Math.min(100, (at / duration) * 100) + "%";
+    const text = link.parentElement.querySelector(".comment-body");
+    marker.setAttribute("aria-label", `Comment at ${formatDuration(at)}` +
+      (text ? `: ${text.textContent}` : ""));
+    marker.title = marker.getAttribute("aria-label");
+    layer.appendChild(marker);
+  });
+}
+
 // ---------- status polling ----------
 function refreshState() {
   return api.get(page.urls.uploads, waitingOut).then((data) => { state = data; render(); });
@@ -187,7 +227,9 @@ function poll(videoId, round) {
       refreshState().then(() => {
         if (v.status === Status.READY) notice(Notice.SUCCESS, "Your video is submitted.");
         else if (v.status === Status.ERROR) {
-          notice(Notice.ERROR, v.error_message || "Your video was not accepted.");
+          // The status line shows why (once); here it is only said.
+          notice(Notice.NONE, "");
+          announceError(v.error_message || "Your video was not accepted.");
         }
       });
       return;
@@ -215,10 +257,15 @@ function callbacks(videoId) {
   return {
     onProgress: (sent, total) => {
       progress.set(sent, total);
+      if (current) current.retrying = false;
       if (!$("notice").hidden) notice(Notice.NONE, "");
     },
-    onRetry: (delayMs) => notice(Notice.WARNING, "The connection was interrupted. Retrying" +
-      (delayMs ? ` in ${secondsToWait(delayMs)} s` : "") + "…"),
+    onRetry: (delayMs) => {
+      if (current) current.retrying = true;
+      if (!delayMs) { notice(Notice.WARNING, "The connection was interrupted. Retrying…"); return; }
+      countdown(Notice.WARNING, delayMs,
+        (s) => `The connection was interrupted. Retrying in ${s} s…`);
+    },
     onSuccess: () => finished(videoId),
     onError: (failure) => failed(videoId, failure)
   };
@@ -274,6 +321,13 @@ function startNew(file, stale) {
     const transport = transportFor(ticket.method);
     run(file, ticket.video_id, (cb) => transport.start(file, ticket, ctx, cb));
   }).catch((err) => {
+    if (err.busy || err.status >= HttpStatus.SERVER_ERROR_MIN) {
+      // Busy or failing as a 5xx: ask again after its Retry-After, as every upload request.
+      const wait = err.retryAfterMs || POLL_AFTER_ERROR_MS;
+      countdown(Notice.WARNING, wait, (s) => `The server is busy. Trying again in ${s} s…`);
+      setTimeout(() => startNew(file, []), wait);
+      return;
+    }
     notice(Notice.ERROR, PASSED_ON_STATUSES.has(err.status)
       ? err.message : "The server refused the upload: " + explain(err));
   });
@@ -291,6 +345,8 @@ function run(file, videoId, launch) {
 }
 
 function finished(videoId) {
+  // Focus is on Pause or Cancel, which go away: it moves to the status line once shown.
+  focusStatusNext = $("progress-area").contains(document.activeElement);
   const size = current ? current.file.size : 1;
   progress.set(size, size);
   show($("pause-btn"), false);
@@ -298,6 +354,7 @@ function finished(videoId) {
   notice(Notice.INFO, "Upload complete. Checking your video…");
   api.post(`${page.urls.uploads}/${videoId}/complete`, undefined, waitingOut).catch(() => {})
     .then(() => {
+      // Focus was on Pause or Cancel, which go away: keep it on the page, at the status.
       current = null;
       replacing = false;
       progress.hide();
@@ -312,7 +369,7 @@ function failed(videoId, failure) {
     msg = "The network connection was lost. Your upload is paused; it continues when " +
       "you press Resume (or by itself when the connection returns).";
     show($("resume-btn"), true);
-    window.addEventListener("online", onlineAgain, { once: true });
+    if (current) current.lost = true;
   } else if (failure.status === HttpStatus.UNAUTHORIZED) {
     msg = explain(failure);
   } else if (GONE_STATUSES.has(failure.status)) {
@@ -334,8 +391,16 @@ function failed(videoId, failure) {
   notice(Notice.ERROR, msg);
 }
 
+/* The connection is back: continue at once instead of waiting out a retry timer. */
 function onlineAgain() {
-  if (current && current.controller && !$("resume-btn").hidden) $("resume-btn").click();
+  if (!current || !current.controller) return;
+  if (!$("resume-btn").hidden && current.lost) { $("resume-btn").click(); return; }
+  if (current.retrying) {
+    current.retrying = false;
+    notice(Notice.NONE, "");
+    Promise.resolve(current.controller.pause()).catch(() => {})
+      .then(() => { if (current) current.controller.resume(); });
+  }
 }
 
 function resetUploader() {
@@ -349,6 +414,8 @@ function wireControls() {
   $("pause-btn").addEventListener("click", () => {
     if (!current) return;
     current.controller.pause();
+    current.retrying = false;
+    progress.pause();
     show($("pause-btn"), false);
     show($("resume-btn"), true);
     $("resume-btn").focus();
@@ -357,6 +424,7 @@ function wireControls() {
   $("resume-btn").addEventListener("click", () => {
     if (!current) return;
     notice(Notice.NONE, "");
+    current.lost = false;
     progress.restartRate();
     current.controller.resume();
     show($("resume-btn"), false);
@@ -365,7 +433,7 @@ function wireControls() {
     announce("Upload resumed.");
   });
   $("cancel-btn").addEventListener("click", () => {
-    if (!current) return;
+    if (!current || !window.confirm(CANCEL_QUESTION)) return;
     Promise.resolve(current.controller.cancel()).catch(() => {}).then(() => {
       notice(Notice.INFO, "Upload cancelled.");
       resetUploader();
@@ -376,6 +444,7 @@ function wireControls() {
     render();
     $("dropzone").focus();
   });
+  window.addEventListener("online", onlineAgain);
   window.addEventListener("beforeunload", (e) => {
     if (current && current.controller && $("resume-btn").hidden) {
       e.preventDefault();

@@ -86,7 +86,8 @@ def test_token_renewal_keeps_the_position_play_state_and_unsaved_comment(stream_
     assert page.get_attribute("#play", "aria-label") == "Pause"
 
     # Start a comment (which pauses) and leave it unsaved across the next renewal.
-    page.locator("body").press("c")
+    page.locator("#play").focus()  # shortcuts answer while the player has focus
+    page.keyboard.press("c")
     box = page.locator("#comment-body")
     box.type("Lovely transition here")
     page.wait_for_function(

@@ -111,6 +111,7 @@ def test_pause_and_cancel(page, live_server, room, cors, big_mp4, moto_server, s
     page.wait_for_selector("#notice:has-text('Retrying')", timeout=30000)
     page.click("#pause-btn")
     assert page.is_visible("#resume-btn")
+    page.once("dialog", lambda dialog: dialog.accept())  # Cancel asks first
     page.click("#cancel-btn")
     page.wait_for_selector("#notice:has-text('Upload cancelled')")
     with live_server.app.app_context():

@@ -10,6 +10,7 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 import requests
 
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Cloudflare's code when the account's purchased storage minutes would be exceeded.
 STORAGE_CAPACITY_EXCEEDED = 10011
+# Stream's code for a video (uid) it does not hold; a 404 without it is a missing endpoint.
+VIDEO_NOT_FOUND = 10003
 TUS_VERSION = "1.0.0"
 
 
@@ -99,8 +102,9 @@ class CloudflareClient:
                 continue
             if resp.status_code in RETRY_STATUSES and attempt < self.max_retries:
                 delay = self._delay(attempt, resp.headers.get("Retry-After"))
-                log.warning("Cloudflare API %s %s -> %s; retrying in %.1fs", method, path,
-                            resp.status_code, delay)
+                # The whole path (…/stream, …/stream/<uid>): "" alone names nothing.
+                log.warning("Cloudflare API %s %s -> %s; retrying in %.1fs", method,
+                            urlsplit(url).path, resp.status_code, delay)
                 self._sleep(delay)
                 attempt += 1
                 continue
@@ -146,9 +150,13 @@ class CloudflareClient:
             log.error("Cloudflare API refused %s %s (%s): check CLOUDFLARE_API_TOKEN "
                       "(Stream:Edit) and CLOUDFLARE_ACCOUNT_ID", method, path, failure)
             raise BackendUnavailable(MSG_MISCONFIGURED)
-        if status == 404:
+        if status == 404 and VIDEO_NOT_FOUND in failure.codes:
             log.info("Cloudflare API %s %s: not found", method, path)
             raise UploadNotFound("This video is no longer held by the video service.")
+        if status == 404:  # no such endpoint (a wrong API base or account), not a lost video
+            log.error("Cloudflare API %s %s: no such endpoint (%s): check "
+                      "CLOUDFLARE_API_BASE and CLOUDFLARE_ACCOUNT_ID", method, path, failure)
+            raise BackendUnavailable(MSG_MISCONFIGURED)
         if status == 429 or status >= 500:
             log.error("Cloudflare API %s %s still failing after retries (%s)", method, path,
                       failure)

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 KIB = 1024
 MIB = 1024 * KIB
+# The resume offer waits at most this long for Stream to say how much arrived.
+RECEIVED_BYTES_TIMEOUT_SECONDS = 5.0
 # tus chunks Cloudflare accepts: multiples of 256 KiB, 5 MiB to 200 MiB (50 MiB advised).
 CHUNK_MULTIPLE = 256 * KIB
 MIN_CHUNK = 5 * MIB
@@ -209,6 +211,30 @@ class CloudflareStorage(StorageBackend, CaptionStore, CaptionGeneration):
                           "upload_expiry": expires_at.isoformat()},
             expires_at=expires_at)
 
+    def received_bytes(self, storage_uid: str,
+                       backend_data: Mapping[str, Any] | None = None) -> int | None:
+        """Ask Stream's tus endpoint how much of an unfinished upload arrived (tus HEAD).
+
+        The browser's resume offer shows this; without it a reload read "0 % arrived"
+        while Stream held most of the file. The one-time upload URL needs no API token.
+        """
+        url = (backend_data or {}).get("tus_url")
+        if not url:
+            return None
+        try:
+            resp = self._session.request("HEAD", url, headers={"Tus-Resumable": TUS_VERSION},
+                                         timeout=RECEIVED_BYTES_TIMEOUT_SECONDS)
+        except outbound.OutboundError as exc:
+            log.info("could not ask Cloudflare how much of %s arrived: %s", storage_uid,
+                     exc.message)
+            return None
+        offset = resp.headers.get("Upload-Offset", "")
+        if resp.status_code >= 300 or not offset.isdigit():
+            log.info("Cloudflare tus HEAD for %s answered %s without an offset", storage_uid,
+                     resp.status_code)
+            return None
+        return int(offset)
+
     def inspect(self, storage_uid: str, backend_data: Mapping[str, Any] | None = None) -> VideoInfo:
         """Return what Stream knows about the video now (GET /stream/{uid})."""
         video = self.client().call("GET", f"/{storage_uid}")
@@ -266,7 +292,9 @@ class CloudflareStorage(StorageBackend, CaptionStore, CaptionGeneration):
         subdomain = (self.setting("CLOUDFLARE_CUSTOMER_SUBDOMAIN", "") or "").strip().rstrip("/")
         if not subdomain:
             return None
-        return subdomain if subdomain.startswith("https://") else f"https://{subdomain}"
+        # Given with a scheme or without ("http://customer-x..." too): always https, once.
+        host = re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://", "", subdomain)
+        return f"https://{host}"
 
     def _delivery_base(self) -> str:
         base = self._delivery_origin()

@@ -1,0 +1,65 @@
+"""Inside the LMS's frame (the demo LMS here): the page asks the platform to fit the frame to
+its height under both message names, drops its own course header, and offers a window of its
+own while the frame is narrow; outside a frame none of that happens."""
+from __future__ import annotations
+
+# The top page (the LMS) records what its frames post to it.
+RECORD_MESSAGES = """
+if (window === window.top) {
+  window.__frameMessages = [];
+  window.addEventListener("message", (e) => window.__frameMessages.push(e.data));
+}
+"""
+SUBJECTS = {"lti.frameResize", "org.imsglobal.lti.frameResize"}
+
+
+def resize_requests(page) -> list:
+    return [m for m in page.evaluate("window.__frameMessages")
+            if isinstance(m, dict) and m.get("subject") in SUBJECTS]
+
+
+def test_a_framed_page_asks_to_fit_and_drops_its_header(live_server, page):
+    page.add_init_script(RECORD_MESSAGES)
+    page.set_viewport_size({"width": 700, "height": 800})  # an LMS that keeps the frame small
+    page.goto(f"{live_server.url}/demo-lms/")
+    page.get_by_role("link", name="Ben Student").first.click()
+    tool = page.frame_locator("iframe.demo-frame")
+    tool.locator("#dropzone").wait_for()
+    page.wait_for_function("() => window.__frameMessages.length >= 2")
+    asked = resize_requests(page)
+    assert {m["subject"] for m in asked} == SUBJECTS
+    assert all(isinstance(m["height"], int) and m["height"] > 300 for m in asked)
+    assert tool.locator(".topbar").is_hidden()  # the LMS already names the course
+    link = tool.get_by_role("link", name="Open in a new window")
+    assert link.is_visible() and "/assignment?launch=" in link.get_attribute("href")
+    assert link.get_attribute("target") == "_blank"
+
+
+def test_outside_a_frame_the_page_is_left_as_it_is(live_server, page):
+    page.goto(f"{live_server.url}/lti/config")
+    page.get_by_role("heading", name="Register Video Assignments in your LMS").wait_for()
+    assert page.locator(".topbar").is_visible()
+    assert page.locator("#open-window").is_hidden()
+
+
+def test_the_registration_page_stays_open_until_the_admin_closes_it(live_server, page):
+    from tests.platform_kit import TestPlatform
+    platform = TestPlatform(client_id="close-client", deployment_id="4")
+    try:
+        page.add_init_script(RECORD_MESSAGES)
+        page.goto(f"{live_server.url}/lti/config")  # stands in for the LMS that opened it
+        url = (f"{live_server.url}/lti/register?openid_configuration={platform.url}"
+               "/.well-known/openid-configuration&registration_token=t")
+        with page.expect_popup() as opened:
+            page.evaluate("url => { window.open(url); }", url)
+        popup = opened.value
+        popup.get_by_role("heading", name="Video Assignments is registered").wait_for()
+        popup.wait_for_timeout(500)
+        assert page.evaluate("window.__frameMessages") == []  # not closed on load
+        assert "click Activate" in popup.inner_text("main").replace("\n", " ") or \
+            "Activate" in popup.inner_text("main")
+        popup.click("#close-registration")
+        page.wait_for_function("() => window.__frameMessages.length === 1")
+        assert page.evaluate("window.__frameMessages") == [{"subject": "org.imsglobal.lti.close"}]
+    finally:
+        platform.stop()
