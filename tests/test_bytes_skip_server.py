@@ -19,6 +19,7 @@ from tests.factories import Classroom
 from . import cloudflare_fake as cf
 from .cloudflare_fake import fake_stream  # noqa: F401  (fixture)
 from .s3_server import moto_server, s3_bucket, s3_settings  # noqa: F401
+from .uploading import sample_mp4, video_of  # noqa: F401  (fixtures)
 
 MIB = 1024 * 1024
 MAX_REQUEST_BYTES = 4096  # the largest JSON body the tool may receive
@@ -106,9 +107,9 @@ class TestS3:
         app_config.update(s3_settings(moto_server, s3_bucket))
         return app_config
 
-    def test_parts_go_to_the_bucket_not_the_tool(self, recorded, moto_server):
+    def test_parts_go_to_the_bucket_not_the_tool(self, recorded, moto_server, video_of):
         url, recorder, headers = recorded
-        data = os.urandom(20 * MIB + 5)
+        data = video_of(20 * MIB + 5)  # a real video: the processing job probes it
         ticket = start(url, headers, "pitch.mp4", len(data))
         api = url + ticket["complete_url"].replace("/complete", "/multipart")
         size = ticket["chunk_size"]

@@ -13,7 +13,7 @@ from lti_tool.models import AuditEvent, Video
 from lti_tool.statuses import VideoStatus
 from tests.factories import Classroom
 
-from tests.uploading import sample_mp4  # noqa: F401
+from tests.uploading import sample_mp4, video_of  # noqa: F401  (fixtures)
 
 from .s3_server import admin_client, app_config, moto_server, s3_bucket  # noqa: F401
 
@@ -32,13 +32,6 @@ def people(app):
 @pytest.fixture
 def student(people):
     return people["student"]
-
-
-@pytest.fixture
-def video_of(sample_mp4):
-    """Return a function: size -> a real (processable) MP4 padded with noise to that size."""
-    head = sample_mp4.read_bytes()
-    return lambda size: head + os.urandom(size - len(head))
 
 
 def start_upload(client, headers, data: bytes, name="pitch.mp4"):

@@ -21,7 +21,8 @@ from tests.test_tus_live import ROOT, Gunicorn, _free_port
 from tests.tus_doors import app_config, doors, tus_fast_patch  # noqa: F401
 from tests.uploading import Room, TusClient, _path, room  # noqa: F401
 
-VARYING = {"Date", "Upload-Expires"}  # the expiry slides with the clock
+# The expiry slides with the clock; each answer carries its own request id.
+VARYING = {"Date", "Upload-Expires", "X-Request-Id"}
 
 
 def _open(client, room, size=100):
@@ -46,6 +47,7 @@ def _compare(resp_fast, resp_flask):
     flask = {k: v for k, v in resp_flask.headers.items() if k not in VARYING}
     assert fast == flask
     assert (UPLOAD_OFFSET in resp_fast.headers) == (UPLOAD_OFFSET in resp_flask.headers)
+    assert "X-Request-Id" in resp_fast.headers and "X-Request-Id" in resp_flask.headers
     assert ("Upload-Expires" in resp_fast.headers) == ("Upload-Expires" in resp_flask.headers)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -69,6 +70,13 @@ def sample_webm(tmp_path_factory) -> Path:
     if not HAS_FFMPEG:
         pytest.skip("ffmpeg not installed")
     return make_sample_video(path, codec="libvpx")
+
+
+@pytest.fixture
+def video_of(sample_mp4):
+    """Return a function: size -> a real (processable) MP4 padded with noise to that size."""
+    head = sample_mp4.read_bytes()
+    return lambda size: head + os.urandom(size - len(head))
 
 
 @pytest.fixture(scope="session")

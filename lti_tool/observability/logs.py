@@ -22,13 +22,17 @@ SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
 
 
+def request_id_for(given: str) -> str:
+    """Return the id a request keeps: the one a proxy gave when it is sane, else a new one."""
+    return given if SANE_ID.fullmatch(given) else uuid.uuid4().hex
+
+
 def current_request_id() -> str:
     """Return this request's id ('-' outside a request)."""
     if not has_request_context():
         return NO_REQUEST
     if "request_id" not in g:
-        given = request.headers.get(HEADER, "")
-        g.request_id = given if SANE_ID.fullmatch(given) else uuid.uuid4().hex
+        g.request_id = request_id_for(request.headers.get(HEADER, ""))
     return g.request_id
 
 

@@ -27,6 +27,7 @@ from werkzeug.wsgi import get_content_length, get_input_stream
 from lti_tool.access.launches import LAUNCH_HEADER
 from lti_tool.extensions import db
 from lti_tool.models import Upload, utcnow
+from lti_tool.observability import logs
 from lti_tool.tus import uploads as service
 from lti_tool.tus.body import body_reader
 from lti_tool.tus.protocol import OFFSET_OCTET_STREAM, TUS_VERSION, UPLOAD_EXPIRES, UPLOAD_OFFSET
@@ -42,6 +43,7 @@ _TUS_RESUMABLE = "HTTP_TUS_RESUMABLE"
 _LAUNCH = "HTTP_" + LAUNCH_HEADER.upper().replace("-", "_")  # the header as WSGI names it
 _OFFSET = "HTTP_UPLOAD_OFFSET"
 _CHECKSUM = "HTTP_UPLOAD_CHECKSUM"
+_REQUEST_ID = "HTTP_" + logs.HEADER.upper().replace("-", "_")
 SERVED_KEY = "lti_tool.tus.fast_patch"  # set in the environ of each PATCH served here
 
 
@@ -96,6 +98,7 @@ class FastPatch:
         for name, value in SECURITY_HEADERS.items():
             headers.setdefault(name, value)
         headers["Vary"] = "Cookie"  # as Flask says of every answer (flask-login reads the session)
+        headers[logs.HEADER] = logs.request_id_for(environ.get(_REQUEST_ID, ""))
         self.served += 1
         environ[SERVED_KEY] = True
         return self.app.response_class("", 204, headers)
