@@ -38,9 +38,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# Set-up steps run in a child process of the checkout under test (--tool-dir).
+sys.path.insert(0, os.environ.get("BENCH_TOOL_DIR") or str(ROOT))
 
-from bench import loadgen  # noqa: E402
+import loadgen  # noqa: E402  (this script's folder)
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
@@ -71,11 +72,11 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
     raise RuntimeError(f"server on port {port} did not start")
 
 
-def gunicorn(app: str, port: int, env: dict, log: Path) -> subprocess.Popen:
+def gunicorn(app: str, port: int, env: dict, log: Path, cwd: Path = ROOT) -> subprocess.Popen:
     cmd = [GUNICORN, "-c", str(ROOT / "bench" / "gunicorn_bench.py"), "--workers", "2",
            "--worker-class", "gthread", "--threads", "16", "--preload", "--timeout", "120",
            "--bind", f"127.0.0.1:{port}", app]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("w"),
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log.open("w"),
                             stderr=subprocess.STDOUT, start_new_session=True)
     wait_port(port, proc)
     return proc
@@ -302,9 +303,11 @@ def micro_signing(app, db) -> None:
     print(json.dumps({k: v * 1e6 for k, v in best.items()}))
 
 
-def run_child(what: str, env: dict, conf: dict | None = None) -> str:
+def run_child(what: str, env: dict, cwd: Path, conf: dict | None = None) -> str:
+    """Run a set-up step in a child process of our tool's checkout (`cwd`)."""
     out = subprocess.run([PYTHON, __file__, "--seed", what], input=json.dumps(conf or {}),
-                         cwd=ROOT, env=env, capture_output=True, text=True)
+                         cwd=cwd, env=dict(env, BENCH_TOOL_DIR=str(cwd)), capture_output=True,
+                         text=True)
     if out.returncode != 0:
         raise RuntimeError(f"seed {what} failed:\n{out.stderr[-3000:]}")
     return out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
@@ -334,7 +337,11 @@ def main() -> None:
                     help="run our tool without REDIS_URL (state, nonces and rate limits in "
                          "the database); the reference keeps its Redis cache")
     ap.add_argument("--skip-playback", action="store_true")
+    ap.add_argument("--tool-dir", default=str(ROOT),
+                    help="the checkout of our tool to run (e.g. an export of an older commit, "
+                         "for before/after figures); its .venv is this one's")
     args = ap.parse_args()
+    tool_dir = Path(args.tool_dir).resolve()
     import redis
     redis_client = redis.Redis.from_url(REDIS_URL)
     redis_client.flushdb()
@@ -360,8 +367,8 @@ def main() -> None:
             if not args.no_redis:
                 env["REDIS_URL"] = REDIS_URL
             subprocess.run([str(ROOT / ".venv/bin/flask"), "--app", "wsgi", "db", "upgrade"],
-                           cwd=ROOT, env=env, check=True, capture_output=True)
-            run_child("platform", env, {
+                           cwd=tool_dir, env=env, check=True, capture_output=True)
+            run_child("platform", env, tool_dir, {
                 "issuer": platform.issuer, "client_id": platform.client_id,
                 "deployment_id": platform.deployment_id, "jwks": platform.jwks,
                 "auth_login_url": platform.auth_login_url,
@@ -377,7 +384,7 @@ def main() -> None:
                 "auth_token_url": platform.auth_token_url, "private_key_file": str(key_file),
                 "redis_url": REDIS_URL, "secret_key": "bench-secret-key"}))
             ref_env = dict(os.environ, BENCH_REFERENCE_CONFIG=str(ref_conf))
-            ours_proc = gunicorn("wsgi:app", ours_port, env, tmp / "ours.log")
+            ours_proc = gunicorn("wsgi:app", ours_port, env, tmp / "ours.log", tool_dir)
             ref_proc = gunicorn("bench.reference_tool:app", ref_port, ref_env,
                                 tmp / "reference.log")
             try:
@@ -401,9 +408,9 @@ def main() -> None:
                         t.start()
                     for t in threads:
                         t.join()
-                _prepare_grants(sides, platform, env)
+                _prepare_grants(sides, platform, env, tool_dir)
                 if kind == (args.dbs.split(",")[0]):
-                    micro = json.loads(run_child("micro", env))
+                    micro = json.loads(run_child("micro", env, tool_dir))
                 for n in users:
                     runs = {"ours": [], "reference": []}
                     for r in range(args.rounds):
@@ -426,6 +433,11 @@ def main() -> None:
                                                           side.grant_step, side.grant_browser,
                                                           redis_client, pg_url))
                         grants[(kind, n)] = {k: merge(v) for k, v in runs.items()}
+                report(f"{kind}: full launch", "launch",
+                       {k: v for k, v in launches.items() if k[0] == kind})
+                if grants:
+                    report(f"{kind}: playback grant", "grant",
+                           {k: v for k, v in grants.items() if k[0] == kind})
             finally:
                 stop(ours_proc)
                 stop(ref_proc)
@@ -460,13 +472,13 @@ def _pem_format():
             serialization.NoEncryption())
 
 
-def _prepare_grants(sides: dict, platform, env: dict) -> None:
+def _prepare_grants(sides: dict, platform, env: dict, tool_dir: Path) -> None:
     """Launch the viewer on both tools, give them a ready video, and note the grant request."""
     ours, ref = sides["ours"], sides["reference"]
     b = ours.browser()
     landing = loadgen.launch(b, platform, ours.paths, VIEWER)
     launch_id = parse_qs(urlsplit(landing).query)["launch"][0]
-    video_id = int(run_child("video", env))
+    video_id = int(run_child("video", env, tool_dir))
     ours.grant_path = f"/api/videos/{video_id}/playback"
     ours.grant_headers = {"X-LTI-Launch": launch_id}
     b = ref.browser()
