@@ -60,13 +60,15 @@ def current_launch() -> LaunchRecord | None:
     launch = enrollment = None
     launch_id = _launch_id_from_request()
     if launch_id and len(launch_id) <= 64 and NUL not in launch_id:
-        # The user, the assignment and the user's enrollment come in the same query: nearly
-        # every view needs them (current_role() the enrollment).
+        # The user, the assignment, the platform and the user's enrollment come in the same
+        # query: nearly every view needs them (current_role() the enrollment, the page's
+        # CSP the platform).
         row = db.session.execute(
             select(LaunchRecord, Enrollment)
             .outerjoin(Enrollment, and_(Enrollment.course_id == LaunchRecord.course_id,
                                         Enrollment.user_id == LaunchRecord.user_id))
-            .options(joinedload(LaunchRecord.user), joinedload(LaunchRecord.assignment))
+            .options(joinedload(LaunchRecord.user), joinedload(LaunchRecord.assignment),
+                     joinedload(LaunchRecord.platform))
             .where(LaunchRecord.id == launch_id)).first()
         if row is not None and row[0].expires_at > utcnow():
             launch, enrollment = row

@@ -75,19 +75,21 @@ def _snapshots(platforms: list[Platform]) -> tuple[CachedPlatform, ...]:
 
 
 def _lookup(key: tuple, query) -> tuple[CachedPlatform, ...]:
-    return CACHE.get(key, lambda: _snapshots(list(db.session.scalars(query.order_by(Platform.id)))),
-                     keep=bool)
+    """Return what `query()` selects, from this process's copy when it has one."""
+    return CACHE.get(key, lambda: _snapshots(list(db.session.scalars(
+        query().order_by(Platform.id)))), keep=bool)
 
 
 def platforms_for(issuer: str, client_id: str | None) -> tuple[CachedPlatform, ...]:
     """Return the registrations of an issuer (with this client id when given)."""
-    query = select(Platform).filter_by(issuer=issuer)
-    if client_id:
-        query = query.filter_by(client_id=client_id)
+    def query():
+        q = select(Platform).filter_by(issuer=issuer)
+        return q.filter_by(client_id=client_id) if client_id else q
     return _lookup(("iss", issuer, client_id or None), query)
 
 
 def platform_by_login_key(login_key: str) -> CachedPlatform | None:
     """Return the registration a per-registration login URL names, or None."""
-    found = _lookup(("login_key", login_key), select(Platform).filter_by(login_key=login_key))
+    found = _lookup(("login_key", login_key),
+                    lambda: select(Platform).filter_by(login_key=login_key))
     return found[0] if found else None
