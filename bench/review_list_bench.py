@@ -69,7 +69,7 @@ FROM generate_series(1, %(students)s + %(others)s) s,
 INSERT INTO audit_event (at, event_type, actor_id, platform_id, course_id, target_type,
                          target_id, data, ip)
 SELECT now() - (g || ' seconds')::interval, 'playback_granted',
-       1 + (g * 7919) %% (%(students)s + 1 + %(others)s), %(platform)s,
+       1 + (g::bigint * 7919) %% (%(students)s + 1 + %(others)s), %(platform)s,
        CASE WHEN g %% 100 = 0 THEN %(course)s ELSE %(other_course)s END, 'video',
        (1 + g %% (%(students)s + %(others)s))::text, '{"backend": "local"}'::json, '127.0.0.1'
 FROM generate_series(1, %(audit)s) g;

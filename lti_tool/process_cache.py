@@ -122,7 +122,6 @@ def _version_statement(session: Session, key: str):
     return kv_upsert_statement(session, key, uuid.uuid4().hex, forever=True)
 
 
-@event.listens_for(Session, "before_flush")
 def _note_changes(session: Session, _context, _instances) -> None:
     """Remember which caches this transaction's flush changes (seen before the flush)."""
     for cache in _CACHES.values():
@@ -131,14 +130,12 @@ def _note_changes(session: Session, _context, _instances) -> None:
             session.info.setdefault("cache-unwritten", set()).add(cache.name)
 
 
-@event.listens_for(Session, "after_flush")
 def _write_versions(session: Session, _context) -> None:
     """Write new version tokens in the transaction that changes the tables."""
     for name in session.info.pop("cache-unwritten", ()):
         session.connection().execute(_version_statement(session, _CACHES[name].version_key))
 
 
-@event.listens_for(Session, "after_commit")
 def _drop_changed(session: Session) -> None:
     """Once the change is committed, this process forgets what it kept."""
     for cache in _CACHES.values():
@@ -146,8 +143,18 @@ def _drop_changed(session: Session) -> None:
             cache.clear()
 
 
-@event.listens_for(Session, "after_rollback")
 def _forget_flags(session: Session) -> None:
     for cache in _CACHES.values():
         session.info.pop(cache._flag, None)
     session.info.pop("cache-unwritten", None)
+
+
+_LISTENERS = (("before_flush", _note_changes), ("after_flush", _write_versions),
+              ("after_commit", _drop_changed), ("after_rollback", _forget_flags))
+
+
+def init_app(app) -> None:
+    """Listen to every session's flushes and commits (once per process; sessions are global)."""
+    for name, listener in _LISTENERS:
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
