@@ -189,6 +189,7 @@ def test_a_redis_url_keeps_state_and_nonces_in_redis(app_config, tmp_path):
         assert take_short_lived("oidc-state:s1") is None
         assert add_once("nonce:1:x", 60) and not add_once("nonce:1:x", 60)
         assert db.session.scalar(db.select(db.func.count()).select_from(KeyValue)) == 0
+        db.session.remove()  # end the read before dropping the tables (PostgreSQL waits)
         db.drop_all()
     client.flushdb()
 
