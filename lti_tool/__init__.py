@@ -90,9 +90,10 @@ def register_middleware(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    """Bind the database, migrations, logins, rate limits and the outgoing HTTP client."""
+    """Bind the database, migrations, logins, rate limits, the outgoing HTTP client and the
+    per-process caches of registrations and settings."""
     from lti_tool import models  # noqa: F401  (models must be imported for migrations)
-    from lti_tool import outbound
+    from lti_tool import outbound, process_cache
     from lti_tool.access import launches
     from lti_tool.extensions import db, login_manager
     from lti_tool.runtime import in_server_worker
@@ -106,6 +107,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.user_loader(launches.load_user)
     rate_limits.init_app(app)
     outbound.init_app(app)
+    process_cache.init_app(app)
     register_processing_queue(app)
 
 

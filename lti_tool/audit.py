@@ -84,8 +84,9 @@ def record(event_type: EventType | str, *, actor=None, platform_id: int | None =
         ip=request.remote_addr if has_request_context() else None,
     )
     db.session.add(event)
-    if commit:
-        db.session.commit()
+    # Logged before the commit: reading the event after it would reload the row.
     log.info("audit %s actor=%s target=%s:%s", event.event_type, event.actor_id,
              event.target_type, event.target_id)
+    if commit:
+        db.session.commit()
     return event

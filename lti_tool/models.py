@@ -409,6 +409,7 @@ class Comment(db.Model):
     """A time-coded comment a grader left at a moment of a video."""
 
     __tablename__ = "comment"
+    __table_args__ = (Index("ix_comment_submission", "submission_id", "at_seconds"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id", ondelete="CASCADE"))
@@ -430,7 +431,8 @@ class ScoreOutbox(db.Model):
     """A score waiting to reach (or having reached) the LMS gradebook via AGS."""
 
     __tablename__ = "score_outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
+                      Index("ix_outbox_submission", "submission_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id", ondelete="CASCADE"))
@@ -530,7 +532,11 @@ class AuditEvent(db.Model):
     """One line of the audit log: who did what to which thing, and when."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_at", "at"), Index("ix_audit_type", "event_type"))
+    # Admin pages list a platform's, a course's or a person's events, newest first.
+    __table_args__ = (Index("ix_audit_at", "at"), Index("ix_audit_type", "event_type"),
+                      Index("ix_audit_actor_at", "actor_id", "at"),
+                      Index("ix_audit_course_at", "course_id", "at"),
+                      Index("ix_audit_platform_at", "platform_id", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -4,6 +4,10 @@ secrets encrypted.
 Secret values are encrypted with Fernet (AES-128-CBC + HMAC-SHA256) under a key derived
 from SETTINGS_ENCRYPTION_KEY, or from SECRET_KEY when that is not set, so a copy of the
 database alone does not reveal them.
+
+The table is read once per process and kept (decrypted) until an admin changes a setting:
+then this process reloads it at once, every other one within a second
+(lti_tool.process_cache). A playback used to read it three times.
 """
 from __future__ import annotations
 
@@ -16,6 +20,10 @@ from flask import current_app, has_app_context
 
 from lti_tool.extensions import db
 from lti_tool.models import Setting
+from lti_tool.process_cache import ProcessCache
+
+CACHE = ProcessCache("settings", (Setting,))
+_MISSING = object()
 
 
 def _fernet() -> Fernet:
@@ -25,18 +33,27 @@ def _fernet() -> Fernet:
     return Fernet(base64.urlsafe_b64encode(key))
 
 
-def get_setting(name: str, default=None):
-    """Return an admin-set value for `name`, else the app config's, else `default`."""
-    row = db.session.get(Setting, name)
-    if row is not None:
+def _stored_settings() -> dict[str, Any]:
+    """Return every admin-set value, decrypted (one query)."""
+    values: dict[str, Any] = {}
+    for row in db.session.scalars(db.select(Setting)):
         if not row.encrypted:
-            return row.value
+            values[row.key] = row.value
+            continue
         try:
-            return _fernet().decrypt(row.value.encode()).decode()
+            values[row.key] = _fernet().decrypt(row.value.encode()).decode()
         except InvalidToken:
             current_app.logger.error(
                 "setting %s cannot be decrypted (was SECRET_KEY or SETTINGS_ENCRYPTION_KEY "
-                "changed?); falling back to the environment", name)
+                "changed?); falling back to the environment", row.key)
+    return values
+
+
+def get_setting(name: str, default=None):
+    """Return an admin-set value for `name`, else the app config's, else `default`."""
+    value = CACHE.get("all", _stored_settings).get(name, _MISSING)
+    if value is not _MISSING:
+        return value
     value = current_app.config.get(name)
     return default if value in (None, "") else value
 

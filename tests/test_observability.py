@@ -23,10 +23,10 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture(autouse=True)
-def fresh_storage_check():
-    health._storage_cache.clear()
+def fresh_storage_check(app):
+    app.extensions.pop(health._STORAGE_CACHE, None)
     yield
-    health._storage_cache.clear()
+    app.extensions.pop(health._STORAGE_CACHE, None)
 
 
 def mark_jobs_ran(app, seconds_ago=10):

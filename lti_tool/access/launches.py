@@ -16,6 +16,7 @@ from typing import Callable, Iterable
 from flask import g, request, session, url_for
 from flask_login import login_user
 from sqlalchemy import and_, select
+from sqlalchemy.orm import joinedload
 
 from lti_tool.access.permissions import role_from, role_in_course
 from lti_tool.access.roles import Role
@@ -59,11 +60,15 @@ def current_launch() -> LaunchRecord | None:
     launch = enrollment = None
     launch_id = _launch_id_from_request()
     if launch_id and len(launch_id) <= 64 and NUL not in launch_id:
-        # The user's enrollment comes in the same query: current_role() needs it.
+        # The user, the assignment, the platform and the user's enrollment come in the same
+        # query: nearly every view needs them (current_role() the enrollment, the page's
+        # CSP the platform).
         row = db.session.execute(
             select(LaunchRecord, Enrollment)
             .outerjoin(Enrollment, and_(Enrollment.course_id == LaunchRecord.course_id,
                                         Enrollment.user_id == LaunchRecord.user_id))
+            .options(joinedload(LaunchRecord.user), joinedload(LaunchRecord.assignment),
+                     joinedload(LaunchRecord.platform))
             .where(LaunchRecord.id == launch_id)).first()
         if row is not None and row[0].expires_at > utcnow():
             launch, enrollment = row
@@ -95,7 +100,7 @@ def current_role() -> Role | None:
     cached = g.get("lti_role_cache")
     if cached is not None and cached[0] is request._get_current_object():
         return cached[1]
-    if launch.course is None:
+    if launch.course_id is None:
         role = Role(launch.role)
     elif "lti_enrollment" in g:  # loaded with the launch
         role = role_from(launch.user, g.lti_enrollment)

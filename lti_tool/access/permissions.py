@@ -1,6 +1,8 @@
 """What a user may see or do, decided from their role in the course the thing belongs to."""
 from __future__ import annotations
 
+from sqlalchemy.orm import joinedload
+
 from lti_tool.access.roles import GRADER_ROLES, STAFF_ROLES, Role
 from lti_tool.errors import Forbidden, NotFound
 from lti_tool.extensions import db
@@ -66,8 +68,14 @@ def get_visible_submission(user: User | None, submission_id: int) -> Submission:
 
 
 def get_visible_video(user: User | None, video_id: int) -> Video:
-    """Load a video the user may see, or raise NotFound."""
-    video = db.session.get(Video, video_id)
+    """Load a video the user may see, or raise NotFound.
+
+    The video comes with its submission, assignment and course in one query: deciding who
+    may see it needs all three.
+    """
+    video = db.session.get(Video, video_id, options=[
+        joinedload(Video.submission).joinedload(Submission.assignment)
+        .joinedload(Assignment.course)])
     if video is None or not can_view_submission(user, video.submission):
         raise NotFound("No such video.")
     return video

@@ -3,8 +3,10 @@
 pylti1p3's MessageLaunch does the parsing and the per-message checks; we override what it
 does too loosely for a multi-process tool inside iframes: the audience and azp are checked,
 only RS256 is accepted, exp/iat get a small configured leeway, keys come from our JWKS cache
-(refetched on an unknown kid), state is single use and kept in our database, nonces are
-refused when seen twice (across processes), and deployments follow the registration's policy.
+(refetched on an unknown kid), state is single use and kept in Redis or our database, nonces
+are refused when seen twice (across processes), and deployments follow the registration's
+policy. The registration and its deployments come from this process's copy
+(lti_tool.lti.registry).
 Every refusal is a LaunchError with a message an LMS administrator can act on.
 """
 from __future__ import annotations
@@ -26,10 +28,12 @@ from lti_tool.database import get_or_create
 from lti_tool.errors import LaunchError
 from lti_tool.lti import claims as c
 from lti_tool.lti.claim_checks import check_claim_shapes
-from lti_tool.lti.launch_store import DbLaunchDataStorage, kv_add, kv_get, kv_pop, kv_put
-from lti_tool.lti.login import LOGIN_TTL_SECONDS, NEW_WINDOW_PARAM, state_cookie_name, state_key
+from lti_tool.lti.launch_store import (UnusedLaunchData, add_once, get_short_lived, seen,
+                                       take_short_lived)
+from lti_tool.lti.login import NEW_WINDOW_PARAM, state_cookie_name, state_key
+from lti_tool.lti.registry import CachedDeployment, CachedPlatform
 from lti_tool.lti.tool_conf import DbToolConf, find_deployment, platform_jwk
-from lti_tool.models import Deployment, Platform, new_token
+from lti_tool.models import Deployment, new_token
 from lti_tool.statuses import DeploymentPolicy
 from lti_tool.web.urls import origin_of, own_origin
 
@@ -64,6 +68,11 @@ class NeedsPlatformStorage(Exception):
     platform_origin: str
 
 
+def nonce_key(platform_id: int, nonce: str) -> str:
+    """Return the key that marks a platform's nonce as used."""
+    return f"nonce:{platform_id}:{hashlib.sha256(nonce.encode()).hexdigest()}"
+
+
 def _same(a: str | None, b: str | None) -> bool:
     return bool(a) and bool(b) and hmac.compare_digest(str(a), str(b))
 
@@ -73,9 +82,9 @@ class ToolMessageLaunch(FlaskMessageLaunch):
 
     def __init__(self):
         super().__init__(FlaskRequest(), DbToolConf(),
-                         launch_data_storage=DbLaunchDataStorage())
-        self.platform: Platform | None = None
-        self.deployment: Deployment | None = None
+                         launch_data_storage=UnusedLaunchData())
+        self.platform: CachedPlatform | None = None
+        self.deployment: CachedDeployment | None = None
         self.client_id: str | None = None
         self.claims: dict = {}
         self._state_record: dict | None = None
@@ -99,10 +108,8 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         self.validate_message()
         self.validate_deployment()
         self.validate_nonce()
-        # Keep the claims for pylti1p3's from_cache() under the id our LaunchRecord will get.
+        # The id our LaunchRecord will get (which keeps the claims: pylti1p3's cache is unused).
         self.set_launch_id(new_token())
-        self.set_launch_data_lifetime(current_app.config["LTI_LAUNCH_TTL_SECONDS"])
-        self.save_launch_data()
         return self
 
     # ---- registration: iss, aud, azp (Security Framework 5.1.3 items 2-5) ----
@@ -177,14 +184,15 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         if not state:
             raise LaunchError("The launch has no `state`: it did not start with a login "
                                "through this tool.")
-        record = kv_get(state_key(state))
+        record = get_short_lived(state_key(state))
         if record is None:
+            nonce = self.claims.get("nonce")
+            if isinstance(nonce, str) and seen(nonce_key(self.platform.id, nonce)):
+                raise LaunchError("This launch was already used once; a launch cannot be "
+                                   "replayed. Open the activity again from the course page.")
             raise LaunchError("The login for this launch was not found: it has expired or "
                                "never started here. Open the activity again from the course "
                                "page.")
-        if record.get("used"):
-            raise LaunchError("This launch was already used once; a launch cannot be "
-                               "replayed. Open the activity again from the course page.")
         if record["platform_id"] != self.platform.id:
             raise LaunchError("This launch answers a login that started for another LMS "
                                "registration.")
@@ -261,12 +269,13 @@ class ToolMessageLaunch(FlaskMessageLaunch):
                      f"deployment of this registration with `flask --app wsgi platforms "
                      f"policy {platform.id} allow`.")
         # A class launching from a new deployment (a course copy) records it once.
-        self.deployment, created = get_or_create(
+        row, created = get_or_create(
             Deployment, {"platform_id": platform.id, "deployment_id": deployment_id},
             {"auto_added": True})
         if created:
             audit.record(EventType.DEPLOYMENT_ADDED, platform_id=platform.id,
-                         target=self.deployment, deployment_id=deployment_id)
+                         target=row, deployment_id=deployment_id)
+        self.deployment = CachedDeployment(row.id, row.deployment_id)
         return self
 
     # ---- use up the state and the nonce (5.1.3 item 9) ----
@@ -275,14 +284,12 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         if not _same(nonce, self._state_record["nonce"]):
             raise LaunchError("The launch token's nonce does not match the login that started "
                                "it.")
-        state = self._get_request_param("state")
-        if kv_pop(state_key(state)) is None:
+        # Taking the state is atomic: of two launches racing with it, one gets it. A replay
+        # afterwards is told apart from an unknown login by its used nonce (validate_state).
+        if take_short_lived(state_key(self._get_request_param("state"))) is None:
             raise LaunchError("This launch was already used once; a launch cannot be "
                                "replayed.")
-        kv_put(state_key(state), {"used": True, "platform_id": self.platform.id},
-               LOGIN_TTL_SECONDS)
-        digest = hashlib.sha256(nonce.encode()).hexdigest()
-        if not kv_add(f"nonce:{self.platform.id}:{digest}", True, NONCE_TTL_SECONDS):
+        if not add_once(nonce_key(self.platform.id, nonce), NONCE_TTL_SECONDS):
             raise LaunchError("This launch's nonce was already used; a launch cannot be "
                                "replayed.")
         return self

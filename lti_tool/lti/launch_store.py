@@ -1,18 +1,22 @@
-"""Short-lived LTI data in our database (KeyValue table), shared by every process.
+"""Short-lived LTI data shared by every process: OIDC state, used nonces, pylti1p3's cache.
 
 OIDC state and nonces must survive the hop between the login and the launch, which may land
 on another gunicorn worker or replica, and a used nonce must be refused everywhere
 (1EdTech Security Framework 1.0, section 5.1.3, item 9: "the Tool SHOULD verify that it has
-not yet received this nonce value"). So they live in the database, not in process memory.
+not yet received this nonce value"). So they live in Redis when REDIS_URL is set (one round
+trip each), else in the database's KeyValue table (one statement each); never in process
+memory.
 """
 from __future__ import annotations
 
+import json
 import typing as t
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
+from flask import current_app
 from pylti1p3.launch_data_storage.base import LaunchDataStorage
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from lti_tool.extensions import db
 from lti_tool.models import KeyValue, LaunchRecord, utcnow
@@ -30,37 +34,112 @@ def kv_get(key: str) -> t.Any:
     return row.value
 
 
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+# What "never expires" is stored as (a registry version, lti_tool.lti.registry).
+FOREVER = datetime(9999, 1, 1, tzinfo=timezone.utc)
+
+
+def _insert(session=None):
+    dialect = (session or db.session).get_bind().dialect.name
+    return _INSERTS[dialect](KeyValue)
+
+
+def kv_upsert_statement(session, key: str, value: t.Any, ttl_seconds: int | None = None,
+                        forever: bool = False):
+    """Return the one statement that stores value under key, replacing what was there."""
+    expires = FOREVER if forever else utcnow() + timedelta(seconds=ttl_seconds)
+    stmt = _insert(session).values(key=key, value=value, expires_at=expires)
+    return stmt.on_conflict_do_update(index_elements=[KeyValue.key], set_={
+        "value": stmt.excluded.value, "expires_at": stmt.excluded.expires_at})
+
+
 def kv_put(key: str, value: t.Any, ttl_seconds: int) -> None:
-    """Store value under key for ttl_seconds, replacing what was there."""
-    db.session.merge(KeyValue(key=key, value=value,
-                              expires_at=utcnow() + timedelta(seconds=ttl_seconds)))
-    db.session.flush()
+    """Store value under key for ttl_seconds, replacing what was there (one statement)."""
+    db.session.execute(kv_upsert_statement(db.session, key, value, ttl_seconds))
 
 
 def kv_add(key: str, value: t.Any, ttl_seconds: int) -> bool:
     """Store value under key unless a live value is there; tell whether it was stored.
 
-    The primary key makes this atomic across processes: of two concurrent callers one
-    insert waits for the other and then fails with an integrity error.
+    One statement, atomic across processes: the insert takes the key, or replaces a row
+    that has expired; a live row makes it return nothing (a concurrent twin waits for the
+    other's commit, then sees the row).
     """
-    db.session.execute(delete(KeyValue).where(KeyValue.key == key,
-                                              KeyValue.expires_at <= utcnow()))
-    try:
-        with db.session.begin_nested():
-            db.session.add(KeyValue(key=key, value=value,
-                                    expires_at=utcnow() + timedelta(seconds=ttl_seconds)))
-    except IntegrityError:
-        return False
-    return True
+    now = utcnow()
+    stmt = _insert().values(key=key, value=value, expires_at=now + timedelta(seconds=ttl_seconds))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[KeyValue.key],
+        set_={"value": stmt.excluded.value, "expires_at": stmt.excluded.expires_at},
+        where=KeyValue.expires_at <= now).returning(KeyValue.key)
+    return db.session.execute(stmt).first() is not None
 
 
 def kv_pop(key: str) -> t.Any:
-    """Remove the live value under key and return it; None when absent or taken by another."""
-    value = kv_get(key)
-    if value is None:
+    """Remove the live value under key and return it; None when absent or taken by another.
+
+    One statement: of two concurrent callers, only one gets the row back.
+    """
+    row = db.session.execute(delete(KeyValue).where(KeyValue.key == key)
+                             .returning(KeyValue.value, KeyValue.expires_at)).first()
+    if row is None or row.expires_at <= utcnow():
         return None
-    result = db.session.execute(delete(KeyValue).where(KeyValue.key == key))
-    return value if result.rowcount == 1 else None
+    return row.value
+
+
+# ---- login state and used nonces: Redis when REDIS_URL is set, else the KeyValue table ----
+def _redis():
+    """Return this app's Redis client, or None without REDIS_URL."""
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        return None
+    client = current_app.extensions.get("lti_redis")
+    if client is None:
+        import redis
+        client = current_app.extensions["lti_redis"] = redis.Redis.from_url(url)
+    return client
+
+
+def put_short_lived(key: str, value: t.Any, ttl_seconds: int) -> None:
+    """Store a login's record (one round trip or statement)."""
+    client = _redis()
+    if client is None:
+        kv_put(key, value, ttl_seconds)
+    else:
+        client.set(key, json.dumps(value), ex=ttl_seconds)
+
+
+def get_short_lived(key: str) -> t.Any:
+    """Return a live record stored by put_short_lived, or None."""
+    client = _redis()
+    if client is None:
+        return kv_get(key)
+    raw = client.get(key)
+    return None if raw is None else json.loads(raw)
+
+
+def take_short_lived(key: str) -> t.Any:
+    """Remove a live record and return it; None when absent or taken by another request."""
+    client = _redis()
+    if client is None:
+        return kv_pop(key)
+    raw = client.getdel(key)
+    return None if raw is None else json.loads(raw)
+
+
+def add_once(key: str, ttl_seconds: int) -> bool:
+    """Mark key as seen for ttl_seconds; tell whether it was not seen before (a nonce)."""
+    client = _redis()
+    if client is None:
+        return kv_add(key, True, ttl_seconds)
+    return bool(client.set(key, "1", nx=True, ex=ttl_seconds))
+
+
+def seen(key: str) -> bool:
+    """Tell whether add_once marked key (and it has not expired)."""
+    client = _redis()
+    if client is None:
+        return kv_get(key) is not None
+    return bool(client.exists(key))
 
 
 def purge_expired() -> None:
@@ -101,3 +180,16 @@ class DbLaunchDataStorage(LaunchDataStorage[t.Any]):
 
     def check_value(self, key: str) -> bool:
         return kv_get(self._prepare_key(key)) is not None
+
+
+class UnusedLaunchData(DbLaunchDataStorage):
+    """pylti1p3's storage for the login and launch, which keep nothing in it.
+
+    Our login stores state and nonce in one record of its own (put_short_lived) and our
+    launch checks them itself (lti_tool.lti.launch), so the copies pylti1p3 would write
+    (its nonce, its "state valid" mark, the launch's claims, which the LaunchRecord keeps)
+    are never read: writing them cost four statements per launch.
+    """
+
+    def set_value(self, key: str, value: t.Any, exp: t.Optional[int] = None) -> None:
+        return None

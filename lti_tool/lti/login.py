@@ -1,7 +1,8 @@
 """OIDC third-party initiated login (LTI 1.3 core 4.1; 1EdTech Security Framework 5.1.1).
 
-pylti1p3 builds the authentication request; we keep its state in our database so the
-launch can check it on any worker, and bind it to the browser with a cookie, or with LTI
+pylti1p3 builds the authentication request; we keep its state and nonce in one shared
+record (Redis or the database, lti_tool.lti.launch_store) so the launch can check them on
+any worker, and bind it to the browser with a cookie, or with LTI
 Platform Storage when the platform offers it (`lti_storage_target`).
 """
 from __future__ import annotations
@@ -15,9 +16,9 @@ from pylti1p3.contrib.flask import FlaskCookieService, FlaskOIDCLogin, FlaskRequ
 from pylti1p3.exception import OIDCException
 
 from lti_tool.errors import LaunchError
-from lti_tool.lti.launch_store import DbLaunchDataStorage, kv_put
+from lti_tool.lti.launch_store import UnusedLaunchData, put_short_lived
+from lti_tool.lti.registry import CachedPlatform
 from lti_tool.lti.tool_conf import DbToolConf
-from lti_tool.models import Platform
 from lti_tool.web.cookies import cookie_attributes
 from lti_tool.web.request_input import string_problem
 from lti_tool.web.urls import public_url
@@ -86,17 +87,17 @@ class LoginOutcome:
     state: str
     nonce: str
     storage_target: str | None
-    platform: Platform
+    platform: CachedPlatform
 
 
 class ToolOIDCLogin(FlaskOIDCLogin):
-    """pylti1p3's OIDC login answering with a GET redirect and state kept in our database."""
+    """pylti1p3's OIDC login answering with a GET redirect and state kept in our store."""
 
-    def __init__(self, platform: Platform | None = None):
+    def __init__(self, platform: CachedPlatform | None = None):
         self.tool_conf = DbToolConf(platform)
         super().__init__(FlaskRequest(), self.tool_conf,
                          cookie_service=ToolCookieService(FlaskRequest()),
-                         launch_data_storage=DbLaunchDataStorage())
+                         launch_data_storage=UnusedLaunchData())
         self.set_launch_data_storage(self._launch_data_storage)
         self.set_launch_data_lifetime(LOGIN_TTL_SECONDS)
 
@@ -121,7 +122,7 @@ class ToolOIDCLogin(FlaskOIDCLogin):
         platform = self.tool_conf.find_platform(self._get_request_param("iss"),
                                                 self._get_request_param("client_id"))
         storage_target = self._get_request_param(STORAGE_TARGET_PARAM) or None
-        kv_put(state_key(state), {
+        put_short_lived(state_key(state), {
             "platform_id": platform.id, "nonce": nonce, "storage_target": storage_target,
             "login": {k: v for k in LOGIN_PARAMS if (v := self._get_request_param(k))},
         }, LOGIN_TTL_SECONDS)

@@ -1,10 +1,17 @@
-"""Turn a validated launch into our rows: user, course, enrollment, assignment, LaunchRecord."""
+"""Turn a validated launch into our rows: user, course, enrollment, assignment, LaunchRecord.
+
+A class launches again and again through a term: a repeat launch finds its user, course,
+assignment and enrollment with one query and writes only what changed (usually nothing),
+then adds the LaunchRecord and its audit event.
+"""
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
+from sqlalchemy import and_, select
 
 from lti_tool import audit
 from lti_tool.audit import EventType
@@ -13,8 +20,8 @@ from lti_tool.extensions import db
 from lti_tool.lti import claims as c
 from lti_tool.lti.ags import parse_iso
 from lti_tool.lti.roles import is_platform_admin, map_roles
-from lti_tool.models import (Assignment, Course, Deployment, Enrollment, LaunchRecord, Platform,
-                             User, utcnow)
+from lti_tool.lti.registry import CachedDeployment, CachedPlatform
+from lti_tool.models import Assignment, Course, Enrollment, LaunchRecord, User, utcnow
 from lti_tool.statuses import DueSource
 
 log = logging.getLogger(__name__)
@@ -23,46 +30,62 @@ log = logging.getLogger(__name__)
 CUSTOM_INT_FIELDS = ("max_file_bytes", "max_duration_seconds")
 CUSTOM_TEXT_FIELDS = ("allowed_formats", "instructions")
 CUSTOM_MAX_SCORE = "max_score"
+# `last_seen_at` moves on only when it is older than this: otherwise every launch would
+# rewrite the user's row.
+LAST_SEEN_GRANULARITY = timedelta(minutes=15)
 
 
-def upsert_user(platform: Platform, claims: dict) -> User:
+def assign(row, field: str, value: Any) -> None:
+    """Set a column only when the value differs, so an unchanged row is not written."""
+    if getattr(row, field) != value:
+        setattr(row, field, value)
+
+
+def upsert_user(platform: CachedPlatform, claims: dict, user: User | None = None) -> User:
     """Create or update the launching user; name and email only when sent (Moodle may not)."""
-    user, _ = get_or_create(User, {"platform_id": platform.id, "sub": str(claims["sub"])})
+    if user is None:
+        user, _ = get_or_create(User, {"platform_id": platform.id, "sub": str(claims["sub"])})
     for field in ("name", "given_name", "family_name", "email", "picture"):
         value = claims.get(field)
         if isinstance(value, str) and value.strip():
-            setattr(user, field, value.strip()[:320 if field == "email" else 255])
-    user.is_platform_admin = is_platform_admin(claims.get(c.ROLES))
-    user.last_seen_at = utcnow()
+            assign(user, field, value.strip()[:320 if field == "email" else 255])
+    assign(user, "is_platform_admin", is_platform_admin(claims.get(c.ROLES)))
+    now = utcnow()
+    if user.last_seen_at is None or now - user.last_seen_at >= LAST_SEEN_GRANULARITY:
+        user.last_seen_at = now
     return user
 
 
-def upsert_course(platform: Platform, deployment: Deployment, claims: dict) -> Course | None:
+def upsert_course(platform: CachedPlatform, deployment: CachedDeployment, claims: dict,
+                  course: Course | None = None) -> Course | None:
     """Create or update the launch's context, with the roster URL when NRPS is offered."""
     context = claims.get(c.CONTEXT) or {}
     if not isinstance(context, dict) or not context.get("id"):
         return None
-    course, _ = get_or_create(Course, {"platform_id": platform.id,
-                                       "context_id": str(context["id"])})
-    course.deployment_id = deployment.id
+    if course is None:
+        course, _ = get_or_create(Course, {"platform_id": platform.id,
+                                           "context_id": str(context["id"])})
+    assign(course, "deployment_id", deployment.id)
     if context.get("title"):
-        course.title = str(context["title"])[:512]
+        assign(course, "title", str(context["title"])[:512])
     if context.get("label"):
-        course.label = str(context["label"])[:255]
+        assign(course, "label", str(context["label"])[:255])
     nrps = claims.get(c.NRPS) or {}
     if isinstance(nrps, dict) and nrps.get("context_memberships_url"):
-        course.memberships_url = nrps["context_memberships_url"]
+        assign(course, "memberships_url", nrps["context_memberships_url"])
     return course
 
 
-def upsert_enrollment(course: Course, user: User, role: str, claims: dict) -> Enrollment:
+def upsert_enrollment(course: Course, user: User, role: str, claims: dict,
+                      enrollment: Enrollment | None = None) -> Enrollment:
     """Record the user's role in the course as this launch states it."""
-    db.session.flush()
-    enrollment, _ = get_or_create(Enrollment, {"course_id": course.id, "user_id": user.id})
-    enrollment.role = role
-    enrollment.lti_roles = list(claims.get(c.ROLES) or [])
-    enrollment.source = "launch"
-    enrollment.active = True
+    if enrollment is None:
+        db.session.flush()
+        enrollment, _ = get_or_create(Enrollment, {"course_id": course.id, "user_id": user.id})
+    assign(enrollment, "role", role)
+    assign(enrollment, "lti_roles", list(claims.get(c.ROLES) or []))
+    assign(enrollment, "source", "launch")
+    assign(enrollment, "active", True)
     return enrollment
 
 
@@ -83,18 +106,18 @@ def apply_custom(assignment: Assignment, custom: dict) -> None:
     carrying the same custom parameters must not undo.
     """
     first = assignment.custom is None
-    assignment.custom = dict(custom)
+    assign(assignment, "custom", dict(custom))
     if first:
         _apply_deadlines(assignment, custom)
     for name in CUSTOM_INT_FIELDS:
         if custom.get(name) not in (None, ""):
-            setattr(assignment, name, _int_or_none(name, custom[name]))
+            assign(assignment, name, _int_or_none(name, custom[name]))
     for name in CUSTOM_TEXT_FIELDS:
         if isinstance(custom.get(name), str) and custom[name].strip():
-            setattr(assignment, name, custom[name].strip())
+            assign(assignment, name, custom[name].strip())
     if custom.get(CUSTOM_MAX_SCORE) not in (None, ""):
         try:
-            assignment.max_score = float(custom[CUSTOM_MAX_SCORE])
+            assign(assignment, "max_score", float(custom[CUSTOM_MAX_SCORE]))
         except (TypeError, ValueError):
             log.warning("ignoring custom max_score=%r", custom[CUSTOM_MAX_SCORE])
 
@@ -103,14 +126,15 @@ def _apply_deadlines(assignment: Assignment, custom: dict) -> None:
     for name in ("due_at", "cutoff_at"):
         moment = parse_iso(custom.get(name))
         if moment is not None:
-            setattr(assignment, name, moment)
+            assign(assignment, name, moment)
     if assignment.due_at is not None:
-        assignment.due_source = DueSource.TOOL  # the instructor's choice, kept over the LMS's
+        assign(assignment, "due_source", DueSource.TOOL)  # the instructor's, over the LMS's
     if custom.get("max_attempts") not in (None, ""):
-        assignment.max_attempts = _int_or_none("max_attempts", custom["max_attempts"])
+        assign(assignment, "max_attempts", _int_or_none("max_attempts", custom["max_attempts"]))
 
 
-def upsert_assignment(course: Course, claims: dict) -> Assignment | None:
+def upsert_assignment(course: Course, claims: dict,
+                      assignment: Assignment | None = None) -> Assignment | None:
     """Create or update the resource link's assignment with its AGS endpoints and settings.
 
     The line item's due date is not in the claim; the grading feature reads it from AGS.
@@ -118,19 +142,20 @@ def upsert_assignment(course: Course, claims: dict) -> Assignment | None:
     link = claims.get(c.RESOURCE_LINK) or {}
     if not isinstance(link, dict) or not link.get("id"):
         return None
-    db.session.flush()
-    assignment, _ = get_or_create(Assignment, {"course_id": course.id,
-                                               "resource_link_id": str(link["id"])})
+    if assignment is None:
+        db.session.flush()
+        assignment, _ = get_or_create(Assignment, {"course_id": course.id,
+                                                   "resource_link_id": str(link["id"])})
     if link.get("title"):
-        assignment.title = str(link["title"])[:512]
+        assign(assignment, "title", str(link["title"])[:512])
     elif assignment.title is None:
         assignment.title = "Video assignment"
     ags = claims.get(c.AGS_ENDPOINT)
     if isinstance(ags, dict):
         # Moodle sends `lineitem` only while one line item is bound to the link.
-        assignment.lineitem_url = ags.get("lineitem") or assignment.lineitem_url
-        assignment.lineitems_url = ags.get("lineitems") or assignment.lineitems_url
-        assignment.ags_scopes = list(ags.get("scope") or [])
+        assign(assignment, "lineitem_url", ags.get("lineitem") or assignment.lineitem_url)
+        assign(assignment, "lineitems_url", ags.get("lineitems") or assignment.lineitems_url)
+        assign(assignment, "ags_scopes", list(ags.get("scope") or []))
     custom = claims.get(c.CUSTOM)
     if isinstance(custom, dict) and custom:
         apply_custom(assignment, custom)
@@ -138,27 +163,52 @@ def upsert_assignment(course: Course, claims: dict) -> Assignment | None:
     description = link.get("description")
     if not (isinstance(custom, dict) and custom.get("instructions")) and \
             isinstance(description, str) and description.strip():
-        assignment.instructions = description.strip()
+        assign(assignment, "instructions", description.strip())
     return assignment
 
 
-def provision(launch_id: str, platform: Platform, deployment: Deployment,
+def _existing_rows(platform: CachedPlatform, claims: dict) -> tuple:
+    """Return (user, course, assignment, enrollment) the launch names, each None if new.
+
+    One query: the user, outer-joined to the course, its resource link's assignment and
+    the user's enrollment in it.
+    """
+    context = claims.get(c.CONTEXT)
+    context_id = str(context["id"]) if isinstance(context, dict) and context.get("id") else None
+    link = claims.get(c.RESOURCE_LINK)
+    link_id = str(link["id"]) if isinstance(link, dict) and link.get("id") else None
+    user_is = and_(User.platform_id == platform.id, User.sub == str(claims["sub"]))
+    if context_id is None:  # an administrator's launch outside any course
+        return db.session.scalar(select(User).where(user_is)), None, None, None
+    row = db.session.execute(
+        select(User, Course, Assignment, Enrollment)
+        .outerjoin(Course, and_(Course.platform_id == User.platform_id,
+                                Course.context_id == context_id))
+        .outerjoin(Assignment, and_(Assignment.course_id == Course.id,
+                                    Assignment.resource_link_id == link_id))
+        .outerjoin(Enrollment, and_(Enrollment.course_id == Course.id,
+                                    Enrollment.user_id == User.id))
+        .where(user_is)).first()
+    return tuple(row) if row is not None else (None, None, None, None)
+
+
+def provision(launch_id: str, platform: CachedPlatform, deployment: CachedDeployment,
               claims: dict) -> LaunchRecord:
     """Create or update every row the launch implies, and the LaunchRecord (not committed)."""
     role = map_roles(claims.get(c.ROLES))
-    user = upsert_user(platform, claims)
-    course = upsert_course(platform, deployment, claims)
-    assignment = None
+    user, course, assignment, enrollment = _existing_rows(platform, claims)
+    user = upsert_user(platform, claims, user)
+    course = upsert_course(platform, deployment, claims, course)
     if course is not None:
-        upsert_enrollment(course, user, role, claims)
-        assignment = upsert_assignment(course, claims)
-    db.session.flush()
+        upsert_enrollment(course, user, role, claims, enrollment)
+        assignment = upsert_assignment(course, claims, assignment)
+    else:
+        assignment = None
     record = LaunchRecord(
-        id=launch_id, user=user, platform=platform, course=course, assignment=assignment,
+        id=launch_id, user=user, platform_id=platform.id, course=course, assignment=assignment,
         role=role, message_type=claims[c.MESSAGE_TYPE], claims=claims,
         expires_at=utcnow() + timedelta(seconds=current_app.config["LTI_LAUNCH_TTL_SECONDS"]))
     db.session.add(record)
-    db.session.flush()
     audit.record(EventType.LAUNCH, actor=user, platform_id=platform.id,
                  course_id=course.id if course else None, target=assignment,
                  message_type=record.message_type, role=str(role),

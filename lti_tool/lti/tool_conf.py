@@ -1,6 +1,7 @@
 """Registrations from our database for pylti1p3, and the platforms' public keys (cached).
 
 Registrations are keyed by (issuer, client_id); deployments by deployment_id under them.
+Lookups go through lti_tool.lti.registry, which keeps them per process.
 """
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from pylti1p3.tool_config import ToolConfAbstract
 from lti_tool import outbound
 from lti_tool.errors import LaunchError
 from lti_tool.extensions import db
-from lti_tool.lti import keys
-from lti_tool.models import Deployment, Platform, utcnow
+from lti_tool.lti import keys, registry
+from lti_tool.lti.registry import CachedDeployment, CachedPlatform
+from lti_tool.models import Platform, utcnow
 from lti_tool.web.request_input import string_problem
 from lti_tool.web.urls import public_url
 
@@ -51,7 +53,7 @@ def not_registered(issuer: str, client_id: str | None) -> NotRegistered:
              "or register it by hand with `flask --app wsgi platforms add`.")
 
 
-def find_platform(issuer: str | None, client_id: str | None) -> Platform:
+def find_platform(issuer: str | None, client_id: str | None) -> CachedPlatform:
     """Return the active registration for (issuer, client_id), or raise a clear LaunchError.
 
     Without a client id (Moodle may omit it at login) the issuer must have one registration.
@@ -64,10 +66,7 @@ def find_platform(issuer: str | None, client_id: str | None) -> Platform:
                                   or string_problem(value)):
             raise LaunchError(f"The LMS's `{name}` is not a text of at most {limit} characters "
                               "without NUL.", code="malformed_claim")
-    query = db.select(Platform).filter_by(issuer=issuer)
-    if client_id:
-        query = query.filter_by(client_id=client_id)
-    found = list(db.session.scalars(query))
+    found = registry.platforms_for(issuer, client_id)
     if not found:
         raise not_registered(issuer, client_id)
     if len(found) > 1:
@@ -83,7 +82,7 @@ def find_platform(issuer: str | None, client_id: str | None) -> Platform:
     return platform
 
 
-def to_registration(platform: Platform) -> Registration:
+def to_registration(platform: CachedPlatform) -> Registration:
     """Return pylti1p3's view of one registration, with the tool's current signing key."""
     _kid, private_pem = keys.signing_key()
     reg = (Registration().set_issuer(platform.issuer).set_client_id(platform.client_id)
@@ -104,7 +103,7 @@ class DbToolConf(ToolConfAbstract[FlaskRequest]):
     `platform` pins the registration when the login came through a per-registration URL.
     """
 
-    def __init__(self, platform: Platform | None = None):
+    def __init__(self, platform: CachedPlatform | None = None):
         self.platform = platform
 
     def check_iss_has_one_client(self, iss: str) -> bool:
@@ -113,7 +112,7 @@ class DbToolConf(ToolConfAbstract[FlaskRequest]):
     def check_iss_has_many_clients(self, iss: str) -> bool:
         return True
 
-    def find_platform(self, iss: str, client_id: str | None) -> Platform:
+    def find_platform(self, iss: str, client_id: str | None) -> CachedPlatform:
         """Return the registration meant by (iss, client_id), honouring a pinned one."""
         if self.platform is None:
             return find_platform(iss, client_id)
@@ -145,10 +144,9 @@ class DbToolConf(ToolConfAbstract[FlaskRequest]):
         return keys.public_jwks()
 
 
-def find_deployment(platform: Platform, deployment_id: str) -> Deployment | None:
+def find_deployment(platform: CachedPlatform, deployment_id: str) -> CachedDeployment | None:
     """Return the known deployment of a registration, or None."""
-    return db.session.scalar(db.select(Deployment).filter_by(
-        platform_id=platform.id, deployment_id=deployment_id))
+    return platform.deployment(deployment_id)
 
 
 # ---- the platform's public keys ----
@@ -209,8 +207,12 @@ def _fetch_lock(platform_id: int) -> threading.Lock:
         return _FETCH_LOCKS.setdefault(platform_id, threading.Lock())
 
 
-def refetched_jwks(platform: Platform) -> dict:
-    """Download the platform's keys, unless another request of this process just did."""
+def refetched_jwks(platform: CachedPlatform) -> tuple[dict, object]:
+    """Download the platform's keys, unless another request just did; return them and when.
+
+    Committing the new keys changes the registration, so every process drops its copy
+    (lti_tool.lti.registry).
+    """
     seen = platform.jwks_fetched_at  # what this request judged stale or lacking a key
     lock = _fetch_lock(platform.id)
     wait = float(current_app.config["OUTBOUND_TIMEOUT_SECONDS"]) + 1
@@ -219,16 +221,18 @@ def refetched_jwks(platform: Platform) -> dict:
                           "few seconds.", code="busy", http_status=503,
                           headers={"Retry-After": "5"})
     try:
-        db.session.refresh(platform)
-        if platform.jwks_fetched_at is not None and (seen is None
-                                                     or platform.jwks_fetched_at > seen):
-            return platform.jwks_cache  # fetched by a request since this one looked
-        return fetch_platform_jwks(platform)
+        row = db.session.get(Platform, platform.id, populate_existing=True)
+        if row is None:
+            raise not_registered(platform.issuer, platform.client_id)
+        if row.jwks_fetched_at is not None and (seen is None or row.jwks_fetched_at > seen):
+            return row.jwks_cache, row.jwks_fetched_at  # fetched since this one looked
+        jwks = fetch_platform_jwks(row)
+        return jwks, row.jwks_fetched_at
     finally:
         lock.release()
 
 
-def platform_jwk(platform: Platform, kid: str) -> dict:
+def platform_jwk(platform: CachedPlatform, kid: str) -> dict:
     """Return the platform's public JWK with this kid, from cache or (re)fetched.
 
     The cache lives LTI_PLATFORM_JWKS_TTL_SECONDS; an unknown kid forces a refetch, since
@@ -238,12 +242,15 @@ def platform_jwk(platform: Platform, kid: str) -> dict:
     ttl = timedelta(seconds=current_app.config["LTI_PLATFORM_JWKS_TTL_SECONDS"])
     fetched = platform.jwks_fetched_at
     fresh = fetched is not None and now - fetched < ttl
-    jwks = platform.jwks_cache if fresh else refetched_jwks(platform)
+    if not fresh:
+        jwks, fetched = refetched_jwks(platform)
+    else:
+        jwks = platform.jwks_cache
     jwk = _jwk_by_kid(jwks, kid)
-    recently = (platform.jwks_fetched_at is not None and
-                now - platform.jwks_fetched_at < timedelta(seconds=JWKS_MIN_REFETCH_SECONDS))
+    recently = (fetched is not None and
+                now - fetched < timedelta(seconds=JWKS_MIN_REFETCH_SECONDS))
     if jwk is None and fresh and not recently:
-        jwk = _jwk_by_kid(refetched_jwks(platform), kid)
+        jwk = _jwk_by_kid(refetched_jwks(platform)[0], kid)
     if jwk is None:
         raise LaunchError(
             f"The launch was signed with key id {kid!r}, which is not in the LMS's public key "

@@ -12,11 +12,12 @@ from lti_tool.access.roles import STAFF_ROLES, Role
 from lti_tool.audit import EventType
 from lti_tool.errors import LaunchError, NotAuthenticated, ToolError
 from lti_tool.extensions import db, limiter
-from lti_tool.lti import claims as c, deep_linking, keys, registration
+from lti_tool.lti import claims as c, deep_linking, keys, registration, registry
 from lti_tool.lti.launch import (STORAGE_NONCE_FIELD, STORAGE_STATE_FIELD, NeedsPlatformStorage,
                                  StateNotBound, ToolMessageLaunch)
 from lti_tool.lti.login import ToolOIDCLogin, check_login_params
 from lti_tool.lti.provisioning import provision
+from lti_tool.lti.registry import CachedPlatform
 from lti_tool.lti.urls import tool_urls
 from lti_tool.models import Platform
 from lti_tool.statuses import RegistrationMode
@@ -31,7 +32,8 @@ log = logging.getLogger(__name__)
 bp = Blueprint("lti", __name__, url_prefix="/lti")
 
 
-def _refused(err: LaunchError, stage: str, platform: Platform | None = None) -> None:
+def _refused(err: LaunchError, stage: str, platform: CachedPlatform | Platform | None = None
+             ) -> None:
     """Forget the half-done work, and audit the refusal (the error handler logs it).
 
     Anyone can send refused launches: each address gets a budget of audited refusals
@@ -46,7 +48,7 @@ def _refused(err: LaunchError, stage: str, platform: Platform | None = None) -> 
 
 
 # ---- OIDC login ----
-def _login(platform: Platform | None):
+def _login(platform: CachedPlatform | None):
     csp.use_platform(platform)
     oidc = ToolOIDCLogin(platform)
     try:
@@ -82,7 +84,7 @@ def login():
 @limit_by_address("RATELIMIT_LOGIN")
 def login_for_registration(login_key: str):
     """Answer a login initiation whose URL itself names the registration."""
-    platform = db.session.scalar(db.select(Platform).filter_by(login_key=login_key))
+    platform = registry.platform_by_login_key(login_key)
     if platform is None:
         err = LaunchError("This login URL does not belong to any registration of the tool.",
                           code="unknown_login_url", http_status=404,
@@ -116,9 +118,13 @@ def launch():
         raise
     finally:
         csp.use_platform(message.platform)
-    db.session.commit()
+    # Everything the answer needs is read before the commit, and nothing after it: touching
+    # the committed rows would reload them in a new transaction left open (idle) until the
+    # request ends.
+    landing = _landing(record)
     remember_launch(record)
-    return redirect(_landing(record), code=303)
+    db.session.commit()
+    return redirect(landing, code=303)
 
 
 def _landing(record) -> str:

@@ -28,7 +28,7 @@ STORAGE_CACHE_SECONDS = 30
 FRESH_JOB = "deliver_scores"
 STALE_AFTER = timedelta(minutes=5)
 
-_storage_cache: dict[int, tuple[float, "Check"]] = {}
+_STORAGE_CACHE = "lti_tool.health.storage"  # app.extensions key: (checked at, Check)
 _storage_lock = threading.Lock()
 
 
@@ -52,10 +52,9 @@ def check_database() -> Check:
 
 def check_storage() -> Check:
     """Ask the configured storage backend (cached STORAGE_CACHE_SECONDS per process)."""
-    key = id(current_app._get_current_object())
     now = time.monotonic()
     with _storage_lock:
-        cached = _storage_cache.get(key)
+        cached = current_app.extensions.get(_STORAGE_CACHE)
         if cached is not None and now - cached[0] < STORAGE_CACHE_SECONDS:
             return cached[1]
     try:
@@ -66,7 +65,7 @@ def check_storage() -> Check:
         current_app.logger.warning("health check: storage failed: %s", type(exc).__name__)
         result = Check(False, f"The storage backend failed ({type(exc).__name__}).")
     with _storage_lock:
-        _storage_cache[key] = (now, result)
+        current_app.extensions[_STORAGE_CACHE] = (now, result)
     return result
 
 

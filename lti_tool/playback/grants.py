@@ -7,6 +7,7 @@ keyed with SECRET_KEY), so it works in an iframe without cookies and cannot be a
 """
 from __future__ import annotations
 
+import functools
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -21,8 +22,14 @@ GRANT_CAPTIONS = "captions"
 _GRANT_SALT = "lti_tool.media-grant"
 
 
+@functools.lru_cache(maxsize=8)
+def _serializer_for(secret_key: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret_key, salt=_GRANT_SALT)
+
+
 def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_GRANT_SALT)
+    """Return the grant serializer of this app's SECRET_KEY (made once per key)."""
+    return _serializer_for(current_app.config["SECRET_KEY"])
 
 
 def expiry_in(ttl_seconds: int) -> datetime:

@@ -64,14 +64,16 @@ def grant_playback(video: Video, viewer: User) -> dict:
         playback.thumbnail_url = backend.thumbnail_url(
             video.storage_uid, viewer_id=viewer.id, video_id=video.id, ttl_seconds=ttl,
             client_address=address)
+    granted = {"kind": playback.kind, "url": playback.url,
+               "expires_at": playback.expires_at.isoformat(),
+               "thumbnail_url": playback.thumbnail_url, "mime_type": playback.mime_type,
+               "tracks": caption_tracks(backend, video, viewer, playback.expires_at, address)}
+    # The audit comes last: after its commit nothing here reads the rows again.
     audit.record(EventType.PLAYBACK_GRANTED, actor=viewer, target=video,
                  course_id=video.submission.assignment.course_id, commit=True,
                  backend=video.backend, ttl_seconds=ttl)
     signals.playback_granted.send(video)
-    return {"kind": playback.kind, "url": playback.url,
-            "expires_at": playback.expires_at.isoformat(),
-            "thumbnail_url": playback.thumbnail_url, "mime_type": playback.mime_type,
-            "tracks": caption_tracks(backend, video, viewer, playback.expires_at, address)}
+    return granted
 
 
 def binding_address() -> str | None:
