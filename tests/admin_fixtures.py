@@ -111,3 +111,15 @@ def store_locally(video: Video, data: bytes = b"\x00\x00\x00\x18ftypmp42 not rea
     (folder / VIDEO_FILE).write_bytes(data)
     db.session.commit()
     return folder / VIDEO_FILE
+
+
+def text(resp) -> str:
+    return resp.get_data(as_text=True)
+
+
+@pytest.fixture
+def operator(site):
+    """Platform A's admin, granted by a site operator."""
+    site.a.admin.admin_granted = True
+    db.session.commit()
+    return site

@@ -8,7 +8,7 @@ import pytest
 from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.models import AuditEvent, Platform
-from tests.admin_fixtures import site, store_locally  # noqa: F401  (fixture)
+from tests.admin_fixtures import operator, site, store_locally, text  # noqa: F401  (fixtures)
 
 FORM = {"name": "Gamma Moodle", "issuer": "https://gamma.example.edu",
         "client_id": "gamma-client", "auth_login_url": "https://gamma.example.edu/auth",
@@ -17,16 +17,6 @@ FORM = {"name": "Gamma Moodle", "issuer": "https://gamma.example.edu",
         "policy": "allow"}
 
 
-def text(resp) -> str:
-    return resp.get_data(as_text=True)
-
-
-@pytest.fixture
-def operator(site):
-    """Platform A's admin, granted by a site operator."""
-    site.a.admin.admin_granted = True
-    db.session.commit()
-    return site
 
 
 def events(kind):

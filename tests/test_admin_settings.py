@@ -10,22 +10,13 @@ from lti_tool.extensions import db
 from lti_tool.models import AuditEvent
 from lti_tool.settings import get_setting
 from lti_tool.uploads.rules import allowed_formats, size_limit
-from tests.admin_fixtures import site  # noqa: F401  (fixture)
+from tests.admin_fixtures import operator, site, text  # noqa: F401  (fixtures)
 
 FORM = {"RETENTION_DAYS": "30", "MAX_UPLOAD_BYTES": "2", "DEFAULT_UPLOAD_BYTES": "0.5",
         "ACCEPTED_FORMATS": ["mp4", "mov"],
         "SUPPORT_CONTACT": "help@alpha.example.edu", "UPLOADS_PAUSED": "1"}
 
 
-def text(resp) -> str:
-    return resp.get_data(as_text=True)
-
-
-@pytest.fixture
-def operator(site):
-    site.a.admin.admin_granted = True
-    db.session.commit()
-    return site
 
 
 def _upload(client, site):

@@ -17,6 +17,7 @@ from lti_tool.models import AuditEvent, ScoreOutbox, utcnow
 from lti_tool.statuses import OutboxStatus
 from tests.agsfake import fake, room  # noqa: F401  (fixtures)
 from tests.factories import Classroom
+from tests.test_outbox import make_due, rows
 
 from .housekeeping_fixtures import queue_outbox, submission_of
 
@@ -31,16 +32,6 @@ def grade(room, score=8.0):
     grading.save_grade(submission, room.instructor, score, "ok", release=True)
     db.session.commit()
     return submission
-
-
-def rows():
-    return db.session.scalars(db.select(ScoreOutbox).order_by(ScoreOutbox.id)).all()
-
-
-def make_due():
-    db.session.execute(db.update(ScoreOutbox).where(ScoreOutbox.status == OutboxStatus.PENDING)
-                       .values(next_attempt_at=utcnow() - timedelta(seconds=1)))
-    db.session.commit()
 
 
 def block_token_endpoint(fake, status=404, body=MOODLE_404):
