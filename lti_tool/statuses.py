@@ -55,4 +55,5 @@ class DueSource(StrEnum):
     """Where an assignment's due date came from (Assignment.due_source)."""
 
     LMS = "lms"  # the LMS gradebook column's endDateTime (AGS line item)
+    LMS_ASSIGNMENT = "lms-assignment"  # the LMS assignment's due date, in a custom parameter
     TOOL = "tool"  # set by an instructor in the tool; the line item no longer overwrites it

@@ -16,6 +16,7 @@ from lti_tool.statuses import DueSource, VideoStatus
 from lti_tool.uploads import attempts, deadlines
 from lti_tool.uploads.rules import NO_ATTEMPTS_LEFT, PAST_CUTOFF, ensure_open_for_submission
 from tests.agsfake import fake, room  # noqa: F401  (fixtures)
+from tests.platform_kit import LIS, LTI, browser, platform  # noqa: F401  (fixtures)
 from tests.review_fixtures import ready_video
 
 HOUR = timedelta(hours=1)
@@ -165,3 +166,43 @@ def test_students_cannot_change_deadlines(client, room, path):
     resp = post_form(client, path, launch, due_at="2031-03-01T09:00",
                      user_id=str(room.student.id))
     assert resp.status_code in (401, 403)
+
+
+def test_canvas_sends_the_assignment_due_date_in_a_custom_parameter(browser, app):
+    """Canvas replaces $Canvas.assignment.dueAt.iso8601, which the registration asks for, in
+    each launch: the due date when the instructor set none in the tool, and the student and
+    instructor see where it came from. An unreplaced variable is no date."""
+    from lti_tool.lti.claims import CANVAS_DUE_AT_VARIABLE, CUSTOM, CUSTOM_LMS_DUE_AT
+    from lti_tool.models import LaunchRecord
+
+    def launch(value, role="Learner"):
+        browser.platform.next_claims = {
+            CUSTOM: {CUSTOM_LMS_DUE_AT: value},
+            LTI + "roles": [LIS + f"membership#{role}"]}
+        resp = browser.launch()
+        assert resp.status_code == 303, resp.text
+        return resp.headers["Location"]
+
+    location = launch(CANVAS_DUE_AT_VARIABLE)  # a platform that does not know the variable
+    with app.app_context():
+        record = db.session.get(LaunchRecord, location.split("launch=")[1])
+        assert record.assignment.due_at is None and record.assignment.due_source is None
+
+    location = launch("2031-04-01T21:59:59Z")
+    page = browser.session.get(browser.tool_url + location).text
+    assert "(from the LMS assignment)" in page and 'datetime="2031-04-01T21:59:59' in page
+    settings = browser.session.get(browser.tool_url + "/review/assignment/settings?launch="
+                                   + launch("2031-04-01T21:59:59Z", "Instructor")
+                                   .split("launch=")[1]).text
+    assert "The due date\n    below came from the LMS assignment." in settings
+    with app.app_context():
+        assignment = db.session.get(LaunchRecord, location.split("launch=")[1]).assignment
+        assert assignment.due_source == DueSource.LMS_ASSIGNMENT
+        ags.apply_lineitem(assignment, {"endDateTime": None})  # a column without end date
+        assert assignment.due_at.year == 2031
+        assignment.due_source, assignment.due_at = DueSource.TOOL, utcnow() + HOUR
+        db.session.commit()
+    location = launch("2032-04-01T21:59:59Z")  # the instructor's date stays
+    with app.app_context():
+        assert db.session.get(LaunchRecord, location.split("launch=")[1]) \
+            .assignment.due_at.year != 2032

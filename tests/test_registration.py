@@ -67,6 +67,7 @@ def test_registration_sends_what_moodle_requires_and_stores_the_result(live_serv
     assert conf["domain"] == urlsplit(launch_url).netloc  # host AND port, as Moodle checks
     assert conf["target_link_uri"] == launch_url
     assert set(conf["claims"]) == {"iss", "sub", "name", "given_name", "family_name", "email"}
+    assert conf["custom_parameters"] == {"lms_due_at": "$Canvas.assignment.dueAt.iso8601"}
     types = {m["type"]: m for m in conf["messages"]}
     assert set(types) == {"LtiResourceLinkRequest", "LtiDeepLinkingRequest",
                           "LtiDataPrivacyLaunchRequest",

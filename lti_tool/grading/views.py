@@ -22,8 +22,8 @@ from lti_tool.lti.claims import FOR_USER
 from lti_tool.lti.service_token import ServiceError
 from lti_tool.models import Comment, Enrollment, LaunchRecord, Submission, User, Video
 from lti_tool.playback.views import binding_address
-from lti_tool.statuses import VideoStatus
-from lti_tool.uploads.deadlines import is_late
+from lti_tool.statuses import DueSource, VideoStatus
+from lti_tool.uploads.deadlines import DUE_SOURCE_WORDS, is_late
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability
 from lti_tool.web.request_input import json_body, json_or_form, parse_id, safe_next
@@ -141,7 +141,9 @@ def settings():
                       key=lambda u: (u.display_name or "").casefold())
     return render_template("review/settings.html", launch=launch, assignment=the_assignment,
                            extensions=assignment_settings.extensions(the_assignment),
-                           students=students)
+                           students=students, due_from=None if the_assignment.due_source
+                           == DueSource.TOOL else DUE_SOURCE_WORDS.get(
+                               the_assignment.due_source or ""))
 
 
 @bp.post("/assignment/settings")

@@ -152,9 +152,12 @@ def apply_lineitem(assignment: Assignment, item: dict) -> None:
     maximum = item.get("scoreMaximum")
     if isinstance(maximum, (int, float)) and maximum > 0:
         assignment.max_score = float(maximum)
-    if "endDateTime" in item and assignment.due_source != DueSource.TOOL:
-        assignment.due_at = parse_iso(item.get("endDateTime"))
-        assignment.due_source = DueSource.LMS if assignment.due_at else None
+    end = parse_iso(item.get("endDateTime"))
+    # The instructor's date stays; a column without end date leaves the assignment's own.
+    if "endDateTime" in item and assignment.due_source != DueSource.TOOL and (
+            end or assignment.due_source != DueSource.LMS_ASSIGNMENT):
+        assignment.due_at = end
+        assignment.due_source = DueSource.LMS if end else None
     assignment.lineitem_synced_at = utcnow()
 
 

@@ -37,6 +37,11 @@ DL_MSG = DL + "msg"
 
 # Vendor claims worth keeping.
 CANVAS_CUSTOM = "https://www.instructure.com/placement"
+# The custom parameter the registration asks for, and the Canvas variable that fills it
+# with the assignment's due date (ISO 8601). A platform that does not know the variable
+# sends it back unreplaced ("$Canvas...") or leaves it out: no due date then.
+CUSTOM_LMS_DUE_AT = "lms_due_at"
+CANVAS_DUE_AT_VARIABLE = "$Canvas.assignment.dueAt.iso8601"
 
 # Message types (LTI 1.3 core 5.3.1, Deep Linking 2.0 4.4.1, AGS submission review).
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"

@@ -17,6 +17,7 @@ from lti_tool.lti.origins import HTTP, is_loopback_host, normalize_pattern, plat
 from lti_tool.lti.platforms import add_platform, holdings, remove_platform
 from lti_tool.models import AccessToken, Deployment, Platform
 from lti_tool.statuses import DeploymentPolicy
+from lti_tool.web.formatting import format_moment
 
 POLICIES = click.Choice([p.value for p in DeploymentPolicy])
 
@@ -329,7 +330,7 @@ def keys_cli():
 
 
 def _fmt(when: datetime | None) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if when else "-"
+    return format_moment(when.astimezone(timezone.utc)) if when else "-"
 
 
 @keys_cli.command("list")

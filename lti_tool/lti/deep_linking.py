@@ -18,6 +18,7 @@ from lti_tool.lti.ags_values import CUSTOM_LINEITEM_RESOURCE_ID, LINEITEM_TAG
 from lti_tool.lti.origins import check_return_url
 from lti_tool.models import LaunchRecord
 from lti_tool.uploads.rules import ACCEPTED_FORMATS
+from lti_tool.web.formatting import format_size
 
 MB = 1024**2
 GB = 1024**3
@@ -103,7 +104,7 @@ def parse_settings(form, site_max_bytes: int) -> tuple[LinkSettings | None, dict
             max_bytes = int(size * SIZE_UNITS[unit])
             if max_bytes > site_max_bytes:
                 errors["max_size"] = (f"This site accepts files up to "
-                                      f"{site_max_bytes / GB:g} GB.")
+                                      f"{format_size(site_max_bytes)}.")
     minutes = _number(form.get("max_duration_minutes"), "Maximum duration", errors,
                       "max_duration_minutes", minimum=0.1, maximum=24 * 60)
     formats = [f for f in form.getlist("allowed_formats") if f in ACCEPTED_FORMATS]

@@ -109,6 +109,7 @@ def apply_custom(assignment: Assignment, custom: dict) -> None:
     assign(assignment, "custom", dict(custom))
     if first:
         _apply_deadlines(assignment, custom)
+    _apply_lms_due_date(assignment, custom)
     for name in CUSTOM_INT_FIELDS:
         if custom.get(name) not in (None, ""):
             assign(assignment, name, _int_or_none(name, custom[name]))
@@ -131,6 +132,17 @@ def _apply_deadlines(assignment: Assignment, custom: dict) -> None:
         assign(assignment, "due_source", DueSource.TOOL)  # the instructor's, over the LMS's
     if custom.get("max_attempts") not in (None, ""):
         assign(assignment, "max_attempts", _int_or_none("max_attempts", custom["max_attempts"]))
+
+
+def _apply_lms_due_date(assignment: Assignment, custom: dict) -> None:
+    """Take the LMS assignment's due date (Canvas's $Canvas.assignment.dueAt.iso8601) when
+    the instructor set none in the tool; an unreplaced variable or a blank is no date."""
+    if assignment.due_source == DueSource.TOOL:
+        return
+    moment = parse_iso(custom.get(c.CUSTOM_LMS_DUE_AT))
+    if moment is not None:
+        assign(assignment, "due_at", moment)
+        assign(assignment, "due_source", DueSource.LMS_ASSIGNMENT)
 
 
 def upsert_assignment(course: Course, claims: dict,

@@ -265,6 +265,8 @@ def client_registration(login_url: str) -> dict:
             "domain": urlsplit(launch_url).netloc,
             "target_link_uri": launch_url,
             "claims": REQUESTED_CLAIMS,
+            # Canvas fills it with the assignment's due date on each launch.
+            "custom_parameters": {c.CUSTOM_LMS_DUE_AT: c.CANVAS_DUE_AT_VARIABLE},
             "description": TOOL_DESCRIPTION,
             "messages": [
                 {"type": c.RESOURCE_LINK_REQUEST, **message},

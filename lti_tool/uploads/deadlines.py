@@ -15,6 +15,7 @@ from lti_tool.statuses import DueSource, VideoStatus
 
 # How the student page names where the due date came from.
 DUE_SOURCE_WORDS = {DueSource.LMS: "from the LMS gradebook",
+                    DueSource.LMS_ASSIGNMENT: "from the LMS assignment",
                     DueSource.TOOL: "set by your instructor"}
 # Attempts that count against Assignment.max_attempts: what was handed in.
 HANDED_IN = (VideoStatus.PROCESSING, VideoStatus.READY)

@@ -12,7 +12,7 @@ from flask import current_app
 
 from lti_tool.models import LaunchRecord, Video
 from lti_tool.uploads.attempts import find_submission
-from lti_tool.web.formatting import format_size
+from lti_tool.web.formatting import format_moment, format_size
 
 CODE_LENGTH = 12
 CODE_GROUP = 4
@@ -63,7 +63,7 @@ def receipt_text(launch: LaunchRecord, receipt: Receipt) -> str:
         f"Student:     {launch.user.display_name}",
         f"File:        {receipt.filename}",
         f"Size:        {format_size(receipt.size_bytes)} ({receipt.size_bytes} bytes)",
-        f"Handed in:   {receipt.handed_in_at:%Y-%m-%d %H:%M:%S} UTC",
+        f"Handed in:   {format_moment(receipt.handed_in_at)}",
         f"Receipt:     {receipt.code}",
     ]
     return "\n".join(lines) + "\n"

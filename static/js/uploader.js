@@ -25,7 +25,7 @@ const PASSED_ON_STATUSES = new Set([HttpStatus.FORBIDDEN, HttpStatus.TOO_LARGE,
 const GONE_STATUSES = new Set([HttpStatus.NOT_FOUND, HttpStatus.GONE]);
 const PREVIEW_TITLE = "Preview of your submitted video";
 const CANCEL_QUESTION = "Cancel this upload? What was sent so far is discarded.";
-const Notice = Object.freeze({ NONE: "", INFO: "info", SUCCESS: "success", WARNING: "warning",
+const Notice = Object.freeze({ NONE: "", INFO: "info", WARNING: "warning",
                                ERROR: "error" });
 
 const $ = (id) => document.getElementById(id);
@@ -225,9 +225,12 @@ function poll(videoId, round) {
   api.get(videoUrl(videoId, "status"), { busy: BusyPolicy.REPORT }).then((v) => {
     if (v.final) {
       refreshState().then(() => {
-        if (v.status === Status.READY) notice(Notice.SUCCESS, "Your video is submitted.");
-        else if (v.status === Status.ERROR) {
-          // The status line shows why (once); here it is only said.
+        // The status line shows the outcome (once, with the file's name); here it is only
+        // said, briefly, and the "Checking your video…" notice goes.
+        if (v.status === Status.READY) {
+          notice(Notice.NONE, "");
+          announce("Your video is submitted.");
+        } else if (v.status === Status.ERROR) {
           notice(Notice.NONE, "");
           announceError(v.error_message || "Your video was not accepted.");
         }

@@ -3,12 +3,15 @@
 review and open comment, and the page shown after dynamic registration."""
 from __future__ import annotations
 
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 
 from lti_tool.extensions import db
 from lti_tool.grading import service as grading
+from lti_tool.statuses import VideoStatus
+from lti_tool.models import utcnow
 from tests.factories import Classroom
 from tests.browser.a11y import check_state
 from tests.browser.test_honest_states import hold_patches, release_patches
@@ -113,3 +116,39 @@ def test_touch_screens_are_not_told_to_press_enter(browser, live_server, room):
         assert phone.evaluate("matchMedia('(pointer: coarse)').matches") is touch
         assert phone.is_visible("#dropzone-help") is shown
         context.close()
+
+
+def test_student_page_while_processing(app, page, live_server, tmp_path):
+    """A video whose bytes all arrived and that is being transcoded (42 %, a minute left)."""
+    with app.app_context():
+        room = Classroom()
+        video = ready_video(room, file=make_test_video(tmp_path / "talk.mp4"))
+        video.status, video.ready_at = VideoStatus.PROCESSING, None
+        video.processing_percent, video.processing_eta_seconds = 42.0, 65
+        # A live worker holds it: no job of the test server picks it up meanwhile.
+        video.processing_lease_until = utcnow() + timedelta(minutes=5)
+        video.submission.current_video_id = video.submission.submitted_at = None
+        db.session.commit()
+        url = f"{live_server.url}/assignment?launch={room.launch(room.student).id}"
+        db.session.remove()
+    page.goto(url)
+    page.wait_for_selector("#current-status[data-status='processing']")
+    page.get_by_text("42 %").first.wait_for()
+    check_state(page, "student-processing")
+
+
+def test_deep_linking_form(page, launcher):
+    """The form an instructor fills in when adding the activity from the LMS."""
+    launch = launcher.deep_link()
+    page.goto(launch.url)
+    page.get_by_label("Title").wait_for()
+    check_state(page, "instructor-deep-linking")
+
+
+def test_privacy_page(page, launcher):
+    """The student's own data page (what the tool holds, download, ask for erasure)."""
+    launcher.as_student()  # the tool now knows the student
+    launch = launcher.launch(user="student1", message_type="LtiDataPrivacyLaunchRequest")
+    page.goto(launch.url)
+    page.get_by_role("heading", name="Your data in Video Assignments").wait_for()
+    check_state(page, "student-privacy")

@@ -26,6 +26,7 @@ from lti_tool.storage.base import (BackendUnavailable, BrowserDirective, Capabil
 from lti_tool.storage.cloudflare.api import TUS_VERSION, CloudflareClient
 from lti_tool.storage.cloudflare.signing import SigningKeyError, sign_stream_token
 from lti_tool.storage.messages import MSG_MISCONFIGURED, MSG_UPLOAD_EXPIRED, UPLOAD_EXPIRED
+from lti_tool.web.formatting import format_size
 from lti_tool.web.request_input import clean_filename
 
 log = logging.getLogger(__name__)
@@ -175,7 +176,7 @@ class CloudflareStorage(StorageBackend, CaptionStore, CaptionGeneration):
         """Ask Cloudflare for a one-time tus upload URL reserved for this student."""
         limit = min(int(self.setting("MAX_UPLOAD_BYTES", MAX_FILE)), MAX_FILE)
         if req.size_bytes > limit:
-            raise UploadTooLarge(f"The video is larger than the {limit / 1024**3:g} GB this "
+            raise UploadTooLarge(f"The video is larger than the {format_size(limit)} this "
                                  "site accepts.")
         max_duration = min(max(int(req.max_duration_seconds or self.setting(
             "CLOUDFLARE_MAX_DURATION_SECONDS", 7200)), 2), MAX_DURATION_LIMIT)

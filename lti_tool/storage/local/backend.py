@@ -35,6 +35,7 @@ from lti_tool.storage.base import (Capability, CaptionStore, Derived, Downloads,
 from lti_tool.tus import uploads as tus_uploads
 from lti_tool.tus.store import FileStore, safe_name
 from lti_tool.uploads import video_checks
+from lti_tool.web.formatting import format_size
 from lti_tool.web.urls import public_url
 
 log = logging.getLogger(__name__)
@@ -233,7 +234,7 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
             free = shutil.disk_usage(self.root).free
         except OSError as exc:
             return Health(ok=False, detail=f"{self.root} is not writable: {exc.strerror}")
-        return Health(ok=True, detail=f"{free // (1024 ** 3)} GiB free in {self.root}")
+        return Health(ok=True, detail=f"{format_size(free)} free in {self.root}")
 
     # --- hosted by the app ---
     def tus_store(self) -> FileStore:

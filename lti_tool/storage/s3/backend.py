@@ -39,6 +39,7 @@ from lti_tool.storage.base import (RENDITION_MIME, BackendUnavailable, BrowserDi
                                    UploadMethod, UploadNotFound, UploadRequest, UploadTicket,
                                    UploadTooLarge, VideoInfo)
 from lti_tool.storage.messages import MSG_BUSY, MSG_MISCONFIGURED, MSG_REFUSED, MSG_UPLOAD_GONE
+from lti_tool.web.formatting import format_size
 from lti_tool.web.request_input import clean_filename
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads, Me
             raise StorageError("The file is empty. Please choose the video file itself.",
                                code="empty_file", http_status=400)
         if req.size_bytes > limit:
-            raise UploadTooLarge(f"The video is larger than the {limit / 1024**3:g} GB "
+            raise UploadTooLarge(f"The video is larger than the {format_size(limit)} "
                                  "this site accepts.")
         key = self.object_key(req)
         part_size = part_size_for(req.size_bytes)
