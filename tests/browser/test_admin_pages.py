@@ -115,7 +115,8 @@ def test_dashboard_by_keyboard_with_axe_and_screenshots(live_server, page, admin
     page.goto(page.url)
     tab_to(page, "Retry the refused grade")
     page.keyboard.press("Enter")
-    page.get_by_text("1 grade will be sent to the LMS again").wait_for()
+    # The flashed message is shown (the page's live region reads it out as well).
+    page.locator(".alert").get_by_text("1 grade will be sent to the LMS again").wait_for()
     tab_to(page, "Videos")
     page.keyboard.press("Enter")
     page.get_by_role("heading", name="Videos", exact=True).wait_for()
