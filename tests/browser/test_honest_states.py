@@ -89,6 +89,9 @@ def test_a_refused_file_is_said_once_and_is_no_attempt(page, live_server, room, 
     page.wait_for_selector("#current-status[data-status='error']")
     reason = page.inner_text("#current-status")
     assert "was not accepted" in reason
+    # The alert region is filled a moment after it is cleared (live.js SETTLE_MS), so that
+    # screen readers announce it again.
+    page.wait_for_function("() => document.getElementById('live-alert').textContent !== ''")
     said = page.inner_text("#live-alert")
     assert said and said in reason  # said to screen readers, shown once
     body = page.inner_text("#submission")
