@@ -7,15 +7,12 @@ from flask.cli import with_appcontext
 from lti_tool.admin.grants import find_user, granted_admins, set_granted
 from lti_tool.errors import NotFound
 from lti_tool.extensions import db
-from lti_tool.models import Platform
+from lti_tool.lti.cli import platform_by_id
 
 
 def _user(platform_id: int, who: str):
-    platform = db.session.get(Platform, platform_id)
-    if platform is None:
-        raise click.ClickException(f"No platform with id {platform_id}; see `platforms list`.")
     try:
-        return find_user(platform, who)
+        return find_user(platform_by_id(platform_id), who)
     except NotFound as err:
         raise click.ClickException(err.message) from None
 

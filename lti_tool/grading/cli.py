@@ -6,7 +6,7 @@ from flask.cli import AppGroup
 
 from lti_tool.extensions import db
 from lti_tool.grading import outbox
-from lti_tool.models import Platform
+from lti_tool.lti.cli import platform_by_id
 from lti_tool.web.formatting import format_moment
 
 
@@ -15,18 +15,11 @@ def grades_cli():
     """See and resend the grades waiting for an LMS."""
 
 
-def _platform(platform_id: int) -> Platform:
-    platform = db.session.get(Platform, platform_id)
-    if platform is None:
-        raise click.ClickException(f"No platform {platform_id} (see `platforms list`).")
-    return platform
-
-
 @grades_cli.command("status")
 @click.argument("platform_id", type=int)
 def status(platform_id: int):
     """Count the platform's grades pending and failed, and the oldest pending."""
-    health = outbox.passback_health(_platform(platform_id).id)
+    health = outbox.passback_health(platform_by_id(platform_id).id)
     click.echo(f"pending: {health['pending']} (oldest queued "
                f"{format_moment(health['oldest_pending_at']) or '-'})")
     click.echo(f"failed grades: {health['failed_grades']}")
@@ -37,7 +30,7 @@ def status(platform_id: int):
 @click.argument("platform_id", type=int)
 def retry_failed(platform_id: int):
     """Send every failed grade of the platform again (after fixing what the LMS refused)."""
-    count = outbox.retry_failed_scores(_platform(platform_id).id)
+    count = outbox.retry_failed_scores(platform_by_id(platform_id).id)
     db.session.commit()
     click.echo(f"{count} failed scores queued again; the delivery job sends them within a "
                f"minute.")

@@ -36,7 +36,8 @@ def _note_base_url() -> None:
         click.echo(BASE_URL_NOTE)
 
 
-def _platform(platform_id: int) -> Platform:
+def platform_by_id(platform_id: int) -> Platform:
+    """Return the platform an operator named, or stop the command saying there is none."""
     platform = db.session.get(Platform, platform_id)
     if platform is None:
         raise click.ClickException(f"No platform with id {platform_id}; see `platforms list`.")
@@ -114,7 +115,7 @@ def _http_url(value: str | None) -> str | None:
 @with_appcontext
 def update(platform_id, auth_login_url, auth_token_url, key_set_url, auth_audience, name):
     """Change a registration's LMS URLs (dynamic registration never does)."""
-    platform = _platform(platform_id)
+    platform = platform_by_id(platform_id)
     given = {"auth_login_url": _http_url(auth_login_url),
              "auth_token_url": _http_url(auth_token_url),
              "key_set_url": _http_url(key_set_url), "name": name}
@@ -150,7 +151,7 @@ def update(platform_id, auth_login_url, auth_token_url, key_set_url, auth_audien
 @with_appcontext
 def remove(platform_id, delete_videos, yes):
     """Remove a registration and everything that hangs off it (courses, users, videos' rows)."""
-    platform = _platform(platform_id)
+    platform = platform_by_id(platform_id)
     held = holdings(platform)
     click.echo(f"{platform.issuer} (client id {platform.client_id}) holds {held.courses} "
                f"courses, {held.users} users and {held.videos} videos, {held.stored_videos} "
@@ -176,7 +177,7 @@ def remove(platform_id, delete_videos, yes):
 @with_appcontext
 def policy(platform_id, policy):
     """Allow or refuse launches from deployment ids the tool has not seen."""
-    platform = _platform(platform_id)
+    platform = platform_by_id(platform_id)
     platform.deployment_policy = policy
     audit.record(EventType.SETTING_CHANGED, platform_id=platform.id, target=platform,
                  deployment_policy=policy)
@@ -195,7 +196,7 @@ def deployments():
 @with_appcontext
 def add_deployment(platform_id, deployment_id):
     """Accept launches from one more deployment id."""
-    platform = _platform(platform_id)
+    platform = platform_by_id(platform_id)
     if any(d.deployment_id == deployment_id for d in platform.deployments):
         raise click.ClickException(f"Deployment {deployment_id} is already known.")
     deployment = Deployment(deployment_id=deployment_id)
@@ -229,7 +230,7 @@ def _extra_origin(value: str) -> str:
 @with_appcontext
 def list_origins(platform_id):
     """List every origin of a registration; `(added)` marks those an administrator added."""
-    platform = _platform(platform_id)
+    platform = platform_by_id(platform_id)
     extras = platform.extra_origins or []
     for origin in platform_origins(platform):
         click.echo(origin + ("  (added)" if origin in extras else ""))
@@ -241,7 +242,7 @@ def list_origins(platform_id):
 @with_appcontext
 def add_origin(platform_id, origin):
     """Allow one more origin (an LMS host the registration's URLs do not name)."""
-    platform = _platform(platform_id)
+    platform = platform_by_id(platform_id)
     pattern = _extra_origin(origin)
     extras = list(platform.extra_origins or [])
     if pattern in extras:
@@ -260,7 +261,7 @@ def add_origin(platform_id, origin):
 @with_appcontext
 def remove_origin(platform_id, origin):
     """Stop allowing an origin an administrator added."""
-    platform = _platform(platform_id)
+    platform = platform_by_id(platform_id)
     pattern = normalize_pattern(origin) or origin
     extras = list(platform.extra_origins or [])
     if pattern not in extras:
