@@ -252,3 +252,20 @@ def test_a_phone_launch_lasts_as_a_launch(app, client, student):
         phone = db.session.get(LaunchRecord, claim)
         assert phone.message_type == service.PHONE_MESSAGE_TYPE
         assert phone.expires_at > utcnow() + timedelta(hours=1)
+
+
+def test_the_phone_reaches_only_its_own_attempt(app, client, student):
+    desktop = TusClient(client, student)
+    mine = desktop.start()  # the student's own upload from the computer, still open
+    made = _create(client, student)
+    phone = SimpleLaunch(_claim(client, made["code"]).get_json()["claim"])
+    assert client.get(f"/api/videos/{mine['video_id']}/status",
+                      headers=_h(phone)).status_code == 404
+    assert TusClient(client, phone).create(mine["video_id"], 1000).status_code == 404
+    assert client.post(f"/api/uploads/{mine['video_id']}/multipart/abort",
+                       headers=_h(phone)).status_code == 404
+    # Its own attempt it may follow.
+    start = client.post("/api/handoff/phone/uploads", headers=_h(phone),
+                        json={"filename": "phone.mp4", "size_bytes": 10})
+    own = start.get_json()["video_id"]
+    assert client.get(f"/api/videos/{own}/status", headers=_h(phone)).status_code == 200

@@ -13,18 +13,20 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 from lti_tool.access.launches import (LAUNCH_PARAM, assignment_launch, current_launch,
                                       posted_launch_id, require_launch)
 from lti_tool.access.roles import Role
-from lti_tool.errors import Forbidden
+from lti_tool.errors import Forbidden, NotFound
 from lti_tool.handoff import service
 from lti_tool.handoff.codes import display_code, normalize_code
 from lti_tool.handoff.qr import qr_data_uri
 from lti_tool.storage import current_storage
 from lti_tool.storage.base import UploadMethod
+from lti_tool.tus.protocol import META_VIDEO_ID, UPLOAD_METADATA
+from lti_tool.tus.views import parse_metadata
 from lti_tool.uploads.rules import upload_method
 from lti_tool.uploads.status import iso, submission_state, video_status
 from lti_tool.uploads.views import new_upload_request, ticket_answer
 from lti_tool.web.csp import forbid_framing
 from lti_tool.web.rate_limits import limit, limit_by_address
-from lti_tool.web.request_input import json_body
+from lti_tool.web.request_input import json_body, parse_id
 from lti_tool.web.urls import public_url
 
 bp = Blueprint("handoff", __name__)
@@ -35,15 +37,35 @@ PHONE_ENDPOINTS = frozenset({
     "multipart.sign", "multipart.parts", "multipart.complete", "multipart.abort",
     "playback.status", "handoff.phone_start", "handoff.phone_complete", "static",
 })
+# Of those, the ones that name a video: a phone may name only its link's attempt.
+VIDEO_ENDPOINTS = frozenset({
+    "tus.create", "multipart.sign", "multipart.parts", "multipart.complete",
+    "multipart.abort", "playback.status",
+})
 PHONE_SCOPE = "handoff_phone_scope"
 
 
 @bp.before_app_request
 def scope_phone_launch():
-    """Keep a phone's launch to the upload endpoints (never the student's pages or API)."""
+    """Keep a phone's launch to the upload endpoints and its own attempt (never the
+    student's pages, API or other videos)."""
     launch_id = posted_launch_id() or request.args.get(LAUNCH_PARAM)
-    if service.is_phone_launch_id(launch_id) and request.endpoint not in PHONE_ENDPOINTS:
+    if not service.is_phone_launch_id(launch_id):
+        return
+    if request.endpoint not in PHONE_ENDPOINTS:
         raise Forbidden("A phone's upload link only uploads its one video.", code=PHONE_SCOPE)
+    launch = current_launch()
+    if request.endpoint in VIDEO_ENDPOINTS and launch is not None:  # else the view says 401
+        if _named_video_id() != service.phone_link(launch).video_id:
+            raise NotFound("No such upload.")
+
+
+def _named_video_id() -> int | None:
+    """Return the video a request names: in the URL, or in tus's Upload-Metadata."""
+    if request.endpoint == "tus.create":
+        metadata = parse_metadata(request.headers.get(UPLOAD_METADATA, ""))
+        return parse_id(metadata.get(META_VIDEO_ID) or "")
+    return (request.view_args or {}).get("video_id")
 
 
 # ---- the desktop page's API ----
