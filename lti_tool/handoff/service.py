@@ -57,9 +57,9 @@ MESSAGES = {
     EXPIRED: "This upload link has expired. On your computer, choose \"Upload from your "
              "phone\" again to get a new one.",
     CLAIMED: "This upload link is already in use on another device. On your computer, "
-             "choose \"Upload from your phone\" again to get a new one.",
+             "choose “Upload from your phone” again to get a new one.",
     USED: "This upload link was already used for an upload. On your computer, choose "
-          "\"Upload from your phone\" again to upload another video.",
+          "“Upload from your phone” again to upload another video.",
     OTHER_STUDENT: "This upload link belongs to another student. Each student gets their "
                    "own link on their own assignment page.",
     NOT_A_PHONE: "This call is only for the phone that claimed an upload link.",

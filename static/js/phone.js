@@ -63,9 +63,35 @@ function ready(found) {
   $("phone-claiming").hidden = true;
   $("phone-limits").textContent = `One video, at most ${formatSize(claim.limits.max_bytes)}; ` +
     "formats: " + claim.limits.formats.map((f) => f.toUpperCase()).join(", ") + ".";
+  if (claim.video_id && claim.status_url) { resumeOrShow(); return; }
   $("phone-choose").hidden = false;
   $("phone").dataset.ready = "true";
   announce("This phone is connected. Film or choose a video.");
+}
+
+/* Back on the page (a reload) after the upload started: show how it ended, or offer to
+   finish it with the same video. */
+function resumeOrShow() {
+  api.get(claim.status_url).then((video) => {
+    $("phone").dataset.ready = "true";
+    if (video.status === Status.PENDING || video.status === Status.UPLOADING) {
+      $("phone-choose").hidden = false;
+      notice(Notice.INFO, `The upload of “${video.filename}” stopped part-way. Choose the ` +
+        "same video again to continue where it stopped.");
+      return;
+    }
+    follow(video);
+  }).catch((err) => {
+    $("phone").dataset.ready = "true";
+    notice(Notice.ERROR, explain(err));
+  });
+}
+
+function explain(err) {
+  return err.status === HttpStatus.UNAUTHORIZED
+    ? "This upload link has run out. On your computer, choose “Upload from your phone” " +
+      "again to get a new one."
+    : err.message;
 }
 
 function checkFile(file) {
@@ -107,7 +133,7 @@ function begin(file) {
       claim.status_url = ticket.status_url;
       keep(claim);
       run(file, ticket.video_id, (cb) => transportFor(ticket.method).start(file, ticket, ctx, cb));
-    }).catch((err) => notice(Notice.ERROR, err.message));
+    }).catch((err) => notice(Notice.ERROR, explain(err)));
   });
 }
 
@@ -131,7 +157,7 @@ function finished() {
   progress.set(size, size);
   $("pause-btn").hidden = true;
   notice(Notice.INFO, "");
-  api.post(claim.finish_url, undefined).then(follow).catch((err) => notice(Notice.ERROR, err.message));
+  api.post(claim.finish_url, undefined).then(follow).catch((err) => notice(Notice.ERROR, explain(err)));
 }
 
 function follow(video) {
@@ -159,7 +185,7 @@ function failed(failure) {
     notice(Notice.ERROR, "The upload stopped (the network or the server). Press Resume to continue.");
     return;
   }
-  notice(Notice.ERROR, "The upload was refused: " + failure.message);
+  notice(Notice.ERROR, "The upload was refused: " + explain(failure));
 }
 
 function claimLink() {

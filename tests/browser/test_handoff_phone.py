@@ -97,6 +97,12 @@ def test_the_phone_uploads_and_the_desktop_shows_it_submitted(page, live_server,
     intruder.wait_for_selector("#phone-notice:not([hidden])")
     assert "already in use on another device" in intruder.inner_text("#phone-notice")
     assert intruder.is_hidden("#phone-choose")
+    check_state(intruder, "handoff-refused")
+
+    # The phone itself, reloaded, still knows its claim and shows how the upload ended.
+    phone.reload()
+    phone.wait_for_selector("#phone-status[data-status='ready']")
+    assert phone.is_hidden("#phone-choose")
 
 
 def test_an_expired_link_is_refused_on_the_phone(live_server, room, app, phone_context):
