@@ -116,3 +116,24 @@ def test_an_expired_link_is_refused_on_the_phone(live_server, room, app, phone_c
     assert resp.status == 410
     assert "expired" in phone.inner_text("#error-title").lower()
     check_state(phone, "handoff-expired")
+
+
+def test_the_code_can_be_typed_on_the_phone(live_server, room, app, phone_context):
+    launch_id = room.launch(room.student).id
+    with app.test_request_context():
+        _, code = service.create_link(db.session.get(LaunchRecord, launch_id))
+    phone = phone_context().new_page()
+    phone.goto(f"{live_server.url}/h")
+    check_state(phone, "handoff-enter-code")
+    phone.focus("#code")
+    phone.keyboard.type("nope")
+    phone.keyboard.press("Enter")
+    phone.wait_for_selector("#code-error")
+    assert phone.get_attribute("#code", "aria-invalid") == "true"
+    phone.fill("#code", "")
+    phone.keyboard.type(code.lower()[:5] + " " + code.lower()[5:])  # as people type it
+    with phone.expect_navigation(url=f"**/h/{code[:5]}-{code[5:]}"):
+        phone.keyboard.press("Enter")
+    phone.wait_for_function(
+        "() => (document.getElementById('phone') || {dataset: {}}).dataset.ready === 'true'")
+    assert phone.is_visible("#phone-pick")
