@@ -79,7 +79,9 @@ function render(state) {
   }
   say(state.state);
   if (state.state === LinkState.DONE) {
+    // The page's own status line takes over (uploader.js); the panel is ready for next time.
     document.dispatchEvent(new CustomEvent(HANDOFF_DELIVERED, { detail: video }));
+    reset();
     return false;
   }
   return true;
@@ -114,12 +116,16 @@ function open() {
   create();
 }
 
-function close() {
+function reset() {
   clearTimeout(timer);
   link = null;
   $("handoff-panel").hidden = true;
   $("handoff-start").hidden = false;
   $("handoff-start").setAttribute("aria-expanded", "false");
+}
+
+function close() {
+  reset();
   $("handoff-start").focus();
 }
 

@@ -89,6 +89,9 @@ def test_the_phone_uploads_and_the_desktop_shows_it_submitted(page, live_server,
     page.wait_for_selector("#current-status[data-status='ready']", timeout=30000)
     assert "is submitted" in page.inner_text("#current-status")
     assert page.locator("#history tbody tr").count() == 1
+    # Focus was in the panel, which goes: it moves to the status line, as after an upload.
+    assert page.evaluate("() => document.activeElement.id") == "current-status"
+    assert page.is_hidden("#handoff-panel")
     # The phone never needed a cookie, and has none.
     assert phone_ctx.cookies() == []
 
