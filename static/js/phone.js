@@ -2,7 +2,8 @@
    phone (POST /api/handoff/claim with the code; the answer's claim secret is the phone's
    own launch id, kept in sessionStorage for a reload, never in a cookie), lets the student
    film or choose one video, and uploads it with the student page's transports (tus or S3
-   multipart, resumable, chunks sized for mobile networks), then follows its status. */
+   multipart, resumable, chunks sized for mobile networks) with the screen kept awake, then
+   follows its status. */
 import { ApiClient, ErrorKind, HttpStatus } from "./api.js";
 import { Status } from "./attempts.js";
 import { formatSize } from "./format.js";
@@ -137,8 +138,24 @@ function begin(file) {
   });
 }
 
+/* Keep the screen on while the upload runs: a phone that sleeps drops the connection. */
+let wakeLock = null;
+function keepAwake(on) {
+  if (!on) {
+    if (wakeLock) wakeLock.release().catch(() => {});
+    wakeLock = null;
+    return;
+  }
+  if (wakeLock || !navigator.wakeLock || document.visibilityState !== "visible") return;
+  navigator.wakeLock.request("screen").then((lock) => {
+    wakeLock = lock;
+    lock.addEventListener("release", () => { if (wakeLock === lock) wakeLock = null; });
+  }).catch(() => { /* refused (battery saver): the upload resumes after a pause anyway */ });
+}
+
 function run(file, videoId, launch) {
   current = { file, videoId };
+  keepAwake(true);
   $("phone-choose").hidden = true;
   progress.start(file);
   $("pause-btn").hidden = false;
@@ -153,7 +170,9 @@ function run(file, videoId, launch) {
 }
 
 function finished() {
+  keepAwake(false);
   const size = current.file.size;
+  current.done = true;
   progress.set(size, size);
   $("pause-btn").hidden = true;
   notice(Notice.INFO, "");
@@ -178,6 +197,7 @@ function follow(video) {
 }
 
 function failed(failure) {
+  keepAwake(false);
   $("pause-btn").hidden = true;
   if (failure.kind === ErrorKind.NETWORK || failure.kind === ErrorKind.TIMEOUT ||
       failure.status === HttpStatus.TOO_MANY_REQUESTS || failure.status >= HttpStatus.SERVER_ERROR_MIN) {
@@ -211,6 +231,7 @@ function claimLink() {
 $("pause-btn").addEventListener("click", () => {
   if (!current) return;
   current.controller.pause();
+  keepAwake(false);
   progress.pause();
   $("pause-btn").hidden = true;
   $("resume-btn").hidden = false;
@@ -222,9 +243,20 @@ $("resume-btn").addEventListener("click", () => {
   notice(Notice.INFO, "");
   progress.restartRate();
   current.controller.resume();
+  keepAwake(true);
   $("resume-btn").hidden = true;
   $("pause-btn").hidden = false;
   $("pause-btn").focus();
 });
 window.addEventListener("online", () => { if (current && !$("resume-btn").hidden) $("resume-btn").click(); });
+// The lock goes when the page is hidden; take it again when it comes back mid-upload.
+document.addEventListener("visibilitychange", () => {
+  if (current && !current.done && $("resume-btn").hidden) keepAwake(true);
+});
+window.addEventListener("beforeunload", (e) => {
+  if (current && !current.done && $("resume-btn").hidden) {
+    e.preventDefault();
+    e.returnValue = "";
+  }
+});
 claimLink();
