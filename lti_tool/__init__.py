@@ -25,6 +25,7 @@ BLUEPRINTS = [
     "lti_tool.uploads.pages",
     "lti_tool.uploads.views",
     "lti_tool.uploads.multipart_views",
+    "lti_tool.handoff.views",
     "lti_tool.tus.views",
     "lti_tool.playback.views",
     "lti_tool.grading.views",

@@ -63,6 +63,10 @@ class EventType(StrEnum):
     ASSIGNMENT_SETTINGS_CHANGED = "assignment_settings_changed"
     EXTENSION_GRANTED = "extension_granted"
     EXTENSION_REMOVED = "extension_removed"
+    # The phone hand-off (lti_tool/handoff): a link made, claimed by a phone, its upload done.
+    HANDOFF_CREATED = "handoff_created"
+    HANDOFF_CLAIMED = "handoff_claimed"
+    HANDOFF_COMPLETED = "handoff_completed"
 
 
 def record(event_type: EventType | str, *, actor=None, platform_id: int | None = None,

@@ -43,6 +43,10 @@ class Config:
     # Leeway for exp/iat: Moodle's id_token lives 60 s, so keep this small.
     LTI_JWT_LEEWAY_SECONDS = _int("LTI_JWT_LEEWAY_SECONDS", 10)
     LTI_LAUNCH_TTL_SECONDS = _int("LTI_LAUNCH_TTL_SECONDS", 8 * 3600)
+    # The phone hand-off: how long a link may be claimed, and the tus chunk size for phones
+    # (small enough to resend cheaply on a mobile network; Cloudflare needs >= 5 MiB).
+    HANDOFF_LINK_TTL_SECONDS = _int("HANDOFF_LINK_TTL_SECONDS", 600)
+    HANDOFF_CHUNK_BYTES = _int("HANDOFF_CHUNK_BYTES", 5 * 1024 * 1024)
     LTI_PLATFORM_JWKS_TTL_SECONDS = _int("LTI_PLATFORM_JWKS_TTL_SECONDS", 3600)
 
     STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")
@@ -108,6 +112,10 @@ class Config:
     # Per user: new upload attempts, and playback grants (each one is audited).
     RATELIMIT_UPLOADS = os.environ.get("RATELIMIT_UPLOADS", "30 per hour")
     RATELIMIT_PLAYBACK = os.environ.get("RATELIMIT_PLAYBACK", "120 per minute")
+    # The phone hand-off (lti_tool/handoff): new links per student, and what one client
+    # address may send to the code endpoints (the phone page, typing a code, claiming).
+    RATELIMIT_HANDOFF_CREATE = os.environ.get("RATELIMIT_HANDOFF_CREATE", "20 per hour")
+    RATELIMIT_HANDOFF_CODE = os.environ.get("RATELIMIT_HANDOFF_CODE", "30 per minute")
 
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     # plain: one text line per event; json: one JSON object per line (lti_tool/observability).

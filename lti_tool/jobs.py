@@ -90,6 +90,8 @@ JOBS: list[Job] = [
     Job("purge_launch_state", "lti_tool.lti.launch_store:purge_expired", every_seconds=600),
     Job("purge_rate_counters", "lti_tool.web.rate_limits:purge_expired_counters",
         every_seconds=600),
+    Job("purge_handoff_links", "lti_tool.handoff.service:purge_expired_links",
+        every_seconds=3600),
     Job("retention", "lti_tool.housekeeping.retention:apply_retention",
         cron={"hour": 3, "minute": 10}, lease_seconds=6 * 3600, dry_run=True, keep_days=365),
     Job("orphans", "lti_tool.housekeeping.orphans:find_orphans",

@@ -600,3 +600,32 @@ class RateCounter(db.Model):
 
     def __repr__(self) -> str:
         return f"<RateCounter {self.key} {self.count}>"
+
+
+class HandoffLink(db.Model):
+    """A short-lived link that lets the student's phone upload one attempt (lti_tool/handoff).
+
+    Only the code's keyed hash is stored; the phone that claims the link gets a launch of its
+    own (`phone_launch_id`, scoped to the upload endpoints) and nobody else can claim it.
+    """
+
+    __tablename__ = "handoff_link"
+    __table_args__ = (Index("ix_handoff_link_owner", "user_id", "assignment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id", ondelete="CASCADE"))
+    phone_launch_id: Mapped[Optional[str]] = mapped_column(String(64))
+    video_id: Mapped[Optional[int]] = mapped_column(ForeignKey("video.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    claimed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    completed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
+    assignment: Mapped[Assignment] = relationship()
+    video: Mapped[Optional[Video]] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<HandoffLink {self.id} user={self.user_id} assignment={self.assignment_id}>"

@@ -44,6 +44,7 @@ CACHE_TTL_SECONDS = 60
 _CACHE_KEY = "lti_tool.web.csp"
 _G_PLATFORMS = "csp_platforms"
 _G_FRAME_ORIGINS = "csp_frame_origins"
+_G_NO_FRAMING = "csp_no_framing"
 
 # /csp-report: what it takes, and how much of a report reaches the log.
 REPORT_MAX_BYTES = 16 * 1024
@@ -73,6 +74,11 @@ def allow_frame_origin(url: str | None) -> None:
         g.setdefault(_G_FRAME_ORIGINS, []).append(origin)
 
 
+def forbid_framing() -> None:
+    """Let no site frame this request's page, not even the LMS (frame-ancestors 'none')."""
+    g.setdefault(_G_NO_FRAMING, True)
+
+
 # ---- the policy ----
 def _sources(values: Iterable[str]) -> list[str]:
     """Return the valid origins among `values`, deduplicated, logging what was dropped."""
@@ -88,7 +94,8 @@ def _sources(values: Iterable[str]) -> list[str]:
 
 def build_policy(platform_sources: Iterable[str],
                  storage: Mapping[BrowserDirective, Iterable[str]],
-                 report_uri: str, frame_extra: Iterable[str] = ()) -> str:
+                 report_uri: str, frame_extra: Iterable[str] = (), framable: bool = True
+                 ) -> str:
     """Return the Content-Security-Policy value for a page."""
     platforms = _sources(platform_sources)
 
@@ -103,7 +110,8 @@ def build_policy(platform_sources: Iterable[str],
         ("media-src", [SELF, "blob:", *provider(BrowserDirective.MEDIA)]),
         ("connect-src", [SELF, *provider(BrowserDirective.CONNECT)]),
         ("frame-src", [SELF, *provider(BrowserDirective.FRAME)]),
-        ("frame-ancestors", [SELF, *platforms, *_sources(frame_extra)]),
+        ("frame-ancestors",
+         [SELF, *platforms, *_sources(frame_extra)] if framable else [NONE]),
         ("form-action", [SELF, *platforms]),
         ("base-uri", [NONE]),
         ("object-src", [NONE]),
@@ -164,7 +172,8 @@ def platform_sources() -> list[str]:
 def page_policy() -> str:
     """Return the policy for the page this request answers with."""
     return build_policy(platform_sources(), _cached("storage", _storage_origins),
-                        url_for("csp.report"), g.get(_G_FRAME_ORIGINS, ()))
+                        url_for("csp.report"), g.get(_G_FRAME_ORIGINS, ()),
+                        framable=not g.get(_G_NO_FRAMING))
 
 
 def init_app(app: Flask) -> None:

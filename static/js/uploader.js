@@ -9,6 +9,7 @@ import { ApiClient, BusyPolicy, ErrorKind, HttpStatus, secondsToWait } from "./a
 import { STATUS_TEXT, Status, isOpen, percentArrived, renderHistory,
          renderUnfinished } from "./attempts.js";
 import { formatDuration, formatSize, momentElement } from "./format.js";
+import { HANDOFF_DELIVERED } from "./handoff-events.js";
 import { announce, announceError } from "./live.js";
 import { Player, bindSeekLinks } from "./player.js";
 import { multipartTransport } from "./transport-multipart.js";
@@ -483,8 +484,19 @@ function wireFileChoice() {
   });
 }
 
+/* The phone hand-off (handoff.js) delivered an attempt: show and follow it like our own. */
+function delivered() {
+  const panel = $("handoff");
+  focusStatusNext = !!panel && panel.contains(document.activeElement);
+  refreshState().then(() => {
+    const checking = (state.attempts || []).filter((a) => a.status === Status.PROCESSING)[0];
+    if (checking) poll(checking.id, 0);
+  });
+}
+
 wireControls();
 wireFileChoice();
+document.addEventListener(HANDOFF_DELIVERED, delivered);
 document.querySelectorAll("[data-seek-links]").forEach((el) => bindSeekLinks(el));
 render();
 const processing = (state.attempts || []).filter((a) => a.status === Status.PROCESSING)[0];
