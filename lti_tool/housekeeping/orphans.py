@@ -14,7 +14,7 @@ from lti_tool.errors import StorageError
 from lti_tool.extensions import db
 from lti_tool.models import Assignment, Submission, Video, utcnow
 from lti_tool.statuses import VideoStatus
-from lti_tool.storage import storage_for
+from lti_tool.storage import active_backend_name, storage_for
 from lti_tool.storage.base import StoredObject
 
 log = logging.getLogger(__name__)
@@ -43,11 +43,10 @@ def _backends_in_use(current: str) -> list[str]:
 
 def find_orphans() -> dict:
     """Compare each storage in use with the videos; return counts and the first items."""
-    from flask import current_app
     now = utcnow()
     report: dict = {"orphan_objects": 0, "orphan_bytes": 0, "missing_objects": 0,
                     "backends": {}, "orphans": [], "missing": []}
-    for name in _backends_in_use(current_app.config["STORAGE_BACKEND"]):
+    for name in _backends_in_use(active_backend_name()):
         try:
             found = _check_backend(name, now, report)
         except (StorageError, ValueError, ImportError) as exc:

@@ -20,7 +20,8 @@ from lti_tool.errors import ToolError
 from lti_tool.settings import read_setting
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage.base import (BackendUnavailable, BrowserDirective, Capability,
-                                   CaptionGeneration, CaptionStore, Health, Playback, PlaybackKind,
+                                   CaptionGeneration, CaptionStore, ConnectionCheck,
+                                   ConnectionChecks, Health, Playback, PlaybackKind,
                                    StorageBackend, StoredObject, UploadMethod, UploadRequest,
                                    UploadTicket, UploadTooLarge, VideoInfo)
 from lti_tool.storage.cloudflare.api import TUS_VERSION, CloudflareClient
@@ -130,13 +131,14 @@ def address_rules(client_address: str | None) -> list[dict] | None:
             {"type": "any", "action": "block"}]
 
 
-class CloudflareStorage(StorageBackend, CaptionStore, CaptionGeneration):
+class CloudflareStorage(StorageBackend, CaptionStore, CaptionGeneration, ConnectionChecks):
     """Videos held by Cloudflare Stream, uploaded by students over tus."""
 
     name = "cloudflare"
     capabilities = frozenset({Capability.TUS, Capability.SIGNED_PLAYBACK,
                               Capability.THUMBNAILS, Capability.CAPTIONS,
-                              Capability.CAPTION_GENERATION, Capability.WEBHOOKS})
+                              Capability.CAPTION_GENERATION, Capability.WEBHOOKS,
+                              Capability.CONNECTION_CHECK})
 
     def __init__(self, config: Mapping[str, Any]):
         super().__init__(config)
@@ -336,6 +338,12 @@ class CloudflareStorage(StorageBackend, CaptionStore, CaptionGeneration):
                                        size_bytes=_positive(video.get("size")),
                                        created_at=_parse_time(video.get("created")))
             after = fresh[-1].get("created") or after
+
+    def check_connection(self, origin: str) -> list[ConnectionCheck]:
+        """Check the account and token, the signing key and the webhook (checks.py); the
+        browser talks to Cloudflare's own hosts, so `origin` needs nothing there."""
+        from lti_tool.storage.cloudflare.checks import check_connection
+        return check_connection(self, origin)
 
     def health(self) -> Health:
         """Check the API answers and report storage use against the purchased minutes."""
