@@ -16,6 +16,10 @@ LOW_SPACE_BYTES = 10 * 1000**3
 def check_connection(root: Path, largest_upload: int) -> list[ConnectionCheck]:
     """Check the storage folder exists (or can be made), can be written, and has room."""
     checks = []
+    if root.exists() and not root.is_dir():
+        return [ConnectionCheck("Folder exists", CheckStatus.FAILED,
+                                f"{root} is a file, not a folder. Point LOCAL_STORAGE_DIR at a "
+                                "folder.")]
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -23,10 +27,6 @@ def check_connection(root: Path, largest_upload: int) -> list[ConnectionCheck]:
                                 f"The folder {root} does not exist and cannot be created "
                                 f"({exc.strerror}). Create it, or point LOCAL_STORAGE_DIR at "
                                 "a folder on a disk with room for the videos.")]
-    if not root.is_dir():
-        return [ConnectionCheck("Folder exists", CheckStatus.FAILED,
-                                f"{root} is a file, not a folder. Point LOCAL_STORAGE_DIR at a "
-                                "folder.")]
     checks.append(ConnectionCheck("Folder exists", CheckStatus.PASSED, f"{root} exists."))
     probe = root / f".connection-test-{os.getpid()}-{time.monotonic_ns()}"
     try:
