@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from lti_tool.admin.grants import find_user, granted_admins, set_granted
+from lti_tool.access.users import find_user
+from lti_tool.admin.grants import granted_admins, set_granted
 from lti_tool.errors import NotFound
 from lti_tool.extensions import db
 from lti_tool.lti.cli import platform_by_id
@@ -13,7 +14,7 @@ from lti_tool.settings import reencrypt_secrets
 
 def _user(platform_id: int, who: str):
     try:
-        return find_user(platform_by_id(platform_id), who)
+        return find_user(platform_by_id(platform_id).id, who)
     except NotFound as err:
         raise click.ClickException(err.message) from None
 

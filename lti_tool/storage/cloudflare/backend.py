@@ -148,13 +148,15 @@ class CloudflareStorage(StorageBackend, CaptionStore, CaptionGeneration, Connect
         """Return one of this backend's settings (admin override, else environment)."""
         return read_setting(self.config, name, default)
 
-    def client(self) -> CloudflareClient:
-        """Return an API client built from the current settings."""
+    def client(self, max_retries: int | None = None) -> CloudflareClient:
+        """Return an API client built from the current settings; `max_retries` overrides
+        CLOUDFLARE_API_MAX_RETRIES (0: one attempt, to diagnose)."""
         return CloudflareClient(
             base_url=self.setting("CLOUDFLARE_API_BASE", "https://api.cloudflare.com/client/v4"),
             account_id=self.setting("CLOUDFLARE_ACCOUNT_ID", ""),
             api_token=self.setting("CLOUDFLARE_API_TOKEN", ""),
-            max_retries=int(self.setting("CLOUDFLARE_API_MAX_RETRIES", 4)),
+            max_retries=(int(self.setting("CLOUDFLARE_API_MAX_RETRIES", 4))
+                         if max_retries is None else max_retries),
             timeout=float(self.setting("CLOUDFLARE_API_TIMEOUT_SECONDS", 20)),
             backoff_seconds=float(self.config.get("CLOUDFLARE_API_BACKOFF_SECONDS", 0.5)),
             session=self._session)

@@ -9,7 +9,7 @@ API: https://developers.cloudflare.com/api/resources/stream/ (storage-usage, key
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 from flask import has_request_context
@@ -19,9 +19,6 @@ from lti_tool.storage.base import CheckStatus, ConnectionCheck
 from lti_tool.storage.cloudflare.api import CloudflareClient
 from lti_tool.storage.cloudflare.signing import SigningKeyError, sign_stream_token
 from lti_tool.web.urls import public_url
-
-if TYPE_CHECKING:
-    from lti_tool.storage.cloudflare.backend import CloudflareStorage
 
 WEBHOOK_ENDPOINT = "webhooks.cloudflare_stream"
 PROBE_UID = "connection-test"  # signed locally only, to prove the key can sign
@@ -41,8 +38,9 @@ def _result(resp: requests.Response) -> Any:
     return body.get("result") if isinstance(body, dict) else None
 
 
-def check_connection(backend: "CloudflareStorage", origin: str) -> list[ConnectionCheck]:
-    """Check the settings of `backend` against Cloudflare for real (see ConnectionChecks)."""
+def check_connection(backend, origin: str) -> list[ConnectionCheck]:
+    """Check the settings of `backend` (a CloudflareStorage) against Cloudflare for real
+    (see ConnectionChecks)."""
     account = backend.setting("CLOUDFLARE_ACCOUNT_ID", "") or ""
     token = backend.setting("CLOUDFLARE_API_TOKEN", "") or ""
     missing = [label for label, value in (("account id", account), ("API token", token))
@@ -51,11 +49,7 @@ def check_connection(backend: "CloudflareStorage", origin: str) -> list[Connecti
         return [_check("Settings", CheckStatus.FAILED,
                        f"Enter the {' and the '.join(missing)} (Cloudflare dashboard: Stream; "
                        "the token needs the Stream:Edit permission).")]
-    client = CloudflareClient(
-        base_url=backend.setting("CLOUDFLARE_API_BASE", "https://api.cloudflare.com/client/v4"),
-        account_id=account, api_token=token, max_retries=0,
-        timeout=float(backend.setting("CLOUDFLARE_API_TIMEOUT_SECONDS", 20)),
-        session=backend._session)
+    client = backend.client(max_retries=0)  # through the backend's outbound session
     checks = [_account(client, account)]  # every later call needs the account and token
     if not checks[-1].ok:
         return checks
@@ -109,7 +103,7 @@ def _account(client: CloudflareClient, account: str) -> ConnectionCheck:
     return _check(name, CheckStatus.PASSED, f"Cloudflare accepted the token ({detail}).")
 
 
-def _signing_key(backend: "CloudflareStorage", client: CloudflareClient) -> ConnectionCheck:
+def _signing_key(backend, client: CloudflareClient) -> ConnectionCheck:
     name = "Signing key"
     key_id = backend.setting("CLOUDFLARE_SIGNING_KEY_ID", "") or ""
     pem = backend.setting("CLOUDFLARE_SIGNING_KEY_PEM", "") or ""
@@ -144,7 +138,7 @@ def _signing_key(backend: "CloudflareStorage", client: CloudflareClient) -> Conn
                   f"The key {key_id} exists at Cloudflare and signs playback tokens here.")
 
 
-def _webhook(backend: "CloudflareStorage", client: CloudflareClient) -> ConnectionCheck:
+def _webhook(backend, client: CloudflareClient) -> ConnectionCheck:
     name = "Webhook"
     resp = _get(client, "/webhook")
     if isinstance(resp, str) or (resp.status_code >= 300 and resp.status_code != 404):

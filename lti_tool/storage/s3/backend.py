@@ -116,13 +116,14 @@ class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads, Me
         prefix = (self.setting("S3_KEY_PREFIX", "") or "").lstrip("/")
         return prefix if not prefix or prefix.endswith("/") else prefix + "/"
 
-    def client(self):
-        """Return a boto3 S3 client for the current settings (built once per setting set)."""
+    def client(self, max_attempts: int | None = None):
+        """Return a boto3 S3 client for the current settings (built once per setting set);
+        `max_attempts` overrides S3_MAX_ATTEMPTS (1: no retries, to diagnose)."""
         return _client(self.setting("S3_REGION", "") or None,
                        self.setting("S3_ENDPOINT_URL", "") or None,
                        self.setting("S3_ACCESS_KEY_ID", "") or None,
                        self.setting("S3_SECRET_ACCESS_KEY", "") or None,
-                       int(self.setting("S3_MAX_ATTEMPTS", 3)),
+                       max_attempts or int(self.setting("S3_MAX_ATTEMPTS", 3)),
                        outbound.policy_from(self.config))
 
     def browser_origins(self) -> dict[BrowserDirective, list[str]]:

@@ -7,16 +7,11 @@ the values of the credentials never appear in a message.
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from lti_tool import outbound
 from lti_tool.errors import StorageError
 from lti_tool.storage.base import CheckStatus, ConnectionCheck
-
-if TYPE_CHECKING:
-    from lti_tool.storage.s3.backend import S3Storage
 
 PROBE_NAME = ".connection-test-"
 CORS_GUIDE = ("Apply the CORS configuration in docs/storage-s3.md (`flask --app wsgi storage "
@@ -56,19 +51,16 @@ def _unreachable(name: str, exc: BotoCoreError, endpoint: str) -> ConnectionChec
                          "to it (firewall, proxy).")
 
 
-def check_connection(backend: "S3Storage", origin: str) -> list[ConnectionCheck]:
-    """Check the settings of `backend` against S3 for real (see ConnectionChecks)."""
-    from lti_tool.storage.s3.backend import _client
+def check_connection(backend, origin: str) -> list[ConnectionCheck]:
+    """Check the settings of `backend` (an S3Storage) against S3 for real (see
+    ConnectionChecks)."""
     bucket = backend.setting("S3_BUCKET", "") or ""
     endpoint = backend.setting("S3_ENDPOINT_URL", "") or ""
     if not bucket:
         return [_failed("Settings", "No bucket is set. Enter the name of the bucket the videos "
                                     "go to.")]
     try:
-        client = _client(backend.setting("S3_REGION", "") or None, endpoint or None,
-                         backend.setting("S3_ACCESS_KEY_ID", "") or None,
-                         backend.setting("S3_SECRET_ACCESS_KEY", "") or None, 1,
-                         outbound.policy_from(backend.config))
+        client = backend.client(max_attempts=1)
     except StorageError:
         return [_failed("Settings", f"The endpoint URL {endpoint} cannot be used: it must be "
                                     "an http(s) URL whose host the tool may reach (a private "
@@ -150,7 +142,7 @@ def _write(client, bucket: str, prefix: str, endpoint: str) -> ConnectionCheck:
     return _passed(name, f"A test file was written under {prefix or 'the bucket'} and deleted.")
 
 
-def _cors(backend: "S3Storage", bucket: str, origin: str) -> ConnectionCheck:
+def _cors(backend, bucket: str, origin: str) -> ConnectionCheck:
     name = "Browser uploads (CORS)"
     if not origin:
         return ConnectionCheck(name, CheckStatus.WARNING,
