@@ -165,6 +165,7 @@ def register_signals(app: Flask) -> None:
     signals.video_ready.connect(metrics.on_video_ready)
     signals.video_failed.connect(metrics.on_video_failed)
     signals.playback_granted.connect(metrics.on_playback_granted)
+    signals.upload_bytes_received.connect(metrics.on_upload_bytes_received)
     signals.job_finished.connect(metrics.on_job_finished)
 
 
