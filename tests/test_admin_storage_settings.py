@@ -22,7 +22,8 @@ SECRET = "s3-secret-value-never-shown-9f83"
 SITE_FORM = {"RETENTION_DAYS": "90", "MAX_UPLOAD_BYTES": str(5 * 1024**3 / 1e9),
              "DEFAULT_UPLOAD_BYTES": "0", "ACCEPTED_FORMATS": list(ACCEPTED_FORMATS),
              "SUPPORT_CONTACT": ""}
-S3_FORM = {**SITE_FORM, "STORAGE_BACKEND": "s3", "S3_BUCKET": "videos-alpha", "S3_REGION": "eu-west-1",
+S3_FORM = {**SITE_FORM, "STORAGE_BACKEND": "s3", "S3_BUCKET": "videos-alpha",
+           "S3_REGION": "eu-west-1",
            "S3_ENDPOINT_URL": "", "S3_ACCESS_KEY_ID": "AKIAEXAMPLEKEY01",
            "S3_SECRET_ACCESS_KEY": SECRET}
 

@@ -91,18 +91,18 @@ STORAGE_SETTINGS: tuple[SiteSetting, ...] = (
                       r"(https://)?[A-Za-z0-9.-]+/?", "customer-abc123.cloudflarestream.com"),
                 default="", group="cloudflare", audit_value=False),
     SiteSetting("CLOUDFLARE_SIGNING_KEY_ID", "Signing key id",
-                "Playback tokens are signed here with this key (`flask --app wsgi storage "
-                "cloudflare-create-signing-key --save` creates one).", "text",
+                "Playback tokens are signed here with this key (flask --app wsgi storage "
+                "cloudflare-create-signing-key --save creates one).", "text",
                 _text("CLOUDFLARE_SIGNING_KEY_ID", "signing key id", r"[A-Za-z0-9]{1,64}",
                       "8f926b2b01f383510025a78a4dcbf6a"),
                 default="", group="cloudflare", audit_value=False),
     SiteSetting("CLOUDFLARE_SIGNING_KEY_PEM", "Signing key (private part)",
-                "The `pem` value Cloudflare returned when the key was created (base64).",
+                "The pem value Cloudflare returned when the key was created (base64).",
                 "secret", secret_field("CLOUDFLARE_SIGNING_KEY_PEM"), secret=True,
                 group="cloudflare"),
     SiteSetting("CLOUDFLARE_WEBHOOK_SECRET", "Webhook secret",
-                "Cloudflare signs the results it posts with it (`storage cloudflare-set-webhook "
-                "--save` sets the webhook and stores it).", "secret",
+                "Cloudflare signs the results it posts with it (flask --app wsgi storage "
+                "cloudflare-set-webhook --save sets the webhook and stores it).", "secret",
                 secret_field("CLOUDFLARE_WEBHOOK_SECRET"), secret=True, group="cloudflare"),
     # S3 and compatible (docs/storage-s3.md)
     SiteSetting("S3_BUCKET", "Bucket", "A private bucket for the videos.", "text",

@@ -35,7 +35,8 @@ from lti_tool.statuses import VideoStatus
 from lti_tool.storage.base import (RENDITION_MIME, BackendUnavailable, BrowserDirective,
                                    Capability, ConnectionCheck, ConnectionChecks, Derived,
                                    Downloads, ExpiredUpload, ExpiringUploads, Health,
-                                   MediaProcessing, MultipartUploads, PartUrl, Playback, PlaybackKind, StorageBackend, StoredObject,
+                                   MediaProcessing, MultipartUploads, PartUrl, Playback,
+                                   PlaybackKind, StorageBackend, StoredObject,
                                    UploadMethod, UploadNotFound, UploadRequest, UploadTicket,
                                    UploadTooLarge, VideoInfo)
 from lti_tool.storage.messages import MSG_BUSY, MSG_MISCONFIGURED, MSG_REFUSED, MSG_UPLOAD_GONE
