@@ -40,11 +40,14 @@ def test_only_admins_see_the_storage_and_only_operators_test_it(client, site, wh
                      data={"STORAGE_BACKEND": "local"}).status_code == 403
 
 
-def test_an_lms_admin_may_not_test_the_connection(client, site):
+def test_an_lms_admin_sees_which_storage_but_none_of_its_settings(app, client, site):
+    app.config.update(S3_BUCKET="env-bucket-name", S3_ACCESS_KEY_ID="AKIAENVIRONMENT1")
     assert site.post(client, "/admin/settings/test",
                      data={"STORAGE_BACKEND": "local"}).status_code == 403
     page = text(site.get(client, "/admin/settings"))
-    assert "Video storage" in page and "Test connection" not in page
+    assert "New videos are stored on: <strong>This server&#39;s disk</strong>" in page
+    assert "Test connection" not in page and "S3_BUCKET" not in page
+    assert "env-bucket-name" not in page and "AKIAENVIRONMENT1" not in page
 
 
 def test_saved_storage_overrides_the_environment_and_is_used_at_once(app, client, operator,
@@ -174,3 +177,30 @@ def test_a_value_stored_before_hkdf_is_still_read(app):
                                value=_legacy_token(app.config["SECRET_KEY"], "legacy-secret")))
         db.session.commit()
         assert get_setting("S3_SECRET_ACCESS_KEY") == "legacy-secret"
+
+
+def test_test_connection_of_cloudflare_from_the_page_logs_no_secret(client, operator, caplog):
+    import logging
+
+    import responses
+
+    from tests import cloudflare_fake as cf
+    caplog.set_level(logging.DEBUG)
+    token = "typed-token-never-logged-77aa"
+    form = {**SITE_FORM, "STORAGE_BACKEND": "cloudflare", "CLOUDFLARE_ACCOUNT_ID": cf.ACCOUNT,
+            "CLOUDFLARE_API_TOKEN": token, "CLOUDFLARE_CUSTOMER_SUBDOMAIN": cf.SUBDOMAIN,
+            "CLOUDFLARE_SIGNING_KEY_ID": "", "CLOUDFLARE_SIGNING_KEY_PEM": "",
+            "CLOUDFLARE_WEBHOOK_SECRET": "typed-webhook-secret-55"}
+    with responses.RequestsMock() as api:
+        api.get(f"https://api.cloudflare.com/client/v4/accounts/{cf.ACCOUNT}/stream/"
+                "storage-usage", status=403,
+                json=cf.envelope(None, False, [{"code": 10000, "message": "Authentication"}]))
+        resp = operator.post(client, "/admin/settings/test", data=form)
+        assert api.calls[0].request.headers["Authorization"] == f"Bearer {token}"
+    page = text(resp)
+    assert "Failed: Account and API token." in page and "refused the API token" in page
+    assert "1 of 1 checks failed" in page
+    for secret in (token, "typed-webhook-secret-55"):
+        assert secret not in page and secret not in caplog.text
+    db.session.expire_all()
+    assert not db.session.scalars(db.select(Setting)).all()  # a test saves nothing

@@ -10,7 +10,10 @@ from __future__ import annotations
 from importlib import import_module
 
 from flask import current_app
+from sqlalchemy import select
 
+from lti_tool.extensions import db
+from lti_tool.models import Video
 from lti_tool.settings import get_setting
 from lti_tool.storage.base import StorageBackend
 
@@ -37,6 +40,12 @@ def backend_class(name: str) -> type[StorageBackend]:
 def active_backend_name() -> str:
     """Return the name of the backend new uploads go to (admin setting, else environment)."""
     return str(get_setting("STORAGE_BACKEND", "local"))
+
+
+def backends_in_use() -> list[str]:
+    """Return the active backend's name and that of every backend still holding a video."""
+    held = set(db.session.scalars(select(Video.backend).distinct()))
+    return sorted(held | {active_backend_name()})
 
 
 def current_storage() -> StorageBackend:
