@@ -162,6 +162,15 @@ def test_s3_wrong_secret_for_a_real_key(app, moto_server, bucket):
     assert key["SecretAccessKey"] not in checks[0].message
 
 
+def test_s3_endpoint_that_does_not_answer(app):
+    from .s3_server import free_port
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    with app.test_request_context():
+        checks = s3(app, closed, "checks-videos").check_connection(ORIGIN)
+    assert [c.status for c in checks] == [CheckStatus.FAILED]
+    assert f"could not reach {closed}" in checks[0].message
+
+
 def test_s3_without_a_bucket_name(app, moto_server):
     with app.test_request_context():
         checks = s3(app, moto_server, "").check_connection(ORIGIN)
