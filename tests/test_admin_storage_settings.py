@@ -204,3 +204,23 @@ def test_test_connection_of_cloudflare_from_the_page_logs_no_secret(client, oper
         assert secret not in page and secret not in caplog.text
     db.session.expire_all()
     assert not db.session.scalars(db.select(Setting)).all()  # a test saves nothing
+
+
+def test_a_switch_saved_by_another_process_is_used_here_once_seen(app, monkeypatch):
+    """Every worker and replica picks the new backend up through the settings cache's
+    version token (within its check interval, a second by default)."""
+    from sqlalchemy import insert
+
+    from lti_tool.lti.launch_store import kv_put
+    from lti_tool.settings import CACHE
+    with app.app_context():
+        assert current_storage().name == "local"  # the settings are now kept here
+        monkeypatch.setattr(CACHE, "check_seconds", 3600)
+        # What the other process's commit wrote, without this process's ORM seeing it.
+        db.session.execute(insert(Setting).values(key="STORAGE_BACKEND", value="s3",
+                                                  encrypted=False))
+        kv_put(CACHE.version_key, "another process's version", 60)
+        db.session.commit()
+        assert current_storage().name == "local"  # not looked at yet
+        monkeypatch.setattr(CACHE, "check_seconds", 0)
+        assert current_storage().name == "s3"
