@@ -6,7 +6,8 @@ key derived by HKDF-SHA256 from SETTINGS_ENCRYPTION_KEY, or from SECRET_KEY when
 set, so a copy of the database alone does not reveal them. Rotation: SETTINGS_ENCRYPTION_KEY
 may list several keys (comma-separated); the first encrypts, every one of them (and
 SECRET_KEY) can still decrypt, and `flask --app wsgi settings reencrypt` rewrites every
-stored secret under the first, after which the old keys can be dropped (docs/admin.md).
+stored secret under the first, after which the old keys can be dropped (the runbook in
+docs/admin-operations.md, "Rotate credentials").
 
 The table is read once per process and kept (decrypted) until an admin changes a setting:
 then this process reloads it at once, every other one within a second

@@ -15,9 +15,8 @@ from flask import current_app
 from lti_tool import audit
 from lti_tool.audit import EventType
 from lti_tool.errors import ToolError
-from lti_tool.models import User
 from lti_tool.extensions import db
-from lti_tool.models import Setting
+from lti_tool.models import Setting, User
 from lti_tool.settings import get_setting, set_setting
 from lti_tool.uploads.rules import ACCEPTED_FORMATS
 
@@ -25,6 +24,7 @@ GB = 1_000_000_000
 MAX_RETENTION_DAYS = 3650
 MAX_SUPPORT_CHARS = 200
 ON = "1"
+MAX_SECRET_CHARS = 10_000
 CLEAR_SUFFIX = "__clear"  # the checkbox beside a secret that forgets the stored value
 KEEP = object()  # a secret left empty: the stored value stays
 CLEAR = object()  # a secret to forget (the environment's value, if any, applies again)
@@ -121,12 +121,10 @@ def secret_field(name: str) -> Callable[[Mapping], object]:
             return CLEAR
         value = (form.get(name) or "").strip()
         if len(value) > MAX_SECRET_CHARS:
-            raise ToolError("A secret must be at most 10,000 characters.", code="bad_setting")
+            raise ToolError(f"A secret must be at most {MAX_SECRET_CHARS:,} characters.",
+                            code="bad_setting")
         return value or KEEP
     return parse
-
-
-MAX_SECRET_CHARS = 10_000
 
 
 def secret_state(name: str) -> str:

@@ -13,7 +13,7 @@ from typing import Callable, Mapping
 
 from flask import current_app
 
-from lti_tool.admin.site_settings import (CLEAR, KEEP, SiteSetting, secret_field)
+from lti_tool.admin.site_settings import CLEAR, KEEP, SiteSetting, secret_field
 from lti_tool.errors import ToolError
 from lti_tool.settings import get_setting
 from lti_tool.storage import BACKENDS, backend_class
