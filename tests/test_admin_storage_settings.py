@@ -126,6 +126,10 @@ def test_test_connection_checks_the_form_without_saving(client, operator, tmp_pa
     assert 'value="typed-not-saved"' in page  # the form as it was sent
     db.session.expire_all()
     assert not db.session.scalars(db.select(Setting)).all() and not _changes()
+    [tested] = db.session.scalars(db.select(AuditEvent).filter_by(
+        event_type=EventType.STORAGE_TESTED)).all()
+    assert tested.data == {"backend": "local", "failed": []}
+    assert tested.actor_id == operator.a.admin.id
 
 
 def test_test_connection_uses_the_stored_secret_when_its_box_is_empty(client, operator,
@@ -204,6 +208,9 @@ def test_test_connection_of_cloudflare_from_the_page_logs_no_secret(client, oper
         assert secret not in page and secret not in caplog.text
     db.session.expire_all()
     assert not db.session.scalars(db.select(Setting)).all()  # a test saves nothing
+    tested = db.session.scalar(db.select(AuditEvent).filter_by(
+        event_type=EventType.STORAGE_TESTED))
+    assert tested.data == {"backend": "cloudflare", "failed": ["Account and API token"]}
 
 
 def test_a_switch_saved_by_another_process_is_used_here_once_seen(app, monkeypatch):

@@ -56,7 +56,10 @@ def save_settings():
 def test_storage():
     """Check the storage settings in the form against the provider (nothing is saved)."""
     try:
-        name, checks = test_connection(request.form, origin_of(base_url()))
+        name, checks = test_connection(request.form, origin_of(base_url()),
+                                       current_admin().user)
     except ToolError as err:
+        db.session.rollback()
         return _page(err.message, err.http_status, form=request.form)
+    db.session.commit()
     return _page(test={"backend": BACKEND_LABELS[name], "checks": checks}, form=request.form)

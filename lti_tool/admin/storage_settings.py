@@ -13,8 +13,11 @@ from typing import Callable, Mapping
 
 from flask import current_app
 
+from lti_tool import audit
 from lti_tool.admin.site_settings import CLEAR, KEEP, SiteSetting, secret_field
+from lti_tool.audit import EventType
 from lti_tool.errors import ToolError
+from lti_tool.models import User
 from lti_tool.settings import get_setting
 from lti_tool.storage import BACKENDS, backend_class
 from lti_tool.storage.base import Capability, ConnectionCheck
@@ -137,12 +140,16 @@ def trial_config(form: Mapping) -> dict:
     return config
 
 
-def test_connection(form: Mapping, origin: str) -> tuple[str, list[ConnectionCheck]]:
+def test_connection(form: Mapping, origin: str,
+                    actor: User) -> tuple[str, list[ConnectionCheck]]:
     """Check the storage the form describes against its provider, for real; return the
-    backend's name and every check made."""
+    backend's name and every check made (audited: the backend and the names of the checks
+    that failed; the caller commits)."""
     config = trial_config(form)
     name = config["STORAGE_BACKEND"]
     backend = backend_class(name)(config)
-    if not backend.supports(Capability.CONNECTION_CHECK):
-        return name, []
-    return name, backend.check_connection(origin)
+    checks = (backend.check_connection(origin)
+              if backend.supports(Capability.CONNECTION_CHECK) else [])
+    audit.record(EventType.STORAGE_TESTED, actor=actor, backend=name,
+                 failed=[c.name for c in checks if not c.ok])
+    return name, checks
