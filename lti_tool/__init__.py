@@ -166,6 +166,7 @@ def register_signals(app: Flask) -> None:
     signals.video_ready.connect(metrics.on_video_ready)
     signals.video_failed.connect(metrics.on_video_failed)
     signals.playback_granted.connect(metrics.on_playback_granted)
+    signals.upload_bytes_received.connect(metrics.on_upload_bytes_received)
     signals.job_finished.connect(metrics.on_job_finished)
 
 
@@ -188,7 +189,7 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     """Add the operator commands (`flask --app wsgi <group> --help`)."""
-    from lti_tool.admin.cli import admins_cli
+    from lti_tool.admin.cli import admins_cli, settings_cli
     from lti_tool.grading.cli import grades_cli
     from lti_tool.housekeeping.cli import reports_cli
     from lti_tool.jobs_cli import jobs_cli
@@ -201,7 +202,7 @@ def register_cli(app: Flask) -> None:
     for command in (*CLOUDFLARE_COMMANDS, *S3_COMMANDS):  # their SDKs load on use
         storage_cli.add_command(command)
     for group in (platforms_cli, keys_cli, storage_cli, admins_cli, jobs_cli, grades_cli,
-                  privacy_cli, reports_cli, worker_command):
+                  privacy_cli, reports_cli, settings_cli, worker_command):
         app.cli.add_command(group)
 
 

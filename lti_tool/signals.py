@@ -18,5 +18,8 @@ video_uploaded = _signals.signal("video-uploaded")
 upload_started = _signals.signal("upload-started")
 # A background job finished a run (lti_tool.jobs); the JobRun is sent, already committed.
 job_finished = _signals.signal("job-finished")
+# The tool's tus endpoint appended a PATCH's body to an upload (either door: the Flask view
+# or the WSGI fast path); sent with the upload's id and `count`, the bytes written.
+upload_bytes_received = _signals.signal("upload-bytes-received")
 # A viewer was granted a playback URL of a video (audited before it is sent).
 playback_granted = _signals.signal("playback-granted")

@@ -105,6 +105,27 @@ def test_s3_on_aws_and_cloudfront(app):
     assert policy["media-src"] == f"'self' blob: {bucket} https://d111.cloudfront.net"
 
 
+def test_after_an_admin_switches_storage_old_videos_keep_their_origins(app):
+    """The active backend's origins show at once after a switch on the settings page, and a
+    backend that still holds videos keeps its own, so those videos play on."""
+    from lti_tool.settings import set_setting
+    from tests.housekeeping_fixtures import make_video
+    app.config.update(cf.settings(STORAGE_BACKEND="local"), S3_ACCESS_KEY_ID="AKIAEXAMPLE",
+                      S3_SECRET_ACCESS_KEY="example-secret")
+    client = app.test_client()
+    assert policy_of(client.get("/"))["frame-src"] == "'self'"
+    with app.app_context():
+        room = Classroom()
+        make_video(room.assignment, room.student, backend="cloudflare", storage_uid="cf-1")
+        set_setting("STORAGE_BACKEND", "s3")
+        set_setting("S3_BUCKET", "va-videos")
+        db.session.commit()
+    policy = policy_of(client.get("/"))  # no minute's wait: the active backend changed
+    assert "https://va-videos.s3" in policy["connect-src"]
+    assert policy["frame-src"] == f"'self' {STREAM_SUBDOMAIN}"  # the old Stream videos
+    assert "https://embed.cloudflarestream.com" in policy["script-src"]
+
+
 def test_a_broken_storage_setting_leaves_the_page_with_a_policy(app, caplog):
     app.config.update(cf.settings(CLOUDFLARE_UPLOAD_ORIGINS="https://up.example; script-src *"))
     policy = policy_of(app.test_client().get("/"))

@@ -115,6 +115,37 @@ def test_usage_per_course_with_minutes_storage_and_cost(app, room):
     assert report["uploads"] == 3 and report["courses_count"] == 2
 
 
+def _played(video, course, days_ago: float, times: int = 1):
+    """Record `times` playback grants of a video, as the playback view does."""
+    from lti_tool import audit
+    from lti_tool.audit import EventType
+    for _ in range(times):
+        event = audit.record(EventType.PLAYBACK_GRANTED, target=video, course_id=course.id,
+                             platform_id=course.platform_id, backend=video.backend)
+        event.at = utcnow() - timedelta(days=days_ago)
+    db.session.commit()
+
+
+def test_usage_counts_minutes_delivered_from_playback_grants_and_prices_them(app, room):
+    stream = make_video(room.assignment, room.student, days_old=400, size_bytes=10,
+                        duration_seconds=600, backend="cloudflare")
+    _played(stream, room.course, in_last_month(3), times=2)
+    _played(stream, room.course, 0)  # this month: next report's
+    other = Classroom()
+    bucket = make_video(other.assignment, other.student, days_old=400, size_bytes=1024**3,
+                        duration_seconds=60, backend="s3", status=VideoStatus.DELETED)
+    _played(bucket, other.course, in_last_month(4))  # played, deleted since: still billed
+    report = usage_report()
+    first, second = report["courses"]
+    assert first["plays"] == 2 and first["delivered_minutes"] == 20.0
+    assert first["estimated_delivery_cost_usd"] == round(20 * 1.0 / 1000, 2)
+    assert first["estimated_cost_usd"] == round(10 * 5.0 / 1000 + 20 * 1.0 / 1000, 2)
+    assert second["course_id"] == other.course.id and second["stored_videos"] == 0
+    assert second["plays"] == 1 and second["delivered_bytes"] == 1024**3
+    assert second["estimated_delivery_cost_usd"] == 0.09
+    assert report["plays"] == 3 and report["delivered_minutes"] == 21.0
+
+
 def test_the_monthly_report_is_kept_and_downloadable_as_csv(app, room, runner, tmp_path):
     make_video(room.assignment, room.student, days_old=in_last_month(), size_bytes=100,
                duration_seconds=90)

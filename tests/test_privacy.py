@@ -12,7 +12,8 @@ from lti_tool.extensions import db
 from lti_tool.grading import service as grading
 from lti_tool.models import AuditEvent, Comment, Submission, Video, utcnow
 from lti_tool.privacy.erase import HeldVideos, erase_user
-from lti_tool.privacy.export import export_user, find_user
+from lti_tool.access.users import find_user
+from lti_tool.privacy.export import export_user
 from lti_tool.statuses import OutboxStatus
 from tests.factories import Classroom, make_launch, make_user
 
@@ -204,3 +205,12 @@ class TestOnCloudflare:
                 erase_user(world.zelda)
                 assert sorted(c.request.url.rsplit("/", 1)[1] for c in api.calls) == \
                     ["cfz1", "cfz2"]
+
+
+def test_privacy_commands_find_a_user_as_admins_add_does(world, runner):
+    """One lookup serves both: by LTI sub, or by email (any case)."""
+    platform = str(world.room.platform.id)
+    result = runner.invoke(args=["privacy", "export", platform, EMAIL.upper()])
+    assert result.exit_code == 0 and f'"sub": "{SUB}"' in result.output
+    missing = runner.invoke(args=["privacy", "export", platform, "nobody@example.edu"])
+    assert missing.exit_code != 0 and "has no user with sub or email" in missing.output

@@ -18,7 +18,7 @@ from lti_tool.extensions import db
 from lti_tool.tus.fast import SERVED_KEY
 from lti_tool.tus.protocol import OFFSET_OCTET_STREAM, TUS_RESUMABLE, TUS_VERSION, UPLOAD_OFFSET
 from tests.test_tus_live import ROOT, Gunicorn, _free_port
-from tests.tus_doors import app_config, doors, tus_fast_patch  # noqa: F401
+from tests.tus_doors import app_config, both_doors, doors, tus_fast_patch  # noqa: F401
 from tests.uploading import Room, TusClient, _path, room  # noqa: F401
 
 # The expiry slides with the clock; each answer carries its own request id.
@@ -116,3 +116,30 @@ def test_gunicorn_serves_chunks_on_the_fast_path(app, room, tmp_path):
         proc.wait(timeout=30)
     assert statuses == [204, 204, 204]
     assert out.read_text().split() == ["fast", "fast", "flask"]  # the last one finishes
+
+
+def _metric(client, name: str, **labels) -> float:
+    """Read one sample from the /metrics page (as Prometheus would)."""
+    from prometheus_client.parser import text_string_to_metric_families
+    page = client.get("/metrics", headers={"Authorization": "Bearer metrics-token"}).text
+    for family in text_string_to_metric_families(page):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return 0.0
+
+
+@both_doors
+def test_a_chunk_is_counted_on_metrics_through_either_door(app, client, room, doors):
+    app.config["METRICS_TOKEN"] = "metrics-token"
+    tus, location = _open(client, room)
+    labels = {"route": "/tus/<upload_id>", "method": "PATCH", "status": "204"}
+    requests_before = _metric(client, "lti_http_requests_total", **labels)
+    bytes_before = _metric(client, "lti_tus_received_bytes_total")
+    with doors.fast_path():
+        assert tus.patch(location, b"a" * 40, 0).status_code == 204
+    assert _metric(client, "lti_http_requests_total", **labels) == requests_before + 1
+    assert _metric(client, "lti_tus_received_bytes_total") == bytes_before + 40
+    assert tus.patch(location, b"b" * 60, 40).status_code == 204  # the last: the view's
+    assert _metric(client, "lti_http_requests_total", **labels) == requests_before + 2
+    assert _metric(client, "lti_tus_received_bytes_total") == bytes_before + 100

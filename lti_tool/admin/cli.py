@@ -1,18 +1,20 @@
-"""Operator commands: `flask --app wsgi admins add|remove|list`."""
+"""Operator commands: `flask --app wsgi admins add|remove|list` and `settings reencrypt`."""
 from __future__ import annotations
 
 import click
 from flask.cli import with_appcontext
 
-from lti_tool.admin.grants import find_user, granted_admins, set_granted
+from lti_tool.access.users import find_user
+from lti_tool.admin.grants import granted_admins, set_granted
 from lti_tool.errors import NotFound
 from lti_tool.extensions import db
 from lti_tool.lti.cli import platform_by_id
+from lti_tool.settings import reencrypt_secrets
 
 
 def _user(platform_id: int, who: str):
     try:
-        return find_user(platform_by_id(platform_id), who)
+        return find_user(platform_by_id(platform_id).id, who)
     except NotFound as err:
         raise click.ClickException(err.message) from None
 
@@ -64,3 +66,19 @@ def list_admins(platform_id):
     for u in users:
         click.echo(f"[platform {u.platform_id}] {u.display_name}  sub={u.sub}"
                    f"{'  ' + u.email if u.email else ''}")
+
+
+@click.group("settings")
+def settings_cli():
+    """Look after the settings admins set on the settings page (stored in the database)."""
+
+
+@settings_cli.command("reencrypt")
+@with_appcontext
+def reencrypt():
+    """Encrypt every stored secret again under the first SETTINGS_ENCRYPTION_KEY (rotation)."""
+    count = reencrypt_secrets()
+    db.session.commit()
+    click.echo(f"{count} stored secret(s) now encrypted under the first key of "
+               "SETTINGS_ENCRYPTION_KEY (or SECRET_KEY when it is not set). The other keys "
+               "can be removed once every process runs with the new setting.")

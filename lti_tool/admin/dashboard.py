@@ -1,7 +1,7 @@
 """The dashboard: uploads, failures, storage, cost, grade passback and jobs at a glance."""
 from __future__ import annotations
 
-from flask import current_app, flash, redirect
+from flask import flash, redirect
 
 from lti_tool.access.launches import launch_url_for
 from lti_tool.admin import metrics
@@ -10,6 +10,7 @@ from lti_tool.admin.charts import stacked_bars
 from lti_tool.admin.pages import render_admin
 from lti_tool.extensions import db
 from lti_tool.grading import outbox
+from lti_tool.storage import active_backend_name
 
 
 @require_admin
@@ -18,7 +19,7 @@ def index():
     platform_id = current_admin().platform_id
     days = metrics.uploads_per_day(platform_id)
     uses = metrics.storage_use(platform_id)
-    backend = current_app.config["STORAGE_BACKEND"]
+    backend = active_backend_name()
     return render_admin(
         "admin/dashboard.html", window=metrics.WINDOW_DAYS, days=days,
         chart=stacked_bars([(d.day.strftime("%d %b"), d.uploads, d.failed) for d in days]),

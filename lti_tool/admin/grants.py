@@ -3,25 +3,8 @@ from __future__ import annotations
 
 from lti_tool import audit
 from lti_tool.audit import EventType
-from lti_tool.errors import NotFound
 from lti_tool.extensions import db
-from lti_tool.models import Platform, User
-
-
-def find_user(platform: Platform, who: str) -> User:
-    """Return the user of the platform whose LTI `sub` or email is `who`, or raise NotFound."""
-    user = db.session.scalar(db.select(User).filter_by(platform_id=platform.id, sub=who))
-    if user is None:
-        matches = list(db.session.scalars(db.select(User).where(
-            User.platform_id == platform.id, db.func.lower(User.email) == who.lower())))
-        if len(matches) > 1:
-            raise NotFound(f"{len(matches)} users of platform {platform.id} have the email "
-                           f"{who}; name one by its LTI sub.")
-        user = matches[0] if matches else None
-    if user is None:
-        raise NotFound(f"Platform {platform.id} has no user with sub or email {who!r}. A user "
-                       "exists once they have opened the tool from the LMS.")
-    return user
+from lti_tool.models import User
 
 
 def set_granted(user: User, granted: bool) -> bool:

@@ -32,3 +32,4 @@ bp.add_url_rule("/platforms/<int:platform_id>/remove", "remove_platform", platfo
 
 bp.add_url_rule("/settings", "settings", settings_page.settings)
 bp.add_url_rule("/settings", "save_settings", settings_page.save_settings, methods=["POST"])
+bp.add_url_rule("/settings/test", "test_storage", settings_page.test_storage, methods=["POST"])

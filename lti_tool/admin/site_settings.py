@@ -1,18 +1,22 @@
 """The site settings an admin sets on the settings page, each read and checked one way.
 
-They are stored by lti_tool.settings (overriding the environment). None of them is a
-secret; a secret setting added here would be stored encrypted, shown masked and never sent
-back (`secret=True`).
+They are stored by lti_tool.settings (overriding the environment). The storage settings
+(lti_tool/admin/storage_settings.py) include secrets (`secret=True`): those are stored
+encrypted, shown only as set or not, never sent back to the browser (their inputs stay
+empty; empty keeps the stored value), and audited by name only.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
+from flask import current_app
+
 from lti_tool import audit
 from lti_tool.audit import EventType
 from lti_tool.errors import ToolError
-from lti_tool.models import User
+from lti_tool.extensions import db
+from lti_tool.models import Setting, User
 from lti_tool.settings import get_setting, set_setting
 from lti_tool.uploads.rules import ACCEPTED_FORMATS
 
@@ -20,6 +24,10 @@ GB = 1_000_000_000
 MAX_RETENTION_DAYS = 3650
 MAX_SUPPORT_CHARS = 200
 ON = "1"
+MAX_SECRET_CHARS = 10_000
+CLEAR_SUFFIX = "__clear"  # the checkbox beside a secret that forgets the stored value
+KEEP = object()  # a secret left empty: the stored value stays
+CLEAR = object()  # a secret to forget (the environment's value, if any, applies again)
 
 
 @dataclass(frozen=True)
@@ -29,11 +37,15 @@ class SiteSetting:
     name: str
     label: str
     help: str
-    kind: str  # number | text | checkbox | formats
-    parse: Callable[[Mapping], str]
+    kind: str  # number | text | checkbox | formats | choice | secret
+    parse: Callable[[Mapping], object]
     shown: Callable[[str], object] = str
     secret: bool = False
     default: object = None
+    group: str = ""  # storage settings: the backend they belong to
+    choices: tuple[tuple[str, str], ...] = ()  # kind "choice": (value, label)
+    # Whether the audit entry carries the new value (not for storage settings: names only).
+    audit_value: bool = True
 
 
 def _number(name, low, high, what, scale=1.0) -> Callable[[Mapping], str]:
@@ -101,26 +113,58 @@ SETTINGS: tuple[SiteSetting, ...] = (
 )
 
 
-def current_values() -> dict[str, object]:
-    """Return each setting's value for the form (a secret's only as whether it is set)."""
+def secret_field(name: str) -> Callable[[Mapping], object]:
+    """Parse a secret's password input: empty keeps the stored value, the clear box forgets
+    it, anything else replaces it."""
+    def parse(form):
+        if form.get(name + CLEAR_SUFFIX) == ON:
+            return CLEAR
+        value = (form.get(name) or "").strip()
+        if len(value) > MAX_SECRET_CHARS:
+            raise ToolError(f"A secret must be at most {MAX_SECRET_CHARS:,} characters.",
+                            code="bad_setting")
+        return value or KEEP
+    return parse
+
+
+def secret_state(name: str) -> str:
+    """Say where a secret's value comes from, never what it is."""
+    if db.session.get(Setting, name) is not None:
+        return "stored"  # set on this page, encrypted
+    return "environment" if current_app.config.get(name) else ""
+
+
+def current_values(settings: tuple[SiteSetting, ...] = ()) -> dict[str, object]:
+    """Return each setting's value for the form (a secret's only as where it is set)."""
     values = {}
-    for s in SETTINGS:
+    for s in settings or SETTINGS:
         value = get_setting(s.name, s.default)
-        values[s.name] = bool(value) if s.secret else s.shown(value if value is not None else "")
+        values[s.name] = secret_state(s.name) if s.secret else s.shown(
+            value if value is not None else "")
     return values
 
 
-def save(form: Mapping, actor: User) -> list[str]:
+def save(form: Mapping, actor: User, settings: tuple[SiteSetting, ...] = ()) -> list[str]:
     """Check every field, store those that changed (audited), return their names; the caller
     commits. A bad field refuses the whole form."""
-    parsed = {s.name: s.parse(form) for s in SETTINGS}
+    settings = settings or SETTINGS
+    parsed = {s.name: s.parse(form) for s in settings}
     changed = []
-    for s in SETTINGS:
-        old = get_setting(s.name, s.default)
-        if s.shown(old if old is not None else "") == s.shown(parsed[s.name]):
+    for s in settings:
+        new = parsed[s.name]
+        if new is KEEP:
             continue
-        set_setting(s.name, parsed[s.name], secret=s.secret)
+        if new is CLEAR:
+            if db.session.get(Setting, s.name) is None:
+                continue
+            set_setting(s.name, None)
+        else:
+            old = get_setting(s.name, s.default)
+            if s.shown(old if old is not None else "") == s.shown(new):
+                continue
+            set_setting(s.name, new, secret=s.secret)
         changed.append(s.name)
-        audit.record(EventType.SETTING_CHANGED, actor=actor, setting=s.name,
-                     value="(secret)" if s.secret else parsed[s.name], how="admin")
+        details = {"value": new} if s.audit_value and not s.secret else {}
+        audit.record(EventType.SETTING_CHANGED, actor=actor, setting=s.name, how="admin",
+                     **details)
     return changed

@@ -19,7 +19,8 @@ def reports_cli():
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
               help="Write the CSV to this file (default: standard output).")
 def usage(period: str | None, output: str | None):
-    """Write a monthly usage report (uploads, minutes, storage, cost per course) as CSV."""
+    """Write a monthly usage report (uploads, minutes stored and played, cost per course) as
+    CSV."""
     run = stored_report(period)
     if run is None:
         raise click.ClickException(

@@ -14,7 +14,7 @@ from lti_tool.errors import StorageError
 from lti_tool.extensions import db
 from lti_tool.models import Assignment, Submission, Video, utcnow
 from lti_tool.statuses import VideoStatus
-from lti_tool.storage import storage_for
+from lti_tool.storage import backends_in_use, storage_for
 from lti_tool.storage.base import StoredObject
 
 log = logging.getLogger(__name__)
@@ -36,18 +36,12 @@ def _chunks(objects: Iterable[StoredObject], size: int) -> Iterator[list[StoredO
         yield chunk
 
 
-def _backends_in_use(current: str) -> list[str]:
-    names = set(db.session.scalars(select(Video.backend).distinct()))
-    return sorted(names | {current})
-
-
 def find_orphans() -> dict:
     """Compare each storage in use with the videos; return counts and the first items."""
-    from flask import current_app
     now = utcnow()
     report: dict = {"orphan_objects": 0, "orphan_bytes": 0, "missing_objects": 0,
                     "backends": {}, "orphans": [], "missing": []}
-    for name in _backends_in_use(current_app.config["STORAGE_BACKEND"]):
+    for name in backends_in_use():
         try:
             found = _check_backend(name, now, report)
         except (StorageError, ValueError, ImportError) as exc:

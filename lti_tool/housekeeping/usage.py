@@ -1,10 +1,16 @@
 """The usage report (a monthly job): per course, uploads and their minutes in the month,
-what storage holds at the end of it, and its estimated monthly cost at list prices.
+what storage holds at the end of it, what was played in the month, and the estimated cost
+at list prices.
 
 Each report is kept in its job run (JobRun.counts, kept for ever) and downloadable as CSV
-(`flask --app wsgi reports usage`). Prices are the settings the dashboard uses
-(PRICE_CLOUDFLARE_STORED_PER_1000_MINUTES, PRICE_S3_STORAGE_PER_GB_MONTH); delivery is not
-counted per course.
+(`flask --app wsgi reports usage`). Prices are the settings the dashboard uses.
+
+Minutes delivered are estimated from the audit log: each playback grant in the month
+(`playback_granted`, one per time a viewer opens a video) counts as the whole video
+watched once, its duration in minutes (its size in bytes for S3 transfer). That is an upper
+bound: viewers stop early, and a video watched for longer than PLAYBACK_URL_TTL_SECONDS
+asks again. Cloudflare bills minutes delivered (PRICE_CLOUDFLARE_DELIVERED_PER_1000_MINUTES),
+S3 bytes transferred out (PRICE_S3_TRANSFER_PER_GB); the local disk has no bill.
 """
 from __future__ import annotations
 
@@ -12,10 +18,11 @@ import csv
 import io
 from datetime import datetime, timezone
 
-from sqlalchemy import case, func, select
+from sqlalchemy import String, case, cast, func, select
 
+from lti_tool.audit import EventType
 from lti_tool.extensions import db
-from lti_tool.models import Assignment, Course, JobRun, Submission, Video, utcnow
+from lti_tool.models import AuditEvent, Assignment, Course, JobRun, Submission, Video, utcnow
 from lti_tool.settings import get_setting
 from lti_tool.statuses import VideoStatus
 
@@ -23,9 +30,16 @@ JOB_NAME = "usage_report"
 GB = 1024 ** 3
 # Today's list prices (US dollars), used when no setting says otherwise.
 DEFAULT_PRICES = {"PRICE_CLOUDFLARE_STORED_PER_1000_MINUTES": 5.0,
-                  "PRICE_S3_STORAGE_PER_GB_MONTH": 0.023}
+                  "PRICE_CLOUDFLARE_DELIVERED_PER_1000_MINUTES": 1.0,
+                  "PRICE_S3_STORAGE_PER_GB_MONTH": 0.023,
+                  "PRICE_S3_TRANSFER_PER_GB": 0.09}
 COLUMNS = ["period", "platform_id", "course_id", "course", "uploads", "upload_minutes",
-           "stored_videos", "stored_bytes", "stored_minutes", "estimated_storage_cost_usd"]
+           "stored_videos", "stored_bytes", "stored_minutes", "estimated_storage_cost_usd",
+           "plays", "delivered_minutes", "delivered_bytes", "estimated_delivery_cost_usd",
+           "estimated_cost_usd"]
+ROUNDED = {"upload_minutes": 1, "stored_minutes": 1, "delivered_minutes": 1,
+           "estimated_storage_cost_usd": 2, "estimated_delivery_cost_usd": 2,
+           "estimated_cost_usd": 2}
 
 
 def previous_month(now: datetime) -> tuple[datetime, datetime]:
@@ -47,6 +61,38 @@ def _storage_cost(backend: str, stored_bytes: int, stored_minutes: float) -> flo
     if backend == "s3":
         return stored_bytes / GB * _price("PRICE_S3_STORAGE_PER_GB_MONTH")
     return 0.0  # the server's own disk: no provider bill
+
+
+def _delivery_cost(backend: str, delivered_bytes: int, delivered_minutes: float) -> float:
+    if backend == "cloudflare":
+        return delivered_minutes * _price("PRICE_CLOUDFLARE_DELIVERED_PER_1000_MINUTES") / 1000
+    if backend == "s3":
+        return delivered_bytes / GB * _price("PRICE_S3_TRANSFER_PER_GB")
+    return 0.0
+
+
+def _deliveries(start: datetime, end: datetime):
+    """Return (course, backend, plays, minutes, bytes) played in [start, end): each playback
+    grant counted as its whole video once (see the module's doc)."""
+    return db.session.execute(
+        select(AuditEvent.course_id, Video.backend, func.count(AuditEvent.id).label("plays"),
+               func.coalesce(func.sum(Video.duration_seconds), 0.0).label("seconds"),
+               func.coalesce(func.sum(Video.size_bytes), 0).label("bytes"))
+        .select_from(AuditEvent)
+        .join(Video, cast(Video.id, String) == AuditEvent.target_id)
+        .where(AuditEvent.event_type == EventType.PLAYBACK_GRANTED,
+               AuditEvent.target_type == Video.__tablename__,
+               AuditEvent.course_id.is_not(None),
+               AuditEvent.at >= start, AuditEvent.at < end)
+        .group_by(AuditEvent.course_id, Video.backend)).all()
+
+
+def _blank(period: str, course_id: int, platform_id: int, title: str | None) -> dict:
+    entry = {key: 0 for key in COLUMNS[4:]}
+    entry.update({key: 0.0 for key in ROUNDED})
+    entry.update(period=period, platform_id=platform_id, course_id=course_id,
+                 course=title or "")
+    return entry
 
 
 def usage_report(now: datetime | None = None) -> dict:
@@ -72,11 +118,7 @@ def usage_report(now: datetime | None = None) -> dict:
         .order_by(Course.id)).all()
     courses: dict[int, dict] = {}
     for row in rows:
-        entry = courses.setdefault(row.id, {
-            "period": period, "platform_id": row.platform_id, "course_id": row.id,
-            "course": row.title or "", "uploads": 0, "upload_minutes": 0.0,
-            "stored_videos": 0, "stored_bytes": 0, "stored_minutes": 0.0,
-            "estimated_storage_cost_usd": 0.0})
+        entry = courses.setdefault(row.id, _blank(period, row.id, row.platform_id, row.title))
         entry["uploads"] += int(row.uploads or 0)
         entry["upload_minutes"] += float(row.upload_minutes or 0)
         entry["stored_videos"] += int(row.stored_videos or 0)
@@ -84,11 +126,27 @@ def usage_report(now: datetime | None = None) -> dict:
         entry["stored_minutes"] += float(row.stored_minutes or 0)
         entry["estimated_storage_cost_usd"] += _storage_cost(
             row.backend, int(row.stored_bytes or 0), float(row.stored_minutes or 0))
-    listed = [entry for entry in courses.values() if entry["uploads"] or entry["stored_videos"]]
+    for row in _deliveries(start, end):
+        entry = courses.get(row.course_id)
+        if entry is None:  # played, its videos since gone from the course's rows
+            course = db.session.get(Course, row.course_id)
+            if course is None:
+                continue
+            entry = courses[course.id] = _blank(period, course.id, course.platform_id,
+                                                course.title)
+        minutes, size = float(row.seconds or 0) / 60, int(row.bytes or 0)
+        entry["plays"] += int(row.plays or 0)
+        entry["delivered_minutes"] += minutes
+        entry["delivered_bytes"] += size
+        entry["estimated_delivery_cost_usd"] += _delivery_cost(row.backend, size, minutes)
+    listed = [entry for entry in courses.values()
+              if entry["uploads"] or entry["stored_videos"] or entry["plays"]]
     for entry in listed:
-        for key in ("upload_minutes", "stored_minutes"):
-            entry[key] = round(entry[key], 1)
-        entry["estimated_storage_cost_usd"] = round(entry["estimated_storage_cost_usd"], 2)
+        entry["estimated_cost_usd"] = (entry["estimated_storage_cost_usd"]
+                                       + entry["estimated_delivery_cost_usd"])
+        for key, digits in ROUNDED.items():
+            entry[key] = round(entry[key], digits)
+    listed.sort(key=lambda e: e["course_id"])
     totals = {key: round(sum(e[key] for e in listed), 2) for key in COLUMNS[4:]}
     return {"period": period, "courses_count": len(listed), **totals, "courses": listed}
 

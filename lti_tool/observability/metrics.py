@@ -1,7 +1,8 @@
 """Prometheus metrics with the official client (prometheus_client), at /metrics.
 
 Counted: requests by route, method and status (and their duration); uploads started,
-completed (ready) and failed, and the bytes of completed ones; playback grants; grade
+completed (ready) and failed, the bytes of completed ones, and the bytes the tool's own tus
+endpoint received as they arrive; playback grants; grade
 deliveries by outcome; job runs by job and result. The page needs METRICS_TOKEN as a
 bearer token; without the setting it does not exist (404).
 
@@ -32,6 +33,10 @@ UPLOADS_STARTED = Counter("lti_uploads_started_total", "Upload attempts started"
 UPLOADS_COMPLETED = Counter("lti_uploads_completed_total", "Uploads that became ready videos")
 UPLOADS_FAILED = Counter("lti_uploads_failed_total", "Uploads that failed their checks")
 UPLOAD_BYTES = Counter("lti_upload_bytes_total", "Bytes of uploads that became ready videos")
+# Both doors into tus PATCH count here and in REQUESTS alike: the Flask view, and the WSGI
+# fast path (lti_tool/tus/fast.py), which Flask's request hooks never see.
+TUS_RECEIVED_BYTES = Counter("lti_tus_received_bytes_total",
+                             "Bytes PATCHed to the tool's tus endpoint (local storage)")
 PLAYBACK_GRANTS = Counter("lti_playback_grants_total", "Playback URLs granted to viewers")
 PASSBACK = Counter("lti_grade_passback_total", "Grade deliveries to the LMS by outcome",
                    ["outcome"])
@@ -58,6 +63,10 @@ def on_video_failed(video, **_) -> None:
     UPLOADS_FAILED.inc()
 
 
+def on_upload_bytes_received(upload_id, count: int = 0, **_) -> None:
+    TUS_RECEIVED_BYTES.inc(max(0, count))
+
+
 def on_playback_granted(video, **_) -> None:
     PLAYBACK_GRANTS.inc()
 
@@ -78,12 +87,18 @@ def _started() -> None:
     g.metrics_started = time.perf_counter()
 
 
+def count_request(rule: str, method: str, status: int, seconds: float | None) -> None:
+    """Count one answered request (Flask's hook, and the tus fast path, which bypasses it)."""
+    REQUESTS.labels(rule, method, str(status)).inc()
+    if seconds is not None:
+        REQUEST_SECONDS.labels(rule).observe(seconds)
+
+
 def _counted(response):
     rule = request.url_rule.rule if request.url_rule is not None else UNMATCHED
-    REQUESTS.labels(rule, request.method, str(response.status_code)).inc()
     started = g.pop("metrics_started", None)
-    if started is not None:
-        REQUEST_SECONDS.labels(rule).observe(time.perf_counter() - started)
+    count_request(rule, request.method, response.status_code,
+                  None if started is None else time.perf_counter() - started)
     return response
 
 

@@ -1,7 +1,8 @@
 """Operator commands for privacy requests: `flask --app wsgi privacy export|delete`.
 
 A user is named by the platform's id (`platforms list`) and the LMS's user id (`sub`, the
-id the LMS sends in launches; in Moodle, the user's id number).
+id the LMS sends in launches; in Moodle, the user's id number) or their email, as for
+`admins add` (lti_tool.access.users.find_user).
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from flask.cli import AppGroup
 from lti_tool.errors import ToolError
 from lti_tool.extensions import db
 from lti_tool.privacy.erase import erase_user
-from lti_tool.privacy.export import export_user, find_user
+from lti_tool.access.users import find_user
+from lti_tool.privacy.export import export_user
 from lti_tool.privacy.requests import pending_deletion_requests
 from lti_tool.web.formatting import format_moment
 
@@ -37,7 +39,8 @@ def _user(platform_id: int, sub: str):
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
               help="Write the JSON document to this file (default: standard output).")
 def export(platform_id: int, sub: str, output: str | None):
-    """Write everything held about user SUB of platform PLATFORM_ID as one JSON document."""
+    """Write everything held about user SUB (LTI sub or email) of platform PLATFORM_ID as one
+    JSON document."""
     document = export_user(_user(platform_id, sub))
     db.session.commit()
     text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
@@ -55,8 +58,8 @@ def export(platform_id: int, sub: str, output: str | None):
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--request", "request_ref", help="Reference of the request (kept in the audit log).")
 def delete(platform_id: int, sub: str, yes: bool, request_ref: str | None):
-    """Erase user SUB of platform PLATFORM_ID: videos from storage, submissions, grades,
-    comments received, launches, profile."""
+    """Erase user SUB (LTI sub or email) of platform PLATFORM_ID: videos from storage,
+    submissions, grades, comments received, launches, profile."""
     user = _user(platform_id, sub)
     if not yes:
         click.confirm(f"Erase all data of {user.display_name} ({sub}) on platform "

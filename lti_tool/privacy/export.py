@@ -14,21 +14,11 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 
 from lti_tool import audit
-from lti_tool.errors import NotFound
 from lti_tool.extensions import db
 from lti_tool.models import (AuditEvent, Comment, Enrollment, LaunchRecord, ScoreOutbox,
                              Submission, Upload, User, Video, utcnow)
 
 FORMAT = "lti-video-tool/user-export/1"
-
-
-def find_user(platform_id: int, sub: str) -> User:
-    """Return the user `sub` of a platform, or raise NotFound."""
-    user = db.session.scalar(select(User).filter_by(platform_id=platform_id, sub=sub))
-    if user is None:
-        raise NotFound("The tool holds nothing about this user on this platform.",
-                       code="user_not_found")
-    return user
 
 
 def _when(value: datetime | None) -> str | None:

@@ -37,6 +37,9 @@ class Capability(StrEnum):
     # The tool probes, thumbnails and transcodes what this backend holds itself
     # (lti_tool.processing); a provider that processes videos (Stream) does not declare it.
     PROCESSING = "processing"
+    # Checks its settings against the provider for real and says what is wrong in words an
+    # admin can act on (the settings page's "Test connection"); see ConnectionChecks.
+    CONNECTION_CHECK = "connection_check"
 
 
 class BrowserDirective(StrEnum):
@@ -167,6 +170,25 @@ class StoredObject:
 class Health:
     ok: bool
     detail: str = ""
+
+
+class CheckStatus(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    WARNING = "warning"  # works, but not as well as it could (e.g. no webhook: polling)
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """One thing "Test connection" checked, and what the admin should know or do."""
+
+    name: str  # what was checked, e.g. "Bucket exists"
+    status: CheckStatus
+    message: str  # plain words; on failure, what to change where
+
+    @property
+    def ok(self) -> bool:
+        return self.status != CheckStatus.FAILED
 
 
 @dataclass(frozen=True)
@@ -395,6 +417,19 @@ class Downloads(abc.ABC):
         """Return a short-lived URL to the original file."""
 
 
+class ConnectionChecks(abc.ABC):
+    """Capability.CONNECTION_CHECK: checks the backend's settings against the provider."""
+
+    @abc.abstractmethod
+    def check_connection(self, origin: str) -> list[ConnectionCheck]:
+        """Check credentials, the place videos go and what browsers need from `origin` (the
+        tool's own origin); return every check made, in order, passed or not.
+
+        A check that cannot run because an earlier one failed is left out, not failed, so
+        the admin reads the first thing to fix. Never raises for the provider's answers.
+        """
+
+
 # Which interface each declared capability promises (checked by the storage tests).
 INTERFACES: dict[Capability, tuple[type, ...]] = {
     Capability.APP_HOSTED: (HostedUploads, HostedMedia),
@@ -403,4 +438,5 @@ INTERFACES: dict[Capability, tuple[type, ...]] = {
     Capability.CAPTIONS: (CaptionStore,),
     Capability.CAPTION_GENERATION: (CaptionGeneration,),
     Capability.DOWNLOAD: (Downloads,),
+    Capability.CONNECTION_CHECK: (ConnectionChecks,),
 }

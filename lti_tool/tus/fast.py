@@ -13,11 +13,14 @@ only a PATCH that cannot finish the upload (a known Content-Length ending before
 upload's end), so completion (video checks, signals, audit) always runs in the Flask
 view. Every other request, including every refusal before the body is read, goes to
 Flask unchanged. Errors raised while writing are rendered by the app's own error
-handlers and after-request hooks.
+handlers and after-request hooks. Each PATCH served here is counted for /metrics as the
+view's would be (lti_tool.observability.metrics: the request under the view's route, and
+its bytes), since Flask's hooks never see it.
 """
 from __future__ import annotations
 
 import re
+import time
 from typing import Callable, Iterable
 
 from flask import Flask
@@ -27,7 +30,7 @@ from werkzeug.wsgi import get_content_length, get_input_stream
 from lti_tool.access.launches import LAUNCH_HEADER
 from lti_tool.extensions import db
 from lti_tool.models import Upload, utcnow
-from lti_tool.observability import logs
+from lti_tool.observability import logs, metrics
 from lti_tool.tus import uploads as service
 from lti_tool.tus.body import body_reader
 from lti_tool.tus.protocol import OFFSET_OCTET_STREAM, TUS_VERSION, UPLOAD_EXPIRES, UPLOAD_OFFSET
@@ -53,6 +56,7 @@ class FastPatch:
     def __init__(self, app: Flask, inner: WSGIApp, protocol_headers: Callable[[], dict]):
         self.app, self.inner, self.protocol_headers = app, inner, protocol_headers
         self.served = 0  # PATCHes answered here (tests and benchmarks read it)
+        self._route = ""  # the Flask view's URL rule, the label /metrics counts PATCHes by
 
     def __call__(self, environ: dict, start_response):
         if environ.get("REQUEST_METHOD") != "PATCH":
@@ -83,6 +87,7 @@ class FastPatch:
 
     def _write(self, environ: dict, upload: Upload, offset: int, content_length: int):
         from lti_tool.tus.views import parse_checksum
+        started = time.perf_counter()
         try:
             checksum = parse_checksum(environ.get(_CHECKSUM))
             stream = get_input_stream(environ, max_content_length=None)
@@ -90,7 +95,8 @@ class FastPatch:
                                      content_length, checksum)
         except Exception as err:  # rendered as the Flask view's error would be
             db.session.rollback()
-            with self.app.request_context(environ):
+            with self.app.request_context(environ) as ctx:
+                ctx.match_request()  # so the after-request hooks (metrics) see the route
                 return self.app.finalize_request(self.app.handle_user_exception(err))
         headers = {**self.protocol_headers(), UPLOAD_OFFSET: str(progress.offset)}
         if progress.offset < progress.length:
@@ -101,7 +107,17 @@ class FastPatch:
         headers[logs.HEADER] = logs.request_id_for(environ.get(_REQUEST_ID, ""))
         self.served += 1
         environ[SERVED_KEY] = True
+        metrics.count_request(self._rule(environ), "PATCH", 204, time.perf_counter() - started)
         return self.app.response_class("", 204, headers)
+
+
+    def _rule(self, environ: dict) -> str:
+        """Return the URL rule of the Flask view this PATCH bypassed (looked up once)."""
+        if not self._route:
+            rule, _ = self.app.url_map.bind("fast-path").match(
+                environ["PATH_INFO"], method="PATCH", return_rule=True)
+            self._route = rule.rule
+        return self._route
 
 
 def install(app: Flask, protocol_headers: Callable[[], dict]) -> None:

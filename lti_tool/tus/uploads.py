@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import contains_eager
 
-from lti_tool import audit
+from lti_tool import audit, signals
 from lti_tool.audit import EventType
 from lti_tool.errors import Conflict, NotFound, ToolError
 from lti_tool.extensions import db
@@ -176,6 +176,7 @@ def write(upload: Upload, readinto: ReadInto, offset: int,
         if _moved_into_place(backend, storage_uid, length):
             raise OffsetMismatch(f"The upload is complete at {length} bytes.") from None
         raise UploadGone("The data of this upload is gone. Start the upload again.") from None
+    signals.upload_bytes_received.send(upload_id, count=new_offset - offset)
     if finished:
         _record_finished(upload_id, video_id)
         attempts.process_video(db.session.get(Video, video_id))

@@ -24,7 +24,7 @@ from lti_tool.errors import ToolError
 from lti_tool.extensions import db
 from lti_tool.lti.origins import normalize_origin, normalize_pattern, platform_origins
 from lti_tool.models import Platform
-from lti_tool.storage import current_storage
+from lti_tool.storage import active_backend_name, backends_in_use, storage_for
 from lti_tool.storage.base import BrowserDirective
 from lti_tool.web.rate_limits import limit_by_address
 from lti_tool.web.urls import public_url
@@ -140,11 +140,33 @@ def _active_platforms_origins() -> list[str]:
 
 
 def _storage_origins() -> dict[BrowserDirective, list[str]]:
+    """Return the origins of the backend new uploads go to, and of every backend that still
+    holds videos (after an admin switched storage, the old videos keep playing)."""
+    merged: dict[BrowserDirective, list[str]] = {}
     try:
-        return current_storage().browser_origins()
+        names = backends_in_use()
     except Exception:  # a header must never break the page; the cause is logged once a minute
-        log.exception("CSP: the storage backend's origins could not be read")
-        return {}
+        db.session.rollback()
+        log.exception("CSP: the storage backends in use could not be read")
+        names = [current_app.config["STORAGE_BACKEND"]]  # the environment's, then
+    for name in names:
+        try:
+            origins = storage_for(name).browser_origins()
+        except Exception:  # noqa: BLE001  (as above)
+            log.exception("CSP: the origins of the storage backend %s could not be read", name)
+            continue
+        for directive, values in origins.items():
+            merged.setdefault(directive, []).extend(values)
+    return merged
+
+
+def _storage_key() -> str:
+    """Name the cached storage origins after the active backend, so a switch shows at once."""
+    try:
+        return "storage:" + active_backend_name()
+    except SQLAlchemyError:
+        db.session.rollback()
+        return "storage"
 
 
 def _launch_platform() -> Platform | None:
@@ -171,7 +193,7 @@ def platform_sources() -> list[str]:
 
 def page_policy() -> str:
     """Return the policy for the page this request answers with."""
-    return build_policy(platform_sources(), _cached("storage", _storage_origins),
+    return build_policy(platform_sources(), _cached(_storage_key(), _storage_origins),
                         url_for("csp.report"), g.get(_G_FRAME_ORIGINS, ()),
                         framable=not g.get(_G_NO_FRAMING))
 

@@ -154,3 +154,31 @@ def test_other_admin_pages_with_axe_and_screenshots(live_server, page, admin_lau
     open_admin(page, live_server, launch_id, path)
     page.get_by_role("heading", name=heading).first.wait_for()
     check_state(page, name)
+
+
+def test_settings_storage_secret_and_test_connection_by_keyboard(live_server, page,
+                                                                 admin_launch):
+    """A secret typed on the page is stored, shown as set and never sent back; "Test
+    connection" is reached and pressed by keyboard and its results pass axe."""
+    launch_id, _ = admin_launch
+    secret = "browser-typed-secret-0f1e"
+    open_admin(page, live_server, launch_id, "/admin/settings")
+    page.get_by_role("heading", name="Video storage").wait_for()
+    tab_to(page, element_id="set-S3_SECRET_ACCESS_KEY")
+    page.keyboard.type(secret)
+    tab_to(page, "Save settings")
+    page.keyboard.press("Enter")
+    page.locator(".alert").get_by_text("Saved: S3_SECRET_ACCESS_KEY.").wait_for()
+    field = page.locator("#set-S3_SECRET_ACCESS_KEY")
+    assert field.get_attribute("type") == "password" and field.input_value() == ""
+    assert secret not in page.content()
+    assert "Set on this page (stored encrypted)" in page.get_by_test_id(
+        "state-S3_SECRET_ACCESS_KEY").inner_text()
+    tab_to(page, "Test connection")
+    page.keyboard.press("Enter")
+    summary = page.get_by_test_id("test-summary")
+    summary.wait_for()
+    assert "every check passed" in summary.inner_text()
+    results = page.get_by_test_id("connection-test").inner_text()
+    assert "Passed: Folder is writable." in results and secret not in page.content()
+    check_state(page, "admin-settings-test")

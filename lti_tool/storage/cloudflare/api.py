@@ -114,6 +114,13 @@ class CloudflareClient:
                 self._raise_for(method, path, resp)
             return resp
 
+    def get_once(self, path: str) -> requests.Response:
+        """GET a Stream path once, without retries, and return Cloudflare's answer as it is
+        (to diagnose settings: "Test connection"). Raises outbound.OutboundError when
+        Cloudflare cannot be reached."""
+        return self.session.request("GET", self.stream_url(path), timeout=self.timeout,
+                                    headers={"Authorization": f"Bearer {self._token}"})
+
     def call(self, method: str, path: str, **kwargs) -> Any:
         """Send a request and return the envelope's `result`."""
         resp = self.send(method, path, **kwargs)

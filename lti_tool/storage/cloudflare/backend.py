@@ -20,7 +20,8 @@ from lti_tool.errors import ToolError
 from lti_tool.settings import read_setting
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage.base import (BackendUnavailable, BrowserDirective, Capability,
-                                   CaptionGeneration, CaptionStore, Health, Playback, PlaybackKind,
+                                   CaptionGeneration, CaptionStore, ConnectionCheck,
+                                   ConnectionChecks, Health, Playback, PlaybackKind,
                                    StorageBackend, StoredObject, UploadMethod, UploadRequest,
                                    UploadTicket, UploadTooLarge, VideoInfo)
 from lti_tool.storage.cloudflare.api import TUS_VERSION, CloudflareClient
@@ -130,13 +131,14 @@ def address_rules(client_address: str | None) -> list[dict] | None:
             {"type": "any", "action": "block"}]
 
 
-class CloudflareStorage(StorageBackend, CaptionStore, CaptionGeneration):
+class CloudflareStorage(StorageBackend, CaptionStore, CaptionGeneration, ConnectionChecks):
     """Videos held by Cloudflare Stream, uploaded by students over tus."""
 
     name = "cloudflare"
     capabilities = frozenset({Capability.TUS, Capability.SIGNED_PLAYBACK,
                               Capability.THUMBNAILS, Capability.CAPTIONS,
-                              Capability.CAPTION_GENERATION, Capability.WEBHOOKS})
+                              Capability.CAPTION_GENERATION, Capability.WEBHOOKS,
+                              Capability.CONNECTION_CHECK})
 
     def __init__(self, config: Mapping[str, Any]):
         super().__init__(config)
@@ -146,13 +148,15 @@ class CloudflareStorage(StorageBackend, CaptionStore, CaptionGeneration):
         """Return one of this backend's settings (admin override, else environment)."""
         return read_setting(self.config, name, default)
 
-    def client(self) -> CloudflareClient:
-        """Return an API client built from the current settings."""
+    def client(self, max_retries: int | None = None) -> CloudflareClient:
+        """Return an API client built from the current settings; `max_retries` overrides
+        CLOUDFLARE_API_MAX_RETRIES (0: one attempt, to diagnose)."""
         return CloudflareClient(
             base_url=self.setting("CLOUDFLARE_API_BASE", "https://api.cloudflare.com/client/v4"),
             account_id=self.setting("CLOUDFLARE_ACCOUNT_ID", ""),
             api_token=self.setting("CLOUDFLARE_API_TOKEN", ""),
-            max_retries=int(self.setting("CLOUDFLARE_API_MAX_RETRIES", 4)),
+            max_retries=(int(self.setting("CLOUDFLARE_API_MAX_RETRIES", 4))
+                         if max_retries is None else max_retries),
             timeout=float(self.setting("CLOUDFLARE_API_TIMEOUT_SECONDS", 20)),
             backoff_seconds=float(self.config.get("CLOUDFLARE_API_BACKOFF_SECONDS", 0.5)),
             session=self._session)
@@ -336,6 +340,12 @@ class CloudflareStorage(StorageBackend, CaptionStore, CaptionGeneration):
                                        size_bytes=_positive(video.get("size")),
                                        created_at=_parse_time(video.get("created")))
             after = fresh[-1].get("created") or after
+
+    def check_connection(self, origin: str) -> list[ConnectionCheck]:
+        """Check the account and token, the signing key and the webhook (checks.py); the
+        browser talks to Cloudflare's own hosts, so `origin` needs nothing there."""
+        from lti_tool.storage.cloudflare.checks import check_connection
+        return check_connection(self, origin)
 
     def health(self) -> Health:
         """Check the API answers and report storage use against the purchased minutes."""

@@ -25,7 +25,8 @@ from lti_tool.playback.grants import (GRANT_DOWNLOAD, GRANT_MEDIA, GRANT_THUMBNA
                                       sign_grant)
 from lti_tool.settings import read_setting
 from lti_tool.statuses import VideoStatus
-from lti_tool.storage.base import (Capability, CaptionStore, Derived, Downloads,
+from lti_tool.storage.base import (Capability, CaptionStore, ConnectionCheck,
+                                   ConnectionChecks, Derived, Downloads,
                                    ExpiredUpload, ExpiringUploads, Health, HostedMedia,
                                    HostedUploads, MediaProcessing, Playback, PlaybackKind,
                                    RENDITION_MIME,
@@ -53,13 +54,13 @@ CAPTIONS_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}")
 
 
 class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Downloads,
-                   ExpiringUploads, MediaProcessing):
+                   ExpiringUploads, MediaProcessing, ConnectionChecks):
     """Videos on this machine's disk, uploaded through our tus endpoint."""
 
     name = "local"
     capabilities = frozenset({Capability.TUS, Capability.SIGNED_PLAYBACK, Capability.THUMBNAILS,
                               Capability.DOWNLOAD, Capability.APP_HOSTED, Capability.CAPTIONS,
-                              Capability.PROCESSING})
+                              Capability.PROCESSING, Capability.CONNECTION_CHECK})
 
     def __init__(self, config: Mapping[str, Any]):
         super().__init__(config)
@@ -235,6 +236,12 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
         except OSError as exc:
             return Health(ok=False, detail=f"{self.root} is not writable: {exc.strerror}")
         return Health(ok=True, detail=f"{format_size(free)} free in {self.root}")
+
+    def check_connection(self, origin: str) -> list[ConnectionCheck]:
+        """Check the folder exists, can be written and has room (the origin plays no part:
+        the browser talks to the tool itself)."""
+        from lti_tool.storage.local.checks import check_connection
+        return check_connection(self.root, int(read_setting(self.config, "MAX_UPLOAD_BYTES")))
 
     # --- hosted by the app ---
     def tus_store(self) -> FileStore:

@@ -33,9 +33,10 @@ from lti_tool.errors import StorageError
 from lti_tool.settings import read_setting
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage.base import (RENDITION_MIME, BackendUnavailable, BrowserDirective,
-                                   Capability, Derived, Downloads, ExpiredUpload,
-                                   ExpiringUploads, Health, MediaProcessing, MultipartUploads,
-                                   PartUrl, Playback, PlaybackKind, StorageBackend, StoredObject,
+                                   Capability, ConnectionCheck, ConnectionChecks, Derived,
+                                   Downloads, ExpiredUpload, ExpiringUploads, Health,
+                                   MediaProcessing, MultipartUploads, PartUrl, Playback,
+                                   PlaybackKind, StorageBackend, StoredObject,
                                    UploadMethod, UploadNotFound, UploadRequest, UploadTicket,
                                    UploadTooLarge, VideoInfo)
 from lti_tool.storage.messages import MSG_BUSY, MSG_MISCONFIGURED, MSG_REFUSED, MSG_UPLOAD_GONE
@@ -86,7 +87,8 @@ def part_count_for(size_bytes: int, part_size: int) -> int:
     return max(1, math.ceil(size_bytes / part_size))
 
 
-class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads, MediaProcessing):
+class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads, MediaProcessing,
+                ConnectionChecks):
     """Videos held in an S3 bucket under S3_KEY_PREFIX, uploaded by the browser in parts.
 
     What processing derives from a video (rendition, thumbnail) is kept beside it, under
@@ -96,7 +98,7 @@ class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads, Me
     name = "s3"
     capabilities = frozenset({Capability.MULTIPART, Capability.SIGNED_PLAYBACK,
                               Capability.DOWNLOAD, Capability.PROCESSING,
-                              Capability.THUMBNAILS})
+                              Capability.THUMBNAILS, Capability.CONNECTION_CHECK})
 
     def setting(self, name: str, default: Any = None) -> Any:
         """Return one of this backend's settings (admin override, else environment)."""
@@ -115,13 +117,14 @@ class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads, Me
         prefix = (self.setting("S3_KEY_PREFIX", "") or "").lstrip("/")
         return prefix if not prefix or prefix.endswith("/") else prefix + "/"
 
-    def client(self):
-        """Return a boto3 S3 client for the current settings (built once per setting set)."""
+    def client(self, max_attempts: int | None = None):
+        """Return a boto3 S3 client for the current settings (built once per setting set);
+        `max_attempts` overrides S3_MAX_ATTEMPTS (1: no retries, to diagnose)."""
         return _client(self.setting("S3_REGION", "") or None,
                        self.setting("S3_ENDPOINT_URL", "") or None,
                        self.setting("S3_ACCESS_KEY_ID", "") or None,
                        self.setting("S3_SECRET_ACCESS_KEY", "") or None,
-                       int(self.setting("S3_MAX_ATTEMPTS", 3)),
+                       max_attempts or int(self.setting("S3_MAX_ATTEMPTS", 3)),
                        outbound.policy_from(self.config))
 
     def browser_origins(self) -> dict[BrowserDirective, list[str]]:
@@ -455,6 +458,11 @@ class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads, Me
                                 "ETag)")
             return problems
         return [f"no CORS rule allows the origin {origin}"]
+
+    def check_connection(self, origin: str) -> list[ConnectionCheck]:
+        """Check credentials, the bucket, writing under the prefix and CORS (checks.py)."""
+        from lti_tool.storage.s3.checks import check_connection
+        return check_connection(self, origin)
 
     def health(self) -> Health:
         """Check the bucket can be listed under the prefix with these credentials."""
