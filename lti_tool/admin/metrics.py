@@ -131,40 +131,6 @@ def window_videos(platform_id: int, days: int = WINDOW_DAYS,
     return WindowVideos(first, days, groups)
 
 
-@dataclass(frozen=True)
-class WindowPlays:
-    """The window's playbacks: grants and refusals, and what the grants delivered per backend
-    (seconds, bytes), from one pass over the window's audit events for the rates and the
-    storage estimate alike."""
-
-    granted: int
-    refused: int
-    delivered: dict[str, tuple[float, int]]
-
-
-def window_plays(platform_id: int, days: int = WINDOW_DAYS) -> WindowPlays:
-    """Count the window's playback grants and refusals and sum the granted videos' length."""
-    rows = db.session.execute(
-        select(AuditEvent.event_type, Video.backend, func.count(AuditEvent.id),
-               func.coalesce(func.sum(Video.duration_seconds), 0.0),
-               func.coalesce(func.sum(Video.size_bytes), 0))
-        .select_from(AuditEvent)
-        .outerjoin(Video, and_(cast(Video.id, String) == AuditEvent.target_id,
-                               AuditEvent.target_type == Video.__tablename__))
-        .where(AuditEvent.platform_id == platform_id, AuditEvent.at >= _since(days),
-               AuditEvent.event_type.in_([EventType.PLAYBACK_GRANTED,
-                                          EventType.PLAYBACK_REFUSED]))
-        .group_by(AuditEvent.event_type, Video.backend)).all()
-    counts = {EventType.PLAYBACK_GRANTED: 0, EventType.PLAYBACK_REFUSED: 0}
-    delivered: dict[str, tuple[float, int]] = {}
-    for event_type, backend, count, seconds, size in rows:
-        counts[event_type] += count
-        if event_type == EventType.PLAYBACK_GRANTED and backend is not None:
-            delivered[backend] = (float(seconds), int(size))
-    return WindowPlays(counts[EventType.PLAYBACK_GRANTED], counts[EventType.PLAYBACK_REFUSED],
-                       delivered)
-
-
 def uploads_per_day(platform_id: int, days: int = WINDOW_DAYS,
                     today: date | None = None,
                     window: WindowVideos | None = None) -> list[DayCount]:
@@ -199,13 +165,19 @@ def _since(days: int) -> datetime:
     return utcnow() - timedelta(days=days)
 
 
-def rates(platform_id: int, days: int = WINDOW_DAYS, window: WindowVideos | None = None,
-          plays: WindowPlays | None = None) -> list[Rate]:
+def rates(platform_id: int, days: int = WINDOW_DAYS,
+          window: WindowVideos | None = None) -> list[Rate]:
     """Return upload success, playback success and the error rate over the window."""
     since = _since(days)
     ready, failed = (window or window_videos(platform_id, days)).ready_and_failed()
-    plays = plays or window_plays(platform_id, days)
-    granted, refused = plays.granted, plays.refused
+    plays = dict(db.session.execute(
+        select(AuditEvent.event_type, func.count(AuditEvent.id))
+        .where(AuditEvent.platform_id == platform_id, AuditEvent.at >= since,
+               AuditEvent.event_type.in_([EventType.PLAYBACK_GRANTED,
+                                          EventType.PLAYBACK_REFUSED]))
+        .group_by(AuditEvent.event_type)).all())
+    granted = plays.get(EventType.PLAYBACK_GRANTED, 0)
+    refused = plays.get(EventType.PLAYBACK_REFUSED, 0)
     scores = dict(db.session.execute(
         _outbox(platform_id, ScoreOutbox.status, func.count(ScoreOutbox.id))
         .where(ScoreOutbox.created_at >= since,
@@ -252,8 +224,7 @@ class StorageUse:
     delivered_bytes: int
 
 
-def storage_use(platform_id: int, days: int = WINDOW_DAYS,
-                plays: WindowPlays | None = None) -> list[StorageUse]:
+def storage_use(platform_id: int, days: int = WINDOW_DAYS) -> list[StorageUse]:
     """Return stored videos, bytes and minutes per backend, and an estimate of delivery.
 
     Delivery is estimated from the playback grants of the window, each counted as the whole
@@ -264,7 +235,16 @@ def storage_use(platform_id: int, days: int = WINDOW_DAYS,
                          func.coalesce(func.sum(Video.size_bytes), 0),
                          func.coalesce(func.sum(Video.duration_seconds), 0.0))
         .where(Video.status.in_(STORED_STATES)).group_by(Video.backend)).all()
-    delivered = dict((plays or window_plays(platform_id, days)).delivered)
+    delivered = dict((r[0], (r[1], r[2])) for r in db.session.execute(
+        select(Video.backend, func.coalesce(func.sum(Video.duration_seconds), 0.0),
+               func.coalesce(func.sum(Video.size_bytes), 0))
+        .select_from(AuditEvent)
+        .join(Video, cast(Video.id, String) == AuditEvent.target_id)
+        .where(AuditEvent.platform_id == platform_id,
+               AuditEvent.event_type == EventType.PLAYBACK_GRANTED,
+               AuditEvent.target_type == Video.__tablename__,
+               AuditEvent.at >= _since(days))
+        .group_by(Video.backend)).all())
     out = []
     for backend, count, size, seconds in stored:
         d_seconds, d_bytes = delivered.pop(backend, (0.0, 0))
