@@ -338,7 +338,8 @@ class Video(db.Model):
     __tablename__ = "video"
     __table_args__ = (UniqueConstraint("submission_id", "attempt"),
                       Index("ix_video_backend_uid", "backend", "storage_uid"),
-                      Index("ix_video_status", "status"))
+                      Index("ix_video_status", "status"),
+                      Index("ix_video_created", "created_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id", ondelete="CASCADE"))

@@ -147,6 +147,28 @@ def test_a_page_with_a_launch_may_be_framed_by_its_platform_only(app, client):
     assert policy["form-action"] == f"'self' {issuer}"
 
 
+def test_the_policy_is_worked_out_once_and_follows_a_changed_registration(app, client,
+                                                                          monkeypatch):
+    with app.app_context():
+        room = Classroom()
+        launch = room.launch(room.student)
+        platform_id, issuer, launch_id = room.platform.id, room.platform.issuer, launch.id
+        db.session.commit()
+    computed = []
+    real = csp.build_policy
+    monkeypatch.setattr(csp, "build_policy", lambda *a: computed.append(a) or real(*a))
+    first = client.get(f"/assignment?launch={launch_id}").headers[csp.CSP_HEADER]
+    again = client.get(f"/assignment?launch={launch_id}").headers[csp.CSP_HEADER]
+    assert again == first and len(computed) == 1  # remembered, not rebuilt per page
+    with app.app_context():
+        platform = db.session.get(type(room.platform), platform_id)
+        platform.extra_origins = ["https://school.example.org"]
+        db.session.commit()
+    policy = policy_of(client.get(f"/assignment?launch={launch_id}"))
+    assert policy["frame-ancestors"] == f"'self' {issuer} https://school.example.org"
+    assert len(computed) == 2
+
+
 def test_without_a_launch_every_active_registration_may_frame(app, client):
     with app.app_context():
         make_platform(issuer="https://moodle.example.edu")

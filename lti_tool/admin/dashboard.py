@@ -17,13 +17,14 @@ from lti_tool.storage import active_backend_name
 def index():
     """Show the dashboard of the admin's platform."""
     platform_id = current_admin().platform_id
-    days = metrics.uploads_per_day(platform_id)
+    window = metrics.window_videos(platform_id)
+    days = window.per_day()
     uses = metrics.storage_use(platform_id)
     backend = active_backend_name()
     return render_admin(
         "admin/dashboard.html", window=metrics.WINDOW_DAYS, days=days,
         chart=stacked_bars([(d.day.strftime("%d %b"), d.uploads, d.failed) for d in days]),
-        rates=metrics.rates(platform_id), breakdown=metrics.error_breakdown(platform_id),
+        rates=metrics.rates(platform_id, window=window), breakdown=window.breakdown(),
         failures=metrics.recent_failures(platform_id), uses=uses, backend=backend,
         cost=metrics.monthly_cost(backend, uses), passback=metrics.passback(platform_id),
         jobs=metrics.latest_job_runs())

@@ -65,13 +65,17 @@ class VideoRow:
     student: User
 
 
-def _query(platform_id: int, f: VideoFilters) -> Select:
-    query = (select(Video, Assignment, Course, User)
+def _query(platform_id: int, f: VideoFilters, *columns) -> Select:
+    query = (select(*(columns or (Video, Assignment, Course, User)))
+             .select_from(Video)
              .join(Submission, Video.submission_id == Submission.id)
              .join(Assignment, Submission.assignment_id == Assignment.id)
              .join(Course, Assignment.course_id == Course.id)
-             .join(User, Submission.user_id == User.id)
              .where(Course.platform_id == platform_id))
+    # Every submission has its user (a non-null key), so the join drops no row: a count
+    # needs it only to filter by student.
+    if not columns or f.student:
+        query = query.join(User, Submission.user_id == User.id)
     if f.course:
         query = query.where(Course.id == f.course)
     if f.assignment:
@@ -96,15 +100,17 @@ def _query(platform_id: int, f: VideoFilters) -> Select:
 def _sorted(query: Select, f: VideoFilters) -> Select:
     column = SORTS[f.sort]
     order = column.desc() if f.desc else column.asc()
+    tie = Video.id.desc() if f.desc else Video.id
+    if not column.nullable:  # nothing to put last: the database may walk ix_video_created
+        return query.order_by(order, tie)
     # Rows without a value (no size yet) go last either way; the id keeps pages stable.
-    return query.order_by(column.is_(None), order, Video.id.desc() if f.desc else Video.id)
+    return query.order_by(column.is_(None), order, tie)
 
 
 def search_videos(platform_id: int, filters: VideoFilters) -> Page:
     """Return one page of the platform's videos matching the filters."""
-    query = _query(platform_id, filters)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = db.session.execute(_sorted(query, filters).limit(PAGE_SIZE)
+    total = db.session.scalar(_query(platform_id, filters, func.count(Video.id)))
+    rows = db.session.execute(_sorted(_query(platform_id, filters), filters).limit(PAGE_SIZE)
                               .offset((filters.page - 1) * PAGE_SIZE)).all()
     return Page([VideoRow(*row) for row in rows], total, filters.page)
 

@@ -40,6 +40,7 @@ BATCH = 200
 # Rows that may still be sent (or were): a newer one replaces these.
 OPEN_STATUSES = (OutboxStatus.PENDING, OutboxStatus.FAILED)
 LIVE_STATUSES = (OutboxStatus.PENDING, OutboxStatus.FAILED, OutboxStatus.DELIVERED)
+LATEST_BATCH = 1000  # submissions per query of latest_items (bound parameters stay few)
 
 
 def queue_score(submission: Submission, payload: dict, timestamp: datetime) -> ScoreOutbox:
@@ -130,17 +131,20 @@ def passback_health(platform_id: int) -> dict:
 
 def latest_items(submission_ids) -> dict[int, ScoreOutbox]:
     """Return each submission's newest live outbox row (what the gradebook has or will get)."""
-    ids = list(submission_ids)
-    if not ids:
-        return {}
-    newest = (select(func.max(ScoreOutbox.id)).where(
-        ScoreOutbox.status.in_(LIVE_STATUSES))
-        .group_by(ScoreOutbox.submission_id))
-    if len(ids) <= 1000:
-        newest = newest.where(ScoreOutbox.submission_id.in_(ids))
-    rows = db.session.scalars(select(ScoreOutbox).where(ScoreOutbox.id.in_(newest.scalar_subquery()))).all()
-    wanted = set(ids)
-    return {row.submission_id: row for row in rows if row.submission_id in wanted}
+    ids = sorted(set(submission_ids))
+    found: dict[int, ScoreOutbox] = {}
+    # Ranked by submission through ix_outbox_submission, then fetched by primary key: no
+    # scan of other courses' rows (a max(id) ... IN (...) made PostgreSQL hash every row).
+    for start in range(0, len(ids), LATEST_BATCH):
+        ranked = (select(ScoreOutbox.id, func.row_number().over(
+            partition_by=ScoreOutbox.submission_id,
+            order_by=ScoreOutbox.id.desc()).label("rank"))
+            .where(ScoreOutbox.submission_id.in_(ids[start:start + LATEST_BATCH]),
+                   ScoreOutbox.status.in_(LIVE_STATUSES))).subquery()
+        found.update((row.submission_id, row) for row in db.session.scalars(
+            select(ScoreOutbox).join(ranked, ranked.c.id == ScoreOutbox.id)
+            .where(ranked.c.rank == 1)))
+    return found
 
 
 def grade_not_in_lms(submission_id):

@@ -40,6 +40,7 @@ VIDEO_TO_ROW = {VideoStatus.PENDING: RowStatus.UPLOADING, VideoStatus.UPLOADING:
 SORT_KEYS = ("name", "status", "submitted", "grade", "lms")
 FILTER_GRADED = ("", "graded", "ungraded")
 FILTER_LATE = ("", "late", "on_time")
+USERS_BATCH = 1000  # users per query when a queue loads its students
 
 
 @dataclass
@@ -109,13 +110,12 @@ class Row:
 def build_rows(assignment: Assignment) -> list[Row]:
     """Return a row for every active student of the course and everyone who submitted."""
     enrollments = db.session.scalars(
-        select(Enrollment).options(joinedload(Enrollment.user))
-        .where(Enrollment.course_id == assignment.course_id)).all()
+        select(Enrollment).where(Enrollment.course_id == assignment.course_id)).all()
     roles = {e.user_id: e for e in enrollments}
     submissions = db.session.scalars(
-        select(Submission).options(joinedload(Submission.user),
-                                   joinedload(Submission.current_video))
+        select(Submission).options(joinedload(Submission.current_video))
         .where(Submission.assignment_id == assignment.id)).all()
+    loaded = _load_users({e.user_id for e in enrollments} | {s.user_id for s in submissions})
     by_user = {s.user_id: s for s in submissions}
     newest = _newest_videos([s.id for s in submissions])
     outbox = latest_items([s.id for s in submissions])
@@ -141,7 +141,24 @@ def build_rows(assignment: Assignment) -> list[Row]:
         rows.append(Row(user, submission, video, newer, _row_status(video), is_late(
             submission, assignment, extensions), outbox.get(submission.id),
             in_roster=enrollment is not None and enrollment.active))
+    del loaded  # the rows hold their users now
     return rows
+
+
+def _load_users(user_ids: set[int]) -> list[User]:
+    """Load these users by primary key, so `enrollment.user` and `submission.user` come from
+    the session's identity map without a query each (as long as the caller holds the list:
+    the identity map keeps no object alive by itself).
+
+    Never joined to the enrollments: PostgreSQL then hashed every user of the site to find one
+    course's (tests/test_review_queries.py).
+    """
+    ids = sorted(user_ids)
+    users: list[User] = []
+    for start in range(0, len(ids), USERS_BATCH):
+        users.extend(db.session.scalars(
+            select(User).where(User.id.in_(ids[start:start + USERS_BATCH]))))
+    return users
 
 
 def _newest_videos(submission_ids: list[int]) -> dict[int, Video]:

@@ -126,6 +126,14 @@ def _registration_endpoint(platform: Platform) -> str | None:
     return config.get("registration_endpoint") if isinstance(config, dict) else None
 
 
+def origin_inputs(platform: Platform) -> tuple:
+    """Return what platform_origins reads of a registration (a key to remember it by)."""
+    extras = platform.extra_origins or []
+    return (platform.issuer, platform.auth_login_url, platform.auth_token_url,
+            platform.key_set_url, _registration_endpoint(platform),
+            tuple(e for e in extras if isinstance(e, str)), platform.product_family)
+
+
 def platform_origins(platform: Platform) -> list[str]:
     """Return every origin that belongs to a registration: its URLs, extras, vendor wildcards."""
     urls = (platform.issuer, platform.auth_login_url, platform.auth_token_url,

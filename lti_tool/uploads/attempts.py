@@ -65,6 +65,10 @@ EXPIRED_INFO = VideoInfo(status=VideoStatus.ERROR, error_code=UPLOAD_EXPIRED,
                          error_message=MSG_UPLOAD_EXPIRED)
 
 
+# "Not looked up yet", for functions that take a submission the caller may already have.
+NOT_LOOKED_UP: Submission | None = object()  # type: ignore[assignment]
+
+
 def find_submission(assignment: Assignment, user: User) -> Submission | None:
     """Return the user's submission to the assignment, if they have one."""
     return db.session.scalar(db.select(Submission).filter_by(assignment_id=assignment.id,

@@ -8,6 +8,8 @@ from lti_tool.errors import NotFound
 from lti_tool.settings import get_setting
 from lti_tool.storage import current_storage
 from lti_tool.uploads.receipts import receipt_for, receipt_text
+from lti_tool.grading.service import released_feedback
+from lti_tool.uploads.attempts import find_submission
 from lti_tool.uploads.deadlines import DUE_SOURCE_WORDS, deadlines_for
 from lti_tool.uploads.rules import upload_method
 from lti_tool.uploads.status import submission_state
@@ -21,7 +23,9 @@ bp = Blueprint("student", __name__)
 def assignment():
     """Show the launched assignment, its limits, the uploader and the attempts so far."""
     launch = assignment_launch()
-    state = submission_state(launch)
+    dates = deadlines_for(launch.assignment, launch.user)
+    submission = find_submission(launch.assignment, launch.user)
+    state = submission_state(launch, dates, submission)
     page = {
         "launch_id": launch.id, "user_id": launch.user_id,
         "assignment_id": launch.assignment_id, "role": current_role(),
@@ -33,12 +37,12 @@ def assignment():
                  "receipt": url_for("student.receipt", launch=launch.id)},
         "state": state,
     }
-    dates = deadlines_for(launch.assignment, launch.user)
     due_source = ("extended for you" if dates.extended
                   else DUE_SOURCE_WORDS.get(launch.assignment.due_source or ""))
     return render_template("student/assignment.html", launch=launch,
                            assignment=launch.assignment, state=state, page=page, dates=dates,
-                           due_source=due_source, support=get_setting("SUPPORT_CONTACT", ""))
+                           due_source=due_source, support=get_setting("SUPPORT_CONTACT", ""),
+                           feedback=released_feedback(submission))
 
 
 @bp.get("/assignment/receipt")

@@ -10,8 +10,8 @@ from datetime import datetime
 
 from flask import current_app
 
-from lti_tool.models import LaunchRecord, Video
-from lti_tool.uploads.attempts import find_submission
+from lti_tool.models import LaunchRecord, Submission, Video
+from lti_tool.uploads.attempts import NOT_LOOKED_UP, find_submission
 from lti_tool.web.formatting import format_moment, format_size
 
 CODE_LENGTH = 12
@@ -41,9 +41,12 @@ def receipt_code(video: Video, handed_in_at: datetime) -> str:
     return "-".join(digest[i:i + CODE_GROUP] for i in range(0, CODE_LENGTH, CODE_GROUP))
 
 
-def receipt_for(launch: LaunchRecord) -> Receipt | None:
-    """Return the receipt of the launching student's handed-in video, if they have one."""
-    submission = find_submission(launch.assignment, launch.user)
+def receipt_for(launch: LaunchRecord,
+                submission: Submission | None = NOT_LOOKED_UP) -> Receipt | None:
+    """Return the receipt of the launching student's handed-in video, if they have one
+    (`submission`: theirs, or None for none, when the caller has looked it up already)."""
+    if submission is NOT_LOOKED_UP:
+        submission = find_submission(launch.assignment, launch.user)
     video = submission.current_video if submission is not None else None
     if video is None:
         return None

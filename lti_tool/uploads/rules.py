@@ -95,20 +95,22 @@ def ensure_open_for_submission(assignment: Assignment, submission: Submission | 
 
 
 def closed_reason(assignment: Assignment, submission: Submission | None, *,
-                  user: User | None = None, started_at: datetime | None = None) -> str | None:
+                  user: User | None = None, started_at: datetime | None = None,
+                  dates: deadlines.Deadlines | None = None) -> str | None:
     """Name why no new video is taken (a key of CLOSED_MESSAGES), or None while open.
 
     `started_at` judges an attempt already under way by when it started: one that began
     before the cut-off may finish after it, and it is no new attempt to count. A held grade
     closes the submission as a released one does, but is never named: the student learns
-    of a grade only once it is released.
+    of a grade only once it is released. `dates`: the student's deadlines when the caller
+    has them already (spares a query).
     """
     if assignment.locked:
         return ASSIGNMENT_LOCKED
     if submission is not None and submission.graded_at is not None:
         return SUBMISSION_GRADED if submission.released else SUBMISSION_IN_REVIEW
     student = user or (submission.user if submission is not None else None)
-    cutoff = deadlines.deadlines_for(assignment, student).cutoff_at
+    cutoff = (dates or deadlines.deadlines_for(assignment, student)).cutoff_at
     if cutoff is not None and (started_at or utcnow()) > cutoff:
         return PAST_CUTOFF
     if started_at is None and assignment.max_attempts and \

@@ -5,11 +5,11 @@ import logging
 from datetime import datetime
 
 from lti_tool.errors import StorageError
-from lti_tool.models import LaunchRecord, Video
+from lti_tool.models import LaunchRecord, Submission, Video
 from lti_tool.statuses import FINAL_VIDEO_STATES, UNFINISHED_VIDEO_STATES
 from lti_tool.storage import storage_for
 from lti_tool.uploads import deadlines
-from lti_tool.uploads.attempts import find_submission
+from lti_tool.uploads.attempts import NOT_LOOKED_UP, find_submission
 from lti_tool.uploads.receipts import receipt_for
 from lti_tool.uploads.rules import (CLOSED_MESSAGES, UPLOADS_PAUSED_MESSAGE, allowed_formats,
                                     closed_reason, size_limit, uploads_paused)
@@ -53,13 +53,16 @@ def video_status(video: Video) -> dict:
     }
 
 
-def submission_state(launch: LaunchRecord) -> dict:
-    """Describe the launching student's submission: limits, attempts, what they may do."""
+def submission_state(launch: LaunchRecord, dates: deadlines.Deadlines | None = None,
+                     submission: Submission | None = NOT_LOOKED_UP) -> dict:
+    """Describe the launching student's submission: limits, attempts, what they may do
+    (`dates`, `submission`: the student's, when the caller has them already)."""
     assignment = launch.assignment
-    submission = find_submission(assignment, launch.user)
+    if submission is NOT_LOOKED_UP:
+        submission = find_submission(assignment, launch.user)
     attempts = [video_status(v) for v in reversed(submission.videos)] if submission else []
-    closed = closed_reason(assignment, submission, user=launch.user)
-    dates = deadlines.deadlines_for(assignment, launch.user)
+    dates = dates or deadlines.deadlines_for(assignment, launch.user)
+    closed = closed_reason(assignment, submission, user=launch.user, dates=dates)
     return {
         "assignment": {"id": assignment.id, "title": assignment.title,
                        "due_at": iso(dates.due_at), "cutoff_at": iso(dates.cutoff_at),
@@ -74,15 +77,15 @@ def submission_state(launch: LaunchRecord) -> dict:
             # Graded only once released: a held grade is not the student's to know of.
             "graded": submission.graded_at is not None and submission.released},
         "attempts": attempts,
-        "receipt": _receipt(launch),
+        "receipt": _receipt(launch, submission),
         "can_upload": closed is None and not uploads_paused(),
         "closed_message": CLOSED_MESSAGES[closed] if closed else None,
         "paused": UPLOADS_PAUSED_MESSAGE if uploads_paused() else None,
     }
 
 
-def _receipt(launch: LaunchRecord) -> dict | None:
-    found = receipt_for(launch)
+def _receipt(launch: LaunchRecord, submission) -> dict | None:
+    found = receipt_for(launch, submission)
     return None if found is None else {
         "code": found.code, "filename": found.filename, "size_bytes": found.size_bytes,
         "handed_in_at": iso(found.handed_in_at)}

@@ -22,7 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from lti_tool.access.launches import current_launch
 from lti_tool.errors import ToolError
 from lti_tool.extensions import db
-from lti_tool.lti.origins import normalize_origin, normalize_pattern, platform_origins
+from lti_tool.lti.origins import (normalize_origin, normalize_pattern, origin_inputs,
+                                  platform_origins)
 from lti_tool.models import Platform
 from lti_tool.storage import active_backend_name, backends_in_use, storage_for
 from lti_tool.storage.base import BrowserDirective
@@ -42,6 +43,11 @@ HTML = "text/html"
 BODYLESS_STATUSES = frozenset({204, 304})  # Flask labels these text/html too; no page
 CACHE_TTL_SECONDS = 60
 _CACHE_KEY = "lti_tool.web.csp"
+# Policies and registration origins already worked out, by everything they are made from
+# (so a changed registration or backend gives a new key, never a stale value); the memo
+# is emptied when it holds this many.
+_MEMO_KEY = "lti_tool.web.csp.memo"
+MEMO_MAX_ENTRIES = 512
 _G_PLATFORMS = "csp_platforms"
 _G_FRAME_ORIGINS = "csp_frame_origins"
 _G_NO_FRAMING = "csp_no_framing"
@@ -133,6 +139,24 @@ def _cached(name: str, compute: Callable[[], T]) -> T:
     return value
 
 
+def _memo(key: tuple, compute: Callable[[], T]) -> T:
+    """Return compute() for `key`, worked out once per process (per app) while remembered."""
+    memo = current_app.extensions.setdefault(_MEMO_KEY, {})
+    try:
+        return memo[key]
+    except KeyError:
+        pass
+    if len(memo) >= MEMO_MAX_ENTRIES:
+        memo.clear()
+    value = memo[key] = compute()
+    return value
+
+
+def _origins(platform: Platform) -> list[str]:
+    """Return platform_origins(platform), remembered by the columns it reads."""
+    return _memo(("origins", *origin_inputs(platform)), lambda: platform_origins(platform))
+
+
 def _active_platforms_origins() -> list[str]:
     platforms = db.session.scalars(db.select(Platform).filter_by(active=True)
                                    .order_by(Platform.id))
@@ -183,7 +207,7 @@ def platform_sources() -> list[str]:
             platforms = [launched] if launched is not None else None
         if platforms is None:
             return _cached("platforms", _active_platforms_origins)
-        return [o for p in platforms for o in platform_origins(p)]
+        return [o for p in platforms for o in _origins(p)]
     except SQLAlchemyError as exc:  # e.g. the schema is missing: that page still gets a CSP
         db.session.rollback()
         log.warning("CSP: registrations unreadable (%s); only 'self' may frame this page",
@@ -193,9 +217,14 @@ def platform_sources() -> list[str]:
 
 def page_policy() -> str:
     """Return the policy for the page this request answers with."""
-    return build_policy(platform_sources(), _cached(_storage_key(), _storage_origins),
-                        url_for("csp.report"), g.get(_G_FRAME_ORIGINS, ()),
-                        framable=not g.get(_G_NO_FRAMING))
+    platforms, storage = platform_sources(), _cached(_storage_key(), _storage_origins)
+    report_uri, frame_extra = url_for("csp.report"), tuple(g.get(_G_FRAME_ORIGINS, ()))
+    framable = not g.get(_G_NO_FRAMING)
+    key = ("policy", tuple(platforms),
+           tuple(sorted((str(k), tuple(v)) for k, v in storage.items())),
+           report_uri, frame_extra, framable)
+    return _memo(key, lambda: build_policy(platforms, storage, report_uri, frame_extra,
+                                           framable=framable))
 
 
 def init_app(app: Flask) -> None:
