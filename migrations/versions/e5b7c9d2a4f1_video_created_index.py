@@ -4,7 +4,7 @@ Without it PostgreSQL sorted every video of the platform to show 50 (bench/admin
 the dashboard's window of uploads reads it too.
 
 Revision ID: e5b7c9d2a4f1
-Revises: c4f2a8d19e37
+Revises: e5b1c7a93d42
 Create Date: 2026-12-02 15:10:00.000000
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'e5b7c9d2a4f1'
-down_revision = 'c4f2a8d19e37'
+down_revision = 'e5b1c7a93d42'
 branch_labels = None
 depends_on = None
 
