@@ -156,7 +156,8 @@ def test_the_policy_is_worked_out_once_and_follows_a_changed_registration(app, c
         db.session.commit()
     computed = []
     real = csp.build_policy
-    monkeypatch.setattr(csp, "build_policy", lambda *a: computed.append(a) or real(*a))
+    monkeypatch.setattr(csp, "build_policy",
+                        lambda *a, **kw: computed.append(a) or real(*a, **kw))
     first = client.get(f"/assignment?launch={launch_id}").headers[csp.CSP_HEADER]
     again = client.get(f"/assignment?launch={launch_id}").headers[csp.CSP_HEADER]
     assert again == first and len(computed) == 1  # remembered, not rebuilt per page
