@@ -51,6 +51,8 @@ class Config:
 
     STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")
     LOCAL_STORAGE_DIR = os.environ.get("LOCAL_STORAGE_DIR", "")
+    # The largest upload; with DEFAULT_UPLOAD_BYTES and ACCEPTED_FORMATS below, read only
+    # through lti_tool.uploads.limits.site_limits (the settings page may override them).
     MAX_UPLOAD_BYTES = _int("MAX_UPLOAD_BYTES", 5 * GIB)
     PLAYBACK_URL_TTL_SECONDS = _int("PLAYBACK_URL_TTL_SECONDS", 600)
     # Bind playback links to the viewer's address (local disk, Cloudflare, CloudFront; not

@@ -173,3 +173,29 @@ def test_deep_link_page_needs_a_deep_linking_launch(browser):
     launch_id = resp.headers["Location"].split("launch=")[1]
     page = browser.session.get(browser.tool_url + f"/lti/deep-link?launch={launch_id}")
     assert page.status_code in (401, 403)
+
+
+def test_the_form_offers_and_holds_to_the_site_limits_an_admin_set(browser, app):
+    """The admin's largest upload, default and formats (settings page), not the
+    environment's, bound what an instructor may choose."""
+    from lti_tool.settings import set_setting
+    with app.app_context():
+        set_setting("MAX_UPLOAD_BYTES", str(2 * 1024**3))
+        set_setting("DEFAULT_UPLOAD_BYTES", str(512 * 1024**2))
+        set_setting("ACCEPTED_FORMATS", "mp4,webm")
+        db.session.commit()
+    location = deep_link_launch(browser)
+    page = browser.session.get(browser.tool_url + location).text
+    assert "this site's default of 512 MB; at most 2 GB" in page
+    assert 'value="mp4"' in page and 'value="webm"' in page and 'value="mov"' not in page
+    launch_id = location.split("launch=")[1]
+    over = browser.session.post(browser.tool_url + "/lti/deep-link",
+                                data=dict(FORM, launch=launch_id, max_size="3"))
+    assert over.status_code == 400 and "This site accepts files up to 2 GB." in over.text
+    done = browser.session.post(browser.tool_url + "/lti/deep-link",
+                                data=dict(FORM, launch=launch_id, max_size="2"))
+    assert done.status_code == 200
+    custom = decode_response(browser, parse_form(done.text)[1]["JWT"])[
+        DL + "content_items"][0]["custom"]
+    assert custom["max_file_bytes"] == str(2 * 1024**3)
+    assert custom["allowed_formats"] == "mp4"  # "mov" is no longer the site's to offer

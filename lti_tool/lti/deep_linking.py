@@ -17,11 +17,9 @@ from lti_tool.lti import claims as c, keys
 from lti_tool.lti.ags_values import CUSTOM_LINEITEM_RESOURCE_ID, LINEITEM_TAG
 from lti_tool.lti.origins import check_return_url
 from lti_tool.models import LaunchRecord
-from lti_tool.uploads.rules import ACCEPTED_FORMATS
-from lti_tool.web.formatting import format_size
+from lti_tool.uploads.limits import SiteLimits
+from lti_tool.web.formatting import GB, MB, format_size
 
-MB = 1024**2
-GB = 1024**3
 SIZE_UNITS = {"MB": MB, "GB": GB}
 # The line item tag that marks our gradebook columns (AGS 2.0, 3.2.6), for finding them again.
 RESPONSE_TTL_SECONDS = 300
@@ -84,8 +82,9 @@ def _number(raw: str | None, label: str, errors: dict, key: str, *, minimum: flo
     return value
 
 
-def parse_settings(form, site_max_bytes: int) -> tuple[LinkSettings | None, dict[str, str]]:
-    """Read the deep-linking form; return (settings, {}) or (None, {field: message})."""
+def parse_settings(form, site: SiteLimits) -> tuple[LinkSettings | None, dict[str, str]]:
+    """Read the deep-linking form within the site's limits; return (settings, {}) or
+    (None, {field: message})."""
     errors: dict[str, str] = {}
     title = (form.get("title") or "").strip()
     if not title:
@@ -102,12 +101,12 @@ def parse_settings(form, site_max_bytes: int) -> tuple[LinkSettings | None, dict
             errors["max_size"] = "Choose MB or GB."
         else:
             max_bytes = int(size * SIZE_UNITS[unit])
-            if max_bytes > site_max_bytes:
+            if max_bytes > site.max_bytes:
                 errors["max_size"] = (f"This site accepts files up to "
-                                      f"{format_size(site_max_bytes)}.")
+                                      f"{format_size(site.max_bytes)}.")
     minutes = _number(form.get("max_duration_minutes"), "Maximum duration", errors,
                       "max_duration_minutes", minimum=0.1, maximum=24 * 60)
-    formats = [f for f in form.getlist("allowed_formats") if f in ACCEPTED_FORMATS]
+    formats = [f for f in form.getlist("allowed_formats") if f in site.formats]
     due, cutoff = _moment(form, "due_at", "Due date", errors), \
         _moment(form, "cutoff_at", "Cut-off", errors)
     if due and cutoff and cutoff < due:
