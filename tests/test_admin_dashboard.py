@@ -161,3 +161,24 @@ def test_jobs_show_their_last_run(client, site):
     page = text(site.get(client, "/admin/"))
     assert "storage unavailable" in page and "2.5 s" in page and "orphans: 4" in page
     assert "deleted: 1" not in page  # only the newest run of each job
+
+
+def test_jobs_show_only_their_figures_never_other_platforms_items(client, site):
+    """The usage report's courses, the orphans and a dry run's videos cover every platform:
+    the dashboard shows their totals, never the items."""
+    other = site.b.videos[0]
+    db.session.add_all([
+        JobRun(name="usage_report", started_at=utcnow(), ok=True, duration_seconds=0.2,
+               counts={"period": "2026-11", "courses_count": 1, "courses": [
+                   {"course_id": 99, "course": "Beta secret seminar", "uploads": 3}]}),
+        JobRun(name="orphans", started_at=utcnow(), ok=True, duration_seconds=0.1,
+               counts={"orphan_objects": 1, "orphans": [{"storage_uid": "beta-object-uid"}],
+                       "missing": [{"video_id": other.id, "course_id": 4242}],
+                       "backends": {"local": {"objects": 7}}}),
+    ])
+    db.session.commit()
+    page = text(site.get(client, "/admin/"))
+    assert "courses_count: 1" in page and "period: 2026-11" in page
+    assert "orphan_objects: 1" in page
+    for leaked in ("Beta secret seminar", "beta-object-uid", "4242", "backends"):
+        assert leaked not in page
