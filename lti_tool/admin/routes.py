@@ -8,6 +8,7 @@ from lti_tool.admin import audit_log, dashboard, platforms, settings_page, video
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 bp.add_url_rule("/", "index", dashboard.index)
+bp.add_url_rule("/usage.csv", "usage_csv", dashboard.usage_csv)
 bp.add_url_rule("/scores/retry", "retry_failed_scores", dashboard.retry_failed_scores,
                 methods=["POST"])
 
