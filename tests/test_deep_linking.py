@@ -199,3 +199,29 @@ def test_the_form_offers_and_holds_to_the_site_limits_an_admin_set(browser, app)
         DL + "content_items"][0]["custom"]
     assert custom["max_file_bytes"] == str(2 * 1024**3)
     assert custom["allowed_formats"] == "mp4"  # "mov" is no longer the site's to offer
+
+
+def test_an_assignment_keeps_its_videos_as_long_as_the_instructor_chose(browser, app):
+    """The retention period an instructor sets travels on the link and overrides the site's
+    (0 keeps the videos for ever); an out-of-range value is refused in the form."""
+    location = deep_link_launch(browser)
+    page = browser.session.get(browser.tool_url + location).text
+    assert "empty: this site's 90 days; 0: for ever" in page
+    launch_id = location.split("launch=")[1]
+    bad = browser.session.post(browser.tool_url + "/lti/deep-link",
+                               data=dict(FORM, launch=launch_id, retention_days="99999"))
+    assert bad.status_code == 400 and "Keep the videos for must be between 0 and" in bad.text
+    done = browser.session.post(browser.tool_url + "/lti/deep-link",
+                                data=dict(FORM, launch=launch_id, retention_days="0"))
+    custom = decode_response(browser, parse_form(done.text)[1]["JWT"])[
+        DL + "content_items"][0]["custom"]
+    assert custom["retention_days"] == "0"
+    for sent, kept in (("0", 0), ("400", 400)):
+        browser.platform.next_claims = {LTI + "custom": {"retention_days": sent}}
+        resp = browser.launch()
+        from lti_tool.models import LaunchRecord
+        with app.app_context():
+            record = db.session.get(LaunchRecord, resp.headers["Location"].split("launch=")[1])
+            assert record.assignment.retention_days == kept
+    browser.platform.next_claims = {LTI + "custom": {"retention_days": "4000"}}
+    assert browser.launch().status_code == 400  # refused: not a period the tool keeps

@@ -90,6 +90,7 @@ def erase(user_id: int):
                         code="not_confirmed")
     ref = (request.form.get("request_ref") or "").strip()[:MAX_REF_CHARS] or None
     counts = erase_user(user, actor=admin.user, request_ref=ref)  # commits; audited
-    flash(f"Erased: {counts.get('videos_deleted_from_storage', 0)} videos deleted from the storage, and "
-          "everything else the tool held about the person.", "success")
+    videos = counts.get("videos_deleted_from_storage", 0)
+    flash(f"Erased: {videos} videos deleted from the storage, and everything else the tool "
+          "held about the person.", "success")
     return redirect(launch_url_for("admin.people"), code=303)

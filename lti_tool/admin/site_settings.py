@@ -16,13 +16,13 @@ from lti_tool import audit
 from lti_tool.audit import EventType
 from lti_tool.errors import ToolError
 from lti_tool.extensions import db
+from lti_tool.housekeeping import MAX_RETENTION_DAYS
 from lti_tool.models import Setting, User
 from lti_tool.settings import get_setting, set_setting
 from lti_tool.uploads.limits import (ACCEPTED_FORMATS, DEFAULT_UPLOAD_BYTES, KNOWN_FORMATS,
                                      MAX_UPLOAD_BYTES)
 from lti_tool.web.formatting import GB
 
-MAX_RETENTION_DAYS = 3650
 MAX_SUPPORT_CHARS = 200
 ON = "1"
 MAX_SECRET_CHARS = 10_000

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 import jwt
 
+from lti_tool.housekeeping import CUSTOM_RETENTION_DAYS, MAX_RETENTION_DAYS
 from lti_tool.lti import claims as c, keys
 from lti_tool.lti.ags_values import CUSTOM_LINEITEM_RESOURCE_ID, LINEITEM_TAG
 from lti_tool.lti.origins import check_return_url
@@ -43,6 +44,8 @@ class LinkSettings:
     due_at: datetime | None = None
     cutoff_at: datetime | None = None
     max_attempts: int | None = None
+    # Days the videos are kept (None: the site's period; 0: for ever).
+    retention_days: int | None = None
     # The gradebook column's resourceId, also kept on the link to find the column again.
     lineitem_resource_id: str = field(default_factory=lambda: f"va-{secrets.token_hex(8)}")
 
@@ -57,6 +60,8 @@ class LinkSettings:
             out["allowed_formats"] = ",".join(self.allowed_formats)
         if self.max_duration_seconds:
             out["max_duration_seconds"] = str(self.max_duration_seconds)
+        if self.retention_days is not None:
+            out[CUSTOM_RETENTION_DAYS] = str(self.retention_days)
         for name in DEADLINE_CUSTOM:
             value = getattr(self, name)
             if value:
@@ -115,6 +120,10 @@ def parse_settings(form, site: SiteLimits) -> tuple[LinkSettings | None, dict[st
                        "max_attempts", minimum=1, maximum=100)
     if attempts is not None and attempts != int(attempts):
         errors["max_attempts"] = "Videos a student may hand in: a whole number."
+    keep = _number(form.get(CUSTOM_RETENTION_DAYS), "Keep the videos for", errors,
+                   CUSTOM_RETENTION_DAYS, minimum=0, maximum=MAX_RETENTION_DAYS)
+    if keep is not None and keep != int(keep):
+        errors[CUSTOM_RETENTION_DAYS] = "Keep the videos for: a whole number of days."
     if errors:
         return None, errors
     return LinkSettings(
@@ -123,7 +132,8 @@ def parse_settings(form, site: SiteLimits) -> tuple[LinkSettings | None, dict[st
         allowed_formats=formats,
         max_duration_seconds=int(minutes * 60) if minutes is not None else None,
         due_at=due, cutoff_at=cutoff,
-        max_attempts=int(attempts) if attempts is not None else None), {}
+        max_attempts=int(attempts) if attempts is not None else None,
+        retention_days=int(keep) if keep is not None else None), {}
 
 
 def _moment(form, key: str, label: str, errors: dict) -> datetime | None:

@@ -12,6 +12,8 @@ from lti_tool.access.roles import STAFF_ROLES, Role
 from lti_tool.audit import EventType
 from lti_tool.errors import LaunchError, NotAuthenticated, ToolError
 from lti_tool.extensions import db, limiter
+from lti_tool.housekeeping import MAX_RETENTION_DAYS
+from lti_tool.housekeeping.retention import site_retention_days
 from lti_tool.lti import claims as c, deep_linking, keys, registration, registry
 from lti_tool.lti.launch import (STORAGE_NONCE_FIELD, STORAGE_STATE_FIELD, NeedsPlatformStorage,
                                  StateNotBound, ToolMessageLaunch)
@@ -252,5 +254,6 @@ def deep_link():
             return render_template("lti/deep_link_return.html", return_url=return_url,
                                    jwt=token)
     return render_template("lti/deep_link.html", launch=record, form=request.form,
-                           errors=errors, site=site,
+                           errors=errors, site=site, site_retention_days=site_retention_days(),
+                           max_retention_days=MAX_RETENTION_DAYS,
                            dl_title=dl.get("title")), (400 if errors else 200)
