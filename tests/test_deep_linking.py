@@ -44,6 +44,18 @@ FORM = {"title": "Pitch your film", "instructions": "Three minutes, landscape.",
         "allowed_formats": ["mp4", "mov"], "max_duration_minutes": "5"}
 
 
+def submit_form(browser, location: str, **changes):
+    """Post the deep-linking form (FORM with `changes`) for the launch at `location`."""
+    return browser.session.post(browser.tool_url + "/lti/deep-link",
+                                data=dict(FORM, launch=location.split("launch=")[1], **changes))
+
+
+def custom_of(browser, resp) -> dict:
+    """Return the custom parameters of the one link a successful form sent back."""
+    (item,) = decode_response(browser, parse_form(resp.text)[1]["JWT"])[DL + "content_items"]
+    return item["custom"]
+
+
 def test_instructor_creates_a_video_assignment_by_deep_linking(browser, app):
     location = deep_link_launch(browser)
     assert urlsplit(location).path == "/lti/deep-link"
@@ -188,15 +200,11 @@ def test_the_form_offers_and_holds_to_the_site_limits_an_admin_set(browser, app)
     page = browser.session.get(browser.tool_url + location).text
     assert "this site's default of 512 MB; at most 2 GB" in page
     assert 'value="mp4"' in page and 'value="webm"' in page and 'value="mov"' not in page
-    launch_id = location.split("launch=")[1]
-    over = browser.session.post(browser.tool_url + "/lti/deep-link",
-                                data=dict(FORM, launch=launch_id, max_size="3"))
+    over = submit_form(browser, location, max_size="3")
     assert over.status_code == 400 and "This site accepts files up to 2 GB." in over.text
-    done = browser.session.post(browser.tool_url + "/lti/deep-link",
-                                data=dict(FORM, launch=launch_id, max_size="2"))
+    done = submit_form(browser, location, max_size="2")
     assert done.status_code == 200
-    custom = decode_response(browser, parse_form(done.text)[1]["JWT"])[
-        DL + "content_items"][0]["custom"]
+    custom = custom_of(browser, done)
     assert custom["max_file_bytes"] == str(2 * 1024**3)
     assert custom["allowed_formats"] == "mp4"  # "mov" is no longer the site's to offer
 
@@ -207,15 +215,10 @@ def test_an_assignment_keeps_its_videos_as_long_as_the_instructor_chose(browser,
     location = deep_link_launch(browser)
     page = browser.session.get(browser.tool_url + location).text
     assert "empty: this site's 90 days; 0: for ever" in page
-    launch_id = location.split("launch=")[1]
-    bad = browser.session.post(browser.tool_url + "/lti/deep-link",
-                               data=dict(FORM, launch=launch_id, retention_days="99999"))
+    bad = submit_form(browser, location, retention_days="99999")
     assert bad.status_code == 400 and "Keep the videos for must be between 0 and" in bad.text
-    done = browser.session.post(browser.tool_url + "/lti/deep-link",
-                                data=dict(FORM, launch=launch_id, retention_days="0"))
-    custom = decode_response(browser, parse_form(done.text)[1]["JWT"])[
-        DL + "content_items"][0]["custom"]
-    assert custom["retention_days"] == "0"
+    assert custom_of(browser, submit_form(browser, location, retention_days="0"))[
+        "retention_days"] == "0"
     for sent, kept in (("0", 0), ("400", 400)):
         browser.platform.next_claims = {LTI + "custom": {"retention_days": sent}}
         resp = browser.launch()
