@@ -133,3 +133,10 @@ def test_the_students_page_shows_the_admins_limits(client, student, app, admin_m
     state = client.get(UPLOAD, headers={"X-LTI-Launch": student.id}).get_json()
     assert state["limits"]["max_bytes"] == ADMIN_MAX
     assert state["limits"]["formats"] == ["mp4", "webm"]
+
+
+def test_settings_without_a_largest_upload_get_the_default(app):
+    """A backend built from bare settings (a script's, a test's) still has a limit."""
+    with app.app_context():
+        assert site_limits({}).max_bytes == 5 * 1024**3
+        assert site_limits({}).formats == KNOWN_FORMATS

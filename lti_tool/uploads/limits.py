@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from flask import current_app
 
+from lti_tool.config import DEFAULT_MAX_UPLOAD_BYTES
 from lti_tool.settings import read_setting
 
 # The settings' names (lti_tool.config holds the environment's values).
@@ -42,7 +43,7 @@ def site_limits(config: Mapping[str, Any] | None = None) -> SiteLimits:
     a Test connection's trial settings are another mapping, read as they are.
     """
     config = current_app.config if config is None else config
-    max_bytes = int(read_setting(config, MAX_UPLOAD_BYTES))
+    max_bytes = int(read_setting(config, MAX_UPLOAD_BYTES, DEFAULT_MAX_UPLOAD_BYTES))
     default = int(read_setting(config, DEFAULT_UPLOAD_BYTES, 0) or 0)
     chosen = {f.strip().lower().lstrip(".")
               for f in str(read_setting(config, ACCEPTED_FORMATS, "") or "").split(",")}
