@@ -8,6 +8,7 @@ from pathlib import Path
 from lti_tool.database import is_sqlite, sqlite_engine_options
 
 GIB = 1024**3
+DEFAULT_MAX_UPLOAD_BYTES = 5 * GIB  # the largest upload when nobody set one
 
 
 def _bool(name: str, default: bool = False) -> bool:
@@ -51,7 +52,9 @@ class Config:
 
     STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")
     LOCAL_STORAGE_DIR = os.environ.get("LOCAL_STORAGE_DIR", "")
-    MAX_UPLOAD_BYTES = _int("MAX_UPLOAD_BYTES", 5 * GIB)
+    # The largest upload; with DEFAULT_UPLOAD_BYTES and ACCEPTED_FORMATS below, read only
+    # through lti_tool.uploads.limits.site_limits (the settings page may override them).
+    MAX_UPLOAD_BYTES = _int("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)
     PLAYBACK_URL_TTL_SECONDS = _int("PLAYBACK_URL_TTL_SECONDS", 600)
     # Bind playback links to the viewer's address (local disk, Cloudflare, CloudFront; not
     # S3 presigned URLs). Off: campus NAT and mobile networks change addresses mid-video.

@@ -161,3 +161,74 @@ def test_jobs_show_their_last_run(client, site):
     page = text(site.get(client, "/admin/"))
     assert "storage unavailable" in page and "2.5 s" in page and "orphans: 4" in page
     assert "deleted: 1" not in page  # only the newest run of each job
+
+
+def test_jobs_show_only_their_figures_never_other_platforms_items(client, site):
+    """The usage report's courses, the orphans and a dry run's videos cover every platform:
+    the dashboard shows their totals, never the items."""
+    other = site.b.videos[0]
+    db.session.add_all([
+        JobRun(name="usage_report", started_at=utcnow(), ok=True, duration_seconds=0.2,
+               counts={"period": "2026-11", "courses_count": 1, "courses": [
+                   {"course_id": 99, "course": "Beta secret seminar", "uploads": 3}]}),
+        JobRun(name="orphans", started_at=utcnow(), ok=True, duration_seconds=0.1,
+               counts={"orphan_objects": 1, "orphans": [{"storage_uid": "beta-object-uid"}],
+                       "missing": [{"video_id": other.id, "course_id": 4242}],
+                       "backends": {"local": {"objects": 7}}}),
+    ])
+    db.session.commit()
+    page = text(site.get(client, "/admin/"))
+    assert "courses_count: 1" in page and "period: 2026-11" in page
+    assert "orphan_objects: 1" in page
+    for leaked in ("Beta secret seminar", "beta-object-uid", "4242", "backends"):
+        assert leaked not in page
+
+
+def _usage_run(site, period="2026-11"):
+    a, b = site.a.platform.id, site.b.platform.id
+    db.session.add(JobRun(name="usage_report", started_at=utcnow(), ok=True,
+                          duration_seconds=0.2, counts={
+                              "period": period, "courses_count": 2, "courses": [
+                                  {"period": period, "platform_id": a, "course_id": 1,
+                                   "course": "=Alpha film", "uploads": 3},
+                                  {"period": period, "platform_id": b, "course_id": 2,
+                                   "course": "Beta secret seminar", "uploads": 5}]}))
+    db.session.commit()
+
+
+def test_the_usage_report_downloads_with_the_platforms_courses_only(client, site):
+    page = text(site.get(client, "/admin/"))
+    assert "none is kept yet" in page
+    assert site.get(client, "/admin/usage.csv").status_code == 404
+    _usage_run(site, "2026-10")
+    _usage_run(site)
+    page = text(site.get(client, "/admin/"))
+    assert "Download the usage report of 2026-11" in page
+    resp = site.get(client, "/admin/usage.csv?period=2026-10")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    assert 'filename="usage-2026-10.csv"' in resp.headers["Content-Disposition"]
+    lines = resp.get_data(as_text=True).splitlines()
+    assert lines[0].startswith("period,platform_id,course_id,course,uploads")
+    assert len(lines) == 2 and "'=Alpha film" in lines[1]  # a formula is defused
+    assert "Beta" not in resp.get_data(as_text=True)
+    b_csv = site.get(client, "/admin/usage.csv", tenant="b").get_data(as_text=True)
+    assert "Beta secret seminar" in b_csv and "Alpha" not in b_csv
+    db.session.expire_all()
+    exports = db.session.scalars(db.select(AuditEvent).filter_by(
+        event_type=EventType.ADMIN_EXPORT)).all()
+    assert sorted(e.data["period"] for e in exports) == ["2026-10", "2026-11"]
+    assert {e.data["export"] for e in exports} == {"usage"}
+
+
+@pytest.mark.parametrize("period, status", [("2026-13", 400), ("soon", 400),
+                                            ("2025-01", 404)])
+def test_a_bad_or_unknown_usage_period_is_said(client, site, period, status):
+    _usage_run(site)
+    resp = site.get(client, f"/admin/usage.csv?period={period}")
+    assert resp.status_code == status
+
+
+@pytest.mark.parametrize("who", ["instructor", "student"])
+def test_only_admins_download_the_usage_report(client, site, who):
+    _usage_run(site)
+    assert site.get(client, "/admin/usage.csv", who=who).status_code == 403

@@ -14,13 +14,13 @@ from lti_tool.extensions import db
 from lti_tool.models import AuditEvent, Setting
 from lti_tool.settings import get_setting, set_setting
 from lti_tool.storage import current_storage
-from lti_tool.uploads.rules import ACCEPTED_FORMATS
+from lti_tool.uploads.limits import KNOWN_FORMATS
 from tests.admin_fixtures import operator, site, text  # noqa: F401  (fixtures)
 
 SECRET = "s3-secret-value-never-shown-9f83"
 # The page's other fields as they are (unchanged), so only the storage changes.
-SITE_FORM = {"RETENTION_DAYS": "90", "MAX_UPLOAD_BYTES": str(5 * 1024**3 / 1e9),
-             "DEFAULT_UPLOAD_BYTES": "0", "ACCEPTED_FORMATS": list(ACCEPTED_FORMATS),
+SITE_FORM = {"RETENTION_DAYS": "90", "MAX_UPLOAD_BYTES": "5",
+             "DEFAULT_UPLOAD_BYTES": "0", "ACCEPTED_FORMATS": list(KNOWN_FORMATS),
              "SUPPORT_CONTACT": ""}
 S3_FORM = {**SITE_FORM, "STORAGE_BACKEND": "s3", "S3_BUCKET": "videos-alpha",
            "S3_REGION": "eu-west-1",

@@ -44,6 +44,18 @@ FORM = {"title": "Pitch your film", "instructions": "Three minutes, landscape.",
         "allowed_formats": ["mp4", "mov"], "max_duration_minutes": "5"}
 
 
+def submit_form(browser, location: str, **changes):
+    """Post the deep-linking form (FORM with `changes`) for the launch at `location`."""
+    return browser.session.post(browser.tool_url + "/lti/deep-link",
+                                data=dict(FORM, launch=location.split("launch=")[1], **changes))
+
+
+def custom_of(browser, resp) -> dict:
+    """Return the custom parameters of the one link a successful form sent back."""
+    (item,) = decode_response(browser, parse_form(resp.text)[1]["JWT"])[DL + "content_items"]
+    return item["custom"]
+
+
 def test_instructor_creates_a_video_assignment_by_deep_linking(browser, app):
     location = deep_link_launch(browser)
     assert urlsplit(location).path == "/lti/deep-link"
@@ -173,3 +185,46 @@ def test_deep_link_page_needs_a_deep_linking_launch(browser):
     launch_id = resp.headers["Location"].split("launch=")[1]
     page = browser.session.get(browser.tool_url + f"/lti/deep-link?launch={launch_id}")
     assert page.status_code in (401, 403)
+
+
+def test_the_form_offers_and_holds_to_the_site_limits_an_admin_set(browser, app):
+    """The admin's largest upload, default and formats (settings page), not the
+    environment's, bound what an instructor may choose."""
+    from lti_tool.settings import set_setting
+    with app.app_context():
+        set_setting("MAX_UPLOAD_BYTES", str(2 * 1024**3))
+        set_setting("DEFAULT_UPLOAD_BYTES", str(512 * 1024**2))
+        set_setting("ACCEPTED_FORMATS", "mp4,webm")
+        db.session.commit()
+    location = deep_link_launch(browser)
+    page = browser.session.get(browser.tool_url + location).text
+    assert "this site's default of 512 MB; at most 2 GB" in page
+    assert 'value="mp4"' in page and 'value="webm"' in page and 'value="mov"' not in page
+    over = submit_form(browser, location, max_size="3")
+    assert over.status_code == 400 and "This site accepts files up to 2 GB." in over.text
+    done = submit_form(browser, location, max_size="2")
+    assert done.status_code == 200
+    custom = custom_of(browser, done)
+    assert custom["max_file_bytes"] == str(2 * 1024**3)
+    assert custom["allowed_formats"] == "mp4"  # "mov" is no longer the site's to offer
+
+
+def test_an_assignment_keeps_its_videos_as_long_as_the_instructor_chose(browser, app):
+    """The retention period an instructor sets travels on the link and overrides the site's
+    (0 keeps the videos for ever); an out-of-range value is refused in the form."""
+    location = deep_link_launch(browser)
+    page = browser.session.get(browser.tool_url + location).text
+    assert "empty: this site's 90 days; 0: for ever" in page
+    bad = submit_form(browser, location, retention_days="99999")
+    assert bad.status_code == 400 and "Keep the videos for must be between 0 and" in bad.text
+    assert custom_of(browser, submit_form(browser, location, retention_days="0"))[
+        "retention_days"] == "0"
+    for sent, kept in (("0", 0), ("400", 400)):
+        browser.platform.next_claims = {LTI + "custom": {"retention_days": sent}}
+        resp = browser.launch()
+        from lti_tool.models import LaunchRecord
+        with app.app_context():
+            record = db.session.get(LaunchRecord, resp.headers["Location"].split("launch=")[1])
+            assert record.assignment.retention_days == kept
+    browser.platform.next_claims = {LTI + "custom": {"retention_days": "4000"}}
+    assert browser.launch().status_code == 400  # refused: not a period the tool keeps

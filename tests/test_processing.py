@@ -18,7 +18,7 @@ from lti_tool.processing.jobs import requeue_stalled
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import BackendUnavailable, Derived
-from lti_tool.uploads.rules import ACCEPTED_FORMATS
+from lti_tool.uploads.limits import KNOWN_FORMATS
 from lti_tool.uploads.video_checks import MP4, WEBM
 from tests.processing_fixtures import (SAMPLES, ffprobe_streams, sample_file,  # noqa: F401
                                        samples_dir, video_row)
@@ -91,12 +91,12 @@ def test_each_kind_of_file_ends_playable_or_with_advice(app, student, sample_fil
 
 
 def test_every_accepted_format_is_one_processing_was_shown_to_handle():
-    """The formats students are told (one list, rules.ACCEPTED_FORMATS) each have a sample
+    """The formats students are told (one list, limits.KNOWN_FORMATS) each have a sample
     above that ends ready."""
     handled = {Path(SAMPLES[key].name).suffix.lstrip(".")
                for key, expected in EXPECTED.items()
                if key in SAMPLES and expected[0] == VideoStatus.READY}
-    assert set(ACCEPTED_FORMATS) <= handled
+    assert set(KNOWN_FORMATS) <= handled
 
 
 def test_student_and_instructor_see_how_far_processing_is(app, client, room, student,

@@ -67,8 +67,8 @@ def require_operator(view: Callable) -> Callable:
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         if not current_admin().is_operator:
-            raise Forbidden("Adding and removing platforms changes the whole site: only "
-                            "administrators a site operator granted (`flask --app wsgi admins "
-                            "add`) may do it.", code="not_operator")
+            raise Forbidden("Only administrators a site operator granted (`flask --app wsgi "
+                            "admins add`) may do this: it changes the whole site, or erases "
+                            "data for good.", code="not_operator")
         return view(*args, **kwargs)
     return wrapper

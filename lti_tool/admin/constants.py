@@ -6,6 +6,7 @@ ADMIN_PAGES: tuple[tuple[str, str], ...] = (
     ("admin.index", "Dashboard"),
     ("admin.videos", "Videos"),
     ("admin.audit_log", "Audit log"),
+    ("admin.people", "People"),
     ("admin.platforms", "Platforms"),
     ("admin.settings", "Settings"),
 )

@@ -1,16 +1,26 @@
-"""The dashboard: uploads, failures, storage, cost, grade passback and jobs at a glance."""
+"""The dashboard: uploads, failures, storage, cost, grade passback and jobs at a glance;
+the platform's share of the monthly usage report as CSV."""
 from __future__ import annotations
 
-from flask import flash, redirect
+import re
 
+from flask import flash, redirect, request
+
+from lti_tool import audit
 from lti_tool.access.launches import launch_url_for
 from lti_tool.admin import metrics
 from lti_tool.admin.access import current_admin, require_admin
 from lti_tool.admin.charts import stacked_bars
+from lti_tool.admin.csv_export import csv_response
 from lti_tool.admin.pages import render_admin
+from lti_tool.audit import EventType
+from lti_tool.errors import NotFound, ToolError
 from lti_tool.extensions import db
 from lti_tool.grading import outbox
+from lti_tool.housekeeping import usage
 from lti_tool.storage import active_backend_name
+
+PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")  # a usage report's month, YYYY-MM
 
 
 @require_admin
@@ -27,7 +37,7 @@ def index():
         rates=metrics.rates(platform_id, window=window), breakdown=window.breakdown(),
         failures=metrics.recent_failures(platform_id), uses=uses, backend=backend,
         cost=metrics.monthly_cost(backend, uses), passback=metrics.passback(platform_id),
-        jobs=metrics.latest_job_runs())
+        jobs=metrics.latest_job_runs(), usage_report=usage.stored_report())
 
 
 @require_admin
@@ -40,3 +50,26 @@ def retry_failed_scores():
           "LMS again in a moment." if retried else "There was no refused grade to send again.",
           "success" if retried else "info")
     return redirect(launch_url_for("admin.index"), code=303)
+
+
+@require_admin
+def usage_csv():
+    """Download the platform's courses of a kept monthly usage report (the newest, or
+    ?period=YYYY-MM) as CSV (audited)."""
+    admin = current_admin()
+    period = request.args.get("period") or None
+    if period is not None and not PERIOD.fullmatch(period):
+        raise ToolError("The period must be a month written YYYY-MM, such as 2026-11.",
+                        code="bad_period")
+    run = usage.stored_report(period)
+    if run is None:
+        raise NotFound("No usage report" + (f" for {period}" if period else "") + " was "
+                       "kept yet: the usage report job makes one on the first of each month.",
+                       code="no_usage_report")
+    period = run.counts["period"]
+    audit.record(EventType.ADMIN_EXPORT, actor=admin.user, platform_id=admin.platform_id,
+                 commit=True, export="usage", period=period)
+    rows = ([entry.get(key) for key in usage.COLUMNS]
+            for entry in run.counts.get("courses") or []
+            if entry.get("platform_id") == admin.platform_id)
+    return csv_response(f"usage-{period}.csv", usage.COLUMNS, rows)

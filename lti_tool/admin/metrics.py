@@ -340,8 +340,30 @@ def passback(platform_id: int) -> Passback:
     return Passback(health["pending"], health["failed_grades"], oldest)
 
 
-def latest_job_runs() -> list[JobRun]:
+@dataclass(frozen=True)
+class JobRunSummary:
+    """A job's newest run as a platform's admin sees it: its figures, never its lists."""
+
+    name: str
+    started_at: datetime
+    duration_seconds: float | None
+    ok: bool | None
+    dry_run: bool
+    error: str | None
+    counts: dict[str, object]
+
+
+def _figures(counts: dict | None) -> dict[str, object]:
+    # A run's lists and tables name other platforms' courses, videos and objects (the usage
+    # report's courses, the orphans, a dry run's videos): site-wide totals only.
+    return {k: v for k, v in (counts or {}).items()
+            if isinstance(v, (int, float, str, bool)) or v is None}
+
+
+def latest_job_runs() -> list[JobRunSummary]:
     """Return the newest run of each background job (site-wide: jobs serve every platform)."""
     newest = select(func.max(JobRun.id)).group_by(JobRun.name).scalar_subquery()
-    return list(db.session.scalars(select(JobRun).where(JobRun.id.in_(newest))
-                                   .order_by(JobRun.name)))
+    return [JobRunSummary(run.name, run.started_at, run.duration_seconds, run.ok,
+                          bool(run.dry_run), run.error, _figures(run.counts))
+            for run in db.session.scalars(select(JobRun).where(JobRun.id.in_(newest))
+                                          .order_by(JobRun.name))]

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from lti_tool.admin import audit_log, dashboard, platforms, settings_page, videos
+from lti_tool.admin import audit_log, dashboard, people, platforms, settings_page, videos
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 bp.add_url_rule("/", "index", dashboard.index)
+bp.add_url_rule("/usage.csv", "usage_csv", dashboard.usage_csv)
 bp.add_url_rule("/scores/retry", "retry_failed_scores", dashboard.retry_failed_scores,
                 methods=["POST"])
 
@@ -21,6 +22,11 @@ bp.add_url_rule("/videos/<int:video_id>/hold", "legal_hold", videos.legal_hold,
 
 bp.add_url_rule("/audit", "audit_log", audit_log.audit_log)
 bp.add_url_rule("/audit.csv", "audit_csv", audit_log.audit_csv)
+
+bp.add_url_rule("/people", "people", people.people)
+bp.add_url_rule("/people/<int:user_id>", "person", people.person)
+bp.add_url_rule("/people/<int:user_id>/export", "export_person", people.export)
+bp.add_url_rule("/people/<int:user_id>/erase", "erase_person", people.erase, methods=["POST"])
 
 bp.add_url_rule("/platforms", "platforms", platforms.platforms)
 bp.add_url_rule("/platforms", "add_platform", platforms.add, methods=["POST"])

@@ -12,7 +12,7 @@ from lti_tool.admin.storage_settings import (BACKEND_LABELS, STORAGE_SETTINGS,
                                              test_connection)
 from lti_tool.errors import ToolError
 from lti_tool.extensions import db
-from lti_tool.uploads.rules import ACCEPTED_FORMATS
+from lti_tool.uploads.limits import KNOWN_FORMATS
 from lti_tool.web.urls import base_url, origin_of
 
 ALL_SETTINGS = SETTINGS + STORAGE_SETTINGS
@@ -29,7 +29,7 @@ def _page(error: str | None = None, status: int = 200, test=None, form=None):
             elif not s.secret:
                 values[s.name] = form.get(s.name, "")
     return render_admin("admin/settings.html", settings=SETTINGS, storage=STORAGE_SETTINGS,
-                        backends=BACKEND_LABELS, values=values, formats=ACCEPTED_FORMATS,
+                        backends=BACKEND_LABELS, values=values, formats=KNOWN_FORMATS,
                         can_edit=current_admin().is_operator, error=error, test=test), status
 
 

@@ -16,12 +16,13 @@ from lti_tool import audit
 from lti_tool.audit import EventType
 from lti_tool.errors import ToolError
 from lti_tool.extensions import db
+from lti_tool.housekeeping import MAX_RETENTION_DAYS
 from lti_tool.models import Setting, User
 from lti_tool.settings import get_setting, set_setting
-from lti_tool.uploads.rules import ACCEPTED_FORMATS
+from lti_tool.uploads.limits import (ACCEPTED_FORMATS, DEFAULT_UPLOAD_BYTES, KNOWN_FORMATS,
+                                     MAX_UPLOAD_BYTES)
+from lti_tool.web.formatting import GB
 
-GB = 1_000_000_000
-MAX_RETENTION_DAYS = 3650
 MAX_SUPPORT_CHARS = 200
 ON = "1"
 MAX_SECRET_CHARS = 10_000
@@ -71,7 +72,7 @@ def _support(form) -> str:
 
 
 def _formats(form) -> str:
-    chosen = [f for f in ACCEPTED_FORMATS if f in form.getlist("ACCEPTED_FORMATS")]
+    chosen = [f for f in KNOWN_FORMATS if f in form.getlist(ACCEPTED_FORMATS)]
     if not chosen:
         raise ToolError("Choose at least one accepted format.", code="bad_setting")
     return ",".join(chosen)
@@ -93,18 +94,20 @@ SETTINGS: tuple[SiteSetting, ...] = (
                 "video on legal hold).", "number",
                 _number("RETENTION_DAYS", 0, MAX_RETENTION_DAYS, "The retention period"),
                 int, default=90),
-    SiteSetting("MAX_UPLOAD_BYTES", "Largest upload (GB)",
-                "The site's limit; an assignment may set a lower one.", "number",
-                _number("MAX_UPLOAD_BYTES", 0.001, 5000, "The largest upload", scale=GB),
-                lambda v: int(v) / GB),
-    SiteSetting("DEFAULT_UPLOAD_BYTES", "Largest upload of an assignment that sets none (GB)",
+    SiteSetting(MAX_UPLOAD_BYTES, "Largest upload (GB)",
+                "The site's limit, enforced and shown by every way in (browser, phone, tus "
+                "clients); an assignment may set a lower one. 1 GB = 1024 MB, as students "
+                "read sizes.", "number",
+                _number(MAX_UPLOAD_BYTES, 0.001, 5000, "The largest upload", scale=GB),
+                lambda v: f"{int(v) / GB:g}"),
+    SiteSetting(DEFAULT_UPLOAD_BYTES, "Largest upload of an assignment that sets none (GB)",
                 "0: the site's largest upload. Never more than it.", "number",
-                _number("DEFAULT_UPLOAD_BYTES", 0, 5000, "The default upload limit", scale=GB),
-                lambda v: int(v or 0) / GB, default=0),
-    SiteSetting("ACCEPTED_FORMATS", "Accepted formats",
+                _number(DEFAULT_UPLOAD_BYTES, 0, 5000, "The default upload limit", scale=GB),
+                lambda v: f"{int(v or 0) / GB:g}", default=0),
+    SiteSetting(ACCEPTED_FORMATS, "Accepted formats",
                 "File types students may upload; an assignment may accept fewer.",
                 "formats", _formats,
-                lambda v: [f for f in str(v or "").split(",") if f] or list(ACCEPTED_FORMATS),
+                lambda v: [f for f in str(v or "").split(",") if f] or list(KNOWN_FORMATS),
                 default=""),
     SiteSetting("SUPPORT_CONTACT", "Support contact shown to students",
                 "An email address, a web address or a few words, shown on the student's "

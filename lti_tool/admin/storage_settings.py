@@ -21,6 +21,7 @@ from lti_tool.models import User
 from lti_tool.settings import get_setting
 from lti_tool.storage import BACKENDS, backend_class
 from lti_tool.storage.base import Capability, ConnectionCheck
+from lti_tool.uploads.limits import MAX_UPLOAD_BYTES, site_limits
 
 BACKEND_LABELS = {"local": "This server's disk", "s3": "Amazon S3 or compatible (R2, MinIO)",
                   "cloudflare": "Cloudflare Stream"}
@@ -134,7 +135,7 @@ STORAGE_SETTINGS: tuple[SiteSetting, ...] = (
 def trial_config(form: Mapping) -> dict:
     """Return the app's settings with the storage settings the form gives (nothing saved);
     a bad field raises ToolError as saving would."""
-    config = dict(current_app.config, MAX_UPLOAD_BYTES=get_setting("MAX_UPLOAD_BYTES"))
+    config = dict(current_app.config, **{MAX_UPLOAD_BYTES: site_limits().max_bytes})
     for setting in STORAGE_SETTINGS:
         config[setting.name] = _entered(form, setting)
     return config

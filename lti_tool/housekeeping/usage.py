@@ -3,7 +3,7 @@ what storage holds at the end of it, what was played in the month, and the estim
 at list prices.
 
 Each report is kept in its job run (JobRun.counts, kept for ever) and downloadable as CSV
-(`flask --app wsgi reports usage`). Prices are the settings the dashboard uses.
+(`flask --app wsgi reports usage`; a platform's courses from its admin dashboard). Prices are the settings the dashboard uses.
 
 Minutes delivered are estimated from the audit log: each playback grant in the month
 (`playback_granted`, one per time a viewer opens a video) counts as the whole video

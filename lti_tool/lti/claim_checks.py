@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from lti_tool.errors import LaunchError
+from lti_tool.housekeeping import CUSTOM_RETENTION_DAYS, MAX_RETENTION_DAYS
 from lti_tool.lti import claims as c
 from lti_tool.web.request_input import NUL, string_problem
 
@@ -41,8 +42,10 @@ URL_FIELDS = ((c.AGS_ENDPOINT, "lineitem"), (c.AGS_ENDPOINT, "lineitems"),
 # Texts read from those objects (the return URL is a form's action, kept only in the claims).
 TEXT_FIELDS = ((c.DL_SETTINGS, "deep_link_return_url"), (c.FOR_USER, "name"),
                (c.FOR_USER, "given_name"), (c.FOR_USER, "family_name"), (c.FOR_USER, "email"))
-CUSTOM_WHOLE_LIMITS = {"max_file_bytes": MAX_FILE_BYTES,
-                       "max_duration_seconds": MAX_DURATION_SECONDS}
+# name -> (lowest, highest); a retention of 0 days keeps the assignment's videos for ever.
+CUSTOM_WHOLE_RANGES = {"max_file_bytes": (1, MAX_FILE_BYTES),
+                       "max_duration_seconds": (1, MAX_DURATION_SECONDS),
+                       CUSTOM_RETENTION_DAYS: (0, MAX_RETENTION_DAYS)}
 CUSTOM_MAX_SCORE = "max_score"
 CUSTOM_FORMATS = "allowed_formats"
 
@@ -99,16 +102,16 @@ def check_claim_shapes(claims: dict) -> None:
 
 def _check_custom(custom: dict) -> None:
     """Check our own settings among the custom parameters (set by our deep linking)."""
-    for name, limit in CUSTOM_WHOLE_LIMITS.items():
+    for name, (low, limit) in CUSTOM_WHOLE_RANGES.items():
         value = custom.get(name)
         if value in (None, ""):
             continue
         number = value if isinstance(value, int) and not isinstance(value, bool) else (
             int(value.strip()) if isinstance(value, str) and _WHOLE.fullmatch(value.strip())
             else None)
-        if number is None or not 1 <= number <= limit:
+        if number is None or not low <= number <= limit:
             raise refuse(c.CUSTOM, f"has `{name}` {str(value)[:40]!r}, not a whole number "
-                                   f"from 1 to {limit}")
+                                   f"from {low} to {limit}")
     value = custom.get(CUSTOM_MAX_SCORE)
     if value not in (None, ""):
         try:

@@ -13,15 +13,14 @@ from datetime import datetime, timezone
 
 import jwt
 
+from lti_tool.housekeeping import CUSTOM_RETENTION_DAYS, MAX_RETENTION_DAYS
 from lti_tool.lti import claims as c, keys
 from lti_tool.lti.ags_values import CUSTOM_LINEITEM_RESOURCE_ID, LINEITEM_TAG
 from lti_tool.lti.origins import check_return_url
 from lti_tool.models import LaunchRecord
-from lti_tool.uploads.rules import ACCEPTED_FORMATS
-from lti_tool.web.formatting import format_size
+from lti_tool.uploads.limits import SiteLimits
+from lti_tool.web.formatting import GB, MB, format_size
 
-MB = 1024**2
-GB = 1024**3
 SIZE_UNITS = {"MB": MB, "GB": GB}
 # The line item tag that marks our gradebook columns (AGS 2.0, 3.2.6), for finding them again.
 RESPONSE_TTL_SECONDS = 300
@@ -45,6 +44,8 @@ class LinkSettings:
     due_at: datetime | None = None
     cutoff_at: datetime | None = None
     max_attempts: int | None = None
+    # Days the videos are kept (None: the site's period; 0: for ever).
+    retention_days: int | None = None
     # The gradebook column's resourceId, also kept on the link to find the column again.
     lineitem_resource_id: str = field(default_factory=lambda: f"va-{secrets.token_hex(8)}")
 
@@ -59,6 +60,8 @@ class LinkSettings:
             out["allowed_formats"] = ",".join(self.allowed_formats)
         if self.max_duration_seconds:
             out["max_duration_seconds"] = str(self.max_duration_seconds)
+        if self.retention_days is not None:
+            out[CUSTOM_RETENTION_DAYS] = str(self.retention_days)
         for name in DEADLINE_CUSTOM:
             value = getattr(self, name)
             if value:
@@ -84,8 +87,9 @@ def _number(raw: str | None, label: str, errors: dict, key: str, *, minimum: flo
     return value
 
 
-def parse_settings(form, site_max_bytes: int) -> tuple[LinkSettings | None, dict[str, str]]:
-    """Read the deep-linking form; return (settings, {}) or (None, {field: message})."""
+def parse_settings(form, site: SiteLimits) -> tuple[LinkSettings | None, dict[str, str]]:
+    """Read the deep-linking form within the site's limits; return (settings, {}) or
+    (None, {field: message})."""
     errors: dict[str, str] = {}
     title = (form.get("title") or "").strip()
     if not title:
@@ -102,12 +106,12 @@ def parse_settings(form, site_max_bytes: int) -> tuple[LinkSettings | None, dict
             errors["max_size"] = "Choose MB or GB."
         else:
             max_bytes = int(size * SIZE_UNITS[unit])
-            if max_bytes > site_max_bytes:
+            if max_bytes > site.max_bytes:
                 errors["max_size"] = (f"This site accepts files up to "
-                                      f"{format_size(site_max_bytes)}.")
+                                      f"{format_size(site.max_bytes)}.")
     minutes = _number(form.get("max_duration_minutes"), "Maximum duration", errors,
                       "max_duration_minutes", minimum=0.1, maximum=24 * 60)
-    formats = [f for f in form.getlist("allowed_formats") if f in ACCEPTED_FORMATS]
+    formats = [f for f in form.getlist("allowed_formats") if f in site.formats]
     due, cutoff = _moment(form, "due_at", "Due date", errors), \
         _moment(form, "cutoff_at", "Cut-off", errors)
     if due and cutoff and cutoff < due:
@@ -116,6 +120,10 @@ def parse_settings(form, site_max_bytes: int) -> tuple[LinkSettings | None, dict
                        "max_attempts", minimum=1, maximum=100)
     if attempts is not None and attempts != int(attempts):
         errors["max_attempts"] = "Videos a student may hand in: a whole number."
+    keep = _number(form.get(CUSTOM_RETENTION_DAYS), "Keep the videos for", errors,
+                   CUSTOM_RETENTION_DAYS, minimum=0, maximum=MAX_RETENTION_DAYS)
+    if keep is not None and keep != int(keep):
+        errors[CUSTOM_RETENTION_DAYS] = "Keep the videos for: a whole number of days."
     if errors:
         return None, errors
     return LinkSettings(
@@ -124,7 +132,8 @@ def parse_settings(form, site_max_bytes: int) -> tuple[LinkSettings | None, dict
         allowed_formats=formats,
         max_duration_seconds=int(minutes * 60) if minutes is not None else None,
         due_at=due, cutoff_at=cutoff,
-        max_attempts=int(attempts) if attempts is not None else None), {}
+        max_attempts=int(attempts) if attempts is not None else None,
+        retention_days=int(keep) if keep is not None else None), {}
 
 
 def _moment(form, key: str, label: str, errors: dict) -> datetime | None:

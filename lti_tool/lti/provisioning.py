@@ -17,6 +17,7 @@ from lti_tool import audit
 from lti_tool.audit import EventType
 from lti_tool.database import get_or_create
 from lti_tool.extensions import db
+from lti_tool.housekeeping import CUSTOM_RETENTION_DAYS
 from lti_tool.lti import claims as c
 from lti_tool.lti.ags import parse_iso
 from lti_tool.lti.roles import is_platform_admin, map_roles
@@ -113,6 +114,8 @@ def apply_custom(assignment: Assignment, custom: dict) -> None:
     for name in CUSTOM_INT_FIELDS:
         if custom.get(name) not in (None, ""):
             assign(assignment, name, _int_or_none(name, custom[name]))
+    if str(custom.get(CUSTOM_RETENTION_DAYS, "")).strip().isdigit():  # 0: for ever
+        assign(assignment, "retention_days", int(str(custom[CUSTOM_RETENTION_DAYS]).strip()))
     for name in CUSTOM_TEXT_FIELDS:
         if isinstance(custom.get(name), str) and custom[name].strip():
             assign(assignment, name, custom[name].strip())

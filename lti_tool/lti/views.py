@@ -12,6 +12,8 @@ from lti_tool.access.roles import STAFF_ROLES, Role
 from lti_tool.audit import EventType
 from lti_tool.errors import LaunchError, NotAuthenticated, ToolError
 from lti_tool.extensions import db, limiter
+from lti_tool.housekeeping import MAX_RETENTION_DAYS
+from lti_tool.housekeeping.retention import site_retention_days
 from lti_tool.lti import claims as c, deep_linking, keys, registration, registry
 from lti_tool.lti.launch import (STORAGE_NONCE_FIELD, STORAGE_STATE_FIELD, NeedsPlatformStorage,
                                  StateNotBound, ToolMessageLaunch)
@@ -21,7 +23,7 @@ from lti_tool.lti.registry import CachedPlatform
 from lti_tool.lti.urls import tool_urls
 from lti_tool.models import Platform
 from lti_tool.statuses import RegistrationMode
-from lti_tool.uploads.rules import ACCEPTED_FORMATS
+from lti_tool.uploads.limits import site_limits
 from lti_tool.web import csp
 from lti_tool.web.rate_limits import (REFUSAL_AUDIT_SCOPE, client_address, limit_by_address,
                                       within_budget)
@@ -232,7 +234,7 @@ def deep_link():
     """Let an instructor set up a video assignment and send it back to the LMS."""
     record = _deep_link_launch()
     csp.use_platform(record.platform)
-    site_max = current_app.config["MAX_UPLOAD_BYTES"]
+    site = site_limits()
     dl = deep_linking.deep_link_settings(record)
     try:  # checked when the page is shown, and again before the form that posts to it
         return_url = deep_linking.return_url(record, current_app.config["OUTBOUND_ALLOW_LOOPBACK"])
@@ -241,7 +243,7 @@ def deep_link():
         raise
     errors: dict = {}
     if request.method == "POST":
-        settings, errors = deep_linking.parse_settings(request.form, site_max)
+        settings, errors = deep_linking.parse_settings(request.form, site)
         if settings is not None:
             item = deep_linking.content_item(settings, public_url("lti.launch"),
                                              deep_linking.accepts_lineitem(dl))
@@ -252,6 +254,6 @@ def deep_link():
             return render_template("lti/deep_link_return.html", return_url=return_url,
                                    jwt=token)
     return render_template("lti/deep_link.html", launch=record, form=request.form,
-                           errors=errors, formats=ACCEPTED_FORMATS,
-                           site_max_gb=site_max / deep_linking.GB,
+                           errors=errors, site=site, site_retention_days=site_retention_days(),
+                           max_retention_days=MAX_RETENTION_DAYS,
                            dl_title=dl.get("title")), (400 if errors else 200)

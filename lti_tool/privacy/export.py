@@ -141,3 +141,21 @@ def build_export(user: User) -> dict[str, Any]:
             audit_entries(user, submission_ids, video_ids))],
     }
     return document
+
+
+def summarize(document: dict[str, Any]) -> dict[str, int]:
+    """Count what an export holds: courses, submissions, videos still stored and their
+    bytes, comments received and written, launches, audit entries."""
+    submissions = document["submissions"]
+    stored = [v for s in submissions for v in s["videos"] if v["status"] != "deleted"]
+    return {
+        "courses": len({s["course"]["id"] for s in submissions} |
+                       {e["course_id"] for e in document["enrollments"]}),
+        "submissions": len(submissions),
+        "videos": len(stored),
+        "video_bytes": sum(v["size_bytes"] or 0 for v in stored),
+        "comments_received": sum(len(s["comments_received"]) for s in submissions),
+        "comments_written": len(document["comments_written"]),
+        "launches": len(document["launches"]),
+        "audit_entries": len(document["audit_log"]),
+    }

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, flash, redirect, render_template
 from lti_tool.access.launches import current_launch, launch_url_for, require_launch
 from lti_tool.errors import NotFound
 from lti_tool.extensions import db
-from lti_tool.privacy.export import build_export, export_user
+from lti_tool.privacy.export import build_export, export_user, summarize
 from lti_tool.privacy.requests import (deletion_requested_at, privacy_subject,
                                        request_deletion)
 
@@ -27,22 +27,9 @@ def page():
     if subject is None:
         return render_template("privacy/page.html", launch=launch, subject=None)
     document = build_export(subject)
-    submissions = document["submissions"]
-    counts = {
-        "courses": len({s["course"]["id"] for s in submissions} |
-                       {e["course_id"] for e in document["enrollments"]}),
-        "submissions": len(submissions),
-        "videos": sum(1 for s in submissions for v in s["videos"] if v["status"] != "deleted"),
-        "video_bytes": sum(v["size_bytes"] or 0 for s in submissions for v in s["videos"]
-                           if v["status"] != "deleted"),
-        "comments_received": sum(len(s["comments_received"]) for s in submissions),
-        "comments_written": len(document["comments_written"]),
-        "launches": len(document["launches"]),
-        "audit_entries": len(document["audit_log"]),
-    }
     return render_template("privacy/page.html", launch=launch, subject=subject,
                            own=subject.id == launch.user_id, profile=document["profile"],
-                           submissions=submissions, counts=counts,
+                           submissions=document["submissions"], counts=summarize(document),
                            requested_at=deletion_requested_at(subject))
 
 
@@ -56,6 +43,11 @@ def export():
         raise NotFound("The tool holds nothing about this person.", code="user_not_found")
     document = export_user(subject, actor=launch.user)
     db.session.commit()
+    return export_response(document)
+
+
+def export_response(document: dict) -> Response:
+    """Answer with an export as a JSON download, kept by no cache."""
     body = json.dumps(document, indent=2, ensure_ascii=False, default=str)
     return Response(body, mimetype="application/json", headers={
         "Content-Disposition": f'attachment; filename="{EXPORT_FILENAME}"',

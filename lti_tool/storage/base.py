@@ -238,7 +238,8 @@ class StorageBackend(abc.ABC):
     def create_upload(self, req: UploadRequest) -> UploadTicket:
         """Reserve space for an upload and return how the browser should send it.
 
-        Raises UploadTooLarge when `req.size_bytes` exceeds the MAX_UPLOAD_BYTES setting.
+        Raises UploadTooLarge when `req.size_bytes` exceeds the site's largest upload
+        (lti_tool.uploads.limits.site_limits of the backend's settings).
         """
 
     def received_bytes(self, storage_uid: str,

@@ -11,7 +11,7 @@ import binascii
 import hashlib
 import re
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 from werkzeug.http import http_date
 
 from lti_tool.access.launches import current_launch, require_launch
@@ -23,6 +23,7 @@ from lti_tool.tus.protocol import (CHECKSUM_ALGORITHMS, EXPOSED_HEADERS, EXTENSI
                                    TUS_EXTENSION, TUS_MAX_SIZE, TUS_RESUMABLE, TUS_VERSION,
                                    TUS_VERSION_HEADER, UPLOAD_CHECKSUM, UPLOAD_DEFER_LENGTH,
                                    UPLOAD_EXPIRES, UPLOAD_LENGTH, UPLOAD_METADATA, UPLOAD_OFFSET)
+from lti_tool.uploads.limits import site_limits
 from lti_tool.web.request_input import clean_filename, parse_id, string_problem
 from lti_tool.web.urls import public_url
 
@@ -61,7 +62,7 @@ def options(upload_id: str | None = None):
     return "", 204, {
         TUS_VERSION_HEADER: TUS_VERSION,
         TUS_EXTENSION: ",".join(EXTENSIONS),
-        TUS_MAX_SIZE: str(current_app.config["MAX_UPLOAD_BYTES"]),
+        TUS_MAX_SIZE: str(site_limits().max_bytes),
         TUS_CHECKSUM_ALGORITHM: ",".join(CHECKSUM_ALGORITHMS),
     }
 

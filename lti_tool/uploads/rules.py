@@ -10,12 +10,9 @@ from lti_tool.models import Assignment, Submission, User, utcnow
 from lti_tool.settings import get_setting
 from lti_tool.storage.base import Capability, UploadMethod, UploadTooLarge
 from lti_tool.uploads import deadlines, video_checks
+from lti_tool.uploads.limits import site_limits
 from lti_tool.web.formatting import format_size
 
-# File extensions the uploader takes (lower case, no dot); an assignment may allow fewer
-# (the deep-linking form offers these). Processing makes each playable in every browser
-# (tests/test_processing.py has a sample of each).
-ACCEPTED_FORMATS = ("mp4", "mov", "m4v", "webm", "mkv", "avi", "wmv", "mpeg", "mpg")
 # A media type as browsers report a file's (`video/mp4`); anything else is stored as unknown.
 CONTENT_TYPE = re.compile(r"[A-Za-z0-9][\w!#$&^.+-]{0,63}/[A-Za-z0-9][\w!#$&^.+-]{0,63}",
                           re.ASCII)
@@ -39,11 +36,6 @@ def ensure_uploads_open() -> None:
         raise ToolError(UPLOADS_PAUSED_MESSAGE, code=UPLOADS_PAUSED, http_status=503)
 
 
-def site_formats() -> list[str]:
-    """Return the formats the site accepts (the ACCEPTED_FORMATS setting, else all known)."""
-    raw = str(get_setting("ACCEPTED_FORMATS", "") or "")
-    chosen = [f.strip().lower().lstrip(".") for f in raw.split(",") if f.strip()]
-    return [f for f in ACCEPTED_FORMATS if f in chosen] or list(ACCEPTED_FORMATS)
 # Graded but the grade is held: the student must not learn of a grade they cannot see.
 SUBMISSION_IN_REVIEW = "submission_in_review"
 PAST_CUTOFF = "past_cutoff"
@@ -63,19 +55,18 @@ CLOSED_MESSAGES = {
 def allowed_formats(assignment: Assignment) -> list[str]:
     """Return the file extensions this assignment accepts (lower case, no dot)."""
     raw = assignment.allowed_formats or ""
-    site = site_formats()
+    site = list(site_limits().formats)
     formats = [f.strip().lower().lstrip(".") for f in raw.split(",") if f.strip()]
     return [f for f in formats if f in site] or site
 
 
 def size_limit(assignment: Assignment) -> int:
     """Return the largest file this assignment accepts, in bytes: its own limit, else the
-    site's default (DEFAULT_UPLOAD_BYTES), never more than the site's MAX_UPLOAD_BYTES."""
-    site = int(get_setting("MAX_UPLOAD_BYTES"))
+    site's default, never more than the site's largest (limits.site_limits)."""
+    site = site_limits()
     if assignment.max_file_bytes:
-        return min(site, assignment.max_file_bytes)
-    default = int(get_setting("DEFAULT_UPLOAD_BYTES", 0) or 0)
-    return min(site, default) if default > 0 else site
+        return min(site.max_bytes, assignment.max_file_bytes)
+    return site.default_bytes
 
 
 def too_large_message(size: int, limit: int) -> str:

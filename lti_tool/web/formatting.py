@@ -17,6 +17,8 @@ from datetime import datetime
 
 SIZE_UNITS = ("KB", "MB", "GB", "TB")
 SIZE_BASE = 1024
+MB = SIZE_BASE**2
+GB = SIZE_BASE**3  # what every form that takes a size in GB means by it
 
 
 def _half_up(value: float) -> int:

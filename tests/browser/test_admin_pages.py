@@ -182,3 +182,33 @@ def test_settings_storage_secret_and_test_connection_by_keyboard(live_server, pa
     results = page.get_by_test_id("connection-test").inner_text()
     assert "Passed: Folder is writable." in results and secret not in page.content()
     check_state(page, "admin-settings-test")
+
+
+def test_people_find_export_and_erase_by_keyboard_with_axe(live_server, page, app,
+                                                          admin_launch):
+    launch_id, _ = admin_launch
+    with app.app_context():  # Ada asked for her data to be erased
+        from lti_tool.privacy.requests import request_deletion
+        ada = db.session.scalar(db.select(User).filter_by(sub="seed-0"))
+        request_deletion(ada, ada)
+        db.session.commit()
+    open_admin(page, live_server, launch_id, "/admin/people")
+    page.get_by_role("heading", name="Erasure requests waiting").wait_for()
+    assert "Ada Lovelace" in page.get_by_test_id("erasure-requests").inner_text()
+    tab_to(page, element_id="f-q")
+    page.keyboard.type("grace")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**q=grace**")
+    assert "Grace Hopper" in page.get_by_test_id("people").inner_text()
+    check_state(page, "admin-people")
+    tab_to(page, "Grace Hopper")
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Grace Hopper").wait_for()
+    assert "3 video(s)" in page.get_by_test_id("counts").inner_text()
+    check_state(page, "admin-person")
+    tab_to(page, element_id="erase-confirm")
+    page.keyboard.type("erase")
+    page.keyboard.press("Enter")
+    page.locator(".alert").get_by_text("Erased:").wait_for()
+    with app.app_context():
+        assert db.session.scalar(db.select(User).filter_by(sub="seed-1")) is None

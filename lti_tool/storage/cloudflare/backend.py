@@ -27,6 +27,7 @@ from lti_tool.storage.base import (BackendUnavailable, BrowserDirective, Capabil
 from lti_tool.storage.cloudflare.api import TUS_VERSION, CloudflareClient
 from lti_tool.storage.cloudflare.signing import SigningKeyError, sign_stream_token
 from lti_tool.storage.messages import MSG_MISCONFIGURED, MSG_UPLOAD_EXPIRED, UPLOAD_EXPIRED
+from lti_tool.uploads.limits import site_limits
 from lti_tool.web.formatting import format_size
 from lti_tool.web.request_input import clean_filename
 
@@ -178,7 +179,7 @@ class CloudflareStorage(StorageBackend, CaptionStore, CaptionGeneration, Connect
 
     def create_upload(self, req: UploadRequest) -> UploadTicket:
         """Ask Cloudflare for a one-time tus upload URL reserved for this student."""
-        limit = min(int(self.setting("MAX_UPLOAD_BYTES", MAX_FILE)), MAX_FILE)
+        limit = min(site_limits(self.config).max_bytes, MAX_FILE)
         if req.size_bytes > limit:
             raise UploadTooLarge(f"The video is larger than the {format_size(limit)} this "
                                  "site accepts.")

@@ -23,7 +23,6 @@ from typing import Any, Iterator, Mapping
 from lti_tool.models import new_token
 from lti_tool.playback.grants import (GRANT_DOWNLOAD, GRANT_MEDIA, GRANT_THUMBNAIL, expiry_in,
                                       sign_grant)
-from lti_tool.settings import read_setting
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage.base import (Capability, CaptionStore, ConnectionCheck,
                                    ConnectionChecks, Derived, Downloads,
@@ -36,6 +35,7 @@ from lti_tool.storage.base import (Capability, CaptionStore, ConnectionCheck,
 from lti_tool.tus import uploads as tus_uploads
 from lti_tool.tus.store import FileStore, safe_name
 from lti_tool.uploads import video_checks
+from lti_tool.uploads.limits import site_limits
 from lti_tool.web.formatting import format_size
 from lti_tool.web.urls import public_url
 
@@ -91,7 +91,7 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
     # --- the interface ---
     def create_upload(self, req: UploadRequest) -> UploadTicket:
         """Make the video's folder and point the browser at our tus endpoint."""
-        limit = int(read_setting(self.config, "MAX_UPLOAD_BYTES"))
+        limit = site_limits(self.config).max_bytes
         if req.size_bytes > limit:
             raise UploadTooLarge(f"The video is larger than this site's limit of "
                                  f"{limit} bytes.")
@@ -241,7 +241,7 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
         """Check the folder exists, can be written and has room (the origin plays no part:
         the browser talks to the tool itself)."""
         from lti_tool.storage.local.checks import check_connection
-        return check_connection(self.root, int(read_setting(self.config, "MAX_UPLOAD_BYTES")))
+        return check_connection(self.root, site_limits(self.config).max_bytes)
 
     # --- hosted by the app ---
     def tus_store(self) -> FileStore:

@@ -40,6 +40,7 @@ from lti_tool.storage.base import (RENDITION_MIME, BackendUnavailable, BrowserDi
                                    UploadMethod, UploadNotFound, UploadRequest, UploadTicket,
                                    UploadTooLarge, VideoInfo)
 from lti_tool.storage.messages import MSG_BUSY, MSG_MISCONFIGURED, MSG_REFUSED, MSG_UPLOAD_GONE
+from lti_tool.uploads.limits import site_limits
 from lti_tool.web.formatting import format_size
 from lti_tool.web.request_input import clean_filename
 
@@ -149,7 +150,7 @@ class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads, Me
 
     def create_upload(self, req: UploadRequest) -> UploadTicket:
         """Start a multipart upload and tell the browser the part size to use."""
-        limit = min(int(self.setting("MAX_UPLOAD_BYTES", MAX_OBJECT)), MAX_OBJECT)
+        limit = min(site_limits(self.config).max_bytes, MAX_OBJECT)
         if req.size_bytes <= 0:
             raise StorageError("The file is empty. Please choose the video file itself.",
                                code="empty_file", http_status=400)
