@@ -9,7 +9,6 @@ Huey to retry; errors of the file become the attempt's error.
 from __future__ import annotations
 
 import logging
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from sqlalchemy import or_, update
 
 from lti_tool.extensions import db
 from lti_tool.models import RENDITION_MADE, Video, utcnow
-from lti_tool.processing import media, messages
+from lti_tool.processing import media, messages, workdirs
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability, Derived, UploadNotFound, VideoInfo
@@ -51,9 +50,8 @@ def process(video_id: int) -> str:
     if video.processing_tries > int(current_app.config["PROCESSING_MAX_TRIES"]):
         return _refuse(video, media.Refused(messages.GAVE_UP, "too many tries"))
     try:
-        with tempfile.TemporaryDirectory(
-                prefix="video-", dir=current_app.config.get("PROCESSING_WORK_DIR") or None) as tmp:
-            info = _work(backend, video, Path(tmp))
+        with workdirs.job_dir(work_root(), video_id, stale_work_seconds()) as tmp:
+            info = _work(backend, video, tmp)
     except media.Refused as refused:
         return _refuse(video, refused)
     except UploadNotFound:
@@ -88,6 +86,16 @@ def release(video_id: int) -> None:
     """Give the lease back after a failure that a retry may get past."""
     db.session.rollback()
     _record(video_id, processing_lease_until=None)
+
+
+def work_root() -> Path:
+    """Return where the jobs' temporary directories go on this machine."""
+    return workdirs.work_root(current_app.config.get("PROCESSING_WORK_DIR"))
+
+
+def stale_work_seconds() -> float:
+    """Return how long an untouched job directory lives before a sweep removes it."""
+    return float(current_app.config["PROCESSING_STALE_WORK_HOURS"]) * 3600
 
 
 def _lease() -> timedelta:
