@@ -20,29 +20,11 @@ from lti_tool.storage import storage_for
 from lti_tool.storage.base import BackendUnavailable, Derived
 from lti_tool.uploads.rules import ACCEPTED_FORMATS
 from lti_tool.uploads.video_checks import MP4, WEBM
-from tests.processing_fixtures import (SAMPLES, ffprobe_streams, sample_file,  # noqa: F401
-                                       samples_dir, video_row)
+from tests.processing_fixtures import (EXPECTED, SAMPLES, ffprobe_streams,  # noqa: F401
+                                       sample_file, samples_dir, video_row)
 from tests.uploading import TusClient, room, sha256_of  # noqa: F401
 
 KEEP, REMUX, TRANSCODE = media.Plan.KEEP, media.Plan.REMUX, media.Plan.TRANSCODE
-
-# sample -> (status, error code, plan, picture as shown (w, h), has audio)
-EXPECTED = {
-    "mp4_h264": (VideoStatus.READY, None, KEEP, (320, 240), True),
-    "mov_hevc_rotated": (VideoStatus.READY, None, TRANSCODE, (240, 320), True),
-    "mkv_vp9": (VideoStatus.READY, None, TRANSCODE, (320, 240), True),
-    "avi_mpeg4": (VideoStatus.READY, None, TRANSCODE, (320, 240), True),
-    "wmv": (VideoStatus.READY, None, TRANSCODE, (320, 240), True),
-    "mpeg2": (VideoStatus.READY, None, TRANSCODE, (320, 240), True),
-    "video_only_mkv_h264": (VideoStatus.READY, None, REMUX, (320, 240), False),
-    "webm_named_mp4": (VideoStatus.READY, None, KEEP, (320, 240), True),
-    "m4v_h264": (VideoStatus.READY, None, KEEP, (320, 240), True),
-    "webm_vp9": (VideoStatus.READY, None, KEEP, (320, 240), True),
-    "mpeg_ps": (VideoStatus.READY, None, TRANSCODE, (320, 240), True),
-    "audio_only": (VideoStatus.ERROR, messages.SOUND_ONLY, None, None, None),
-    "truncated": (VideoStatus.ERROR, messages.CORRUPTED, None, None, None),
-    "text_named_mp4": (VideoStatus.ERROR, messages.NOT_A_VIDEO, None, None, None),
-}
 
 
 @pytest.fixture
