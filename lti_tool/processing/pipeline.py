@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import or_, update
 
 from lti_tool.extensions import db
-from lti_tool.models import RENDITION_MADE, Video, utcnow
+from lti_tool.models import RENDITION_MADE, STRIP_MADE, Video, utcnow
 from lti_tool.processing import media, messages, workdirs
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
@@ -126,6 +126,9 @@ def _work(backend, video: Video, workdir: Path) -> VideoInfo:
         if media.make_thumbnail(src, thumb, found.duration_seconds):
             backend.store_derived(uid, Derived.THUMBNAIL, thumb)
             has_thumbnail = True
+    if has_thumbnail and _make_strip(backend, uid, src, workdir, found):
+        info[STRIP_MADE] = True
+        _record(video_id, media_info=info)
     if plan is not media.Plan.KEEP and not backend.has_derived(uid, Derived.RENDITION):
         rendition = workdir / Derived.RENDITION
         _encode(video_id, src, rendition, found, plan)
@@ -133,6 +136,18 @@ def _work(backend, video: Video, workdir: Path) -> VideoInfo:
     width, height = found.display_size
     return VideoInfo(status=VideoStatus.READY, duration_seconds=found.duration_seconds,
                      width=width, height=height, has_thumbnail=has_thumbnail)
+
+
+def _make_strip(backend, uid: str, src: Path, workdir: Path,
+                found: media.MediaProbe) -> bool:
+    """Make and store the hover strip unless it is there; tell whether the video has one."""
+    if backend.has_derived(uid, Derived.STRIP):
+        return True
+    strip = workdir / Derived.STRIP
+    if not media.make_strip(src, strip, found.duration_seconds):
+        return False
+    backend.store_derived(uid, Derived.STRIP, strip)
+    return True
 
 
 def _encode(video_id: int, src: Path, dest: Path, found: media.MediaProbe,
