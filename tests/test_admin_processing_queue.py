@@ -111,6 +111,17 @@ def test_an_older_attempt_is_not_retried_over_a_newer_one(client, site):
     assert resp.status_code == 409 and "newer attempt" in resp.get_data(as_text=True)
 
 
+def test_a_graded_submission_is_not_reopened_by_a_retry(client, site):
+    failed = queue_videos(site.a, "alpha")["failed"]
+    failed.storage_uid = "stored"
+    failed.submission.graded_at = utcnow()
+    db.session.commit()
+    resp = site.post(client, f"/admin/processing/{failed.id}/retry")
+    assert resp.status_code == 409 and "graded or closed" in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Video, failed.id).status == VideoStatus.ERROR
+
+
 def test_retry_processes_the_video_again_and_is_audited(client, site, sample_file):
     failed = queue_videos(site.a, "alpha")["failed"]
     store_locally(failed, sample_file("avi_mpeg4").read_bytes())

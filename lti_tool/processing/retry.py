@@ -1,9 +1,9 @@
 """An administrator tries a failed processing job again (audited): the attempt goes back to
 processing with its tries counted from zero, and a job is queued for it.
 
-Only failures of the work (messages.RETRYABLE) may be retried, and only on the student's
-newest attempt: a retried older attempt would otherwise replace a video the student
-uploaded since.
+Only failures of the work (messages.RETRYABLE) may be retried, only on the student's
+newest attempt (a retried older attempt would replace a video the student uploaded since),
+and only while the submission is open (once graded or locked, a late attempt is not added).
 """
 from __future__ import annotations
 
@@ -21,11 +21,13 @@ from lti_tool.processing.queue import enqueue
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability
+from lti_tool.uploads.rules import closed_reason
 
 log = logging.getLogger(__name__)
 
 NOT_RETRYABLE = "not_retryable"
 NEWER_ATTEMPT = "newer_attempt"
+SUBMISSION_CLOSED = "submission_closed"
 
 
 def retry_refusal(video: Video) -> Conflict | None:
@@ -45,6 +47,11 @@ def retry_refusal(video: Video) -> Conflict | None:
     if newer:
         return Conflict("The student has uploaded a newer attempt since; that one counts.",
                         code=NEWER_ATTEMPT)
+    submission = video.submission
+    # As for any attempt that finishes late: once graded or locked, it would not be added.
+    if closed_reason(submission.assignment, submission, started_at=video.created_at):
+        return Conflict("This submission was graded or closed since this video failed, so "
+                        "a processed copy would not be added to it.", code=SUBMISSION_CLOSED)
     return None
 
 
