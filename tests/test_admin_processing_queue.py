@@ -16,6 +16,8 @@ from lti_tool.statuses import VideoStatus
 from tests.admin_fixtures import make_video, site, store_locally  # noqa: F401  (fixture)
 from tests.processing_fixtures import sample_file, samples_dir  # noqa: F401
 
+pytestmark = pytest.mark.postgres  # counts in SQL; leases compared as timezone-aware times
+
 
 def text(resp) -> str:
     assert resp.status_code == 200, resp.status_code
