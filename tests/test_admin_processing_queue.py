@@ -62,6 +62,9 @@ def test_the_queue_counts_waiting_running_and_failed_of_this_platform(site):
                         processing_lease_until=utcnow() - timedelta(seconds=1))
     # Refused at upload, before any processing: not a processing failure.
     make_video(site.a.videos[0].submission, 7, status=VideoStatus.ERROR, error_code="bad")
+    # Cloudflare Stream processes its videos itself: not in our workers' queue.
+    make_video(site.a.videos[0].submission, 8, status=VideoStatus.PROCESSING,
+               backend="cloudflare")
     db.session.commit()
     queue = processing_queue(site.a.platform.id)
     assert (queue.waiting, queue.running, queue.failed) == (2, 1, 1)

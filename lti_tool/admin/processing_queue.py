@@ -16,6 +16,8 @@ from lti_tool.extensions import db
 from lti_tool.models import Assignment, Course, Submission, User, Video, utcnow
 from lti_tool.processing import messages
 from lti_tool.statuses import VideoStatus
+from lti_tool.storage.base import Capability
+from lti_tool.storage.jobs import backends_with
 
 LISTED = 20  # rows of each list; the counts cover all
 
@@ -77,7 +79,9 @@ def _rows(platform_id: int, condition, order) -> list[QueueRow]:
 def processing_queue(platform_id: int, days: int = WINDOW_DAYS) -> ProcessingQueue:
     """Return the platform's processing queue: waiting, running, failed in the window."""
     now = utcnow()
-    processing = Video.status == VideoStatus.PROCESSING
+    # A provider that processes videos itself (Stream) is no job of our workers.
+    processing = and_(Video.status == VideoStatus.PROCESSING,
+                      Video.backend.in_(list(backends_with(Capability.PROCESSING))))
     running = and_(processing, _running(now))
     waiting = and_(processing, or_(Video.processing_lease_until.is_(None),
                                    Video.processing_lease_until < now))
