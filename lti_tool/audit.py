@@ -56,6 +56,7 @@ class EventType(StrEnum):
     LEGAL_HOLD_LIFTED = "legal_hold_lifted"
     ADMIN_EXPORT = "admin_export"
     STORAGE_TESTED = "storage_tested"  # "Test connection": the backend and what failed
+    PROCESSING_RETRIED = "processing_retried"  # an admin put a failed processing job back
     # Privacy (lti_tool/privacy): an export, an erasure, a person's request for one.
     USER_DATA_EXPORTED = "user_data_exported"
     USER_DATA_DELETED = "user_data_deleted"

@@ -96,6 +96,8 @@ class Config:
     PROCESSING_QUEUE_FILE = os.environ.get("PROCESSING_QUEUE_FILE", "")  # instance/queue.sqlite
     PROCESSING_WORKERS = _int("PROCESSING_WORKERS", 1)  # jobs at once per `flask worker`
     PROCESSING_WORK_DIR = os.environ.get("PROCESSING_WORK_DIR", "")  # temp files; system temp
+    # A job directory nothing wrote to for this long was left by a killed worker: removed.
+    PROCESSING_STALE_WORK_HOURS = _int("PROCESSING_STALE_WORK_HOURS", 6)
     PROCESSING_TIME_LIMIT_SECONDS = _int("PROCESSING_TIME_LIMIT_SECONDS", 3 * 3600)
     PROCESSING_NICENESS = _int("PROCESSING_NICENESS", 10)
     PROCESSING_FFMPEG_THREADS = _int("PROCESSING_FFMPEG_THREADS", 0)  # 0: ffmpeg decides

@@ -330,6 +330,8 @@ class Submission(db.Model):
 
 # Video.media_info key: processing plays a rendition of this video, not the original.
 RENDITION_MADE = "rendition"
+# Video.media_info key: processing made the hover strip (Derived.STRIP) of this video.
+STRIP_MADE = "strip"
 
 
 class Video(db.Model):
@@ -381,6 +383,11 @@ class Video(db.Model):
     def has_rendition(self) -> bool:
         """Tell whether processing made a playback rendition (played instead of the original)."""
         return bool((self.media_info or {}).get(RENDITION_MADE))
+
+    @property
+    def has_strip(self) -> bool:
+        """Tell whether processing made the hover strip shown on the instructor's list."""
+        return bool((self.media_info or {}).get(STRIP_MADE))
 
     def __repr__(self) -> str:
         return f"<Video {self.id} attempt={self.attempt} {self.backend}:{self.storage_uid} {self.status}>"

@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from lti_tool.processing import messages
+from lti_tool.processing.media import Plan
+from lti_tool.statuses import VideoStatus
+
 HAS_FFMPEG = shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None
 
 
@@ -58,8 +62,33 @@ SAMPLES = {
     "webm_vp9": Sample("talk.webm", ("-c:v", "libvpx-vp9", "-deadline", "realtime",
                                      "-cpu-used", "8", "-c:a", "libopus"),
                        needs_encoder="libvpx-vp9"),
+    "webm_av1": Sample("clip-av1.webm", ("-c:v", "libsvtav1", "-preset", "12",
+                                         "-svtav1-params", "verbosity=0", "-c:a", "libopus"),
+                       needs_encoder="libsvtav1"),
     "mpeg_ps": Sample("tape.mpeg", ("-c:v", "mpeg2video", "-c:a", "mp2", "-f", "mpeg")),
     "avi_long": Sample("long.avi", ("-c:v", "mpeg4", "-c:a", "pcm_s16le"), seconds=6),
+}
+
+
+KEEP, REMUX, TRANSCODE = Plan.KEEP, Plan.REMUX, Plan.TRANSCODE
+
+# sample -> (status, error code, plan, picture as shown (w, h), has audio)
+EXPECTED = {
+    "mp4_h264": (VideoStatus.READY, None, KEEP, (320, 240), True),
+    "mov_hevc_rotated": (VideoStatus.READY, None, TRANSCODE, (240, 320), True),
+    "mkv_vp9": (VideoStatus.READY, None, TRANSCODE, (320, 240), True),
+    "avi_mpeg4": (VideoStatus.READY, None, TRANSCODE, (320, 240), True),
+    "wmv": (VideoStatus.READY, None, TRANSCODE, (320, 240), True),
+    "mpeg2": (VideoStatus.READY, None, TRANSCODE, (320, 240), True),
+    "video_only_mkv_h264": (VideoStatus.READY, None, REMUX, (320, 240), False),
+    "webm_named_mp4": (VideoStatus.READY, None, KEEP, (320, 240), True),
+    "m4v_h264": (VideoStatus.READY, None, KEEP, (320, 240), True),
+    "webm_vp9": (VideoStatus.READY, None, KEEP, (320, 240), True),
+    "webm_av1": (VideoStatus.READY, None, KEEP, (320, 240), True),
+    "mpeg_ps": (VideoStatus.READY, None, TRANSCODE, (320, 240), True),
+    "audio_only": (VideoStatus.ERROR, messages.SOUND_ONLY, None, None, None),
+    "truncated": (VideoStatus.ERROR, messages.CORRUPTED, None, None, None),
+    "text_named_mp4": (VideoStatus.ERROR, messages.NOT_A_VIDEO, None, None, None),
 }
 
 

@@ -20,29 +20,11 @@ from lti_tool.storage import storage_for
 from lti_tool.storage.base import BackendUnavailable, Derived
 from lti_tool.uploads.limits import KNOWN_FORMATS
 from lti_tool.uploads.video_checks import MP4, WEBM
-from tests.processing_fixtures import (SAMPLES, ffprobe_streams, sample_file,  # noqa: F401
-                                       samples_dir, video_row)
+from tests.processing_fixtures import (EXPECTED, SAMPLES, ffprobe_streams,  # noqa: F401
+                                       sample_file, samples_dir, video_row)
 from tests.uploading import TusClient, room, sha256_of  # noqa: F401
 
 KEEP, REMUX, TRANSCODE = media.Plan.KEEP, media.Plan.REMUX, media.Plan.TRANSCODE
-
-# sample -> (status, error code, plan, picture as shown (w, h), has audio)
-EXPECTED = {
-    "mp4_h264": (VideoStatus.READY, None, KEEP, (320, 240), True),
-    "mov_hevc_rotated": (VideoStatus.READY, None, TRANSCODE, (240, 320), True),
-    "mkv_vp9": (VideoStatus.READY, None, TRANSCODE, (320, 240), True),
-    "avi_mpeg4": (VideoStatus.READY, None, TRANSCODE, (320, 240), True),
-    "wmv": (VideoStatus.READY, None, TRANSCODE, (320, 240), True),
-    "mpeg2": (VideoStatus.READY, None, TRANSCODE, (320, 240), True),
-    "video_only_mkv_h264": (VideoStatus.READY, None, REMUX, (320, 240), False),
-    "webm_named_mp4": (VideoStatus.READY, None, KEEP, (320, 240), True),
-    "m4v_h264": (VideoStatus.READY, None, KEEP, (320, 240), True),
-    "webm_vp9": (VideoStatus.READY, None, KEEP, (320, 240), True),
-    "mpeg_ps": (VideoStatus.READY, None, TRANSCODE, (320, 240), True),
-    "audio_only": (VideoStatus.ERROR, messages.SOUND_ONLY, None, None, None),
-    "truncated": (VideoStatus.ERROR, messages.CORRUPTED, None, None, None),
-    "text_named_mp4": (VideoStatus.ERROR, messages.NOT_A_VIDEO, None, None, None),
-}
 
 
 @pytest.fixture
@@ -307,6 +289,45 @@ def test_thumbnails_are_derived_files_beside_the_original(app, student, sample_f
         backend = storage_for(video.backend)
         assert backend.has_derived(video.storage_uid, Derived.THUMBNAIL)
         assert backend.thumbnail_path(video.storage_uid).read_bytes()[:2] == b"\xff\xd8"
+
+
+def test_the_hover_strip_holds_five_upright_frames_side_by_side(app, student, sample_file):
+    video = video_row(app, upload(student, sample_file("mov_hevc_rotated")))
+    assert video.has_strip
+    with app.app_context():
+        strip = storage_for(video.backend).strip_path(video.storage_uid)
+    picture = ffprobe_streams(strip)["video"]
+    cell_width, cell_height = media.STRIP_CELL
+    assert picture["codec_name"] == "mjpeg"
+    assert (picture["width"], picture["height"]) == (media.STRIP_FRAMES * cell_width,
+                                                     cell_height)
+
+
+def test_the_instructors_list_shows_each_strip_signed_for_its_viewer(app, client, room, student,
+                                                             sample_file):
+    video = video_row(app, upload(student, sample_file("avi_mpeg4")))
+    instructor = room.launch_as("instructor")
+    page = client.get("/review/assignment", headers={"X-LTI-Launch": instructor.id})
+    [src] = re.findall(r'<img class="strip" src="([^"]+)" alt=""', page.get_data(as_text=True))
+    path = re.sub(r"^https?://[^/]+", "", src).replace("&amp;", "&")
+    assert path.startswith(f"/api/videos/{video.id}/strip?")
+    served = client.get(path)
+    assert served.status_code == 200 and served.mimetype == "image/jpeg"
+    with app.app_context():
+        stored = storage_for(video.backend).strip_path(video.storage_uid).read_bytes()
+    assert served.data == stored
+    assert client.get(path.split("?")[0]).status_code == 403  # no grant, no strip
+
+
+def test_a_job_finding_the_strip_made_does_not_make_it_again(app, student, sample_file):
+    video = video_row(app, upload(student, sample_file("mp4_h264")))
+    with app.app_context():
+        strip = storage_for(video.backend).strip_path(video.storage_uid)
+    made = strip.stat().st_mtime_ns
+    _back_to_processing(app, video.id)
+    with app.app_context():
+        assert pipeline.process(video.id) == pipeline.Outcome.READY
+    assert strip.stat().st_mtime_ns == made and video_row(app, video.id).has_strip
 
 
 def test_ffmpeg_runs_at_the_configured_niceness(app, student, sample_file, monkeypatch):

@@ -49,6 +49,15 @@ def test_a_wmv_in_the_bucket_gets_a_rendition_and_thumbnail_beside_it(
     assert requests.get(grant["url"], timeout=30).content == rendition.read_bytes()
     thumb = requests.get(grant["thumbnail_url"], timeout=30)
     assert thumb.content[:2] == b"\xff\xd8"
+    # The hover strip is stored beside it too, and signed for the instructor's list.
+    assert video.has_strip
+    with app.app_context():
+        strip_url = storage_for("s3").strip_url(video.storage_uid, viewer_id=1,
+                                                video_id=video.id, ttl_seconds=60)
+    strip = requests.get(strip_url, timeout=30)
+    assert strip.status_code == 200 and strip.content[:2] == b"\xff\xd8"
+    assert strip.content == admin.get_object(Bucket=s3_bucket, Key=derived_key(
+        video.storage_uid, Derived.STRIP))["Body"].read()
     # Deleting the video deletes what processing made of it.
     with app.app_context():
         storage_for("s3").delete(video.storage_uid)

@@ -26,7 +26,8 @@ LEASE_SECONDS = 4
 def app_config(app_config, tmp_path):
     app_config.update(PROCESSING_QUEUE="sqlite",
                       PROCESSING_QUEUE_FILE=str(tmp_path / "queue.sqlite"),
-                      PROCESSING_LEASE_SECONDS=LEASE_SECONDS)
+                      PROCESSING_LEASE_SECONDS=LEASE_SECONDS,
+                      PROCESSING_WORK_DIR=str(tmp_path / "work"))
     return app_config
 
 
@@ -41,6 +42,7 @@ class Worker:
                         PROCESSING_QUEUE="sqlite",
                         PROCESSING_QUEUE_FILE=app.config["PROCESSING_QUEUE_FILE"],
                         PROCESSING_LEASE_SECONDS=str(LEASE_SECONDS), PYTHONPATH=str(ROOT),
+                        PROCESSING_WORK_DIR=app.config["PROCESSING_WORK_DIR"],
                         **settings)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=ROOT,
@@ -117,6 +119,9 @@ def test_a_worker_killed_mid_transcode_leaves_nothing_lost(app, client, room, wo
     assert running.status == VideoStatus.PROCESSING and running.processing_percent < 100
     first.kill()
     assert video_row(app, video_id).status == VideoStatus.PROCESSING
+    work = Path(app.config["PROCESSING_WORK_DIR"])
+    [left] = work.glob(f"lti-video-{video_id}-*")  # the killed try's directory stays...
+    assert list(left.glob("*.part"))  # ...with its half-written rendition
     # The dead worker's lease lapses; a new worker re-enqueues the video when it starts (the
     # scheduler's sweep would do the same on a running one).
     wait_for(app, video_id, lambda v: v.processing_lease_until < utcnow(), LEASE_SECONDS + 5)
@@ -124,6 +129,7 @@ def test_a_worker_killed_mid_transcode_leaves_nothing_lost(app, client, room, wo
     video = wait_for(app, video_id, lambda v: v.status != VideoStatus.PROCESSING)
     assert video.status == VideoStatus.READY
     assert video.processing_tries == 2
+    assert not left.exists() and list(work.iterdir()) == []  # the next try removed it
     with app.app_context():
         rendition = storage_for(video.backend).rendition_path(video.storage_uid)
     streams = ffprobe_streams(rendition)

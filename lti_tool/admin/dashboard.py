@@ -1,5 +1,5 @@
-"""The dashboard: uploads, failures, storage, cost, grade passback and jobs at a glance;
-the platform's share of the monthly usage report as CSV."""
+"""The dashboard: uploads, failures, processing queue, storage, cost, grade passback and jobs
+at a glance; the platform's share of the monthly usage report as CSV."""
 from __future__ import annotations
 
 import re
@@ -13,11 +13,14 @@ from lti_tool.admin.access import current_admin, require_admin
 from lti_tool.admin.charts import stacked_bars
 from lti_tool.admin.csv_export import csv_response
 from lti_tool.admin.pages import render_admin
+from lti_tool.admin.processing_queue import processing_queue
+from lti_tool.admin.video_search import platform_video
 from lti_tool.audit import EventType
 from lti_tool.errors import NotFound, ToolError
 from lti_tool.extensions import db
 from lti_tool.grading import outbox
 from lti_tool.housekeeping import usage
+from lti_tool.processing.retry import retry_processing
 from lti_tool.storage import active_backend_name
 
 PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")  # a usage report's month, YYYY-MM
@@ -37,7 +40,8 @@ def index():
         rates=metrics.rates(platform_id, window=window), breakdown=window.breakdown(),
         failures=metrics.recent_failures(platform_id), uses=uses, backend=backend,
         cost=metrics.monthly_cost(backend, uses), passback=metrics.passback(platform_id),
-        jobs=metrics.latest_job_runs(), usage_report=usage.stored_report())
+        jobs=metrics.latest_job_runs(), usage_report=usage.stored_report(),
+        processing=processing_queue(platform_id))
 
 
 @require_admin
@@ -73,3 +77,14 @@ def usage_csv():
             for entry in run.counts.get("courses") or []
             if entry.get("platform_id") == admin.platform_id)
     return csv_response(f"usage-{period}.csv", usage.COLUMNS, rows)
+
+
+@require_admin
+def retry_processing_job(video_id: int):
+    """Put one failed processing job of this platform back on the queue (audited)."""
+    admin = current_admin()
+    video = platform_video(admin.platform_id, video_id)
+    retry_processing(video, actor=admin.user)  # audited, committed; a refusal says why
+    flash(f"Processing of {video.filename or f'video {video.id}'} will be tried again.",
+          "success")
+    return redirect(launch_url_for("admin.index"), code=303)

@@ -11,6 +11,8 @@ bp.add_url_rule("/", "index", dashboard.index)
 bp.add_url_rule("/usage.csv", "usage_csv", dashboard.usage_csv)
 bp.add_url_rule("/scores/retry", "retry_failed_scores", dashboard.retry_failed_scores,
                 methods=["POST"])
+bp.add_url_rule("/processing/<int:video_id>/retry", "retry_processing",
+                dashboard.retry_processing_job, methods=["POST"])
 
 bp.add_url_rule("/videos", "videos", videos.videos)
 bp.add_url_rule("/videos.csv", "videos_csv", videos.videos_csv)

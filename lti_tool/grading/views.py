@@ -7,6 +7,7 @@ course or platform reach nothing here (404, never a hint that something exists).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request
 
@@ -90,7 +91,7 @@ def assignment():
     return render_template(
         "review/assignment.html", launch=launch, assignment=the_assignment, rows=shown,
         summary=review_queue.summary(rows), filters=filters, notices=notices,
-        thumbnails=_thumbnails(launch, shown), statuses=review_queue.STATUS_LABELS,
+        stills=_stills(launch, shown), statuses=review_queue.STATUS_LABELS,
         can_grade=current_role() in GRADER_ROLES, has_roster=nrps.has_roster(the_assignment.course),
         has_gradebook=ags.has_gradebook(the_assignment), sort_keys=review_queue.SORT_KEYS)
 
@@ -216,23 +217,34 @@ def _changed() -> bool:
     return bool(db.session.new or db.session.dirty or db.session.deleted)
 
 
-def _thumbnails(launch: LaunchRecord, rows) -> dict[int, str]:
-    """Return short-lived thumbnail URLs by video id (signed locally, no provider call)."""
-    urls = {}
+@dataclass(frozen=True)
+class Stills:
+    """A video's still on the list, and its hover strip when processing made one."""
+
+    thumbnail: str
+    strip: str | None = None
+
+
+def _stills(launch: LaunchRecord, rows) -> dict[int, Stills]:
+    """Return short-lived thumbnail and hover-strip URLs by video id (signed locally, no
+    provider call)."""
+    stills = {}
     address = binding_address()
     for row in rows:
         video = row.video
         if video is None or not video.has_thumbnail or not video.storage_uid:
             continue
+        backend = storage_for(video.backend)
+        signed = dict(viewer_id=launch.user_id, video_id=video.id,
+                      ttl_seconds=THUMBNAIL_TTL_SECONDS, client_address=address)
         try:
-            url = storage_for(video.backend).thumbnail_url(
-                video.storage_uid, viewer_id=launch.user_id, video_id=video.id,
-                ttl_seconds=THUMBNAIL_TTL_SECONDS, client_address=address)
+            url = backend.thumbnail_url(video.storage_uid, **signed)
+            strip = backend.strip_url(video.storage_uid, **signed) if video.has_strip else None
         except (ToolError, ValueError):
-            url = None
+            url = strip = None
         if url:
-            urls[video.id] = url
-    return urls
+            stills[video.id] = Stills(url, strip)
+    return stills
 
 
 # ---- one submission -------------------------------------------------------------------------

@@ -195,3 +195,14 @@ def thumbnail(video_id: int):
         raise NotFound("This video has no thumbnail.")
     return _private(send_file(path, mimetype="image/jpeg", conditional=True, etag=False,
                               max_age=0))
+
+
+@bp.get("/<int:video_id>/strip")
+def strip(video_id: int):
+    """Send the video's hover strip (a few frames side by side) to a signed viewer."""
+    _, video = _granted_video(video_id, frozenset({GRANT_THUMBNAIL}))
+    path = storage_for(video.backend).strip_path(video.storage_uid)
+    if path is None:
+        raise NotFound("This video has no hover strip.")
+    return _private(send_file(path, mimetype="image/jpeg", conditional=True, etag=False,
+                              max_age=0))

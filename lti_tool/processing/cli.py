@@ -8,7 +8,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
+from lti_tool.processing import workdirs
 from lti_tool.processing.jobs import requeue_stalled
+from lti_tool.processing.pipeline import stale_work_seconds, work_root
 from lti_tool.processing.queue import QueueKind, queue, queue_kind
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ def worker_command(workers: int | None) -> None:
     except SQLAlchemyError as exc:
         raise click.ClickException(f"The database is not ready ({type(exc).__name__}); run "
                                    f"`flask --app wsgi db upgrade` first.") from None
+    workdirs.sweep_stale(work_root(), stale_work_seconds())  # what dead workers left here
     log.info("processing worker: %d at once on the %s queue", count,
              queue_kind(current_app.config).value)
     # Thread workers: the work runs in ffmpeg processes, so threads only wait on them.

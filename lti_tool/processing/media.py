@@ -40,6 +40,12 @@ RENDITION_DEFAULT_FPS = 30
 RENDITION_CRF = 23
 RENDITION_AUDIO_BITRATE = "128k"
 PROGRESS_EVERY_SECONDS = 2.0
+# The hover strip on the instructor's list: frames side by side, each cell twice the list's
+# 96x54 thumbnail (sharp on high-density screens).
+STRIP_FRAMES = 5
+STRIP_CELL = (192, 108)
+STRIP_MIN_SECONDS = 0.5  # a shorter video has nothing a strip would add
+STRIP_TIMEOUT_SECONDS = 120
 
 H264 = "h264"
 AAC = "aac"
@@ -344,6 +350,50 @@ def _lower_priority(pid: int, niceness: int) -> None:
         os.setpriority(os.PRIO_PROCESS, pid, niceness)
     except (OSError, AttributeError) as exc:  # gone already, or not on this system
         log.debug("could not lower ffmpeg's priority: %s", exc)
+
+
+def strip_command(src: Path, dest: Path, duration_seconds: float) -> list[str]:
+    """Build the ffmpeg command that writes STRIP_FRAMES frames, evenly spread, side by side
+    in one JPEG (each seeked to, so a long video is not decoded through)."""
+    exe = video_checks.ffmpeg_path() or "ffmpeg"
+    width, height = STRIP_CELL
+    cmd = [exe, "-nostdin", "-v", "error", "-y"]
+    chains = []
+    for n in range(STRIP_FRAMES):
+        at = duration_seconds * (n + 0.5) / STRIP_FRAMES
+        cmd += ["-ss", f"{at:.3f}", "-i", str(src)]
+        # Upright (ffmpeg turns it while decoding), fitted into the cell, one frame.
+        chains.append(f"[{n}:v:0]scale={width}:{height}:force_original_aspect_ratio=decrease,"
+                      f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,setsar=1,"
+                      f"trim=end_frame=1[f{n}]")
+    frames = "".join(f"[f{n}]" for n in range(STRIP_FRAMES))
+    graph = ";".join(chains) + f";{frames}hstack=inputs={STRIP_FRAMES}[strip]"
+    return cmd + ["-filter_complex", graph, "-map", "[strip]", "-frames:v", "1", "-q:v", "5",
+                  "-f", "mjpeg", str(dest)]
+
+
+def make_strip(src: Path, dest: Path, duration_seconds: float | None) -> bool:
+    """Write the hover strip; False (logged) when the video is too short or ffmpeg fails.
+
+    The strip is a nicety: a video without one still plays, so failures never fail the job.
+    """
+    if not duration_seconds or duration_seconds < STRIP_MIN_SECONDS:
+        return False
+    tmp = dest.with_name(dest.name + ".part")
+    try:
+        out = subprocess.run(strip_command(src, tmp, duration_seconds), capture_output=True,
+                             timeout=STRIP_TIMEOUT_SECONDS, check=False)
+    except subprocess.TimeoutExpired:
+        log.warning("ffmpeg hover strip timed out for %s", src.name)
+        tmp.unlink(missing_ok=True)
+        return False
+    if out.returncode != 0 or not tmp.exists() or tmp.stat().st_size == 0:
+        log.info("ffmpeg made no hover strip for %s: %s", src.name,
+                 out.stderr.decode("utf-8", "replace")[:300])
+        tmp.unlink(missing_ok=True)
+        return False
+    os.replace(tmp, dest)
+    return True
 
 
 def make_thumbnail(src: Path, dest: Path, duration_seconds: float | None) -> bool:

@@ -18,6 +18,10 @@ TRANSCODE_FAILED = "transcode_failed"
 TRANSCODE_TIMEOUT = "transcode_timeout"
 GAVE_UP = "processing_gave_up"
 
+# Failures of the work, not verdicts on the file: an administrator may try them again (after
+# raising a limit, fixing the worker machine, ...). A refused file would be refused again.
+RETRYABLE = frozenset({TRANSCODE_FAILED, TRANSCODE_TIMEOUT, GAVE_UP})
+
 EXPORT_AS_MP4 = ("export it again from your editing or camera app as MP4 (H.264), "
                  "then upload the new file")
 

@@ -9,7 +9,6 @@ Huey to retry; errors of the file become the attempt's error.
 from __future__ import annotations
 
 import logging
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,8 +16,8 @@ from flask import current_app
 from sqlalchemy import or_, update
 
 from lti_tool.extensions import db
-from lti_tool.models import RENDITION_MADE, Video, utcnow
-from lti_tool.processing import media, messages
+from lti_tool.models import RENDITION_MADE, STRIP_MADE, Video, utcnow
+from lti_tool.processing import media, messages, workdirs
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability, Derived, UploadNotFound, VideoInfo
@@ -51,9 +50,8 @@ def process(video_id: int) -> str:
     if video.processing_tries > int(current_app.config["PROCESSING_MAX_TRIES"]):
         return _refuse(video, media.Refused(messages.GAVE_UP, "too many tries"))
     try:
-        with tempfile.TemporaryDirectory(
-                prefix="video-", dir=current_app.config.get("PROCESSING_WORK_DIR") or None) as tmp:
-            info = _work(backend, video, Path(tmp))
+        with workdirs.job_dir(work_root(), video_id, stale_work_seconds()) as tmp:
+            info = _work(backend, video, tmp)
     except media.Refused as refused:
         return _refuse(video, refused)
     except UploadNotFound:
@@ -90,6 +88,16 @@ def release(video_id: int) -> None:
     _record(video_id, processing_lease_until=None)
 
 
+def work_root() -> Path:
+    """Return where the jobs' temporary directories go on this machine."""
+    return workdirs.work_root(current_app.config.get("PROCESSING_WORK_DIR"))
+
+
+def stale_work_seconds() -> float:
+    """Return how long an untouched job directory lives before a sweep removes it."""
+    return float(current_app.config["PROCESSING_STALE_WORK_HOURS"]) * 3600
+
+
 def _lease() -> timedelta:
     return timedelta(seconds=int(current_app.config["PROCESSING_LEASE_SECONDS"]))
 
@@ -118,6 +126,9 @@ def _work(backend, video: Video, workdir: Path) -> VideoInfo:
         if media.make_thumbnail(src, thumb, found.duration_seconds):
             backend.store_derived(uid, Derived.THUMBNAIL, thumb)
             has_thumbnail = True
+    if has_thumbnail and _make_strip(backend, uid, src, workdir, found):
+        info[STRIP_MADE] = True
+        _record(video_id, media_info=info)
     if plan is not media.Plan.KEEP and not backend.has_derived(uid, Derived.RENDITION):
         rendition = workdir / Derived.RENDITION
         _encode(video_id, src, rendition, found, plan)
@@ -125,6 +136,18 @@ def _work(backend, video: Video, workdir: Path) -> VideoInfo:
     width, height = found.display_size
     return VideoInfo(status=VideoStatus.READY, duration_seconds=found.duration_seconds,
                      width=width, height=height, has_thumbnail=has_thumbnail)
+
+
+def _make_strip(backend, uid: str, src: Path, workdir: Path,
+                found: media.MediaProbe) -> bool:
+    """Make and store the hover strip unless it is there; tell whether the video has one."""
+    if backend.has_derived(uid, Derived.STRIP):
+        return True
+    strip = workdir / Derived.STRIP
+    if not media.make_strip(src, strip, found.duration_seconds):
+        return False
+    backend.store_derived(uid, Derived.STRIP, strip)
+    return True
 
 
 def _encode(video_id: int, src: Path, dest: Path, found: media.MediaProbe,

@@ -62,6 +62,7 @@ class Derived(StrEnum):
 
     RENDITION = "rendition.mp4"  # H.264 + AAC MP4 every browser plays
     THUMBNAIL = "thumb.jpg"
+    STRIP = "strip.jpg"  # a few frames side by side: the hover strip on the instructor's list
 
 
 RENDITION_MIME = "video/mp4"
@@ -280,6 +281,12 @@ class StorageBackend(abc.ABC):
         """Return a short-lived thumbnail URL, or None when there is none."""
         return None
 
+    def strip_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
+                  ttl_seconds: int, client_address: str | None = None) -> str | None:
+        """Return a short-lived URL of the hover strip processing made (Derived.STRIP), or
+        None when this backend has none (callers check Video.has_strip first)."""
+        return None
+
     @abc.abstractmethod
     def delete(self, storage_uid: str, backend_data: Mapping[str, Any] | None = None) -> None:
         """Delete the video, any unfinished upload of it and everything derived from it;
@@ -318,6 +325,10 @@ class HostedMedia(abc.ABC):
     @abc.abstractmethod
     def thumbnail_path(self, storage_uid: str) -> Path | None:
         """Return the path of the video's thumbnail, or None when there is none."""
+
+    def strip_path(self, storage_uid: str) -> Path | None:
+        """Return the path of the hover strip (Derived.STRIP), or None when there is none."""
+        return None
 
     def rendition_path(self, storage_uid: str) -> Path | None:
         """Return the path of the playback rendition, or None when the original plays."""

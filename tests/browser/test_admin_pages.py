@@ -4,6 +4,7 @@ keyboard, passes axe-core (no serious or critical violation), and is photographe
 docs/img/admin-*.png for docs/admin.md."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.models import (AuditEvent, JobRun, LaunchRecord, ScoreOutbox, Submission, User,
                              Video, utcnow)
+from lti_tool.processing import messages
 from lti_tool.statuses import OutboxStatus, VideoStatus
 from tests.browser.a11y import check_state
 from tests.uploading import HAS_FFMPEG, make_sample_video
@@ -52,6 +54,7 @@ def seed(app, launch_id: str, tmp_path) -> int:
             db.session.add(AuditEvent(event_type=EventType.PLAYBACK_GRANTED, actor_id=user.id,
                                       platform_id=platform_id, target_type="video",
                                       target_id=str(playable.id)))
+        seed_processing_queue(assignment.id, platform_id, now)
         db.session.add(ScoreOutbox(submission_id=playable.submission_id,
                                    payload={"scoreGiven": 8}, status=OutboxStatus.FAILED,
                                    score_timestamp=now, last_error="HTTP 404 from the LMS"))
@@ -64,6 +67,32 @@ def seed(app, launch_id: str, tmp_path) -> int:
             store_locally(playable, sample.read_bytes())
         db.session.commit()
         return playable.id
+
+
+def seed_processing_queue(assignment_id: int, platform_id: int, now) -> None:
+    """One student's videos in the processing queue: a failed conversion, one being
+    converted, one waiting for a worker."""
+    user = User(platform_id=platform_id, sub="seed-queue", name="Hedy Lamarr",
+                email="hedy@example.edu")
+    db.session.add(user)
+    db.session.flush()
+    sub = Submission(assignment_id=assignment_id, user_id=user.id)
+    db.session.add(sub)
+    db.session.flush()
+    db.session.add_all([
+        Video(submission_id=sub.id, attempt=1, backend="local", status=VideoStatus.ERROR,
+              filename="hedy-lecture.wmv", processing_tries=3,
+              error_code=messages.TRANSCODE_TIMEOUT,
+              error_message=messages.MESSAGES[messages.TRANSCODE_TIMEOUT],
+              created_at=now - timedelta(hours=3), uploaded_at=now - timedelta(hours=3)),
+        Video(submission_id=sub.id, attempt=2, backend="local",
+              status=VideoStatus.PROCESSING, filename="hedy-lab.avi", processing_tries=1,
+              processing_percent=35.0, processing_lease_until=now + timedelta(minutes=5),
+              created_at=now - timedelta(minutes=5), uploaded_at=now - timedelta(minutes=4)),
+        Video(submission_id=sub.id, attempt=3, backend="local",
+              status=VideoStatus.PROCESSING, filename="hedy-final.mkv",
+              created_at=now - timedelta(minutes=2), uploaded_at=now - timedelta(minutes=1)),
+    ])
 
 
 @pytest.fixture
@@ -111,8 +140,12 @@ def test_dashboard_by_keyboard_with_axe_and_screenshots(live_server, page, admin
     assert page.get_by_role("img", name="Uploads per day, last 30 days").is_visible()
     assert "off target" in page.get_by_test_id("rates").inner_text()
     page.get_by_text("Uploads per day as a table").click()
+    queue = page.get_by_test_id("processing-queue").inner_text()
+    assert re.search(r"Waiting for a worker\s*1\s*Being processed now\s*1", queue)
+    assert "took longer than this site allows" in queue  # in plain words, not a code alone
     check_state(page, "admin-dashboard")
     page.goto(page.url)
+    tab_to(page, "Retry processing hedy-lecture.wmv")
     tab_to(page, "Retry the refused grade")
     page.keyboard.press("Enter")
     # The flashed message is shown (the page's live region reads it out as well).

@@ -177,6 +177,15 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
                            expires=expiry_in(ttl_seconds), address=client_address)
         return public_url("playback.thumbnail", video_id=video_id, token=token)
 
+    def strip_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
+                  ttl_seconds: int, client_address: str | None = None) -> str | None:
+        """Sign a hover-strip URL (a thumbnail grant), or None when no strip was made."""
+        if self.strip_path(storage_uid) is None:
+            return None
+        token = sign_grant(GRANT_THUMBNAIL, video_id=video_id, viewer_id=viewer_id,
+                           expires=expiry_in(ttl_seconds), address=client_address)
+        return public_url("playback.strip", video_id=video_id, token=token)
+
     def download_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
                      ttl_seconds: int, filename: str | None = None,
                      client_address: str | None = None) -> str:
@@ -260,6 +269,10 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
 
     def thumbnail_path(self, storage_uid: str) -> Path | None:
         path = self._dir(storage_uid) / THUMB_FILE
+        return path if path.exists() else None
+
+    def strip_path(self, storage_uid: str) -> Path | None:
+        path = self._dir(storage_uid) / Derived.STRIP
         return path if path.exists() else None
 
     def rendition_path(self, storage_uid: str) -> Path | None:

@@ -322,6 +322,13 @@ class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads, Me
         expires_at = datetime.now(timezone.utc) + timedelta(seconds=ttl_seconds)
         return self._signed_get(key, expires_at, ttl_seconds, client_address)
 
+    def strip_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
+                  ttl_seconds: int, client_address: str | None = None) -> str | None:
+        """Sign the hover strip processing made (callers check Video.has_strip first)."""
+        key = derived_key(storage_uid, Derived.STRIP)
+        expires_at = datetime.now(timezone.utc) + timedelta(seconds=ttl_seconds)
+        return self._signed_get(key, expires_at, ttl_seconds, client_address)
+
     # --- processing (Capability.PROCESSING): the worker streams the object ------------------
 
     def read_header(self, storage_uid: str, size: int) -> bytes:
