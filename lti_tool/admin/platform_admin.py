@@ -12,7 +12,6 @@ from lti_tool.admin.paging import (ListFilters, Page, arg_choice, arg_desc, arg_
                                    order_by_column, page_of)
 from lti_tool.audit import EventType
 from lti_tool.errors import ToolError
-from lti_tool.extensions import db
 from lti_tool.models import Platform, User
 from lti_tool.statuses import DeploymentPolicy
 

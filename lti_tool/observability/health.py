@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, func, select, text
 
 from lti_tool.extensions import db
 from lti_tool.models import JobLock, ScoreOutbox, Video, utcnow
