@@ -4,13 +4,15 @@ get in, and only to their platform's people."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
 from lti_tool.audit import EventType
 from lti_tool.extensions import db
-from lti_tool.models import AuditEvent, Submission, User, Video
+from lti_tool.models import AuditEvent, Submission, User, Video, utcnow
 from lti_tool.privacy.requests import request_deletion
+from tests.factories import make_user
 from tests.admin_fixtures import operator, site, store_locally, text  # noqa: F401  (fixtures)
 
 
@@ -110,3 +112,51 @@ def test_an_admin_cannot_erase_themselves_or_another_platforms_people(client, op
     assert other.status_code == 404
     db.session.expire_all()
     assert db.session.get(User, site.b.student.id) is not None
+
+
+def _names_in_order(page: str) -> list[str]:
+    body = page.split('data-testid="people"')[1].split("</tbody>")[0]
+    return [cell.split("</a>")[0].rsplit(">", 1)[1] for cell in body.split("<tr><td><a ")[1:]]
+
+
+def test_without_a_query_everyone_of_the_platform_is_listed_in_pages_of_fifty(client, site):
+    for n in range(60):
+        make_user(site.a.platform, None, name=f"Bulk {n:02d}", email=f"bulk{n:02d}@a.edu")
+    make_user(site.b.platform, None, name="Bulk of Beta")
+    db.session.commit()
+    first = text(site.get(client, "/admin/people"))
+    assert "1–50 of 63 people" in first and "Next page" in first  # 60 + admin, teacher, student
+    assert "Bulk of Beta" not in first
+    second = text(site.get(client, "/admin/people?page=2"))
+    assert "51–63 of 63 people" in second and "Bulk 59" in second and "Bulk 00" not in second
+    assert "Beta Student" not in second
+    found = text(site.get(client, "/admin/people?q=bulk&page=2"))
+    assert "51–60 of 60 people" in found
+
+
+def test_people_sort_on_the_server_by_each_column(client, site):
+    now = utcnow()
+    site.a.student.last_seen_at = now - timedelta(days=3)
+    site.a.instructor.last_seen_at = now - timedelta(days=1)
+    site.a.admin.email = "zz-admin@alpha.example.edu"
+    db.session.commit()
+    by_name = text(site.get(client, "/admin/people"))
+    assert _names_in_order(by_name) == ["Alpha Admin", "Alpha Student", "Alpha Teacher"]
+    assert 'aria-sort="ascending"' in by_name
+    assert _names_in_order(text(site.get(client, "/admin/people?sort=name&desc=1"))) == [
+        "Alpha Teacher", "Alpha Student", "Alpha Admin"]
+    # Last seen: the most recent first, nobody-seen-yet last.
+    assert _names_in_order(text(site.get(client, "/admin/people?sort=last_seen&desc=1"))) == [
+        "Alpha Teacher", "Alpha Student", "Alpha Admin"]
+    assert _names_in_order(text(site.get(client, "/admin/people?sort=email&desc=1")))[0] == \
+        "Alpha Admin"
+    # The sort survives a search, and a search's links keep both.
+    searched = text(site.get(client, "/admin/people?q=alpha&sort=name&desc=1"))
+    assert _names_in_order(searched)[0] == "Alpha Teacher"
+    assert 'name="sort" value="name"' in searched and 'name="desc" value="1"' in searched
+
+
+@pytest.mark.parametrize("query", ["sort=password", "desc=1&sort=id", "page=0", "page=x"])
+def test_a_bad_order_or_page_is_a_clear_400(client, site, query):
+    resp = site.get(client, f"/admin/people?{query}")
+    assert resp.status_code == 400 and "bad_filter" in text(resp)

@@ -9,6 +9,7 @@ from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.models import AuditEvent, Platform
 from tests.admin_fixtures import operator, site, store_locally, text  # noqa: F401  (fixtures)
+from tests.factories import make_platform
 
 FORM = {"name": "Gamma Moodle", "issuer": "https://gamma.example.edu",
         "client_id": "gamma-client", "auth_login_url": "https://gamma.example.edu/auth",
@@ -129,3 +130,36 @@ def test_the_cli_keeps_the_videos_by_default(runner, site):
     media = store_locally(site.b.videos[0])
     result = runner.invoke(args=["platforms", "remove", str(site.b.platform.id), "--yes"])
     assert result.exit_code == 0 and "2 kept there" in result.output and media.exists()
+
+
+def _issuers_in_order(page: str) -> list[str]:
+    body = page.split('data-testid="registrations"')[1].split("</tbody>")[0]
+    return [row.split("<code>")[1].split("</code>")[0] for row in body.split("<tr><td>")[1:]]
+
+
+def test_the_sites_registrations_sort_and_page_on_the_server(client, operator):
+    make_platform(issuer="https://aaa.example.edu", name="Zulu LMS")
+    db.session.commit()
+    by_id = text(operator.get(client, "/admin/platforms"))
+    issuers = [operator.a.platform.issuer, operator.b.platform.issuer, "https://aaa.example.edu"]
+    assert _issuers_in_order(by_id) == issuers
+    assert "1–3 of 3 registrations" in by_id
+    assert _issuers_in_order(text(operator.get(client, "/admin/platforms?sort=id&desc=1"))) \
+        == issuers[::-1]
+    by_issuer = text(operator.get(client, "/admin/platforms?sort=issuer"))
+    assert _issuers_in_order(by_issuer) == sorted(issuers, key=str.lower)
+    assert 'aria-sort="ascending"' in by_issuer
+    by_name = text(operator.get(client, "/admin/platforms?sort=name&desc=1"))
+    assert _issuers_in_order(by_name)[0] == "https://aaa.example.edu"  # Zulu LMS
+    assert operator.get(client, "/admin/platforms?sort=login_key").status_code == 400
+
+
+def test_the_registrations_come_in_pages_of_fifty(client, operator):
+    for n in range(50):
+        make_platform(issuer=f"https://bulk{n:02d}.example.edu")
+    db.session.commit()
+    first = text(operator.get(client, "/admin/platforms"))
+    assert "1–50 of 52 registrations" in first and "Next page" in first
+    second = text(operator.get(client, "/admin/platforms?page=2"))
+    assert _issuers_in_order(second) == ["https://bulk48.example.edu",
+                                         "https://bulk49.example.edu"]

@@ -14,7 +14,9 @@ from tests.admin_fixtures import operator, site, text  # noqa: F401  (fixtures)
 
 FORM = {"RETENTION_DAYS": "30", "MAX_UPLOAD_BYTES": "2", "DEFAULT_UPLOAD_BYTES": "0.5",
         "ACCEPTED_FORMATS": ["mp4", "mov"],
-        "SUPPORT_CONTACT": "help@alpha.example.edu", "UPLOADS_PAUSED": "1"}
+        "SUPPORT_CONTACT": "help@alpha.example.edu", "UPLOADS_PAUSED": "1",
+        "TARGET_UPLOAD_SUCCESS_PERCENT": "95", "TARGET_PLAYBACK_SUCCESS_PERCENT": "98",
+        "TARGET_ERROR_PERCENT": "1"}
 
 
 
@@ -61,7 +63,9 @@ def test_saving_the_page_unchanged_changes_nothing(client, operator):
     form = {"RETENTION_DAYS": "90", "MAX_UPLOAD_BYTES": "5",
             "DEFAULT_UPLOAD_BYTES": "0",
             "ACCEPTED_FORMATS": ["mp4", "mov", "m4v", "webm", "mkv", "avi", "wmv", "mpeg",
-                                 "mpg"], "SUPPORT_CONTACT": ""}
+                                 "mpg"], "SUPPORT_CONTACT": "",
+            "TARGET_UPLOAD_SUCCESS_PERCENT": "95", "TARGET_PLAYBACK_SUCCESS_PERCENT": "98.0",
+            "TARGET_ERROR_PERCENT": "1"}
     operator.post(client, "/admin/settings", data=form)
     db.session.expire_all()
     assert not db.session.scalars(db.select(AuditEvent).filter_by(
@@ -73,12 +77,35 @@ def test_saving_the_page_unchanged_changes_nothing(client, operator):
     ("MAX_UPLOAD_BYTES", "lots", "largest upload"),
     ("ACCEPTED_FORMATS", [], "at least one"),
     ("SUPPORT_CONTACT", "x" * 201, "at most 200"),
+    ("TARGET_UPLOAD_SUCCESS_PERCENT", "101", "percentage from 0 to 100"),
+    ("TARGET_PLAYBACK_SUCCESS_PERCENT", "-0.5", "percentage from 0 to 100"),
+    ("TARGET_ERROR_PERCENT", "nan", "percentage from 0 to 100"),
+    ("TARGET_ERROR_PERCENT", "", "percentage from 0 to 100"),
 ])
 def test_a_bad_field_refuses_the_whole_form(client, operator, field, value, message):
     resp = operator.post(client, "/admin/settings", data=dict(FORM, **{field: value}))
     assert resp.status_code == 400 and message in text(resp).lower()
     db.session.expire_all()
     assert get_setting("UPLOADS_PAUSED") is False
+
+
+def test_the_dashboards_targets_are_set_on_the_page_audited_and_used(client, operator):
+    targets = {"TARGET_UPLOAD_SUCCESS_PERCENT": "97.5", "TARGET_PLAYBACK_SUCCESS_PERCENT": "98",
+               "TARGET_ERROR_PERCENT": "0.25"}
+    assert operator.post(client, "/admin/settings",
+                         data=dict(FORM, UPLOADS_PAUSED="0", **targets)).status_code == 303
+    db.session.expire_all()
+    assert get_setting("TARGET_UPLOAD_SUCCESS_PERCENT") == "97.5"
+    assert get_setting("TARGET_ERROR_PERCENT") == "0.25"  # not rounded to a whole number
+    audited = {e.data["setting"]: e.data["value"] for e in db.session.scalars(
+        db.select(AuditEvent).filter_by(event_type=EventType.SETTING_CHANGED))}
+    assert audited["TARGET_UPLOAD_SUCCESS_PERCENT"] == "97.5"
+    assert audited["TARGET_ERROR_PERCENT"] == "0.25"
+    assert "TARGET_PLAYBACK_SUCCESS_PERCENT" not in audited  # 98 already: unchanged
+    settings = text(operator.get(client, "/admin/settings"))
+    assert 'name="TARGET_UPLOAD_SUCCESS_PERCENT" step="any" min="0" value="97.5"' in settings
+    dashboard = text(operator.get(client, "/admin/"))
+    assert "target ≥ 97.5 %" in dashboard and "target ≤ 0.25 %" in dashboard
 
 
 def test_the_switch_stops_new_uploads_with_a_clear_message(client, operator):

@@ -21,7 +21,8 @@ SECRET = "s3-secret-value-never-shown-9f83"
 # The page's other fields as they are (unchanged), so only the storage changes.
 SITE_FORM = {"RETENTION_DAYS": "90", "MAX_UPLOAD_BYTES": "5",
              "DEFAULT_UPLOAD_BYTES": "0", "ACCEPTED_FORMATS": list(KNOWN_FORMATS),
-             "SUPPORT_CONTACT": ""}
+             "SUPPORT_CONTACT": "", "TARGET_UPLOAD_SUCCESS_PERCENT": "95",
+             "TARGET_PLAYBACK_SUCCESS_PERCENT": "98", "TARGET_ERROR_PERCENT": "1"}
 S3_FORM = {**SITE_FORM, "STORAGE_BACKEND": "s3", "S3_BUCKET": "videos-alpha",
            "S3_REGION": "eu-west-1",
            "S3_ENDPOINT_URL": "", "S3_ACCESS_KEY_ID": "AKIAEXAMPLEKEY01",

@@ -41,7 +41,8 @@ def test_healthy_replica_reports_every_check(app, client):
     resp = client.get("/healthz")
     body = resp.get_json()
     assert resp.status_code == 200 and body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "storage", "scheduler", "grade_queue"}
+    assert set(body["checks"]) == {"database", "storage", "scheduler", "grade_queue",
+                                   "processing_queue"}
     assert body["checks"]["storage"]["detail"].startswith("local:")
     assert resp.headers["Cache-Control"] == "no-store"
 

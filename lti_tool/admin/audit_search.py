@@ -9,8 +9,8 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import aliased
 
 from lti_tool.admin.constants import CSV_MAX_ROWS, PAGE_SIZE
-from lti_tool.admin.paging import (ListFilters, Page, arg_choice, arg_date, arg_id, arg_page,
-                                   arg_text, day_after, day_start)
+from lti_tool.admin.paging import (ListFilters, Page, arg_choice, arg_date, arg_desc, arg_id,
+                                   arg_page, arg_text, day_after, day_start)
 from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.models import AuditEvent, Course, User
@@ -43,7 +43,7 @@ class AuditFilters(ListFilters):
                    action=arg_choice(args, "action", ACTIONS), since=arg_date(args, "since"),
                    until=arg_date(args, "until"),
                    sort=arg_choice(args, "sort", tuple(SORTS), DEFAULT_SORT),
-                   desc=args.get("desc", "1") == "1", page=arg_page(args))
+                   desc=arg_desc(args, True), page=arg_page(args))
 
 
 @dataclass(frozen=True)

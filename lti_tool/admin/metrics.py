@@ -10,6 +10,8 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import Select, String, and_, case, cast, func, select
 
+from lti_tool.admin.site_settings import (TARGET_ERROR, TARGET_PLAYBACK_SUCCESS,
+                                         TARGET_UPLOAD_SUCCESS)
 from lti_tool.audit import EventType
 from lti_tool.extensions import db
 from lti_tool.grading import outbox
@@ -189,11 +191,11 @@ def rates(platform_id: int, days: int = WINDOW_DAYS,
     operations = ready + failed + granted + refused + delivered + scores_failed
     return [
         Rate("Uploads that succeeded", ready, ready + failed,
-             float(get_setting("TARGET_UPLOAD_SUCCESS_PERCENT"))),
+             float(get_setting(TARGET_UPLOAD_SUCCESS))),
         Rate("Playbacks granted", granted, granted + refused,
-             float(get_setting("TARGET_PLAYBACK_SUCCESS_PERCENT"))),
+             float(get_setting(TARGET_PLAYBACK_SUCCESS))),
         Rate("Errors (failed uploads, refused playbacks, grades the LMS refused)", errors,
-             operations, float(get_setting("TARGET_ERROR_PERCENT")), higher_is_better=False),
+             operations, float(get_setting(TARGET_ERROR)), higher_is_better=False),
     ]
 
 

@@ -1,4 +1,5 @@
-"""Filters read from a page's query string, and a page of results: shared by the admin lists."""
+"""Filters read from a page's query string, the order asked for, and a page of results:
+shared by the admin lists."""
 from __future__ import annotations
 
 import math
@@ -6,7 +7,10 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Mapping, Sequence
 
+from sqlalchemy import Select, func, select
+
 from lti_tool.admin.constants import PAGE_SIZE
+from lti_tool.extensions import db
 from lti_tool.web.request_input import BadInput, parse_id
 
 MAX_PAGE = 100_000
@@ -114,6 +118,28 @@ class Page:
     @property
     def last_index(self) -> int:
         return min(self.total, self.number * self.size)
+
+
+def arg_desc(args: Mapping[str, str], default: bool) -> bool:
+    """Return whether the list is sorted descending (?desc=1), `default` when absent."""
+    return args.get("desc", "1" if default else "0") == "1"
+
+
+def order_by_column(query: Select, column, desc: bool, tie) -> Select:
+    """Sort by `column` as asked, rows without a value last either way, `tie` (a unique
+    column) keeping pages stable."""
+    order = column.desc() if desc else column.asc()
+    ties = tie.desc() if desc else tie
+    if getattr(column, "nullable", True) is False:  # the database may walk an index as is
+        return query.order_by(order, ties)
+    return query.order_by(column.is_(None), order, ties)
+
+
+def page_of(query: Select, ordered: Select, number: int) -> Page:
+    """Count `query`'s rows and return page `number` of `ordered` (the same query, sorted)."""
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(ordered.limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)).all()
+    return Page(rows, total, number)
 
 
 class ListFilters:

@@ -7,13 +7,10 @@ others read the command that does it (`flask --app wsgi privacy delete`).
 from __future__ import annotations
 
 from flask import flash, redirect, request
-from sqlalchemy import func, or_, select
-
 from lti_tool.access.launches import launch_url_for
 from lti_tool.admin.access import current_admin, require_admin, require_operator
-from lti_tool.admin.constants import PAGE_SIZE
 from lti_tool.admin.pages import render_admin
-from lti_tool.admin.paging import arg_text
+from lti_tool.admin.people_search import PeopleFilters, search_people
 from lti_tool.errors import Conflict, NotFound, ToolError
 from lti_tool.extensions import db
 from lti_tool.models import User
@@ -24,17 +21,6 @@ from lti_tool.privacy.views import export_response
 
 CONFIRM = "erase"  # what the confirmation box must hold
 MAX_REF_CHARS = 100
-
-
-def find_people(platform_id: int, query: str) -> list[User]:
-    """Return up to PAGE_SIZE + 1 users of the platform whose name or email holds `query`,
-    or whose LTI sub is it (by name)."""
-    pattern = f"%{query.lower()}%"
-    return list(db.session.scalars(
-        select(User).where(User.platform_id == platform_id, or_(
-            User.sub == query, func.lower(User.name).like(pattern),
-            func.lower(User.email).like(pattern)))
-        .order_by(func.lower(User.name), User.id).limit(PAGE_SIZE + 1)))
 
 
 def platform_user(platform_id: int, user_id: int) -> User:
@@ -48,12 +34,11 @@ def platform_user(platform_id: int, user_id: int) -> User:
 
 @require_admin
 def people():
-    """Find people of the platform, and list the erasure requests waiting."""
+    """List (or find) people of the platform, and the erasure requests waiting."""
     admin = current_admin()
-    query = arg_text(request.args, "q")
-    found = find_people(admin.platform_id, query) if query else []
-    return render_admin("admin/people.html", query=query, found=found[:PAGE_SIZE],
-                        more=len(found) > PAGE_SIZE,
+    filters = PeopleFilters.from_args(request.args)
+    return render_admin("admin/people.html", filters=filters,
+                        page=search_people(admin.platform_id, filters),
                         requests=pending_deletion_requests(admin.platform_id))
 
 

@@ -2,12 +2,16 @@
 None of it touches `request`."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+from typing import Mapping
+
+from sqlalchemy import func, select
 
 from lti_tool import audit
+from lti_tool.admin.paging import (ListFilters, Page, arg_choice, arg_desc, arg_page,
+                                   order_by_column, page_of)
 from lti_tool.audit import EventType
 from lti_tool.errors import ToolError
-from lti_tool.extensions import db
 from lti_tool.models import Platform, User
 from lti_tool.statuses import DeploymentPolicy
 
@@ -25,6 +29,29 @@ def set_policy(platform: Platform, policy: str, actor: User) -> bool:
     return True
 
 
-def site_platforms() -> list[Platform]:
-    """Return every registration of the site (for operator-granted admins)."""
-    return list(db.session.scalars(select(Platform).order_by(Platform.id)))
+# The columns the site's registrations sort by (?sort=...); oldest first unless asked.
+SORTS = {"id": Platform.id, "name": func.lower(Platform.name),
+         "issuer": func.lower(Platform.issuer), "client_id": Platform.client_id}
+DEFAULT_SORT = "id"
+
+
+@dataclass(frozen=True)
+class PlatformFilters(ListFilters):
+    """The order and page of the site's registrations."""
+
+    sort: str = DEFAULT_SORT
+    desc: bool = False
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> "PlatformFilters":
+        """Read the order and page from a query string (a bad one is a 400 naming it)."""
+        return cls(sort=arg_choice(args, "sort", tuple(SORTS), DEFAULT_SORT),
+                   desc=arg_desc(args, False), page=arg_page(args))
+
+
+def site_platforms(filters: PlatformFilters) -> Page:
+    """Return one page of the site's registrations (for operator-granted admins)."""
+    query = select(Platform)
+    return page_of(query, order_by_column(query, SORTS[filters.sort], filters.desc,
+                                          Platform.id), filters.page)

@@ -7,7 +7,7 @@ from flask import flash, redirect, request
 from lti_tool.access.launches import launch_url_for
 from lti_tool.admin.access import current_admin, require_admin, require_operator
 from lti_tool.admin.pages import render_admin
-from lti_tool.admin.platform_admin import set_policy, site_platforms
+from lti_tool.admin.platform_admin import PlatformFilters, set_policy, site_platforms
 from lti_tool.errors import NotFound, ToolError
 from lti_tool.extensions import db
 from lti_tool.lti.keys import key_states
@@ -28,10 +28,11 @@ ADD_FIELDS = (("name", "Name for people", "text"),
 
 def _page(form=None, error: str | None = None, status: int = 200):
     admin = current_admin()
-    return render_admin("admin/platforms.html", platform=admin.platform,
+    filters = PlatformFilters.from_args(request.args)
+    return render_admin("admin/platforms.html", platform=admin.platform, filters=filters,
                         urls=tool_urls(admin.platform), keys=key_states(),
                         policies=[p.value for p in DeploymentPolicy],
-                        registrations=site_platforms() if admin.is_operator else [],
+                        registrations=site_platforms(filters) if admin.is_operator else None,
                         add_fields=ADD_FIELDS, form=form or {}, error=error), status
 
 

@@ -29,6 +29,10 @@ MAX_SECRET_CHARS = 10_000
 CLEAR_SUFFIX = "__clear"  # the checkbox beside a secret that forgets the stored value
 KEEP = object()  # a secret left empty: the stored value stays
 CLEAR = object()  # a secret to forget (the environment's value, if any, applies again)
+# The dashboard's targets (lti_tool.admin.metrics reads them), in percent.
+TARGET_UPLOAD_SUCCESS = "TARGET_UPLOAD_SUCCESS_PERCENT"
+TARGET_PLAYBACK_SUCCESS = "TARGET_PLAYBACK_SUCCESS_PERCENT"
+TARGET_ERROR = "TARGET_ERROR_PERCENT"
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,23 @@ def _number(name, low, high, what, scale=1.0) -> Callable[[Mapping], str]:
                             code="bad_setting")
         return str(int(round(value * scale)))
     return parse
+
+
+def _percent(name, what) -> Callable[[Mapping], str]:
+    def parse(form):
+        raw = (form.get(name) or "").strip()
+        try:
+            value = float(raw)
+        except ValueError:
+            value = None
+        if value is None or not 0 <= value <= 100:  # NaN fails both bounds
+            raise ToolError(f"{what} must be a percentage from 0 to 100.", code="bad_setting")
+        return f"{value:g}"
+    return parse
+
+
+def _shown_percent(value) -> str:
+    return f"{float(value):g}"
 
 
 def _support(form) -> str:
@@ -113,6 +134,17 @@ SETTINGS: tuple[SiteSetting, ...] = (
                 "An email address, a web address or a few words, shown on the student's "
                 "page under the upload limits. Empty: nothing is shown.", "text", _support,
                 default=""),
+    SiteSetting(TARGET_UPLOAD_SUCCESS, "Target: uploads that succeed (at least, %)",
+                "The dashboard marks the upload success rate of the last 30 days on or off "
+                "target against this.", "number",
+                _percent(TARGET_UPLOAD_SUCCESS, "The upload success target"), _shown_percent),
+    SiteSetting(TARGET_PLAYBACK_SUCCESS, "Target: playbacks granted (at least, %)",
+                "The dashboard's target for playback requests that get the video.", "number",
+                _percent(TARGET_PLAYBACK_SUCCESS, "The playback target"), _shown_percent),
+    SiteSetting(TARGET_ERROR, "Target: errors (at most, %)",
+                "Failed uploads, refused playbacks and grades the LMS refused, of all of "
+                "them: the dashboard's ceiling.", "number",
+                _percent(TARGET_ERROR, "The error target"), _shown_percent),
 )
 
 

@@ -8,8 +8,9 @@ from typing import Iterator, Mapping
 from sqlalchemy import Select, func, or_, select
 
 from lti_tool.admin.constants import CSV_MAX_ROWS, PAGE_SIZE
-from lti_tool.admin.paging import (ListFilters, Page, arg_choice, arg_date, arg_id, arg_number,
-                                   arg_page, arg_text, day_after, day_start)
+from lti_tool.admin.paging import (ListFilters, Page, arg_choice, arg_date, arg_desc, arg_id,
+                                   arg_number, arg_page, arg_text, day_after, day_start,
+                                   order_by_column)
 from lti_tool.errors import NotFound
 from lti_tool.extensions import db
 from lti_tool.models import Assignment, Course, Submission, User, Video
@@ -52,7 +53,7 @@ class VideoFilters(ListFilters):
                    since=arg_date(args, "since"), until=arg_date(args, "until"),
                    min_mb=arg_number(args, "min_mb"), max_mb=arg_number(args, "max_mb"),
                    sort=arg_choice(args, "sort", tuple(SORTS), DEFAULT_SORT),
-                   desc=args.get("desc", "1") == "1", page=arg_page(args))
+                   desc=arg_desc(args, True), page=arg_page(args))
 
 
 @dataclass(frozen=True)
@@ -98,13 +99,8 @@ def _query(platform_id: int, f: VideoFilters, *columns) -> Select:
 
 
 def _sorted(query: Select, f: VideoFilters) -> Select:
-    column = SORTS[f.sort]
-    order = column.desc() if f.desc else column.asc()
-    tie = Video.id.desc() if f.desc else Video.id
-    if not column.nullable:  # nothing to put last: the database may walk ix_video_created
-        return query.order_by(order, tie)
-    # Rows without a value (no size yet) go last either way; the id keeps pages stable.
-    return query.order_by(column.is_(None), order, tie)
+    # By date the database may walk ix_video_created; no size yet goes last.
+    return order_by_column(query, SORTS[f.sort], f.desc, Video.id)
 
 
 def search_videos(platform_id: int, filters: VideoFilters) -> Page:

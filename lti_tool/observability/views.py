@@ -10,7 +10,7 @@ bp = Blueprint("observability", __name__)
 
 @bp.get("/healthz")
 def healthz():
-    """Report the database, storage, jobs and grade queue; 503 when this replica cannot serve."""
+    """Report the database, storage, jobs and both queues; 503 when this replica cannot serve."""
     body, status = health_report()
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"

@@ -15,7 +15,7 @@ from lti_tool.models import (AuditEvent, JobRun, LaunchRecord, ScoreOutbox, Subm
                              Video, utcnow)
 from lti_tool.processing import messages
 from lti_tool.statuses import OutboxStatus, VideoStatus
-from tests.browser.a11y import check_state
+from tests.browser.a11y import assert_accessible, check_state
 from tests.uploading import HAS_FFMPEG, make_sample_video
 
 STUDENTS = ("Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra")
@@ -234,6 +234,12 @@ def test_people_find_export_and_erase_by_keyboard_with_axe(live_server, page, ap
     page.wait_for_url("**q=grace**")
     assert "Grace Hopper" in page.get_by_test_id("people").inner_text()
     check_state(page, "admin-people")
+    tab_to(page, "Last seen")  # sorts on the server, the search kept
+    page.keyboard.press("Enter")
+    page.wait_for_url("**sort=last_seen**")
+    assert "q=grace" in page.url
+    assert page.locator("th[aria-sort=descending]").inner_text().startswith("Last seen")
+    assert_accessible(page, "admin-people-sorted")
     tab_to(page, "Grace Hopper")
     page.keyboard.press("Enter")
     page.get_by_role("heading", name="Grace Hopper").wait_for()
