@@ -17,8 +17,9 @@ from tests.admin_fixtures import site  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.postgres  # query shapes: must hold on PostgreSQL too
 
-DASHBOARD_STATEMENTS = 9  # the launch, the window, storage, delivery, playbacks, scores,
-#                           failures, passback, jobs
+DASHBOARD_STATEMENTS = 13  # the launch, the window, storage, delivery, playbacks, scores,
+#                            failures, passback, jobs, the kept usage report, and the processing
+#                            queue's counts, running and failed videos (three)
 
 
 @contextmanager
