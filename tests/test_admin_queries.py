@@ -45,6 +45,9 @@ def test_dashboard_reads_the_window_of_uploads_once(app, client, site):
     window_reads = [s for s in seen if "FROM video" in s and "GROUP BY" in s
                     and "video.created_at >=" in s]
     assert len(window_reads) == 1, window_reads
+    # The settings cache checks its version token at most once a second per process
+    # (lti_tool/process_cache.py): on a slow machine that read may fall inside this page.
+    seen = [s for s in seen if not s.startswith("SELECT key_value.value FROM key_value")]
     assert len(seen) <= DASHBOARD_STATEMENTS, "\n".join(s[:90] for s in seen)
 
 
