@@ -4,6 +4,7 @@ directory is never touched."""
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 
 import pytest
@@ -52,6 +53,21 @@ def test_a_new_try_removes_what_an_earlier_try_at_its_video_left(tmp_path):
         assert folder.exists() and folder.name.startswith("lti-video-5-")
         assert not mine.exists() and not_mine.exists()
     assert not folder.exists()
+
+
+def test_a_directory_of_the_same_video_whose_process_runs_is_left_alone(tmp_path):
+    # Another site (or another test worker) sharing the temp folder has a video 5 too.
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        theirs = leftover(tmp_path, f"lti-video-5-p{other.pid}-abc", age_seconds=60)
+        with workdirs.job_dir(tmp_path, 5, 6 * HOUR) as folder:
+            assert folder.name.startswith(f"lti-video-5-p{os.getpid()}-")
+            assert theirs.exists()
+    finally:
+        other.kill()
+        other.wait()
+    with workdirs.job_dir(tmp_path, 5, 6 * HOUR):
+        assert not theirs.exists()  # its process is gone: an abandoned try
 
 
 def test_processing_a_video_cleans_the_work_directory(app, client, room, sample_file):

@@ -32,7 +32,8 @@ def test_each_accepted_kind_of_file_plays_in_chromium(app, live_server, room, pa
     assert resp.status_code == 204
     with app.app_context():
         video = db.session.get(Video, ticket["video_id"])
-        assert video.status == VideoStatus.READY and video.media_info["plan"] == plan
+        assert video.status == VideoStatus.READY and video.media_info["plan"] == plan, (
+            video.status, video.error_code, video.media_info)
         served_rendition = video.has_rendition
         db.session.remove()
     media_types = []
