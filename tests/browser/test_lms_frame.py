@@ -63,3 +63,31 @@ def test_the_registration_page_stays_open_until_the_admin_closes_it(live_server,
         assert page.evaluate("window.__frameMessages") == [{"subject": "org.imsglobal.lti.close"}]
     finally:
         platform.stop()
+
+
+def test_a_page_answering_a_form_offers_the_forms_page_in_a_new_window(live_server, page, app):
+    """The connection test's page has the form's action as its URL (POST only, no launch):
+    the window link names the settings page with the launch instead, and that page opens."""
+    from lti_tool.extensions import db
+    from lti_tool.models import LaunchRecord
+    page.set_viewport_size({"width": 700, "height": 800})
+    page.goto(f"{live_server.url}/demo-lms/")
+    page.get_by_role("link", name="Alex Admin").first.click()
+    tool = page.frame_locator("iframe.demo-frame")
+    tool.get_by_role("heading", name="Dashboard", exact=True).wait_for()
+    [admin_frame] = [f for f in page.frames if "/admin/?launch=" in f.url]
+    launch_id = admin_frame.url.split("launch=")[1]
+    with app.app_context():  # only operator-granted admins may test the storage
+        db.session.get(LaunchRecord, launch_id).user.admin_granted = True
+        db.session.commit()
+    tool.get_by_role("link", name="Settings").click()
+    tool.get_by_role("button", name="Test connection").click()
+    tool.get_by_test_id("test-summary").wait_for()
+    link = tool.get_by_role("link", name="Open in a new window")
+    assert link.is_visible()
+    assert link.get_attribute("href") == f"/admin/settings?launch={launch_id}"
+    with page.expect_popup() as opened:
+        link.click()
+    window = opened.value
+    window.get_by_role("heading", name="Site settings").wait_for()
+    window.close()
