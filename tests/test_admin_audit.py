@@ -3,6 +3,7 @@ admins, only their platform's events."""
 from __future__ import annotations
 
 import csv
+import json
 import io
 from datetime import timedelta
 
@@ -98,6 +99,13 @@ def test_csv_export_is_filtered_and_audited(client, logged):
         event_type=EventType.ADMIN_EXPORT)).all()
     assert event.data == {"export": "audit", "filters": {"action": "grade_saved",
                                                          "sort": "at", "desc": "1"}}
+
+
+def test_csv_details_are_json(client, logged):
+    rows = list(csv.DictReader(io.StringIO(text(logged.get(
+        client, "/admin/audit.csv?action=grade_saved")))))
+    [row] = rows  # platform A's grade only
+    assert row["details"] == '{"score": 7}' and json.loads(row["details"]) == {"score": 7}
 
 
 def test_sorted_by_a_columns_heading_and_back(client, logged):
