@@ -126,5 +126,14 @@ def test_sorted_by_a_columns_heading_and_back(client, logged):
     assert [r[2] for r in rows[1:]] == ["Alpha Teacher", "Alpha Student", "Alpha Admin"]
 
 
+def test_a_word_columns_first_click_reads_a_to_z_and_time_newest_first(client, logged):
+    page = text(logged.get(client, "/admin/audit?sort=at&desc=0"))
+    for key in ("action", "user", "course"):
+        assert f"sort={key}&amp;desc=0&amp;" in page
+    assert "sort=at&amp;desc=1&amp;" in page  # the active column reverses
+    page = text(logged.get(client, "/admin/audit?sort=action&desc=0"))
+    assert "sort=at&amp;desc=1&amp;" in page  # time's first click: newest first
+
+
 def test_an_unknown_sort_is_a_400(client, logged):
     assert logged.get(client, "/admin/audit?sort=password").status_code == 400
