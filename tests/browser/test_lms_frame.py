@@ -91,3 +91,16 @@ def test_a_page_answering_a_form_offers_the_forms_page_in_a_new_window(live_serv
     window = opened.value
     window.get_by_role("heading", name="Site settings").wait_for()
     window.close()
+
+
+def test_the_demo_lms_frame_grants_full_screen_without_a_console_warning(live_server, page):
+    """`allow="fullscreen"` alone: with `allowfullscreen` beside it Chromium warns on every
+    launch that the one takes precedence over the other."""
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    page.goto(f"{live_server.url}/demo-lms/")
+    page.get_by_role("link", name="Ben Student").first.click()
+    tool = page.frame_locator("iframe.demo-frame")
+    tool.locator("#dropzone").wait_for()
+    assert "fullscreen" in page.get_attribute("iframe.demo-frame", "allow")
+    assert not [w for w in warnings if "allowfullscreen" in w], warnings
