@@ -104,3 +104,24 @@ def test_the_demo_lms_frame_grants_full_screen_without_a_console_warning(live_se
     tool.locator("#dropzone").wait_for()
     assert "fullscreen" in page.get_attribute("iframe.demo-frame", "allow")
     assert not [w for w in warnings if "allowfullscreen" in w], warnings
+
+
+FRAME_HEIGHT = "() => document.querySelector('iframe.demo-frame').getBoundingClientRect().height"
+
+
+def test_the_demo_lms_frame_takes_the_height_the_tool_asks_for(live_server, page):
+    """On a phone-wide screen the tool's page is taller than the frame's 75vh: the demo LMS
+    honours lti.frameResize, so one page scrolls, not a frame inside a page."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/demo-lms/")
+    page.get_by_role("link", name="Ben Student").first.click()
+    page.frame_locator("iframe.demo-frame").locator("#dropzone").wait_for()
+    [tool] = [f for f in page.frames if "/assignment?launch=" in f.url]
+    tall = tool.evaluate("() => document.documentElement.scrollHeight")
+    assert tall > 0.75 * 844  # the case: taller than the frame was
+    page.wait_for_function(f"() => ({FRAME_HEIGHT})() >= {tall}")
+    assert page.evaluate(FRAME_HEIGHT) <= tall + 4  # its height, not more
+    # Another page's message does not resize it.
+    page.evaluate("() => window.postMessage({subject: 'lti.frameResize', height: 5000}, '*')")
+    page.wait_for_timeout(200)
+    assert page.evaluate(FRAME_HEIGHT) <= tall + 4
