@@ -123,5 +123,5 @@ def test_the_demo_lms_frame_takes_the_height_the_tool_asks_for(live_server, page
     assert page.evaluate(FRAME_HEIGHT) <= tall + 4  # its height, not more
     # Another page's message does not resize it.
     page.evaluate("() => window.postMessage({subject: 'lti.frameResize', height: 5000}, '*')")
-    page.wait_for_timeout(200)
+    page.wait_for_timeout(1000)  # and the frame's height does not feed the page's own
     assert page.evaluate(FRAME_HEIGHT) <= tall + 4
