@@ -172,13 +172,14 @@ def register_signals(app: Flask) -> None:
 
 def register_templates(app: Flask) -> None:
     """Give templates the shared filters (sizes, durations, moments) and helpers."""
-    from lti_tool.access.launches import launch_url_for
+    from lti_tool.access.launches import launch_url_for, posted_page_url
     from lti_tool.captions.service import captions_panel
     from lti_tool.grading.views import student_feedback
     from lti_tool.web.formatting import TEMPLATE_FILTERS
     app.jinja_env.filters.update(TEMPLATE_FILTERS)
     app.jinja_env.globals.update(launch_url_for=launch_url_for, captions_panel=captions_panel,
-                                 released_feedback=student_feedback)
+                                 released_feedback=student_feedback,
+                                 posted_page_url=posted_page_url)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -245,6 +245,25 @@ _WAITING: list[Flask] = []
 _WAITING_LOCK = threading.Lock()
 
 
+# The `flask` command's own options that take a value (`flask --app wsgi run`).
+_FLASK_OPTIONS_WITH_VALUE = frozenset({"--app", "-A", "--env-file", "-e"})
+
+
+def flask_command(argv: list[str]) -> str | None:
+    """Return the command a `flask` command line runs (`run`, `jobs`, `db`...), or None.
+
+    Only the development server (`flask run`) runs the jobs: `flask jobs run <job>` has a
+    `run` too, further on, and must not start a second scheduler beside the server's.
+    """
+    args = iter(argv[1:])
+    for arg in args:
+        if arg in _FLASK_OPTIONS_WITH_VALUE:
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
 def init_app(app: Flask) -> None:
     """Start the background scheduler when enabled (not in tests, not in CLI commands).
 
@@ -255,8 +274,8 @@ def init_app(app: Flask) -> None:
     if not app.config.get("SCHEDULER_ENABLED") or not JOBS:
         return
     import sys
-    if os.path.basename(sys.argv[0]) == "flask" and "run" not in sys.argv:
-        return  # a CLI command such as `db upgrade`
+    if os.path.basename(sys.argv[0]) == "flask" and flask_command(sys.argv) != "run":
+        return  # a CLI command such as `db upgrade` or `jobs run usage_report`
     from lti_tool.runtime import in_server_worker
     if not in_server_worker():
         start_scheduler(app)

@@ -3,6 +3,7 @@ admins, only their platform's events."""
 from __future__ import annotations
 
 import csv
+import json
 import io
 from datetime import timedelta
 
@@ -100,6 +101,13 @@ def test_csv_export_is_filtered_and_audited(client, logged):
                                                          "sort": "at", "desc": "1"}}
 
 
+def test_csv_details_are_json(client, logged):
+    rows = list(csv.DictReader(io.StringIO(text(logged.get(
+        client, "/admin/audit.csv?action=grade_saved")))))
+    [row] = rows  # platform A's grade only
+    assert row["details"] == '{"score": 7}' and json.loads(row["details"]) == {"score": 7}
+
+
 def test_sorted_by_a_columns_heading_and_back(client, logged):
     first = text(logged.get(client, "/admin/audit"))
     assert first.index("score: 7") < first.index("Alpha Student")  # newest first
@@ -116,6 +124,15 @@ def test_sorted_by_a_columns_heading_and_back(client, logged):
         client, "/admin/audit.csv?sort=user&desc=1")))))
     # (the download's own audit entry, by the admin, is in the list it downloads)
     assert [r[2] for r in rows[1:]] == ["Alpha Teacher", "Alpha Student", "Alpha Admin"]
+
+
+def test_a_word_columns_first_click_reads_a_to_z_and_time_newest_first(client, logged):
+    page = text(logged.get(client, "/admin/audit?sort=at&desc=0"))
+    for key in ("action", "user", "course"):
+        assert f"sort={key}&amp;desc=0&amp;" in page
+    assert "sort=at&amp;desc=1&amp;" in page  # the active column reverses
+    page = text(logged.get(client, "/admin/audit?sort=action&desc=0"))
+    assert "sort=at&amp;desc=1&amp;" in page  # time's first click: newest first
 
 
 def test_an_unknown_sort_is_a_400(client, logged):

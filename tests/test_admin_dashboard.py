@@ -36,6 +36,19 @@ def test_uploads_per_day_in_the_chart_and_its_table(client, site):
     assert page.count('class="bar"') == 30
 
 
+def test_chart_description_counts_the_uploads_it_draws(client, site):
+    page = text(site.get(client, "/admin/"))
+    # Two uploads on two days: the busiest day had one, said in the singular.
+    assert "busiest day: 1 upload." in page and "busiest day 2" not in page
+    for video in site.a.videos:
+        db.session.delete(video)
+    db.session.commit()
+    page = text(site.get(client, "/admin/"))
+    # No upload at all: no busiest day (the axis still reaches 1, the description does not).
+    assert "0 uploads in 30 days, 0 failed. The table below" in page
+    assert "busiest" not in page
+
+
 def test_upload_success_against_the_target_leaves_replaced_attempts_out(client, site):
     submission = site.a.videos[0].submission
     make_video(submission, 3, status=VideoStatus.ERROR, error_code=ABANDONED)

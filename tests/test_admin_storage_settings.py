@@ -122,7 +122,7 @@ def test_test_connection_checks_the_form_without_saving(client, operator, tmp_pa
                                                                "S3_BUCKET": "typed-not-saved"})
     page = text(resp)
     assert resp.status_code == 200
-    assert "Connection test of This server&#39;s disk: every check passed." in page
+    assert "This server&#39;s disk: every check of the connection test passed." in page
     assert "Passed: Folder is writable." in page and "Passed: Free space." in page
     assert 'value="typed-not-saved"' in page  # the form as it was sent
     db.session.expire_all()
@@ -204,7 +204,7 @@ def test_test_connection_of_cloudflare_from_the_page_logs_no_secret(client, oper
         assert api.calls[0].request.headers["Authorization"] == f"Bearer {token}"
     page = text(resp)
     assert "Failed: Account and API token." in page and "refused the API token" in page
-    assert "1 of 1 checks failed" in page
+    assert "1 of 1 checks of the connection test failed." in page
     for secret in (token, "typed-webhook-secret-55"):
         assert secret not in page and secret not in caplog.text
     db.session.expire_all()

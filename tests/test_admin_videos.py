@@ -94,6 +94,14 @@ def test_sort_by_size_both_ways(client, site):
     assert down.index("alpha-one") < down.index("alpha-two")
 
 
+def test_a_word_columns_first_click_reads_a_to_z_and_a_figures_largest_first(client, site):
+    page = text(site.get(client, "/admin/videos"))  # newest first
+    for key in ("course", "student", "status"):
+        assert f"sort={key}&amp;desc=0&amp;" in page
+    for key in ("size", "duration"):
+        assert f"sort={key}&amp;desc=1&amp;" in page
+
+
 def test_pages_of_fifty(client, site):
     submission = site.a.videos[0].submission
     for n in range(3, 58):

@@ -103,3 +103,13 @@ def test_moments_are_written_in_the_viewers_zone_with_one_style():
     assert spaced(in_utc) == ["Mar 1, 2026, 9:05 AM"] * 3 + ["", ""]
     in_new_york = run_js("formatMoment", moments[:3], env=viewer("America/New_York"))
     assert spaced(in_new_york) == ["Mar 1, 2026, 4:05 AM"] * 3
+
+
+@pytest.mark.parametrize("count, noun, plural, expected", [
+    (0, "video", None, "0 videos"), (1, "video", None, "1 video"), (2, "video", None, "2 videos"),
+    (1, "audit log entry", "audit log entries", "1 audit log entry"),
+    (3, "audit log entry", "audit log entries", "3 audit log entries"),
+])
+def test_counts_read_in_the_right_number(count, noun, plural, expected):
+    from lti_tool.web.formatting import format_count
+    assert format_count(count, noun, plural) == expected

@@ -234,6 +234,13 @@ def test_typing_the_code_leads_to_the_upload_page(client):
     assert bad.status_code == 400 and b"not valid" in bad.data
 
 
+def test_the_short_address_with_a_trailing_slash_shows_the_code_form_too(client):
+    for path in ("/h", "/h/"):
+        resp = client.get(path)
+        assert resp.status_code == 200 and b"Type the code from your computer" in resp.data
+        assert b'action="/h"' in resp.data  # the form, and url_for, keep the short address
+
+
 def test_old_links_are_cleaned_up(app, client, student):
     made = _create(client, student)
     with app.app_context():

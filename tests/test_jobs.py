@@ -168,3 +168,30 @@ def test_old_runs_are_purged_but_kept_reports_stay(app, monkeypatch):
         db.session.commit()
         assert jobs.purge_job_runs() == {"deleted": 1}
         assert len(_runs("often")) == 1 and len(_runs("report")) == 1
+
+
+@pytest.mark.parametrize("argv, command", [
+    (["flask", "--app", "wsgi", "run"], "run"),
+    (["flask", "-A", "wsgi", "--debug", "run", "--port", "8080"], "run"),
+    (["flask", "--app", "wsgi", "jobs", "run", "usage_report"], "jobs"),
+    (["flask", "--app=wsgi", "db", "upgrade"], "db"),
+    (["flask", "-e", "run.env", "worker"], "worker"),
+    (["flask"], None),
+])
+def test_only_the_development_server_is_the_flask_command_run(argv, command):
+    from lti_tool.jobs import flask_command
+    assert flask_command(argv) == command
+
+
+@pytest.mark.parametrize("argv, starts", [
+    (["flask", "--app", "wsgi", "jobs", "run", "usage_report"], False),
+    (["flask", "--app", "wsgi", "run"], True),
+])
+def test_a_cli_command_that_runs_one_job_starts_no_scheduler(app, monkeypatch, argv, starts):
+    from lti_tool import jobs
+    started = []
+    monkeypatch.setitem(app.config, "SCHEDULER_ENABLED", True)
+    monkeypatch.setattr("sys.argv", argv)
+    monkeypatch.setattr(jobs, "start_scheduler", started.append)
+    jobs.init_app(app)
+    assert started == ([app] if starts else [])

@@ -11,6 +11,7 @@ cross-site forgery, and a URL can leak through logs.
 from __future__ import annotations
 
 import functools
+from urllib.parse import parse_qsl, urlencode, urlsplit
 from typing import Callable, Iterable
 
 from flask import g, request, session, url_for
@@ -152,3 +153,24 @@ def launch_url_for(endpoint: str, **values) -> str:
     if launch is not None:
         values.setdefault(LAUNCH_PARAM, launch.id)
     return url_for(endpoint, **values)
+
+
+def posted_page_url() -> str:
+    """Return the page a form was posted from, with the current launch, for the framed
+    page's "Open in a new window" link; empty when there is none to offer.
+
+    A page that answers a POST has no address of its own: opening the form's action in a
+    new window is a GET it may not allow (405), and its URL carries no launch id. The form's
+    page does (`Referrer-Policy: same-origin` sends it for our own forms); another site's
+    address is never offered.
+    """
+    referrer = urlsplit(request.referrer or "")
+    # Only a launch this request already checked: the page may be an error page, whose
+    # database session is not to be used again.
+    cached = g.get("lti_launch_cache")
+    launch = cached[1] if cached is not None and cached[0] is request._get_current_object() \
+        else None
+    if launch is None or referrer.netloc != request.host or not referrer.path.startswith("/"):
+        return ""
+    query = [(k, v) for k, v in parse_qsl(referrer.query) if k != LAUNCH_PARAM]
+    return referrer.path + "?" + urlencode(query + [(LAUNCH_PARAM, launch.id)])

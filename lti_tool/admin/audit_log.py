@@ -1,6 +1,8 @@
 """The audit log page: who did what to which thing and when, filtered, paged, as CSV."""
 from __future__ import annotations
 
+import json
+
 from flask import request
 
 from lti_tool import audit
@@ -35,6 +37,12 @@ def audit_csv():
     rows = ((r.event.at, r.event.event_type, r.actor.display_name if r.actor else "",
              r.actor.email if r.actor else "", r.actor.sub if r.actor else "",
              r.course.title if r.course else "", r.event.target_type, r.event.target_id,
-             r.event.data or "", r.event.ip)
+             details_json(r.event.data), r.event.ip)
             for r in iter_events(admin.platform_id, filters))
     return csv_response("audit-log.csv", CSV_HEADER, rows)
+
+
+def details_json(data: dict | None) -> str:
+    """Return an event's details as JSON for the CSV (empty when it has none), which a
+    spreadsheet or a script reads back, unlike Python's own repr."""
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, default=str) if data else ""

@@ -93,6 +93,7 @@ def follow(link_id: int):
 
 
 # ---- the phone's pages ----
+@bp.get("/h/")  # as phones' keyboards and address bars often end what people type
 @bp.get("/h")
 @limit_by_address("RATELIMIT_HANDOFF_CODE")
 def enter_code():

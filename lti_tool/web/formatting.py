@@ -61,5 +61,10 @@ def format_score(value: float | None) -> str:
     return "" if value is None else f"{float(value):g}"
 
 
+def format_count(count: int, noun: str, plural: str | None = None) -> str:
+    """Write a count with its noun in the right number (1 video, 2 videos, 0 videos)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 TEMPLATE_FILTERS = {"filesize": format_size, "hms": format_duration, "utc": format_moment,
-                    "score": format_score}
+                    "score": format_score, "counted": format_count}

@@ -22,7 +22,11 @@ function pageHeight() {
 }
 
 function offerOwnWindow(link) {
-  link.href = window.location.href;
+  // A page that answers a form post has no address of its own (its URL is the form's
+  // action): the server names the form's page in data-href, or none (empty: no link).
+  const posted = "href" in link.dataset;
+  if (posted && !link.dataset.href) { link.hidden = true; return; }
+  link.href = posted ? link.dataset.href : window.location.href;
   link.hidden = window.innerWidth >= NARROW_PX;
 }
 

@@ -46,7 +46,6 @@ let state = page.state;
 let current = null;       // {controller, file, videoId}
 let replacing = false;
 let pollTimer = null;
-let pollTrouble = false;  // the last status check showed a busy server or an error
 let countdownTimer = null;
 let focusStatusNext = false;  // move focus to the status line once it shows
 
@@ -238,13 +237,13 @@ function poll(videoId, round) {
       });
       return;
     }
-    if (pollTrouble) notice(Notice.NONE, "");
-    pollTrouble = false;
+    // The status line says where the video is now ("Preparing … for playback"): the
+    // "Checking your video…" notice, or a busy server's countdown, goes; one message stays.
+    notice(Notice.NONE, "");
     state.attempts = [v, ...(state.attempts || []).filter((a) => a.id !== v.id)];
     render();
     next(POLL_MS[Math.min(round, POLL_MS.length - 1)]);
   }).catch((err) => {
-    pollTrouble = true;
     if (err.busy) {
       countdown(Notice.WARNING, err.retryAfterMs,
         (s) => `The server is busy. Checking your video again in ${s} s.`);

@@ -243,7 +243,7 @@ def test_people_find_export_and_erase_by_keyboard_with_axe(live_server, page, ap
     tab_to(page, "Grace Hopper")
     page.keyboard.press("Enter")
     page.get_by_role("heading", name="Grace Hopper").wait_for()
-    assert "3 video(s)" in page.get_by_test_id("counts").inner_text()
+    assert "3 videos" in page.get_by_test_id("counts").inner_text()
     check_state(page, "admin-person")
     tab_to(page, element_id="erase-confirm")
     page.keyboard.type("erase")

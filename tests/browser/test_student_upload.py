@@ -182,6 +182,30 @@ def test_state_changes_are_announced_and_progress_is_not(page, live_server, room
     assert "sample.webm" in status and status != said[-1][1]
 
 
+def test_while_the_video_is_prepared_the_status_line_is_the_one_message(page, live_server,
+                                                                        room, sample_webm):
+    """Not "Upload complete. Checking your video…" above "Upload complete. Preparing …"."""
+    open_assignment(page, live_server, room)
+    answered = []
+
+    def first_answer_still_processing(route):
+        if answered:  # later checks as the server answers them
+            return route.continue_()
+        real = route.fetch()
+        body = dict(real.json(), status="processing", final=False, processing_percent=40,
+                    processing_eta_seconds=3)
+        answered.append(body)
+        route.fulfill(response=real, json=body)
+
+    page.route("**/api/videos/*/status", first_answer_still_processing)
+    page.set_input_files("#file-input", str(sample_webm))
+    page.wait_for_selector("#current-status[data-status='processing']")
+    assert "Preparing your video “sample.webm” for playback (40 %" in page.inner_text(
+        "#current-status")
+    assert page.is_hidden("#notice")
+    wait_until_submitted(page)
+
+
 def test_an_error_is_said_at_once(page, live_server, room, tmp_path):
     open_assignment(page, live_server, room)
     doc = tmp_path / "essay.pdf"
