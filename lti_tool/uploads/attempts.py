@@ -93,7 +93,8 @@ def start_attempt(launch: LaunchRecord, filename: str, size_bytes: int,
                                                        "user_id": user.id})
         abandon_unfinished(submission)
         attempt = 1 + max((v.attempt for v in submission.videos), default=0)
-        video = Video(submission_id=submission.id, attempt=attempt, backend=backend.name,
+        video = Video(submission_id=submission.id, platform_id=launch.platform_id,
+                      attempt=attempt, backend=backend.name,
                       status=VideoStatus.PENDING, filename=filename,
                       content_type=content_type,
                       size_bytes=size_bytes)
