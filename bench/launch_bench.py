@@ -46,7 +46,7 @@ import loadgen  # noqa: E402  (this script's folder)
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_DB = "bench_launch"
+PG_DB = os.environ.get("BENCH_PG_DB", "bench_launch")  # private: BENCH_PG_DB=name
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 VIEWER = "bench-viewer"

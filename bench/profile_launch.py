@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import loadgen  # noqa: E402
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_DB = "bench_profile"
+PG_DB = os.environ.get("BENCH_PG_DB", "bench_profile")  # private: BENCH_PG_DB=name
 
 
 class ClientBrowser:

@@ -82,7 +82,8 @@ def fill(db, count: int) -> None:
         for attempt in range(1, PER_SUBMISSION + 1):
             if made == count:
                 break
-            rows.append({"submission_id": sub_id, "attempt": attempt, "backend": "local",
+            rows.append({"submission_id": sub_id, "platform_id": platform.id,
+                         "attempt": attempt, "backend": "local",
                          "storage_uid": uuid.uuid4().hex, "status": "ready",
                          "size_bytes": 10_000_000, "created_at": old, "legal_hold": False})
             made += 1

@@ -13,7 +13,8 @@ administrator. Everything bulk is INSERT ... SELECT generate_series (seconds, no
 Each bench runs the tool in child processes (`--tool-dir` may be another checkout, for
 before/after figures): one seeds, one times each page `--runs` times as a WSGI call in
 process (no network, no browser), records the statements of one more call and runs
-`EXPLAIN (ANALYZE, BUFFERS)` on each SELECT. The database is private (`bench_scale`), made
+`EXPLAIN (ANALYZE, BUFFERS)` on each SELECT. The database is private (`bench_scale`, or
+`$BENCH_PG_DB`), made
 fresh and dropped afterwards unless `--keep`; `--reuse` measures a kept one as it is (no
 seeding, no migration: another checkout's tool can be timed on the same rows and indexes).
 """
@@ -31,7 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_DB = "bench_scale"
+# Private per checkout when several people bench on one server: BENCH_PG_DB=name.
+PG_DB = os.environ.get("BENCH_PG_DB", "bench_scale")
 INSTRUCTOR_LAUNCH = "bench-scale-instructor"
 ADMIN_LAUNCH = "bench-scale-admin"
 TARGET_MS = 150
@@ -71,23 +73,25 @@ SELECT g, CASE WHEN g <= %(students)s THEN 1
 FROM generate_series(1, %(students)s + %(others)s) g;
 INSERT INTO video (id, submission_id, attempt, backend, storage_uid, status, error_code,
                    filename, size_bytes, duration_seconds, has_thumbnail, created_at,
-                   ready_at, legal_hold)
+                   ready_at, legal_hold {platform_column})
 SELECT g, g, 1, 'local', 'bench-' || g,
        CASE WHEN g <= %(students)s THEN 'ready' WHEN g %% 50 = 0 THEN 'error'
             WHEN g %% 100 = 1 THEN 'processing' ELSE 'ready' END,
        CASE WHEN g > %(students)s AND g %% 50 = 0 THEN 'transcode_failed' END,
        'video-' || g || '.mp4', 20000000 + (g * 7919) %% 80000000, 30 + (g * 13) %% 600,
        true, now() - ((g * 7) %% 365) * interval '1 day' - (g %% 3600) * interval '1 second',
-       now() - ((g * 7) %% 365) * interval '1 day', g %% 997 = 0
+       now() - ((g * 7) %% 365) * interval '1 day', g %% 997 = 0 {platform_value}
 FROM generate_series(1, %(students)s + %(others)s) g;
 UPDATE submission SET current_video_id = id;
 INSERT INTO score_outbox (submission_id, payload, score_timestamp, status, attempts,
-                          next_attempt_at, created_at, delivered_at, last_error)
+                          next_attempt_at, created_at, delivered_at, last_error
+                          {platform_column})
 SELECT g, '{"scoreGiven": 7}'::json, now(),
        CASE WHEN g <= %(students)s THEN 'delivered' WHEN g %% 301 = 0 THEN 'failed'
             WHEN g %% 211 = 0 THEN 'pending' ELSE 'delivered' END, 1, now(),
        now() - ((g * 7) %% 365) * interval '1 day', now(),
        CASE WHEN g > %(students)s AND g %% 301 = 0 THEN 'HTTP 403 from the LMS' END
+       {platform_value}
 FROM generate_series(1, %(students)s + %(others)s) g WHERE g %% 3 = 0;
 INSERT INTO comment (submission_id, video_id, author_id, at_seconds, body, created_at)
 SELECT s, s, %(students)s + 1, c * 10.0, 'Comment ' || c, now()
@@ -135,8 +139,15 @@ def seed(conf: dict) -> dict:
         raw = db.engine.raw_connection()
         try:
             with raw.cursor() as cur:
+                # Video and outbox rows carry their platform since f3a9c2d7b5e8; an older
+                # checkout (--tool-dir) seeds its own schema without it.
+                cur.execute("SELECT 1 FROM information_schema.columns WHERE "
+                            "table_name = 'video' AND column_name = 'platform_id'")
+                carried = cur.fetchone() is not None
+                sql = SEED_SQL.replace("{platform_column}", ", platform_id" if carried else "")
+                sql = sql.replace("{platform_value}", ", %(platform)s" if carried else "")
                 t0 = time.perf_counter()
-                for statement in SEED_SQL.split(";\n"):
+                for statement in sql.split(";\n"):
                     if statement.strip():
                         cur.execute(statement, params)
                 raw.commit()

@@ -1,4 +1,5 @@
-"""The audit log: one function to record an event, and every event name, named once."""
+"""The audit log: a function to record an event (and one to write it at once on hot paths),
+and every event name, named once."""
 from __future__ import annotations
 
 import logging
@@ -6,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from flask import has_request_context, request
+from sqlalchemy import insert
 
 from lti_tool.extensions import db
 from lti_tool.models import AuditEvent
@@ -79,20 +81,46 @@ def record(event_type: EventType | str, *, actor=None, platform_id: int | None =
     `target` may be a model instance (its table name and id are kept) or None.
     Never put secrets or tokens in `data`.
     """
-    event = AuditEvent(
-        event_type=str(event_type),
-        actor_id=getattr(actor, "id", None),
-        platform_id=platform_id if platform_id is not None else getattr(actor, "platform_id", None),
-        course_id=course_id,
-        target_type=getattr(target, "__tablename__", None) if target is not None else None,
-        target_id=str(getattr(target, "id", "")) if target is not None else None,
-        data=data or None,
-        ip=request.remote_addr if has_request_context() else None,
-    )
+    event = AuditEvent(**_columns(event_type, actor, platform_id, course_id, target, data))
     db.session.add(event)
     # Logged before the commit: reading the event after it would reload the row.
-    log.info("audit %s actor=%s target=%s:%s", event.event_type, event.actor_id,
-             event.target_type, event.target_id)
+    _log(event.event_type, event.actor_id, event.target_type, event.target_id)
     if commit:
         db.session.commit()
     return event
+
+
+def write(event_type: EventType | str, *, actor=None, platform_id: int | None = None,
+          course_id: int | None = None, target=None, **data: Any) -> None:
+    """Insert one audit event in the session's transaction and commit it, as `record` does
+    with commit=True, without an ORM object to build, flush and expire (hot paths: a
+    playback grant writes one per play)."""
+    columns = _columns(event_type, actor, platform_id, course_id, target, data)
+    # On the session's connection, table-level, one statement object for every call (its
+    # compiled form is cached): the ORM's bulk-insert path costs as much as the unit of work
+    # it replaces.
+    db.session.connection().execute(_INSERT, columns)
+    _log(columns["event_type"], columns["actor_id"], columns["target_type"],
+         columns["target_id"])
+    db.session.commit()
+
+
+_INSERT = insert(AuditEvent.__table__)
+
+
+def _columns(event_type, actor, platform_id, course_id, target, data) -> dict:
+    return {
+        "event_type": str(event_type),
+        "actor_id": getattr(actor, "id", None),
+        "platform_id": platform_id if platform_id is not None
+        else getattr(actor, "platform_id", None),
+        "course_id": course_id,
+        "target_type": getattr(target, "__tablename__", None) if target is not None else None,
+        "target_id": str(getattr(target, "id", "")) if target is not None else None,
+        "data": data or None,
+        "ip": request.remote_addr if has_request_context() else None,
+    }
+
+
+def _log(event_type, actor_id, target_type, target_id) -> None:
+    log.info("audit %s actor=%s target=%s:%s", event_type, actor_id, target_type, target_id)

@@ -25,7 +25,7 @@ from lti_tool import audit, outbound
 from lti_tool.extensions import db
 from lti_tool.lti import ags
 from lti_tool.lti.service_token import ServiceError
-from lti_tool.models import Assignment, Course, ScoreOutbox, Submission, utcnow
+from lti_tool.models import ScoreOutbox, Submission, utcnow
 from lti_tool.statuses import OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,9 @@ def queue_score(submission: Submission, payload: dict, timestamp: datetime) -> S
         ScoreOutbox.submission_id == submission.id,
         ScoreOutbox.status.in_(LIVE_STATUSES),
         ScoreOutbox.score_timestamp > timestamp))
-    item = ScoreOutbox(submission_id=submission.id, payload=payload, score_timestamp=timestamp,
+    item = ScoreOutbox(submission_id=submission.id,
+                       platform_id=submission.assignment.course.platform_id,
+                       payload=payload, score_timestamp=timestamp,
                        status=OutboxStatus.PENDING, next_attempt_at=utcnow(), attempts=0)
     if newer:
         item.status = OutboxStatus.SUPERSEDED
@@ -86,11 +88,8 @@ def retry_failed_scores(platform_id: int, actor=None) -> int:
     """Send every failed score of a platform's courses again ("retry all failed", after
     an admin fixed what the LMS refused); return how many (the caller commits)."""
     ids = db.session.scalars(
-        select(ScoreOutbox.id).join(Submission, ScoreOutbox.submission_id == Submission.id)
-        .join(Assignment, Submission.assignment_id == Assignment.id)
-        .join(Course, Assignment.course_id == Course.id)
-        .where(Course.platform_id == platform_id,
-               ScoreOutbox.status == OutboxStatus.FAILED)).all()
+        select(ScoreOutbox.id).where(ScoreOutbox.platform_id == platform_id,
+                                     ScoreOutbox.status == OutboxStatus.FAILED)).all()
     if not ids:
         return 0
     now = utcnow()
@@ -117,10 +116,7 @@ def passback_health(platform_id: int) -> dict:
     submitted notices, and when the oldest pending one was queued (for the dashboard)."""
     rows = db.session.execute(
         select(ScoreOutbox.status, ScoreOutbox.payload, ScoreOutbox.created_at)
-        .join(Submission, ScoreOutbox.submission_id == Submission.id)
-        .join(Assignment, Submission.assignment_id == Assignment.id)
-        .join(Course, Assignment.course_id == Course.id)
-        .where(Course.platform_id == platform_id,
+        .where(ScoreOutbox.platform_id == platform_id,
                ScoreOutbox.status.in_(OPEN_STATUSES))).all()
     pending = [r.created_at for r in rows if r.status == OutboxStatus.PENDING]
     failed = [r for r in rows if r.status == OutboxStatus.FAILED]

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 
 from lti_tool import audit
 from lti_tool.audit import EventType
@@ -195,16 +195,31 @@ def _existing_rows(platform: CachedPlatform, claims: dict) -> tuple:
     user_is = and_(User.platform_id == platform.id, User.sub == str(claims["sub"]))
     if context_id is None:  # an administrator's launch outside any course
         return db.session.scalar(select(User).where(user_is)), None, None, None
-    row = db.session.execute(
-        select(User, Course, Assignment, Enrollment)
-        .outerjoin(Course, and_(Course.platform_id == User.platform_id,
-                                Course.context_id == context_id))
-        .outerjoin(Assignment, and_(Assignment.course_id == Course.id,
-                                    Assignment.resource_link_id == link_id))
-        .outerjoin(Enrollment, and_(Enrollment.course_id == Course.id,
-                                    Enrollment.user_id == User.id))
-        .where(user_is)).first()
+    if link_id is None:  # no resource link: "IS NULL", which a bound value cannot say
+        statement = _existing_rows_query(Assignment.resource_link_id.is_(None))
+    else:
+        statement = _EXISTING_ROWS
+    values = {"platform_id": platform.id, "sub": str(claims["sub"]), "context_id": context_id}
+    if link_id is not None:
+        values["link_id"] = link_id
+    row = db.session.execute(statement, values).first()
     return tuple(row) if row is not None else (None, None, None, None)
+
+
+def _existing_rows_query(link_is):
+    return (select(User, Course, Assignment, Enrollment)
+            .outerjoin(Course, and_(Course.platform_id == User.platform_id,
+                                    Course.context_id == bindparam("context_id")))
+            .outerjoin(Assignment, and_(Assignment.course_id == Course.id, link_is))
+            .outerjoin(Enrollment, and_(Enrollment.course_id == Course.id,
+                                        Enrollment.user_id == User.id))
+            .where(User.platform_id == bindparam("platform_id"),
+                   User.sub == bindparam("sub")))
+
+
+# One statement object for every launch: its cache key is worked out once, not per launch
+# (building it was a third of provisioning's CPU; bench/profile_launch.py).
+_EXISTING_ROWS = _existing_rows_query(Assignment.resource_link_id == bindparam("link_id"))
 
 
 def provision(launch_id: str, platform: CachedPlatform, deployment: CachedDeployment,

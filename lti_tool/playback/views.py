@@ -69,9 +69,9 @@ def grant_playback(video: Video, viewer: User) -> dict:
                "thumbnail_url": playback.thumbnail_url, "mime_type": playback.mime_type,
                "tracks": caption_tracks(backend, video, viewer, playback.expires_at, address)}
     # The audit comes last: after its commit nothing here reads the rows again.
-    audit.record(EventType.PLAYBACK_GRANTED, actor=viewer, target=video,
-                 course_id=video.submission.assignment.course_id, commit=True,
-                 backend=video.backend, ttl_seconds=ttl)
+    audit.write(EventType.PLAYBACK_GRANTED, actor=viewer, target=video,
+                course_id=video.submission.assignment.course_id,
+                backend=video.backend, ttl_seconds=ttl)
     signals.playback_granted.send(video)
     return granted
 

@@ -71,8 +71,13 @@ NOT_LOOKED_UP: Submission | None = object()  # type: ignore[assignment]
 
 def find_submission(assignment: Assignment, user: User) -> Submission | None:
     """Return the user's submission to the assignment, if they have one."""
-    return db.session.scalar(db.select(Submission).filter_by(assignment_id=assignment.id,
-                                                             user_id=user.id))
+    return db.session.scalar(_SUBMISSION, {"assignment_id": assignment.id, "user_id": user.id})
+
+
+# One statement object for every call (the landing page of every launch asks): its cache
+# key is worked out once.
+_SUBMISSION = db.select(Submission).where(Submission.assignment_id == db.bindparam("assignment_id"),
+                                          Submission.user_id == db.bindparam("user_id"))
 
 
 def start_attempt(launch: LaunchRecord, filename: str, size_bytes: int,
@@ -93,7 +98,8 @@ def start_attempt(launch: LaunchRecord, filename: str, size_bytes: int,
                                                        "user_id": user.id})
         abandon_unfinished(submission)
         attempt = 1 + max((v.attempt for v in submission.videos), default=0)
-        video = Video(submission_id=submission.id, attempt=attempt, backend=backend.name,
+        video = Video(submission_id=submission.id, platform_id=launch.platform_id,
+                      attempt=attempt, backend=backend.name,
                       status=VideoStatus.PENDING, filename=filename,
                       content_type=content_type,
                       size_bytes=size_bytes)

@@ -34,8 +34,13 @@ def extension_for(assignment: Assignment, user: User | None) -> DeadlineExtensio
     """Return the extension granted to this student, if any."""
     if user is None:
         return None
-    return db.session.scalar(db.select(DeadlineExtension).filter_by(
-        assignment_id=assignment.id, user_id=user.id))
+    return db.session.scalar(_EXTENSION, {"assignment_id": assignment.id, "user_id": user.id})
+
+
+# One statement object for every call (the landing page of every launch asks).
+_EXTENSION = db.select(DeadlineExtension).where(
+    DeadlineExtension.assignment_id == db.bindparam("assignment_id"),
+    DeadlineExtension.user_id == db.bindparam("user_id"))
 
 
 def extensions_by_user(assignment: Assignment) -> dict[int, DeadlineExtension]:
