@@ -31,8 +31,8 @@ NOT_FAILURES = frozenset({ABANDONED, *CLOSED_WHILE_UPLOADING})
 STORED_STATES = (VideoStatus.READY, VideoStatus.PROCESSING)
 
 
-def _platform_videos(platform_id: int, *columns) -> Select:
-    # The platform is on the video row (ix_video_platform_*): no join to reach it.
+def platform_videos(platform_id: int, *columns) -> Select:
+    """Select columns of the platform's videos (the platform is on the row: no join)."""
     return select(*columns).select_from(Video).where(Video.platform_id == platform_id)
 
 
@@ -115,12 +115,12 @@ def window_videos(platform_id: int, days: int = WINDOW_DAYS,
     """
     today = today or utcnow().date()
     first = today - timedelta(days=days - 1)
-    since = _since(days)
+    since = window_start(days)
     chart_start = datetime(first.year, first.month, first.day, tzinfo=utcnow().tzinfo)
     day = _day(Video.created_at).label("day")
     recent = (Video.created_at >= since).label("recent")
     rows = db.session.execute(
-        _platform_videos(platform_id, day, Video.status, Video.error_code, recent,
+        platform_videos(platform_id, day, Video.status, Video.error_code, recent,
                          func.count(Video.id))
         .where(Video.created_at >= min(since, chart_start))
         .group_by(day, Video.status, Video.error_code, recent)).all()
@@ -160,14 +160,14 @@ class Rate:
         return self.percent <= self.target_percent
 
 
-def _since(days: int) -> datetime:
+def window_start(days: int) -> datetime:
     return utcnow() - timedelta(days=days)
 
 
 def rates(platform_id: int, days: int = WINDOW_DAYS,
           window: WindowVideos | None = None) -> list[Rate]:
     """Return upload success, playback success and the error rate over the window."""
-    since = _since(days)
+    since = window_start(days)
     ready, failed = (window or window_videos(platform_id, days)).ready_and_failed()
     plays = dict(db.session.execute(
         select(AuditEvent.event_type, func.count(AuditEvent.id))
@@ -202,14 +202,19 @@ def error_breakdown(platform_id: int, days: int = WINDOW_DAYS,
     return (window or window_videos(platform_id, days)).breakdown()
 
 
+def videos_in_context(platform_id: int) -> Select:
+    """Select the platform's videos with their assignment, course and student."""
+    return (platform_videos(platform_id, Video, Assignment, Course, User)
+            .join(Submission, Video.submission_id == Submission.id)
+            .join(Assignment, Submission.assignment_id == Assignment.id)
+            .join(Course, Assignment.course_id == Course.id)
+            .join(User, Submission.user_id == User.id))
+
+
 def recent_failures(platform_id: int, limit: int = RECENT_FAILURES) -> list:
     """Return the newest failed uploads with their course, assignment and student."""
     return db.session.execute(
-        _platform_videos(platform_id, Video, Assignment, Course, User)
-        .join(Submission, Video.submission_id == Submission.id)
-        .join(Assignment, Submission.assignment_id == Assignment.id)
-        .join(Course, Assignment.course_id == Course.id)
-        .join(User, Submission.user_id == User.id)
+        videos_in_context(platform_id)
         .where(_failed()).order_by(Video.created_at.desc(), Video.id.desc())
         .limit(limit)).all()
 
@@ -236,7 +241,7 @@ def storage_use(platform_id: int, days: int = WINDOW_DAYS) -> list[StorageUse]:
     # not used: when most videos are stored, PostgreSQL reads the table, 100,000 rows in
     # 25-40 ms on the bench database).
     stored = db.session.execute(
-        _platform_videos(platform_id, Video.backend, func.count(),
+        platform_videos(platform_id, Video.backend, func.count(),
                          func.coalesce(func.sum(Video.size_bytes), 0),
                          func.coalesce(func.sum(Video.duration_seconds), 0.0))
         .where(Video.status.in_(STORED_STATES))
@@ -249,7 +254,7 @@ def storage_use(platform_id: int, days: int = WINDOW_DAYS) -> list[StorageUse]:
         .where(AuditEvent.platform_id == platform_id,
                AuditEvent.event_type == EventType.PLAYBACK_GRANTED,
                AuditEvent.target_type == Video.__tablename__,
-               AuditEvent.at >= _since(days))
+               AuditEvent.at >= window_start(days))
         .group_by(Video.backend)).all())
     out = []
     for backend, count, size, seconds in stored:

@@ -11,9 +11,10 @@ from datetime import datetime
 
 from sqlalchemy import and_, case, func, or_
 
-from lti_tool.admin.metrics import WINDOW_DAYS, _platform_videos, _since
+from lti_tool.admin.metrics import (WINDOW_DAYS, platform_videos, videos_in_context,
+                                    window_start)
 from lti_tool.extensions import db
-from lti_tool.models import Assignment, Course, Submission, User, Video, utcnow
+from lti_tool.models import Assignment, Course, User, Video, utcnow
 from lti_tool.processing import messages
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage.base import Capability
@@ -65,13 +66,12 @@ def _running(now: datetime):
 def _processing_failed(days: int):
     """An attempt processing worked on (claimed at least once) that ended in error."""
     return and_(Video.status == VideoStatus.ERROR, Video.processing_tries > 0,
-                Video.created_at >= _since(days))
+                Video.created_at >= window_start(days))
 
 
 def _rows(platform_id: int, condition, order) -> list[QueueRow]:
     rows = db.session.execute(
-        _platform_videos(platform_id, Video, Assignment, Course, User)
-        .join(User, Submission.user_id == User.id)
+        videos_in_context(platform_id)
         .where(condition).order_by(*order).limit(LISTED)).all()
     return [QueueRow(*row) for row in rows]
 
@@ -86,7 +86,7 @@ def processing_queue(platform_id: int, days: int = WINDOW_DAYS) -> ProcessingQue
     waiting = and_(processing, or_(Video.processing_lease_until.is_(None),
                                    Video.processing_lease_until < now))
     failed = _processing_failed(days)
-    counts = db.session.execute(_platform_videos(
+    counts = db.session.execute(platform_videos(
         platform_id,
         func.sum(case((waiting, 1), else_=0)), func.sum(case((running, 1), else_=0)),
         func.sum(case((failed, 1), else_=0)))).one()
