@@ -37,6 +37,9 @@ class Capability(StrEnum):
     # The tool probes, thumbnails and transcodes what this backend holds itself
     # (lti_tool.processing); a provider that processes videos (Stream) does not declare it.
     PROCESSING = "processing"
+    # An upload may start before its size is known and learn it at its end (tus
+    # creation-defer-length): the browser recorder sends its chunks while it records.
+    DEFERRED_LENGTH = "deferred_length"
 
 
 class BrowserDirective(StrEnum):
@@ -110,7 +113,7 @@ class UploadRequest:
     video_id: int
     owner_id: int  # our user id; the only user who may write to the upload
     filename: str
-    size_bytes: int
+    size_bytes: int | None  # None: told at the upload's end (Capability.DEFERRED_LENGTH)
     content_type: str = "application/octet-stream"
     max_duration_seconds: int | None = None
     key_hint: str = ""  # e.g. "p1/c2/a3/s4/v5": a path-safe prefix for object stores

@@ -7,6 +7,7 @@ from lti_tool.access.launches import assignment_launch, current_role, require_la
 from lti_tool.errors import NotFound
 from lti_tool.settings import get_setting
 from lti_tool.storage import current_storage
+from lti_tool.storage.base import Capability
 from lti_tool.uploads.receipts import receipt_for, receipt_text
 from lti_tool.uploads.deadlines import DUE_SOURCE_WORDS, deadlines_for
 from lti_tool.uploads.rules import upload_method
@@ -27,6 +28,9 @@ def assignment():
         "assignment_id": launch.assignment_id, "role": current_role(),
         "upload_method": upload_method(current_storage()),
         "chunk_size": current_app.config.get("UPLOAD_CHUNK_BYTES") or None,
+        # The recorder sends its chunks while it records where the storage can take an
+        # upload of unknown size; elsewhere it uploads the finished recording.
+        "upload_while_recording": current_storage().supports(Capability.DEFERRED_LENGTH),
         "urls": {"uploads": url_for("uploads.state"),
                  "videos": url_for("playback.status", video_id=0).rsplit("/0/", 1)[0],
                  "tus": public_url("tus.create"),

@@ -59,7 +59,7 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
     name = "local"
     capabilities = frozenset({Capability.TUS, Capability.SIGNED_PLAYBACK, Capability.THUMBNAILS,
                               Capability.DOWNLOAD, Capability.APP_HOSTED, Capability.CAPTIONS,
-                              Capability.PROCESSING})
+                              Capability.PROCESSING, Capability.DEFERRED_LENGTH})
 
     def __init__(self, config: Mapping[str, Any]):
         super().__init__(config)
@@ -91,7 +91,7 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
     def create_upload(self, req: UploadRequest) -> UploadTicket:
         """Make the video's folder and point the browser at our tus endpoint."""
         limit = int(read_setting(self.config, "MAX_UPLOAD_BYTES"))
-        if req.size_bytes > limit:
+        if req.size_bytes is not None and req.size_bytes > limit:
             raise UploadTooLarge(f"The video is larger than this site's limit of "
                                  f"{limit} bytes.")
         storage_uid = new_token()
