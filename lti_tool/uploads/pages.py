@@ -31,6 +31,8 @@ def assignment():
         # The recorder sends its chunks while it records where the storage can take an
         # upload of unknown size; elsewhere it uploads the finished recording.
         "upload_while_recording": current_storage().supports(Capability.DEFERRED_LENGTH),
+        "recording_max_seconds": (launch.assignment.max_duration_seconds
+                                  or current_app.config["RECORDING_MAX_SECONDS"]),
         "urls": {"uploads": url_for("uploads.state"),
                  "videos": url_for("playback.status", video_id=0).rsplit("/0/", 1)[0],
                  "tus": public_url("tus.create"),

@@ -406,6 +406,16 @@ function onlineAgain() {
   }
 }
 
+/* The recorder (recorder.js) sent a recording itself: finish the attempt and follow it. */
+function recordingSent(videoId) {
+  notice(Notice.INFO, "Recording sent. Checking your video…");
+  api.post(`${page.urls.uploads}/${videoId}/complete`, undefined, waitingOut).catch(() => {})
+    .then(() => refreshState()).catch(() => {}).then(() => {
+      focusStatusNext = true;
+      poll(videoId, 0);
+    });
+}
+
 function resetUploader() {
   current = null;
   progress.hide();
@@ -485,6 +495,9 @@ function wireFileChoice() {
 
 wireControls();
 wireFileChoice();
+// The recorder's two ways of handing in (recorder.js: RecorderEvent).
+document.addEventListener("recording:file", (e) => begin(e.detail.file));
+document.addEventListener("recording:uploaded", (e) => recordingSent(e.detail.videoId));
 document.querySelectorAll("[data-seek-links]").forEach((el) => bindSeekLinks(el));
 render();
 const processing = (state.attempts || []).filter((a) => a.status === Status.PROCESSING)[0];
