@@ -109,8 +109,7 @@ def run_one(browser, base: str, launch_id: str, mode: str, args) -> dict:
     page.wait_for_selector("#rec-review:not([hidden])")
     page.click("#rec-submit")
     page.wait_for_function("() => ['processing', 'ready', 'error'].includes("
-                           "document.getElementById('current-status').dataset.status)",
-                           polling=100)
+                           "document.getElementById('current-status').dataset.status)")
     submitted = time.monotonic() - stop_at
     context.close()
     if (mode == "stream") != bool(deferred):
