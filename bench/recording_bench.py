@@ -52,7 +52,8 @@ def make_tool(folder: Path):
     from lti_tool import create_app
     from lti_tool.extensions import db
     from lti_tool.config import TestConfig
-    from tests.factories import Classroom, make_launch
+    from lti_tool.access.roles import Role
+    from tests.factories import Classroom, make_launch, make_user
     settings = {k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()}
     settings.update(SQLALCHEMY_DATABASE_URI=f"sqlite:///{folder / 'bench.sqlite'}",
                     LOCAL_STORAGE_DIR=str(folder / "media"), PROCESSING_QUEUE="sqlite",
@@ -64,8 +65,9 @@ def make_tool(folder: Path):
         room = Classroom()
         room.assignment.max_duration_seconds = None
         db.session.commit()
-        launches = [make_launch(room.student, room.course, room.assignment).id
-                    for _ in range(4)]
+        # A student per run: a video still being prepared hides the next one's recorder.
+        launches = [make_launch(make_user(room.platform, room.course, Role.LEARNER),
+                                room.course, room.assignment).id for _ in range(4)]
     return app, launches
 
 
@@ -108,10 +110,11 @@ def run_one(browser, base: str, launch_id: str, mode: str, args) -> dict:
     page.click("#rec-stop")
     page.wait_for_selector("#rec-review:not([hidden])")
     page.click("#rec-submit")
-    page.wait_for_function("() => ['processing', 'ready', 'error'].includes("
-                           "document.getElementById('current-status').dataset.status)")
+    # Polled from here: a page-side wait stalled in headless runs of several minutes.
+    while page.evaluate("() => document.getElementById('current-status').dataset.status"
+                        " || ''") not in ("processing", "ready", "error"):
+        time.sleep(0.1)
     submitted = time.monotonic() - stop_at
-    context.close()
     if (mode == "stream") != bool(deferred):
         raise SystemExit(f"mode {mode}: the page did not upload as asked ({deferred})")
     return {"mode": mode, "stop_to_submitted": submitted}
@@ -137,18 +140,19 @@ def main() -> None:
         results = []
         try:
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-                    "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream",
-                    "--use-fake-device-for-media-stream",
-                    f"--use-file-for-fake-video-capture={clip}"])
                 for mode, launch_id in zip(args.modes.split(","), launches):
+                    browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+                        "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream",
+                        "--use-fake-device-for-media-stream",
+                        f"--use-file-for-fake-video-capture={clip}"])
                     result = run_one(browser, base, launch_id, mode, args)
+                    browser.close()
                     with app.app_context():
                         video = db.session.scalars(
                             db.select(Video).order_by(Video.id.desc())).first()
                         result["bytes"] = video.size_bytes or 0
                     results.append(result)
-                browser.close()
+                    print(result, flush=True)
         finally:
             server.shutdown()
     print(f"recording {args.seconds} s, MediaRecorder asked for {args.video_mbit} Mbit/s, "

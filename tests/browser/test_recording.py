@@ -223,6 +223,9 @@ def test_the_recorder_states_pass_axe(context, live_server, room):
     page = open_recorder(context, live_server, room)
     assert_accessible(page, "recorder: choose what to record")
     get_ready(page)
+    # The fake microphone beeps: the level meter moves.
+    page.wait_for_function("() => document.getElementById('rec-meter').value > 0.01")
+    assert page.locator("#rec-camera option").count() >= 1
     assert_accessible(page, "recorder: ready")
     start_recording(page)
     page.wait_for_timeout(1000)
