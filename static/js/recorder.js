@@ -224,9 +224,12 @@ function tick() {
 function armLimit() {
   clearTimeout(rec.limitTimer);
   if (!maxSeconds) return;
-  rec.limitTimer = setTimeout(() => stop(`The recording reached the longest length allowed, ` +
-    `${formatDuration(maxSeconds)}, and stopped.`),
-  Math.max(0, (maxSeconds - recordedSeconds()) * SECOND_MS));
+  rec.limitTimer = setTimeout(() => {
+    stop(`The recording reached the longest length allowed, ${formatDuration(maxSeconds)}, ` +
+      "and stopped.");
+    rec.elapsed = maxSeconds;  // the timer fired at the limit (a clock read may be a ms short)
+    $("rec-timer").textContent = formatDuration(maxSeconds);
+  }, Math.max(0, (maxSeconds - recordedSeconds()) * SECOND_MS));
 }
 
 function setState(text, say) {
