@@ -12,7 +12,7 @@ import { ApiClient, HttpStatus } from "./api.js";
 import { formatDuration, formatSize } from "./format.js";
 import { isFramed } from "./lti-frame.js";
 import { announce, announceError } from "./live.js";
-import { RecordingStore, RecordingUpload } from "./recording-upload.js";
+import { RecorderEvent, RecordingStore, RecordingUpload } from "./recording-upload.js";
 
 // A chunk every few seconds: small enough to lose little, large enough to cost few requests.
 export const TIMESLICE_MS = 3000;
@@ -25,8 +25,6 @@ const MIME_TYPES = ["video/webm;codecs=vp9,opus", "video/webm;codecs=vp8,opus", 
                     "video/mp4"];
 const Mode = Object.freeze({ CAMERA: "camera", SCREEN: "screen" });
 const DEVICE_KIND = Object.freeze({ CAMERA: "videoinput", MIC: "audioinput" });
-// Events the file uploader (uploader.js) listens to.
-export const RecorderEvent = Object.freeze({ FILE: "recording:file", UPLOADED: "recording:uploaded" });
 const FRAME_BLOCKED = "Your course page does not let this tool use the camera, microphone " +
   "or screen inside it.";
 const NOT_ALLOWED = "The browser did not allow the camera, microphone or screen. Allow them " +

@@ -9,6 +9,9 @@
    elsewhere the recorder hands the finished recording to the file uploader instead. */
 import { HttpStatus, connectionLost, errorFromAnswer } from "./api.js";
 
+// Events by which the recorder hands a recording to the file uploader (uploader.js).
+export const RecorderEvent = Object.freeze({ FILE: "recording:file", UPLOADED: "recording:uploaded" });
+
 const DB_NAME = "video-recordings";
 const DB_VERSION = 1;
 const SESSIONS = "sessions";

@@ -11,6 +11,7 @@ import { STATUS_TEXT, Status, isOpen, percentArrived, renderHistory,
 import { formatDuration, formatSize, momentElement } from "./format.js";
 import { announce, announceError } from "./live.js";
 import { Player, bindSeekLinks } from "./player.js";
+import { RecorderEvent } from "./recording-upload.js";
 import { multipartTransport } from "./transport-multipart.js";
 import { tusTransport } from "./tus-transport.js";
 import { UploadProgress } from "./upload-progress.js";
@@ -496,8 +497,8 @@ function wireFileChoice() {
 wireControls();
 wireFileChoice();
 // The recorder's two ways of handing in (recorder.js: RecorderEvent).
-document.addEventListener("recording:file", (e) => begin(e.detail.file));
-document.addEventListener("recording:uploaded", (e) => recordingSent(e.detail.videoId));
+document.addEventListener(RecorderEvent.FILE, (e) => begin(e.detail.file));
+document.addEventListener(RecorderEvent.UPLOADED, (e) => recordingSent(e.detail.videoId));
 document.querySelectorAll("[data-seek-links]").forEach((el) => bindSeekLinks(el));
 render();
 const processing = (state.attempts || []).filter((a) => a.status === Status.PROCESSING)[0];
