@@ -63,6 +63,8 @@ class Config:
     # Bytes per tus PATCH the browser sends; 0 = the whole file in one PATCH (fastest). Set it
     # below any body limit of a proxy in front (e.g. 50 MiB behind Cloudflare's 100 MB cap).
     UPLOAD_CHUNK_BYTES = _int("UPLOAD_CHUNK_BYTES", 0)
+    # The longest browser recording where the assignment sets no longest video (seconds).
+    RECORDING_MAX_SECONDS = _int("RECORDING_MAX_SECONDS", 3600)
     # The WSGI fast path for non-final tus PATCHes (lti_tool/tus/fast.py); off: every PATCH
     # goes through the Flask view. For measuring and diagnosing (bench/tus_fast_path_bench.py).
     TUS_FAST_PATCH = _bool("TUS_FAST_PATCH", True)

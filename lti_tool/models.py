@@ -421,7 +421,8 @@ class Upload(db.Model):
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_token)
     video_id: Mapped[int] = mapped_column(ForeignKey("video.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
-    length: Mapped[int] = mapped_column(BigInteger)
+    # None while the length is deferred (a recording still going on, tus creation-defer-length).
+    length: Mapped[Optional[int]] = mapped_column(BigInteger)
     metadata_: Mapped[Optional[dict]] = mapped_column("metadata", JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -261,6 +261,9 @@ def test_a_bomb_file_is_refused_without_decoding(app, student, samples_dir, monk
     (dict(container=WEBM.name, video_codec="vp9", audio_codec="opus"), KEEP),
     (dict(container=WEBM.name, video_codec="av1", audio_codec=None), KEEP),
     (dict(container="avi", video_codec="mpeg4", audio_codec="mp3"), TRANSCODE),
+    # A browser's MediaRecorder WebM: no duration in the header, so no length and no seeking.
+    (dict(container=WEBM.name, video_codec="vp9", audio_codec="opus",
+          duration_in_header=False), TRANSCODE),
 ])
 def test_only_what_every_browser_plays_is_kept_as_it_is(values, plan):
     assert media.plan_for(probe_of(**values)) is plan
@@ -274,6 +277,22 @@ def test_only_what_every_browser_plays_is_kept_as_it_is(values, plan):
 def test_the_rendition_is_at_most_1080p_upright_and_never_enlarged(size, rotation, expected):
     found = probe_of(width=size[0], height=size[1], rotation=rotation)
     assert media.rendition_size(found) == expected
+
+
+def test_a_webm_streamed_without_duration_is_measured_from_its_packets(tmp_path):
+    import subprocess
+    from tests.uploading import HAS_FFMPEG
+    if not HAS_FFMPEG:
+        pytest.skip("ffmpeg not installed")
+    streamed = tmp_path / "live.webm"
+    # `-live 1` writes the WebM as MediaRecorder does: no Duration element, no cues.
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10",
+                    "-t", "4", "-c:v", "libvpx", "-live", "1", "-f", "webm", str(streamed)],
+                   check=True)
+    found = media.probe(streamed, WEBM)
+    assert not found.duration_in_header
+    assert 3.5 <= found.duration_seconds <= 4.5
+    assert media.plan_for(found) is media.Plan.TRANSCODE
 
 
 def test_a_rotation_flag_is_read_from_the_display_matrix():

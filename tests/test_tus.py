@@ -38,7 +38,8 @@ def test_options_advertises_version_extensions_size_and_checksum(client, app):
     assert resp.headers[TUS_VERSION_HEADER] == TUS_VERSION
     assert resp.headers[TUS_RESUMABLE] == TUS_VERSION
     assert set(resp.headers[TUS_EXTENSION].split(",")) == {
-        "creation", "creation-with-upload", "termination", "expiration", "checksum"}
+        "creation", "creation-with-upload", "creation-defer-length", "termination",
+        "expiration", "checksum"}
     assert resp.headers[TUS_MAX_SIZE] == str(app.config["MAX_UPLOAD_BYTES"])
     assert resp.headers[TUS_CHECKSUM_ALGORITHM] == "sha1"
 
@@ -132,10 +133,12 @@ def test_bad_creation_headers_are_400(client, room, headers):
     assert resp.status_code == 400, resp.get_json()
 
 
-def test_deferred_length_is_refused_with_400(client, room):
-    resp = client.post("/tus/", headers=tus_headers(room.launch(room.student),
-                                                    **{"Upload-Defer-Length": "1"}))
-    assert resp.status_code == 400
+def test_deferred_length_together_with_a_length_or_not_1_is_400(client, room):
+    launch = room.launch(room.student)
+    for extra in ({"Upload-Defer-Length": "1", UPLOAD_LENGTH: "10"},
+                  {"Upload-Defer-Length": "2"}):
+        resp = client.post("/tus/", headers=tus_headers(launch, **extra))
+        assert resp.status_code == 400
 
 
 def test_bad_patch_offset_header_is_400(student_tus):

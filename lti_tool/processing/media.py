@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Callable
@@ -83,6 +83,9 @@ class MediaProbe:
     frame_count: int | None
     audio_codec: str | None
     has_audio: bool
+    # False when the container does not say how long it is (a browser's MediaRecorder
+    # WebM, written as it records) and the duration was measured from the packets.
+    duration_in_header: bool = True
 
     @property
     def display_size(self) -> tuple[int | None, int | None]:
@@ -97,7 +100,8 @@ class MediaProbe:
                 "height": self.height, "rotation": self.rotation,
                 "video_codec": self.video_codec, "pixel_format": self.pixel_format,
                 "frame_rate": self.frame_rate, "frame_count": self.frame_count,
-                "audio_codec": self.audio_codec, "has_audio": self.has_audio}
+                "audio_codec": self.audio_codec, "has_audio": self.has_audio,
+                "duration_in_header": self.duration_in_header}
 
 
 class Refused(Exception):
@@ -137,7 +141,31 @@ def probe(path: Path, container: Container) -> MediaProbe:
         data = json.loads(out.stdout or b"{}")
     except ValueError:
         raise Refused(messages.CORRUPTED, "ffprobe printed no JSON") from None
-    return parse_probe(data, container)
+    found = parse_probe(data, container)
+    if found.duration_seconds is None and found.video_codec:
+        measured = measure_duration(exe, path)
+        if measured:
+            found = replace(found, duration_seconds=measured, duration_in_header=False)
+    return found
+
+
+def measure_duration(exe: str, path: Path) -> float | None:
+    """Return how long the picture lasts from its packets' times (for a file whose header
+    has no duration); None if unreadable."""
+    cmd = [exe, "-v", "error", "-select_streams", "v:0", "-show_entries",
+           "packet=pts_time,duration_time", "-of", "csv=p=0", str(path)]
+    try:
+        out = subprocess.run(cmd, capture_output=True, timeout=PROBE_TIMEOUT_SECONDS,
+                             check=False)
+    except subprocess.TimeoutExpired:
+        return None
+    end = None
+    for line in out.stdout.decode("ascii", "replace").splitlines():
+        pts, _, length = line.partition(",")
+        start = _number(pts)
+        if start is not None:
+            end = max(end or 0.0, start + (_number(length.strip(",")) or 0.0))
+    return end or None
 
 
 def parse_probe(data: dict, container: Container) -> MediaProbe:
@@ -209,7 +237,13 @@ def check_limits(found: MediaProbe, max_duration_seconds: int | None) -> None:
 
 
 def plan_for(found: MediaProbe) -> Plan:
-    """Decide whether the original plays everywhere, needs a new container, or re-encoding."""
+    """Decide whether the original plays everywhere, needs a new container, or re-encoding.
+
+    A file without its duration in the header (a browser recording) is re-encoded even in
+    a browser-safe codec: players show no length for it and cannot seek in it.
+    """
+    if not found.duration_in_header:
+        return Plan.TRANSCODE
     h264_aac = (found.video_codec == H264
                 and found.pixel_format in BROWSER_SAFE_PIXEL_FORMATS
                 and found.audio_codec in BROWSER_SAFE[MP4][1])

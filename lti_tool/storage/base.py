@@ -40,6 +40,9 @@ class Capability(StrEnum):
     # Checks its settings against the provider for real and says what is wrong in words an
     # admin can act on (the settings page's "Test connection"); see ConnectionChecks.
     CONNECTION_CHECK = "connection_check"
+    # An upload may start before its size is known and learn it at its end (tus
+    # creation-defer-length): the browser recorder sends its chunks while it records.
+    DEFERRED_LENGTH = "deferred_length"
 
 
 class BrowserDirective(StrEnum):
@@ -114,7 +117,7 @@ class UploadRequest:
     video_id: int
     owner_id: int  # our user id; the only user who may write to the upload
     filename: str
-    size_bytes: int
+    size_bytes: int | None  # None: told at the upload's end (Capability.DEFERRED_LENGTH)
     content_type: str = "application/octet-stream"
     max_duration_seconds: int | None = None
     key_hint: str = ""  # e.g. "p1/c2/a3/s4/v5": a path-safe prefix for object stores

@@ -8,7 +8,8 @@ tests/test_tus_access.py runs every PATCH case through both doors.
 It serves only the plain case, which it can answer exactly as the Flask view would: tus
 1.0.0, Content-Type application/offset+octet-stream, a valid Upload-Offset, the launch in
 the X-LTI-Launch header, no NUL there or in the path (Flask's hook refuses those), and a
-live launch whose user owns the unexpired, unfinished upload, found in one query; and
+live launch whose user owns the unexpired, unfinished upload of known length (no
+Upload-Length header: a deferred length is told to the view), found in one query; and
 only a PATCH that cannot finish the upload (a known Content-Length ending before the
 upload's end), so completion (video checks, signals, audit) always runs in the Flask
 view. Every other request, including every refusal before the body is read, goes to
@@ -46,6 +47,7 @@ _TUS_RESUMABLE = "HTTP_TUS_RESUMABLE"
 _LAUNCH = "HTTP_" + LAUNCH_HEADER.upper().replace("-", "_")  # the header as WSGI names it
 _OFFSET = "HTTP_UPLOAD_OFFSET"
 _CHECKSUM = "HTTP_UPLOAD_CHECKSUM"
+_LENGTH = "HTTP_UPLOAD_LENGTH"  # a deferred length told (or contradicted): the view's
 _REQUEST_ID = "HTTP_" + logs.HEADER.upper().replace("-", "_")
 SERVED_KEY = "lti_tool.tus.fast_patch"  # set in the environ of each PATCH served here
 
@@ -68,7 +70,7 @@ class FastPatch:
         if (match is None or environ.get(_TUS_RESUMABLE) != TUS_VERSION
                 or not 0 < len(launch_id) <= 64 or NUL in launch_id or NUL in match.group(1)
                 or not _DIGITS.fullmatch(offset)
-                or content_length is None
+                or content_length is None or _LENGTH in environ
                 or parse_options_header(environ.get("CONTENT_TYPE", ""))[0].lower()
                 != OFFSET_OCTET_STREAM):
             return self.inner(environ, start_response)
@@ -76,6 +78,7 @@ class FastPatch:
             upload = service.owned_upload(match.group(1), launch_id=launch_id)
             if (upload is None or upload.completed_at is not None
                     or upload.expires_at < utcnow()
+                    or upload.length is None  # deferred: its Upload-Length is the view's
                     or int(offset) + content_length >= upload.length):
                 db.session.rollback()
                 response = None  # refusals and the final PATCH: the Flask view
@@ -99,7 +102,7 @@ class FastPatch:
                 ctx.match_request()  # so the after-request hooks (metrics) see the route
                 return self.app.finalize_request(self.app.handle_user_exception(err))
         headers = {**self.protocol_headers(), UPLOAD_OFFSET: str(progress.offset)}
-        if progress.offset < progress.length:
+        if progress.unfinished:
             headers[UPLOAD_EXPIRES] = http_date(progress.expires_at)
         for name, value in SECURITY_HEADERS.items():
             headers.setdefault(name, value)

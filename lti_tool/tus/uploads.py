@@ -27,7 +27,8 @@ from lti_tool.statuses import UNFINISHED_VIDEO_STATES, VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability, ExpiredUpload, StorageBackend, UploadTooLarge
 from lti_tool.tus.body import ReadInto
-from lti_tool.tus.errors import ChecksumMismatch, OffsetMismatch, UploadFinished, UploadGone
+from lti_tool.tus.errors import (ChecksumMismatch, OffsetMismatch, TusError, UploadFinished,
+                                 UploadGone)
 from lti_tool.tus.store import FileStore, safe_name
 from lti_tool.uploads import attempts, rules
 
@@ -59,8 +60,9 @@ def _hosted_backend(video: Video) -> StorageBackend:
     return backend
 
 
-def open_upload(user: User, video_id: int, length: int, metadata: dict) -> Upload:
-    """Create the tus upload that feeds one of the user's pending videos."""
+def open_upload(user: User, video_id: int, length: int | None, metadata: dict) -> Upload:
+    """Create the tus upload that feeds one of the user's pending videos (`length` None:
+    deferred, told by a later PATCH)."""
     video = db.session.get(Video, video_id)
     if video is None or video.submission.user_id != user.id:
         raise NotFound("There is no upload slot with this number for you. Start the upload "
@@ -71,7 +73,7 @@ def open_upload(user: User, video_id: int, length: int, metadata: dict) -> Uploa
                        "another one.", code="attempt_finished")
     rules.ensure_open_for_submission(video.submission.assignment, video.submission)
     limit = rules.size_limit(video.submission.assignment)
-    if length > limit:
+    if length is not None and length > limit:
         raise UploadTooLarge(rules.too_large_message(length, limit))
     store = backend.tus_store()
     for old in db.session.scalars(db.select(Upload).filter_by(video_id=video.id)):
@@ -85,7 +87,8 @@ def open_upload(user: User, video_id: int, length: int, metadata: dict) -> Uploa
     video.size_bytes = length
     db.session.add(upload)
     db.session.commit()
-    log.info("tus upload created for video %s: %d bytes", video.id, length)
+    log.info("tus upload created for video %s: %s bytes", video.id,
+             "deferred" if length is None else length)
     return upload
 
 
@@ -140,16 +143,29 @@ def _moved_into_place(backend, storage_uid: str, length: int) -> bool:
 
 @dataclass(frozen=True)
 class Progress:
-    """Where an upload stands after a PATCH: its offset, length and (sliding) expiry."""
+    """Where an upload stands after a PATCH: its offset, length (None while deferred) and
+    (sliding) expiry."""
 
     offset: int
-    length: int
+    length: int | None
     expires_at: datetime
+
+    @property
+    def unfinished(self) -> bool:
+        return self.length is None or self.offset < self.length
 
 
 def write(upload: Upload, readinto: ReadInto, offset: int,
-          content_length: int | None, checksum: Checksum | None) -> Progress:
-    """Append a request body at `offset` under the upload's lock; return the new progress."""
+          content_length: int | None, checksum: Checksum | None,
+          declared_length: int | None = None) -> Progress:
+    """Append a request body at `offset` under the upload's lock; return the new progress.
+
+    `declared_length` is the Upload-Length a PATCH carries to end a deferred length
+    (tus creation-defer-length: set once, never changed).
+    """
+    if declared_length is not None and upload.length is not None \
+            and declared_length != upload.length:
+        raise TusError("The length of this upload is already set and cannot change.")
     if upload.completed_at is not None:
         if offset != upload.length:
             raise OffsetMismatch(f"The upload is complete at {upload.length} bytes.")
@@ -161,10 +177,19 @@ def write(upload: Upload, readinto: ReadInto, offset: int,
     store = backend.tus_store()
     upload_id, length, expires_at = upload.id, upload.length, upload.expires_at
     video_id, storage_uid, status = video.id, video.storage_uid, video.status
+    # A deferred length: the body may fill what the assignment allows, no more.
+    declaring = length is None and declared_length is not None
+    room = rules.size_limit(video.submission.assignment) if length is None else length
+    if declaring:
+        if declared_length > room:
+            raise UploadTooLarge(rules.too_large_message(declared_length, room))
+        length = room = declared_length
     db.session.commit()  # hold no transaction while the body streams in
     try:
         with store.locked(upload_id) as fd:
-            new_offset = _append_locked(store, fd, readinto, offset, length, content_length,
+            if declaring:
+                _set_length(fd, upload_id, video_id, declared_length, offset)
+            new_offset = _append_locked(store, fd, readinto, offset, room, content_length,
                                         checksum)
             finished = new_offset == length
             if finished:
@@ -185,8 +210,19 @@ def write(upload: Upload, readinto: ReadInto, offset: int,
     return Progress(new_offset, length, expires_at)
 
 
+def _set_length(fd: int, upload_id: str, video_id: int, length: int, offset: int) -> None:
+    """Record the length a deferred upload declares (under its lock, before its last bytes)."""
+    if length < max(offset, os.fstat(fd).st_size):
+        raise TusError("Upload-Length is smaller than what was already uploaded.")
+    db.session.execute(update(Upload).where(Upload.id == upload_id).values(length=length))
+    db.session.execute(update(Video).where(Video.id == video_id).values(size_bytes=length))
+    db.session.commit()
+
+
 def _append_locked(store: FileStore, fd: int, readinto: ReadInto, offset: int, length: int,
                    content_length: int | None, checksum: Checksum | None) -> int:
+    """Append at `offset`, at most up to `length` (the upload's, or the room a deferred
+    one has)."""
     current = os.fstat(fd).st_size
     if offset != current:
         raise OffsetMismatch(f"The upload is at byte {current}, not {offset}. Ask for the "
@@ -206,7 +242,7 @@ def _append_locked(store: FileStore, fd: int, readinto: ReadInto, offset: int, l
                                "the part was discarded, send it again.")
     if result.overflow:
         raise UploadTooLarge("The request carried more bytes than the declared "
-                             "Upload-Length.")
+                             "Upload-Length (or than this assignment allows).")
     return current + result.written
 
 
@@ -248,7 +284,7 @@ def finish_if_full(upload: Upload) -> bool:
     """Finish an upload whose bytes are all on disk but not yet recorded; tell if done."""
     if upload.completed_at is not None:
         return True
-    if current_offset(upload) != upload.length:
+    if upload.length is None or current_offset(upload) != upload.length:
         return False
     video = upload.video
     backend = _hosted_backend(video)

@@ -1,5 +1,5 @@
-"""The tus 1.0.0 endpoint: core protocol plus creation, creation-with-upload, termination,
-expiration and checksum (https://tus.io/protocols/resumable-upload).
+"""The tus 1.0.0 endpoint: core protocol plus creation, creation-with-upload,
+creation-defer-length, termination, expiration and checksum (https://tus.io/protocols/resumable-upload).
 
 Only the student who created an upload may touch it; the launch id travels in the
 X-LTI-Launch header that tus-js-client sends with every request.
@@ -18,7 +18,7 @@ from lti_tool.access.launches import current_launch, require_launch
 from lti_tool.tus import uploads as service
 from lti_tool.tus.body import body_reader
 from lti_tool.tus.errors import TusError, UnsupportedVersion, WrongContentType
-from lti_tool.tus.protocol import (CHECKSUM_ALGORITHMS, EXPOSED_HEADERS, EXTENSIONS, META_FILENAME,
+from lti_tool.tus.protocol import (CHECKSUM_ALGORITHMS, DEFER_LENGTH_YES, EXPOSED_HEADERS, EXTENSIONS, META_FILENAME,
                                    META_VIDEO_ID, OFFSET_OCTET_STREAM, TUS_CHECKSUM_ALGORITHM,
                                    TUS_EXTENSION, TUS_MAX_SIZE, TUS_RESUMABLE, TUS_VERSION,
                                    TUS_VERSION_HEADER, UPLOAD_CHECKSUM, UPLOAD_DEFER_LENGTH,
@@ -71,9 +71,11 @@ def options(upload_id: str | None = None):
 @require_launch()
 def create():
     """Create an upload for one of the student's pending videos (and take its first bytes)."""
-    if UPLOAD_DEFER_LENGTH in request.headers and UPLOAD_LENGTH not in request.headers:
-        raise TusError("This server needs the size up front: send Upload-Length.")
-    length = _header_int(UPLOAD_LENGTH)
+    deferred = request.headers.get(UPLOAD_DEFER_LENGTH)
+    if deferred is not None and (deferred != DEFER_LENGTH_YES or UPLOAD_LENGTH in request.headers):
+        raise TusError(f"Send either Upload-Length or '{UPLOAD_DEFER_LENGTH}: "
+                       f"{DEFER_LENGTH_YES}', not both.")
+    length = None if deferred else _header_int(UPLOAD_LENGTH)
     metadata = parse_metadata(request.headers.get(UPLOAD_METADATA, ""))
     video_id = parse_id(metadata.get(META_VIDEO_ID) or "")
     if video_id is None:
@@ -93,8 +95,11 @@ def create():
 def upload(upload_id: str):
     """Tell the client how many bytes the server holds (the offset to resume from)."""
     found = service.find_upload(current_launch().user, upload_id)
-    headers = {UPLOAD_OFFSET: str(service.current_offset(found)),
-               UPLOAD_LENGTH: str(found.length)}
+    headers = {UPLOAD_OFFSET: str(service.current_offset(found))}
+    if found.length is None:  # creation-defer-length: said on every HEAD until it is known
+        headers[UPLOAD_DEFER_LENGTH] = DEFER_LENGTH_YES
+    else:
+        headers[UPLOAD_LENGTH] = str(found.length)
     if found.metadata_:
         headers[UPLOAD_METADATA] = format_metadata(found.metadata_)
     if found.completed_at is None:
@@ -112,7 +117,7 @@ def patch(upload_id: str):
     found = service.find_upload(current_launch().user, upload_id)
     progress = _write(found, offset)
     headers = {UPLOAD_OFFSET: str(progress.offset)}
-    if progress.offset < progress.length:
+    if progress.unfinished:
         headers[UPLOAD_EXPIRES] = http_date(progress.expires_at)
     return "", 204, headers
 
@@ -128,9 +133,10 @@ def terminate(upload_id: str):
 
 def _write(upload, offset: int) -> service.Progress:
     # Never request.data / get_data() / form here: they would buffer the whole body.
+    declared = _header_int(UPLOAD_LENGTH) if UPLOAD_LENGTH in request.headers else None
     return service.write(upload, body_reader(request.environ, request.stream), offset,
                          request.content_length,
-                         parse_checksum(request.headers.get(UPLOAD_CHECKSUM)))
+                         parse_checksum(request.headers.get(UPLOAD_CHECKSUM)), declared)
 
 
 def _header_int(name: str) -> int:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from lti_tool import audit, signals
 from lti_tool.audit import EventType
 from lti_tool.database import get_or_create
-from lti_tool.errors import Conflict, Forbidden, StorageError
+from lti_tool.errors import Conflict, Forbidden, StorageError, ToolError
 from lti_tool.extensions import db
 from lti_tool.lti.launch_store import kv_add, kv_put
 from lti_tool.models import Assignment, LaunchRecord, Submission, User, Video, utcnow
@@ -41,6 +41,7 @@ PROVIDER_CHECK_SECONDS = 15
 PROVIDER_CHECK_KEY = "provider-check:{video_id}"
 
 ABANDONED = "upload_abandoned"
+LENGTH_REQUIRED = "length_required"  # a recording's size left open where it cannot be
 MISSING = "file_missing"
 ERROR_MESSAGES = {
     ABANDONED: "This upload was not finished; a newer upload replaced it.",
@@ -80,9 +81,13 @@ _SUBMISSION = db.select(Submission).where(Submission.assignment_id == db.bindpar
                                           Submission.user_id == db.bindparam("user_id"))
 
 
-def start_attempt(launch: LaunchRecord, filename: str, size_bytes: int,
+def start_attempt(launch: LaunchRecord, filename: str, size_bytes: int | None,
                   content_type: str) -> tuple[Video, UploadTicket]:
-    """Open a new attempt for the launching student and ask the backend where to upload."""
+    """Open a new attempt for the launching student and ask the backend where to upload.
+
+    `size_bytes` is None for a recording that uploads while it records; only a backend
+    that can defer the length takes one.
+    """
     assignment, user = launch.assignment, launch.user
     submission = find_submission(assignment, user)
     ensure_uploads_open()
@@ -92,6 +97,9 @@ def start_attempt(launch: LaunchRecord, filename: str, size_bytes: int,
         content_type = UNKNOWN_CONTENT_TYPE
     check_file(assignment, filename, size_bytes)
     backend = current_storage()
+    if size_bytes is None and not backend.supports(Capability.DEFERRED_LENGTH):
+        raise ToolError("This site's video storage needs the size up front: upload the "
+                        "recording once it is finished.", code=LENGTH_REQUIRED)
     try:
         if submission is None:
             submission, _ = get_or_create(Submission, {"assignment_id": assignment.id,

@@ -7,6 +7,7 @@ from lti_tool.access.launches import assignment_launch, current_role, require_la
 from lti_tool.errors import NotFound
 from lti_tool.settings import get_setting
 from lti_tool.storage import current_storage
+from lti_tool.storage.base import Capability
 from lti_tool.uploads.receipts import receipt_for, receipt_text
 from lti_tool.grading.service import released_feedback
 from lti_tool.uploads.attempts import find_submission
@@ -31,6 +32,11 @@ def assignment():
         "assignment_id": launch.assignment_id, "role": current_role(),
         "upload_method": upload_method(current_storage()),
         "chunk_size": current_app.config.get("UPLOAD_CHUNK_BYTES") or None,
+        # The recorder sends its chunks while it records where the storage can take an
+        # upload of unknown size; elsewhere it uploads the finished recording.
+        "upload_while_recording": current_storage().supports(Capability.DEFERRED_LENGTH),
+        "recording_max_seconds": (launch.assignment.max_duration_seconds
+                                  or current_app.config["RECORDING_MAX_SECONDS"]),
         "urls": {"uploads": url_for("uploads.state"),
                  "videos": url_for("playback.status", video_id=0).rsplit("/0/", 1)[0],
                  "tus": public_url("tus.create"),

@@ -110,14 +110,17 @@ def closed_reason(assignment: Assignment, submission: Submission | None, *,
     return None
 
 
-def check_file(assignment: Assignment, filename: str, size_bytes: int) -> None:
-    """Refuse a file of the wrong type, empty, or too large, before any byte moves."""
+def check_file(assignment: Assignment, filename: str, size_bytes: int | None) -> None:
+    """Refuse a file of the wrong type, empty, or too large, before any byte moves (a
+    recording's size, None, is checked as its bytes arrive)."""
     formats = allowed_formats(assignment)
     ext = os.path.splitext(filename)[1].lower().lstrip(".")
     if ext not in formats:
         raise ToolError(f"“{filename}” is not an accepted video format. Accepted: "
                         f"{', '.join(f.upper() for f in formats)}.", code="wrong_format",
                         http_status=415)
+    if size_bytes is None:
+        return
     if size_bytes <= 0:
         raise ToolError(video_checks.MESSAGES[video_checks.EMPTY], code=video_checks.EMPTY)
     limit = size_limit(assignment)

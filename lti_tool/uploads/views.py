@@ -49,8 +49,10 @@ def new_upload_request() -> tuple[str, int, str]:
     filename, size = body.get("filename"), body.get("size_bytes")
     if not isinstance(filename, str) or not filename.strip():
         raise ToolError("The file name is missing.", code="bad_request")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise ToolError("size_bytes must be the file's size in bytes.", code="bad_request")
+    # null: a recording that uploads while it records, its size told at its end.
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+        raise ToolError("size_bytes must be the file's size in bytes (or null for a "
+                        "recording in progress).", code="bad_request")
     content_type = body.get("content_type") if isinstance(body.get("content_type"), str) else ""
     return filename.strip(), size, content_type
 

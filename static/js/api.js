@@ -25,7 +25,7 @@ export const BusyPolicy = Object.freeze({ WAIT: "wait", REPORT: "report" });
 
 /* The HTTP statuses the pages and transports tell apart. */
 export const HttpStatus = Object.freeze({
-  NO_CONTENT: 204, UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_FOUND: 404, CONFLICT: 409,
+  OK: 200, CREATED: 201, NO_CONTENT: 204, UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_FOUND: 404, CONFLICT: 409,
   GONE: 410, TOO_LARGE: 413, UNSUPPORTED_TYPE: 415, LOCKED: 423, TOO_MANY_REQUESTS: 429,
   SERVER_ERROR_MIN: 500, UNAVAILABLE: 503
 });

@@ -26,7 +26,8 @@ export function percentArrived(attempt) {
 
 /** Offer to continue an upload that stopped, unless one is running (`busy`). */
 export function renderUnfinished(el, attempts, busy) {
-  const open = attempts.filter((a) => isOpen(a) && a.received_bytes > 0)[0];
+  // A recording of still unknown size (no size_bytes) is offered by the recorder instead.
+  const open = attempts.filter((a) => isOpen(a) && a.received_bytes > 0 && a.size_bytes)[0];
   if (open && !busy) {
     el.textContent = `Your upload of “${open.filename}” stopped at ${percentArrived(open)} %. ` +
       "Choose the same file again to continue where it stopped.";

@@ -12,6 +12,7 @@ import { formatDuration, formatSize, momentElement } from "./format.js";
 import { HANDOFF_DELIVERED } from "./handoff-events.js";
 import { announce, announceError } from "./live.js";
 import { Player, bindSeekLinks } from "./player.js";
+import { RecorderEvent } from "./recording-upload.js";
 import { multipartTransport } from "./transport-multipart.js";
 import { tusTransport } from "./tus-transport.js";
 import { UploadProgress } from "./upload-progress.js";
@@ -406,6 +407,16 @@ function onlineAgain() {
   }
 }
 
+/* The recorder (recorder.js) sent a recording itself: finish the attempt and follow it. */
+function recordingSent(videoId) {
+  notice(Notice.INFO, "Recording sent. Checking your video…");
+  api.post(`${page.urls.uploads}/${videoId}/complete`, undefined, waitingOut).catch(() => {})
+    .then(() => refreshState()).catch(() => {}).then(() => {
+      focusStatusNext = true;
+      poll(videoId, 0);
+    });
+}
+
 function resetUploader() {
   current = null;
   progress.hide();
@@ -496,6 +507,9 @@ function delivered() {
 wireControls();
 wireFileChoice();
 document.addEventListener(HANDOFF_DELIVERED, delivered);
+// The recorder's two ways of handing in (recorder.js: RecorderEvent).
+document.addEventListener(RecorderEvent.FILE, (e) => begin(e.detail.file));
+document.addEventListener(RecorderEvent.UPLOADED, (e) => recordingSent(e.detail.videoId));
 document.querySelectorAll("[data-seek-links]").forEach((el) => bindSeekLinks(el));
 render();
 const processing = (state.attempts || []).filter((a) => a.status === Status.PROCESSING)[0];

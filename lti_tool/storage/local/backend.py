@@ -60,7 +60,8 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
     name = "local"
     capabilities = frozenset({Capability.TUS, Capability.SIGNED_PLAYBACK, Capability.THUMBNAILS,
                               Capability.DOWNLOAD, Capability.APP_HOSTED, Capability.CAPTIONS,
-                              Capability.PROCESSING, Capability.CONNECTION_CHECK})
+                              Capability.PROCESSING, Capability.CONNECTION_CHECK,
+                              Capability.DEFERRED_LENGTH})
 
     def __init__(self, config: Mapping[str, Any]):
         super().__init__(config)
@@ -92,7 +93,7 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
     def create_upload(self, req: UploadRequest) -> UploadTicket:
         """Make the video's folder and point the browser at our tus endpoint."""
         limit = site_limits(self.config).max_bytes
-        if req.size_bytes > limit:
+        if req.size_bytes is not None and req.size_bytes > limit:
             raise UploadTooLarge(f"The video is larger than this site's limit of "
                                  f"{limit} bytes.")
         storage_uid = new_token()

@@ -1,0 +1,539 @@
+/* The student page's recorder (templates/student/_recorder.html): camera and microphone,
+   or the screen and the microphone; device pickers, a level meter, a 3-2-1 countdown,
+   pause and resume, a timer that stops the recording at the longest length allowed, a
+   preview before submitting, and a retake. Where the storage takes an upload of unknown
+   size (page.upload_while_recording) the chunks go to the server while recording
+   (recording-upload.js) and Submit only sends the length; elsewhere the finished
+   recording is handed to the file uploader (uploader.js, the "recording:file" event).
+   A recording a closed tab left unsent is offered again when the page opens. A screen
+   wake lock holds while recording and sending. State changes are said in the page's live
+   region (live.js); the clock is shown, not announced. */
+import { ApiClient, HttpStatus } from "./api.js";
+import { formatDuration, formatSize } from "./format.js";
+import { isFramed } from "./lti-frame.js";
+import { announce, announceError } from "./live.js";
+import { RecorderEvent, RecordingStore, RecordingUpload } from "./recording-upload.js";
+
+// A chunk every few seconds: small enough to lose little, large enough to cost few requests.
+export const TIMESLICE_MS = 3000;
+const COUNTDOWN_FROM = 3;
+const TICK_MS = 250;
+const SECOND_MS = 1000;
+const METER_GAIN = 3;
+const FFT_SIZE = 1024;
+const MIME_TYPES = ["video/webm;codecs=vp9,opus", "video/webm;codecs=vp8,opus", "video/webm",
+                    "video/mp4"];
+const Mode = Object.freeze({ CAMERA: "camera", SCREEN: "screen" });
+const DEVICE_KIND = Object.freeze({ CAMERA: "videoinput", MIC: "audioinput" });
+const FRAME_BLOCKED = "Your course page does not let this tool use the camera, microphone " +
+  "or screen inside it.";
+const NOT_ALLOWED = "The browser did not allow the camera, microphone or screen. Allow them " +
+  "for this site (the icon in the address bar) and try again.";
+const NO_DEVICE = "No camera or microphone was found. Connect one, or upload a file instead.";
+
+const $ = (id) => document.getElementById(id);
+const root = $("recorder");
+const page = JSON.parse($("page-data").textContent);
+const api = new ApiClient(page.launch_id);
+const store = new RecordingStore();
+const maxSeconds = parseInt(root.dataset.maxSeconds, 10) || 0;
+
+const rec = {
+  stream: null,        // what the preview shows and the recorder records
+  extra: [],           // streams to stop with it (the screen's microphone)
+  audio: null,         // {context, analyser, frame}
+  recorder: null,      // MediaRecorder
+  parts: [],           // the recording's chunks, for the preview (and record-then-upload)
+  mimeType: "",
+  upload: null,        // RecordingUpload while it sends
+  uploadFailed: null,  // the error that stopped sending (the recording is kept locally)
+  startedAt: 0,        // performance.now() when the running stretch began
+  elapsed: 0,          // seconds recorded before the running stretch
+  clock: null,
+  limitTimer: null,
+  wakeLock: null,
+  countdown: null,
+  stopReason: ""      // said when the recording stopped by itself (the longest length)
+};
+
+function show(el, on) { el.hidden = !on; }
+
+function mode() {
+  const checked = document.querySelector("input[name='rec-mode']:checked");
+  return checked ? checked.value : Mode.CAMERA;
+}
+
+function canRecord() {
+  return !!(window.MediaRecorder && navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
+}
+
+function pickMimeType() {
+  return MIME_TYPES.filter((t) => MediaRecorder.isTypeSupported(t))[0] || "";
+}
+
+function extensionOf(mimeType) { return mimeType.indexOf("mp4") >= 0 ? "mp4" : "webm"; }
+
+function recordingName(mimeType) {
+  const stamp = new Date().toISOString().slice(0, 16).replace(/[-:]/g, "").replace("T", "-");
+  return `recording-${stamp}.${extensionOf(mimeType)}`;
+}
+
+/* Tell whether the frame around the page withholds a feature (Chromium says so up front). */
+function frameWithholds(feature) {
+  const policy = document.permissionsPolicy || document.featurePolicy;
+  return isFramed() && !!policy && !policy.allowsFeature(feature);
+}
+
+function blocked(text) {
+  $("rec-blocked-text").textContent = text;
+  const link = $("rec-new-window");
+  link.href = window.location.href;
+  show(link, isFramed());
+  show($("rec-blocked"), true);
+  announceError(text + (isFramed() ? " Open this page in a new window to record." : ""));
+}
+
+// ---------- wake lock: the screen stays on while recording and sending ----------
+async function holdWake() {
+  if (!("wakeLock" in navigator) || rec.wakeLock || document.visibilityState !== "visible") return;
+  try {
+    rec.wakeLock = await navigator.wakeLock.request("screen");
+    rec.wakeLock.addEventListener("release", () => { rec.wakeLock = null; });
+  } catch (e) { rec.wakeLock = null; }  // refused (battery saver, no focus): record anyway
+}
+
+function releaseWake() {
+  if (rec.wakeLock) rec.wakeLock.release().catch(() => {});
+  rec.wakeLock = null;
+}
+
+function wakeWanted() {
+  return !!((rec.recorder && rec.recorder.state !== "inactive") || (rec.upload && rec.upload.finishing));
+}
+
+// ---------- devices, preview and level meter ----------
+async function acquire(cameraId, micId) {
+  const audio = micId ? { deviceId: { exact: micId } } : true;
+  if (mode() === Mode.SCREEN) {
+    const screen = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    const mic = await navigator.mediaDevices.getUserMedia({ audio, video: false });
+    rec.extra = [screen, mic];
+    return new MediaStream([...screen.getVideoTracks(), ...mic.getAudioTracks()]);
+  }
+  rec.extra = [];
+  const video = cameraId ? { deviceId: { exact: cameraId } } : true;
+  return navigator.mediaDevices.getUserMedia({ video, audio });
+}
+
+function stopTracks() {
+  [rec.stream, ...rec.extra].forEach((s) => s && s.getTracks().forEach((t) => t.stop()));
+  rec.stream = null;
+  rec.extra = [];
+  if (rec.audio) {
+    cancelAnimationFrame(rec.audio.frame);
+    rec.audio.context.close().catch(() => {});
+    rec.audio = null;
+  }
+  $("rec-meter").value = 0;
+}
+
+async function fillDevices() {
+  const devices = await navigator.mediaDevices.enumerateDevices();
+  const using = (kind) => {
+    const track = rec.stream && rec.stream.getTracks().filter(
+      (t) => t.kind === (kind === DEVICE_KIND.CAMERA ? "video" : "audio"))[0];
+    return track && track.getSettings ? track.getSettings().deviceId : "";
+  };
+  [[DEVICE_KIND.CAMERA, $("rec-camera"), "Camera"], [DEVICE_KIND.MIC, $("rec-mic"), "Microphone"]]
+    .forEach(([kind, select, word]) => {
+      select.textContent = "";
+      devices.filter((d) => d.kind === kind).forEach((d, i) => {
+        const option = document.createElement("option");
+        option.value = d.deviceId;
+        option.textContent = d.label || `${word} ${i + 1}`;
+        option.selected = d.deviceId === using(kind);
+        select.appendChild(option);
+      });
+    });
+  show($("rec-camera-row"), mode() === Mode.CAMERA);
+}
+
+function startMeter(stream) {
+  if (!stream.getAudioTracks().length || !window.AudioContext) return;
+  const context = new AudioContext();
+  const analyser = context.createAnalyser();
+  analyser.fftSize = FFT_SIZE;
+  context.createMediaStreamSource(stream).connect(analyser);
+  const samples = new Float32Array(analyser.fftSize);
+  rec.audio = { context, analyser, frame: 0 };
+  const draw = () => {
+    analyser.getFloatTimeDomainData(samples);
+    let sum = 0;
+    for (let i = 0; i < samples.length; i++) sum += samples[i] * samples[i];
+    $("rec-meter").value = Math.min(1, Math.sqrt(sum / samples.length) * METER_GAIN);
+    rec.audio.frame = requestAnimationFrame(draw);
+  };
+  draw();
+}
+
+async function prepare(cameraId, micId) {
+  show($("rec-blocked"), false);
+  const screen = mode() === Mode.SCREEN;
+  if (frameWithholds(screen ? "display-capture" : "camera") || frameWithholds("microphone")) {
+    blocked(FRAME_BLOCKED);
+    return false;
+  }
+  stopTracks();
+  try {
+    rec.stream = await acquire(cameraId, micId);
+  } catch (err) {
+    stopTracks();
+    if (err && err.name === "NotFoundError") blocked(NO_DEVICE);
+    else if (isFramed() && err && (err.name === "NotAllowedError" || err.name === "SecurityError")) {
+      blocked(FRAME_BLOCKED);
+    } else blocked(NOT_ALLOWED);
+    return false;
+  }
+  // The screen shared can be ended from the browser's own bar: that stops the recording.
+  rec.stream.getVideoTracks().forEach((t) => t.addEventListener("ended", () => {
+    if (rec.recorder && rec.recorder.state !== "inactive") stop();
+  }));
+  const preview = $("rec-preview");
+  preview.srcObject = rec.stream;
+  preview.play().catch(() => {});
+  startMeter(rec.stream);
+  await fillDevices().catch(() => {});
+  show($("rec-setup"), false);
+  show($("rec-live"), true);
+  return true;
+}
+
+// ---------- the clock ----------
+function recordedSeconds() {
+  const running = rec.recorder && rec.recorder.state === "recording";
+  return rec.elapsed + (running ? (performance.now() - rec.startedAt) / SECOND_MS : 0);
+}
+
+function tick() {
+  $("rec-timer").textContent = formatDuration(recordedSeconds());
+}
+
+/* Stop exactly at the longest length (a timer of its own: the clock's ticks are coarse). */
+function armLimit() {
+  clearTimeout(rec.limitTimer);
+  if (!maxSeconds) return;
+  rec.limitTimer = setTimeout(() => {
+    stop(`The recording reached the longest length allowed, ${formatDuration(maxSeconds)}, ` +
+      "and stopped.");
+    rec.elapsed = maxSeconds;  // the timer fired at the limit (a clock read may be a ms short)
+    $("rec-timer").textContent = formatDuration(maxSeconds);
+  }, Math.max(0, (maxSeconds - recordedSeconds()) * SECOND_MS));
+}
+
+function setState(text, say) {
+  $("rec-state").textContent = text;
+  if (say) announce(say === true ? text : say);
+}
+
+function buttons(state) {
+  const recording = state === "recording", paused = state === "paused";
+  show($("rec-start"), state === "ready");
+  show($("rec-pause"), recording);
+  show($("rec-resume"), paused);
+  show($("rec-stop"), recording || paused);
+  show($("rec-off"), state === "ready");
+  $("rec-camera").disabled = $("rec-mic").disabled = state !== "ready";
+  root.classList.toggle("rec-recording", recording);
+}
+
+// ---------- recording ----------
+function countdown() {
+  const face = $("rec-countdown");
+  return new Promise((resolve) => {
+    let left = COUNTDOWN_FROM;
+    face.textContent = String(left);
+    show(face, true);
+    announce(`Recording starts in ${COUNTDOWN_FROM} seconds.`);
+    rec.countdown = setInterval(() => {
+      left -= 1;
+      if (left > 0) { face.textContent = String(left); return; }
+      clearInterval(rec.countdown);
+      rec.countdown = null;
+      show(face, false);
+      resolve();
+    }, SECOND_MS);
+  });
+}
+
+async function start() {
+  if (!rec.stream) return;
+  buttons("counting");
+  show($("rec-off"), false);
+  rec.mimeType = pickMimeType();
+  rec.parts = [];
+  rec.elapsed = 0;
+  rec.uploadFailed = null;
+  $("rec-timer").textContent = formatDuration(0);
+  let opened = null;
+  if (page.upload_while_recording) {
+    // Opening the upload runs alongside the countdown; the first chunk waits for it.
+    opened = RecordingUpload.create({ api, store, urls: page.urls, headers: api.launchHeaders(),
+      userId: page.user_id, assignmentId: page.assignment_id,
+      filename: recordingName(rec.mimeType || "video/webm"),
+      mimeType: rec.mimeType || "video/webm" });
+  }
+  await countdown();
+  try {
+    rec.upload = opened ? await opened : null;
+  } catch (err) {
+    buttons("ready");
+    setState("Ready to record.");
+    announceError(err.message || "The recording could not be started.");
+    return;
+  }
+  if (rec.upload) watchUpload(rec.upload);
+  const recorder = new MediaRecorder(rec.stream, rec.mimeType ? { mimeType: rec.mimeType } : {});
+  rec.recorder = recorder;
+  recorder.addEventListener("dataavailable", (e) => {
+    if (!e.data || !e.data.size) return;
+    rec.parts.push(e.data);
+    if (rec.upload) rec.upload.add(e.data, recordedSeconds());
+  });
+  recorder.addEventListener("stop", stopped);
+  recorder.start(TIMESLICE_MS);
+  rec.startedAt = performance.now();
+  rec.clock = setInterval(tick, TICK_MS);
+  armLimit();
+  holdWake();
+  buttons("recording");
+  setState("Recording.", true);
+}
+
+function pause() {
+  if (!rec.recorder || rec.recorder.state !== "recording") return;
+  rec.elapsed = recordedSeconds();
+  clearTimeout(rec.limitTimer);
+  rec.recorder.pause();
+  buttons("paused");
+  setState("Paused.", "Recording paused.");
+  $("rec-resume").focus();
+}
+
+function resume() {
+  if (!rec.recorder || rec.recorder.state !== "paused") return;
+  rec.startedAt = performance.now();
+  rec.recorder.resume();
+  armLimit();
+  buttons("recording");
+  setState("Recording.", "Recording resumed.");
+  $("rec-pause").focus();
+}
+
+function stop(reason) {
+  if (!rec.recorder || rec.recorder.state === "inactive") return;
+  rec.elapsed = Math.min(recordedSeconds(), maxSeconds || Infinity);
+  clearInterval(rec.clock);
+  clearTimeout(rec.limitTimer);
+  $("rec-timer").textContent = formatDuration(rec.elapsed);
+  rec.stopReason = typeof reason === "string" ? reason + " " : "";
+  rec.recorder.stop();  // a last "dataavailable", then "stop"
+}
+
+function stopped() {
+  stopTracks();
+  rec.recorder = null;
+  show($("rec-live"), false);
+  const blob = new Blob(rec.parts, { type: (rec.mimeType || "video/webm").split(";")[0] });
+  const playback = $("rec-playback");
+  if (playback.src) URL.revokeObjectURL(playback.src);
+  playback.src = URL.createObjectURL(blob);
+  $("rec-review-text").textContent = `Your recording: ${formatDuration(rec.elapsed)}, ` +
+    `${formatSize(blob.size)}. Watch it, then submit it or record again.`;
+  show($("rec-review"), true);
+  $("rec-review-text").focus();
+  announce((rec.stopReason || "Recording stopped. ") + "Watch it, then submit it or record again.");
+  if (!wakeWanted()) releaseWake();
+}
+
+// ---------- sending ----------
+function watchUpload(upload) {
+  const line = $("rec-upload-line");
+  upload.onChange = () => {
+    const text = upload.trouble
+      ? "The connection was interrupted; your recording is kept in this browser and is sent " +
+        "when the connection returns."
+      : `${formatSize(upload.confirmed)} of the recording already sent.`;
+    line.textContent = text;
+    show(line, true);
+    if (upload.trouble && !upload.saidTrouble) { announce(text); upload.saidTrouble = true; }
+    if (!upload.trouble && upload.saidTrouble) {
+      upload.saidTrouble = false;
+      announce("The connection is back; sending the recording again.");
+    }
+  };
+  upload.onFailure = (err) => {
+    rec.uploadFailed = err;
+    announceError("The recording could not be sent: " + err.message + " It is kept in this " +
+      "browser; reopen the assignment to send it.");
+  };
+}
+
+async function submit() {
+  $("rec-submit").disabled = $("rec-retake").disabled = true;
+  holdWake();
+  if (!rec.upload) {
+    // This storage needs the size up front: the file uploader sends the whole recording.
+    const type = (rec.mimeType || "video/webm").split(";")[0];
+    const file = new File(rec.parts, recordingName(type), { type });
+    resetRecorder();
+    document.dispatchEvent(new CustomEvent(RecorderEvent.FILE, { detail: { file } }));
+    releaseWake();
+    return;
+  }
+  announce("Sending the rest of your recording.");
+  $("rec-review-text").textContent = "Sending the rest of your recording…";
+  await finishUpload(rec.upload);
+}
+
+async function finishUpload(upload) {
+  try {
+    await upload.finish();
+  } catch (err) {
+    $("rec-submit").disabled = $("rec-retake").disabled = false;
+    releaseWake();
+    const text = err.status === HttpStatus.UNAUTHORIZED
+      ? "Your session has expired. Open this assignment again from your course page; the " +
+        "recording is kept in this browser and is offered to you there."
+      : "The recording could not be sent: " + err.message;
+    $("rec-review-text").textContent = text;
+    announceError(text);
+    return;
+  }
+  releaseWake();
+  const videoId = upload.videoId;
+  resetRecorder();
+  document.dispatchEvent(new CustomEvent(RecorderEvent.UPLOADED, { detail: { videoId } }));
+}
+
+async function retake() {
+  const upload = rec.upload;
+  resetRecorder();
+  if (upload) await upload.cancel();
+  announce("Recording discarded.");
+  if (await prepare()) {
+    buttons("ready");
+    setState("Ready to record.");
+    $("rec-start").focus();
+  }
+}
+
+function resetRecorder() {
+  const playback = $("rec-playback");
+  if (playback.src) { URL.revokeObjectURL(playback.src); playback.removeAttribute("src"); }
+  rec.parts = [];
+  rec.upload = null;
+  show($("rec-review"), false);
+  show($("rec-live"), false);
+  show($("rec-upload-line"), false);
+  show($("rec-setup"), true);
+  $("rec-submit").disabled = $("rec-retake").disabled = false;
+  $("rec-timer").textContent = formatDuration(0);
+}
+
+// ---------- a recording a closed tab left ----------
+async function offerRecovery() {
+  let sessions;
+  try { sessions = await store.sessions(page.user_id, page.assignment_id); } catch (e) { return; }
+  const open = new Set((page.state.attempts || []).filter(
+    (a) => a.status === "pending" || a.status === "uploading").map((a) => a.id));
+  for (const s of sessions) {
+    if (!open.has(s.videoId)) await store.deleteSession(s.id).catch(() => {});  // gone or done
+  }
+  const session = sessions.filter((s) => open.has(s.videoId)).pop();
+  if (!session) return;
+  const when = new Date(session.createdAt).toLocaleString();
+  $("rec-recovery-text").textContent = `Your recording from ${when} ` +
+    (session.seconds ? `(${formatDuration(session.seconds)}) ` : "") +
+    "was not completely sent. It is kept in this browser: finish sending it, or discard it.";
+  show($("rec-recovery"), true);
+  $("rec-recover").onclick = async () => {
+    $("rec-recover").disabled = $("rec-discard").disabled = true;
+    $("rec-recovery-text").textContent = "Sending the rest of your recording…";
+    announce("Sending the rest of your recording.");
+    holdWake();
+    try {
+      const upload = await RecordingUpload.resume(store, session, api.launchHeaders());
+      watchUpload(upload);
+      rec.upload = upload;
+      await upload.finish();
+    } catch (err) {
+      $("rec-recover").disabled = $("rec-discard").disabled = false;
+      const text = "The recording could not be sent: " + err.message;
+      $("rec-recovery-text").textContent = text;
+      announceError(text);
+      releaseWake();
+      return;
+    }
+    releaseWake();
+    rec.upload = null;
+    show($("rec-recovery"), false);
+    document.dispatchEvent(new CustomEvent(RecorderEvent.UPLOADED,
+      { detail: { videoId: session.videoId } }));
+  };
+  $("rec-discard").onclick = async () => {
+    const upload = new RecordingUpload(store, session, api.launchHeaders(), []);
+    await upload.cancel();
+    show($("rec-recovery"), false);
+    announce("The unsent recording was discarded.");
+    $("rec-prepare").focus();
+  };
+}
+
+// ---------- wiring ----------
+function wire() {
+  $("rec-prepare").addEventListener("click", async () => {
+    if (await prepare()) {
+      buttons("ready");
+      setState("Ready to record.", "Camera and microphone are on. Press Start recording when ready.");
+      $("rec-start").focus();
+    }
+  });
+  const reacquire = () => prepare($("rec-camera").value, $("rec-mic").value)
+    .then((ok) => { if (ok) buttons("ready"); });
+  $("rec-camera").addEventListener("change", reacquire);
+  $("rec-mic").addEventListener("change", reacquire);
+  $("rec-start").addEventListener("click", () => start().then(() => {
+    if (!$("rec-pause").hidden) $("rec-pause").focus();
+  }));
+  $("rec-pause").addEventListener("click", pause);
+  $("rec-resume").addEventListener("click", resume);
+  $("rec-stop").addEventListener("click", () => stop());
+  $("rec-off").addEventListener("click", () => {
+    stopTracks();
+    show($("rec-live"), false);
+    show($("rec-setup"), true);
+    announce("Camera and microphone are off.");
+    $("rec-prepare").focus();
+  });
+  $("rec-submit").addEventListener("click", submit);
+  $("rec-retake").addEventListener("click", retake);
+  document.querySelectorAll("input[name='rec-mode']").forEach((r) => r.addEventListener("change", () => {
+    $("rec-prepare").textContent = mode() === Mode.SCREEN ? "Choose the screen to record"
+      : "Get ready to record";
+  }));
+  window.addEventListener("online", () => { if (rec.upload) rec.upload.retryNow(); });
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && wakeWanted()) holdWake();
+  });
+  window.addEventListener("beforeunload", (e) => {
+    if (wakeWanted() || rec.parts.length) { e.preventDefault(); e.returnValue = ""; }
+  });
+}
+
+if (canRecord()) {
+  if (!navigator.mediaDevices.getDisplayMedia) show($("rec-mode-screen"), false);
+  $("rec-prepare").textContent = "Get ready to record";
+  wire();
+  show(root, true);
+  offerRecovery().finally(() => { root.dataset.ready = "true"; });
+}

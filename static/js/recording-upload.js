@@ -1,0 +1,297 @@
+/* A browser recording's upload while it records: the chunks MediaRecorder hands over are
+   kept in IndexedDB and sent, in order, to the tool's tus endpoint as PATCHes of an upload
+   created with `Upload-Defer-Length: 1` (tus creation-defer-length); a chunk leaves
+   IndexedDB only once the server's Upload-Offset says it holds it. Submitting sends the
+   length (`Upload-Length` in an empty last PATCH), which finishes the upload. A lost
+   connection is waited out (the offset is asked for again with HEAD); a closed tab leaves
+   the session and its chunks in IndexedDB, and `RecordingUpload.resume` sends the rest.
+   Only the tool's own tus endpoint takes deferred lengths (Capability.DEFERRED_LENGTH);
+   elsewhere the recorder hands the finished recording to the file uploader instead. */
+import { HttpStatus, connectionLost, errorFromAnswer } from "./api.js";
+
+// Events by which the recorder hands a recording to the file uploader (uploader.js).
+export const RecorderEvent = Object.freeze({ FILE: "recording:file", UPLOADED: "recording:uploaded" });
+
+const DB_NAME = "video-recordings";
+const DB_VERSION = 1;
+const SESSIONS = "sessions";
+const CHUNKS = "chunks";
+const TUS = { "Tus-Resumable": "1.0.0" };
+const OFFSET_TYPE = "application/offset+octet-stream";
+const RETRY_MS = [1000, 2000, 4000, 8000, 15000];
+const REQUEST_TIMEOUT_MS = 120000;
+// Answers after which waiting and asking again can help.
+const PASSING = new Set([HttpStatus.CONFLICT, HttpStatus.LOCKED, HttpStatus.TOO_MANY_REQUESTS]);
+
+// ---------- IndexedDB: sessions by id, chunks by [session, start] ----------
+function request(req) {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+function openDb() {
+  const req = indexedDB.open(DB_NAME, DB_VERSION);
+  req.onupgradeneeded = () => {
+    req.result.createObjectStore(SESSIONS, { keyPath: "id" });
+    req.result.createObjectStore(CHUNKS, { keyPath: ["session", "start"] })
+      .createIndex("session", "session");
+  };
+  return request(req);
+}
+
+/* The recordings kept in this browser until the server holds them. */
+export class RecordingStore {
+  constructor() { this.db = null; }
+
+  async run(stores, mode, work) {
+    if (!this.db) this.db = await openDb();
+    const tx = this.db.transaction(stores, mode);
+    const done = new Promise((resolve, reject) => {
+      tx.oncomplete = resolve;
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+    const result = await work(tx);
+    await done;
+    return result;
+  }
+
+  putSession(session) {
+    return this.run([SESSIONS], "readwrite", (tx) => request(tx.objectStore(SESSIONS).put(session)));
+  }
+
+  addChunk(session, start, blob) {
+    return this.run([CHUNKS, SESSIONS], "readwrite", (tx) => {
+      tx.objectStore(CHUNKS).put({ session: session.id, start, blob });
+      return request(tx.objectStore(SESSIONS).put(session));
+    });
+  }
+
+  /** Return a user's unfinished recordings for one assignment, oldest first. */
+  async sessions(userId, assignmentId) {
+    const all = await this.run([SESSIONS], "readonly", (tx) => request(tx.objectStore(SESSIONS).getAll()));
+    return all.filter((s) => s.userId === userId && s.assignmentId === assignmentId)
+      .sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  /** Return a session's chunks in order. */
+  chunks(sessionId) {
+    return this.run([CHUNKS], "readonly", (tx) => request(
+      tx.objectStore(CHUNKS).index("session").getAll(sessionId)))
+      .then((list) => list.sort((a, b) => a.start - b.start));
+  }
+
+  /** Forget the chunks the server holds entirely (they end at or before `offset`). */
+  dropConfirmed(session) {
+    return this.run([CHUNKS, SESSIONS], "readwrite", (tx) => {
+      const range = IDBKeyRange.bound([session.id, 0], [session.id, session.confirmed]);
+      const cursor = tx.objectStore(CHUNKS).openCursor(range);
+      cursor.onsuccess = () => {
+        const c = cursor.result;
+        if (!c) return;
+        if (c.value.start + c.value.blob.size <= session.confirmed) c.delete();
+        c.continue();
+      };
+      return request(tx.objectStore(SESSIONS).put(session));
+    });
+  }
+
+  deleteSession(sessionId) {
+    return this.run([CHUNKS, SESSIONS], "readwrite", (tx) => {
+      tx.objectStore(CHUNKS).delete(IDBKeyRange.bound([sessionId, 0], [sessionId, Infinity]));
+      return request(tx.objectStore(SESSIONS).delete(sessionId));
+    });
+  }
+}
+
+// ---------- the tus side ----------
+function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
+
+async function call(url, method, headers, body) {
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), REQUEST_TIMEOUT_MS);
+  try {
+    return await fetch(url, { method, headers: { ...TUS, ...headers }, body,
+      credentials: "same-origin", signal: deadline.signal });
+  } catch (e) {
+    throw connectionLost();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function refused(resp) {
+  return errorFromAnswer(resp.status, await resp.text(), resp.headers.get("Retry-After"));
+}
+
+function b64(text) { return btoa(unescape(encodeURIComponent(text))); }
+
+/* One recording's upload: add() chunks while recording, finish() to submit it. */
+export class RecordingUpload {
+  /** Open an attempt of unknown size and its tus upload; remember it in the store. */
+  static async create({ api, store, urls, headers, userId, assignmentId, filename, mimeType }) {
+    const ticket = await api.post(urls.uploads, { filename, size_bytes: null,
+                                                  content_type: mimeType.split(";")[0] });
+    const meta = Object.entries(ticket.metadata).map(([k, v]) => `${k} ${b64(v)}`).join(",");
+    const resp = await call(ticket.endpoint || urls.tus, "POST",
+      { ...headers, "Upload-Defer-Length": "1", "Upload-Metadata": meta });
+    if (resp.status !== HttpStatus.CREATED) throw await refused(resp);
+    const session = { id: `u${userId}-a${assignmentId}-v${ticket.video_id}`, userId, assignmentId,
+      videoId: ticket.video_id, location: resp.headers.get("Location"), filename, mimeType,
+      createdAt: Date.now(), recorded: 0, confirmed: 0, seconds: 0 };
+    await store.putSession(session);
+    return new RecordingUpload(store, session, headers, []);
+  }
+
+  /** Pick up a session a closed tab left: its kept chunks, and the server's offset. */
+  static async resume(store, session, headers) {
+    const chunks = await store.chunks(session.id);
+    const last = chunks[chunks.length - 1];
+    if (last) session.recorded = Math.max(session.recorded, last.start + last.blob.size);
+    const upload = new RecordingUpload(store, session, headers, chunks);
+    await upload.sync();
+    return upload;
+  }
+
+  constructor(store, session, headers, chunks) {
+    this.store = store;
+    this.session = session;
+    this.headers = headers;
+    this.queue = chunks.map((c) => ({ start: c.start, blob: c.blob }));
+    this.saving = Promise.resolve();
+    this.pumping = false;
+    this.finishing = null;       // {resolve, reject} once submitted
+    this.cancelled = false;
+    this.wake = null;            // resolves a wait for the network early
+    this.onChange = () => {};    // told after each confirmed chunk and each trouble
+    this.trouble = null;         // the last ApiError while retrying
+  }
+
+  get videoId() { return this.session.videoId; }
+  get recorded() { return this.session.recorded; }
+  get confirmed() { return this.session.confirmed; }
+
+  /** Keep a chunk (IndexedDB first), then send it. */
+  add(blob, seconds) {
+    if (!blob.size) return this.saving;
+    const start = this.session.recorded;
+    this.session.recorded += blob.size;
+    if (seconds != null) this.session.seconds = seconds;
+    this.queue.push({ start, blob });
+    this.saving = this.saving.then(() => this.store.addChunk(this.session, start, blob))
+      .catch(() => {})  // a full or missing IndexedDB: the chunk still goes, from memory
+      .then(() => { this.pump(); });  // not awaited: the next chunk is kept at once
+
+    return this.saving;
+  }
+
+  /** Send what is left and the length; resolve once the server has the whole recording. */
+  finish() {
+    const done = new Promise((resolve, reject) => { this.finishing = { resolve, reject }; });
+    this.saving.then(() => { this.pump(); });
+    return done;
+  }
+
+  /** Stop sending and end the upload on the server (a retake). */
+  async cancel() {
+    this.cancelled = true;
+    this.retryNow();
+    await call(this.session.location, "DELETE", this.headers).catch(() => null);
+    await this.store.deleteSession(this.session.id).catch(() => {});
+  }
+
+  /** The network is back: end a wait at once. */
+  retryNow() { if (this.wake) this.wake(); }
+
+  async sync() {
+    const resp = await call(this.session.location, "HEAD", this.headers);
+    if (resp.status !== HttpStatus.OK) throw await refused(resp);
+    this.confirm(parseInt(resp.headers.get("Upload-Offset"), 10));
+  }
+
+  confirm(offset) {
+    this.session.confirmed = offset;
+    while (this.queue.length && this.queue[0].start + this.queue[0].blob.size <= offset) {
+      this.queue.shift();
+    }
+    this.store.dropConfirmed({ ...this.session }).catch(() => {});
+    this.onChange();
+  }
+
+  async pump() {
+    if (this.pumping || this.cancelled) return;
+    this.pumping = true;
+    let failures = 0;
+    try {
+      while (!this.cancelled) {
+        const next = this.queue[0];
+        if (!next && !this.finishing) break;
+        try {
+          if (next) await this.send(next); else await this.sendLength();
+          failures = 0;
+          if (this.trouble) { this.trouble = null; this.onChange(); }
+          if (!next) break;
+        } catch (err) {
+          if (!err.retry) { this.fail(err); break; }
+          this.trouble = err;
+          this.onChange();
+          await this.waitOut(RETRY_MS[Math.min(failures++, RETRY_MS.length - 1)]);
+          await this.sync().catch(() => {});
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  async waitOut(ms) {
+    await Promise.race([sleep(ms), new Promise((resolve) => { this.wake = resolve; })]);
+    this.wake = null;
+  }
+
+  async send(chunk) {
+    const skip = this.session.confirmed - chunk.start;  // the server holds part of it
+    const body = skip > 0 ? chunk.blob.slice(skip) : chunk.blob;
+    const resp = await this.patch(body, {}).catch((err) => { err.retry = true; throw err; });
+    await this.answered(resp);
+  }
+
+  async sendLength() {
+    const resp = await this.patch(new Blob([]), { "Upload-Length": String(this.session.recorded) })
+      .catch((err) => { err.retry = true; throw err; });
+    await this.answered(resp);
+    await this.store.deleteSession(this.session.id).catch(() => {});
+    const { resolve } = this.finishing;
+    this.finishing = null;
+    resolve(this.session);
+  }
+
+  patch(body, extra) {
+    return call(this.session.location, "PATCH", { ...this.headers, ...extra,
+      "Upload-Offset": String(this.session.confirmed), "Content-Type": OFFSET_TYPE }, body);
+  }
+
+  async answered(resp) {
+    if (resp.status === HttpStatus.NO_CONTENT) {
+      this.confirm(parseInt(resp.headers.get("Upload-Offset"), 10));
+      return;
+    }
+    const err = await refused(resp);
+    err.retry = PASSING.has(resp.status) || resp.status >= HttpStatus.SERVER_ERROR_MIN;
+    throw err;
+  }
+
+  fail(err) {
+    this.trouble = err;
+    this.onChange();
+    if (this.finishing) {
+      const { reject } = this.finishing;
+      this.finishing = null;
+      reject(err);
+    } else if (this.onFailure) {
+      this.onFailure(err);
+    }
+  }
+}
