@@ -174,6 +174,9 @@ def test_jobs_show_their_last_run(client, site):
     page = text(site.get(client, "/admin/"))
     assert "storage unavailable" in page and "2.5 s" in page and "orphans: 4" in page
     assert "deleted: 1" not in page  # only the newest run of each job
+    # Each job by its label for people, not its command name.
+    assert "Apply the retention policy" in page and "Find orphaned files" in page
+    assert "<code>retention</code>" not in page
 
 
 def test_jobs_show_only_their_figures_never_other_platforms_items(client, site):
