@@ -16,6 +16,7 @@ bp.add_app_template_filter(job_label, "job_label")
 
 bp.add_url_rule("/", "index", dashboard.index)
 bp.add_url_rule("/usage.csv", "usage_csv", dashboard.usage_csv)
+bp.add_url_rule("/usage-so-far.csv", "usage_so_far_csv", dashboard.usage_so_far_csv)
 bp.add_url_rule("/scores/retry", "retry_failed_scores", dashboard.retry_failed_scores,
                 methods=["POST"])
 bp.add_url_rule("/processing/<int:video_id>/retry", "retry_processing",
