@@ -41,7 +41,7 @@ class Job:
     Either `every_seconds` (an interval from the process's start) or `cron` (APScheduler
     cron fields, UTC) for daily, weekly and monthly work. `dry_run`: the function takes
     `dry_run=True` and then changes nothing. `keep_days`: how long its JobRun rows are kept
-    (None: for ever, e.g. the usage reports).
+    (None: for ever, e.g. the usage reports). `label`: the job's name for people.
     """
 
     name: str
@@ -51,6 +51,7 @@ class Job:
     lease_seconds: int = 300
     dry_run: bool = False
     keep_days: int | None = 14
+    label: str = ""  # how the job reads for people (the dashboard); the name when empty
 
     def schedule(self) -> str:
         """Say when the job runs, for people."""
@@ -80,28 +81,45 @@ class Job:
 
 
 JOBS: list[Job] = [
-    Job("deliver_scores", "lti_tool.grading.outbox:deliver_scores", every_seconds=30),
+    Job("deliver_scores", "lti_tool.grading.outbox:deliver_scores", every_seconds=30,
+        label="Send scores to the LMS"),
     Job("expire_uploads", "lti_tool.storage.jobs:expire_unfinished_uploads",
-        every_seconds=3600),
-    Job("poll_videos", "lti_tool.storage.jobs:poll_stuck_videos", every_seconds=300),
+        every_seconds=3600,
+        label="Expire unfinished uploads"),
+    Job("poll_videos", "lti_tool.storage.jobs:poll_stuck_videos", every_seconds=300,
+        label="Check videos stuck at the storage service"),
     Job("requeue_stalled_videos", "lti_tool.processing.jobs:requeue_stalled",
-        every_seconds=120),
+        every_seconds=120,
+        label="Restart stalled processing"),
     # What unauthenticated requests write (login state, rate counters) goes soon.
-    Job("purge_launch_state", "lti_tool.lti.launch_store:purge_expired", every_seconds=600),
+    Job("purge_launch_state", "lti_tool.lti.launch_store:purge_expired", every_seconds=600,
+        label="Remove expired launch state"),
     Job("purge_rate_counters", "lti_tool.web.rate_limits:purge_expired_counters",
-        every_seconds=600),
+        every_seconds=600,
+        label="Remove expired rate counters"),
     Job("purge_handoff_links", "lti_tool.handoff.service:purge_expired_links",
-        every_seconds=3600),
+        every_seconds=3600,
+        label="Remove expired phone links"),
     Job("retention", "lti_tool.housekeeping.retention:apply_retention",
-        cron={"hour": 3, "minute": 10}, lease_seconds=6 * 3600, dry_run=True, keep_days=365),
+        cron={"hour": 3, "minute": 10}, lease_seconds=6 * 3600, dry_run=True, keep_days=365,
+        label="Apply the retention policy"),
     Job("orphans", "lti_tool.housekeeping.orphans:find_orphans",
         cron={"day_of_week": "sun", "hour": 4, "minute": 20}, lease_seconds=3 * 3600,
-        keep_days=365),
+        keep_days=365,
+        label="Find orphaned files"),
     Job("usage_report", "lti_tool.housekeeping.usage:usage_report",
-        cron={"day": 1, "hour": 4, "minute": 50}, keep_days=None),
+        cron={"day": 1, "hour": 4, "minute": 50}, keep_days=None,
+        label="Monthly usage report"),
     Job("purge_job_runs", "lti_tool.jobs:purge_job_runs", cron={"hour": 2, "minute": 40},
-        keep_days=365),
+        keep_days=365,
+        label="Remove old job runs"),
 ]
+
+
+def job_label(name: str) -> str:
+    """Return a job's name as people read it; an unregistered name as given."""
+    job = find_job(name)
+    return job.label if job and job.label else name
 
 
 def find_job(name: str) -> Job | None:

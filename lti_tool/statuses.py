@@ -14,6 +14,17 @@ class VideoStatus(StrEnum):
     DELETED = "deleted"
 
 
+# How a video's status reads for people, on the instructor's and the admin's pages alike.
+VIDEO_STATUS_LABELS = {VideoStatus.PENDING: "Pending", VideoStatus.UPLOADING: "Uploading",
+                       VideoStatus.PROCESSING: "Processing", VideoStatus.READY: "Ready",
+                       VideoStatus.ERROR: "Error", VideoStatus.DELETED: "Deleted"}
+
+
+def video_status_label(status: str) -> str:
+    """Return a video status as people read it ("ready" -> "Ready"); unknown names as given."""
+    return VIDEO_STATUS_LABELS.get(status, status)
+
+
 FINAL_VIDEO_STATES = frozenset({VideoStatus.READY, VideoStatus.ERROR, VideoStatus.DELETED})
 # An attempt whose bytes are still on their way (a newer attempt abandons it).
 UNFINISHED_VIDEO_STATES = frozenset({VideoStatus.PENDING, VideoStatus.UPLOADING})

@@ -119,7 +119,7 @@ def test_sorted_by_a_columns_heading_and_back(client, logged):
     assert body.index("Alpha Student") < body.index("Alpha Teacher")
     assert 'aria-sort="ascending"' in by_user
     by_action = text(logged.get(client, "/admin/audit?sort=action&desc=1")).split("<tbody>")[1]
-    assert by_action.index("playback_granted") < by_action.index("grade_saved")
+    assert by_action.index("Playback granted") < by_action.index("Grade saved")
     rows = list(csv.reader(io.StringIO(text(logged.get(
         client, "/admin/audit.csv?sort=user&desc=1")))))
     # (the download's own audit entry, by the admin, is in the list it downloads)
@@ -137,3 +137,14 @@ def test_a_word_columns_first_click_reads_a_to_z_and_time_newest_first(client, l
 
 def test_an_unknown_sort_is_a_400(client, logged):
     assert logged.get(client, "/admin/audit?sort=password").status_code == 400
+
+
+def test_actions_read_as_labels_with_the_name_as_filter_value(client, logged):
+    page = text(logged.get(client, "/admin/audit"))
+    assert '<option value="storage_tested">Storage connection tested</option>' in page
+    assert "<td>Grade saved</td>" in page and "<td>Playback granted</td>" in page
+    assert "<code>grade_saved</code>" not in page
+    # Every event has its label, and the filter value stays the stored name.
+    from lti_tool.audit import EVENT_LABELS
+    assert set(EVENT_LABELS) == set(EventType)
+    assert "Alpha Student" in text(logged.get(client, "/admin/audit?action=playback_granted"))

@@ -2,6 +2,8 @@
 grade passback with "retry all failed", jobs; only admins, only their platform."""
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 
 import pytest
@@ -174,6 +176,9 @@ def test_jobs_show_their_last_run(client, site):
     page = text(site.get(client, "/admin/"))
     assert "storage unavailable" in page and "2.5 s" in page and "orphans: 4" in page
     assert "deleted: 1" not in page  # only the newest run of each job
+    # Each job by its label for people, not its command name.
+    assert "Apply the retention policy" in page and "Find orphaned files" in page
+    assert "<code>retention</code>" not in page
 
 
 def test_jobs_show_only_their_figures_never_other_platforms_items(client, site):
@@ -245,3 +250,28 @@ def test_a_bad_or_unknown_usage_period_is_said(client, site, period, status):
 def test_only_admins_download_the_usage_report(client, site, who):
     _usage_run(site)
     assert site.get(client, "/admin/usage.csv", who=who).status_code == 403
+
+
+def test_this_month_so_far_is_worked_out_on_demand_for_the_platform_only(client, site):
+    from lti_tool.housekeeping.usage import previous_month
+    first_of_month = previous_month(utcnow())[1]
+    for video in site.a.videos + site.b.videos:
+        video.created_at = first_of_month  # this month's, whatever day the test runs
+    db.session.commit()
+    month = first_of_month.strftime("%Y-%m")
+    page = text(site.get(client, "/admin/"))
+    assert "Download this month so far per course (CSV)" in page  # no kept report needed
+    resp = site.get(client, "/admin/usage-so-far.csv")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    assert f'filename="usage-{month}-so-far.csv"' in resp.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+    assert [(r["period"], r["course"], r["uploads"]) for r in rows] == [
+        (f"{month} so far", site.a.videos[0].submission.assignment.course.title, "2")]
+    b_rows = list(csv.DictReader(io.StringIO(
+        site.get(client, "/admin/usage-so-far.csv", tenant="b").get_data(as_text=True))))
+    assert [r["course"] for r in b_rows] == [site.b.videos[0].submission.assignment.course.title]
+    assert site.get(client, "/admin/usage-so-far.csv", who="instructor").status_code == 403
+    db.session.expire_all()
+    [export, _] = db.session.scalars(db.select(AuditEvent).filter_by(
+        event_type=EventType.ADMIN_EXPORT).order_by(AuditEvent.id)).all()
+    assert export.data == {"export": "usage", "period": f"{month} so far"}

@@ -232,3 +232,17 @@ def test_a_switch_saved_by_another_process_is_used_here_once_seen(app, monkeypat
         assert current_storage().name == "local"  # not looked at yet
         monkeypatch.setattr(CACHE, "check_seconds", 0)
         assert current_storage().name == "s3"
+
+
+def test_each_backends_fields_are_a_fieldset_all_shown_without_script(client, operator):
+    """Server-rendered: one fieldset per backend with a legend, none hidden (storage-choice.js
+    hides the ones not chosen); the choice names its fieldsets' backends."""
+    page = text(operator.get(client, "/admin/settings"))
+    for backend, legend in (("s3", "Amazon S3 or compatible (R2, MinIO): settings"),
+                            ("cloudflare", "Cloudflare Stream: settings")):
+        start = page.index(f'<fieldset class="backend-settings" data-backend="{backend}">')
+        fieldset = page[start:page.index("</fieldset>", start)]
+        assert f"<legend>{legend}</legend>" in fieldset and " hidden" not in fieldset
+    assert 'id="set-S3_BUCKET"' in page.split('data-backend="s3"')[1].split("</fieldset>")[0]
+    assert "data-backend-choice" in page and "js/storage-choice.js" in page
+    assert "<script>" not in page

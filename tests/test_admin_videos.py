@@ -199,3 +199,23 @@ def test_instructor_cannot_delete_or_hold(client, site):
     assert db.session.get(Video, video.id).status == VideoStatus.READY
 
 
+
+
+def test_statuses_read_as_the_instructor_pages_write_them(client, site):
+    """The filter and badges say "Ready" / "Error", the filter's value stays the stored name."""
+    page = text(site.get(client, "/admin/videos"))
+    assert '<option value="ready">Ready</option>' in page
+    assert '<option value="pending">Pending</option>' in page
+    assert ">Ready</span>" in page and ">Error</span>" in page
+    assert ">ready</span>" not in page and ">error</span>" not in page
+    store_locally(site.a.videos[0])
+    video = text(site.get(client, f"/admin/videos/{site.a.videos[0].id}"))
+    assert ">Ready</span>" in video and ">ready</span>" not in video
+
+
+def test_video_status_labels_are_the_instructor_queues():
+    """One list of labels: the review queue's rows read as the video statuses do."""
+    from lti_tool.grading.review_queue import STATUS_LABELS, RowStatus
+    from lti_tool.statuses import VIDEO_STATUS_LABELS
+    assert set(VIDEO_STATUS_LABELS) == set(VideoStatus)
+    assert STATUS_LABELS[RowStatus.READY] == VIDEO_STATUS_LABELS[VideoStatus.READY] == "Ready"

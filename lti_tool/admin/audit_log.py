@@ -11,7 +11,7 @@ from lti_tool.admin.audit_search import ACTIONS, AuditFilters, iter_events, sear
 from lti_tool.admin.csv_export import csv_response
 from lti_tool.admin.pages import render_admin
 from lti_tool.admin.video_search import course_choices
-from lti_tool.audit import EventType
+from lti_tool.audit import EventType, event_label
 
 CSV_HEADER = ("at", "action", "user", "user email", "user sub", "course", "target type",
               "target id", "details", "ip")
@@ -24,7 +24,8 @@ def audit_log():
     filters = AuditFilters.from_args(request.args)
     return render_admin("admin/audit.html", filters=filters,
                         page=search_events(admin.platform_id, filters),
-                        courses=course_choices(admin.platform_id), actions=ACTIONS)
+                        courses=course_choices(admin.platform_id),
+                        actions=sorted(ACTIONS, key=event_label))
 
 
 @require_admin

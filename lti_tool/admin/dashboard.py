@@ -80,6 +80,17 @@ def usage_csv():
 
 
 @require_admin
+def usage_so_far_csv():
+    """Download the platform's usage per course of this month so far, computed now (audited)."""
+    admin = current_admin()
+    report = usage.month_so_far(admin.platform_id)
+    audit.record(EventType.ADMIN_EXPORT, actor=admin.user, platform_id=admin.platform_id,
+                 commit=True, export="usage", period=report["period"])
+    rows = ([entry.get(key) for key in usage.COLUMNS] for entry in report["courses"])
+    return csv_response(f"usage-{report['period'].replace(' ', '-')}.csv", usage.COLUMNS, rows)
+
+
+@require_admin
 def retry_processing_job(video_id: int):
     """Put one failed processing job of this platform back on the queue (audited)."""
     admin = current_admin()

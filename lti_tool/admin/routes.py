@@ -4,11 +4,19 @@ from __future__ import annotations
 from flask import Blueprint
 
 from lti_tool.admin import audit_log, dashboard, people, platforms, settings_page, videos
+from lti_tool.audit import event_label
+from lti_tool.jobs import job_label
+from lti_tool.statuses import video_status_label
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+# Stored names as people read them (each label is defined beside its names).
+bp.add_app_template_filter(video_status_label, "video_status")
+bp.add_app_template_filter(event_label, "event_label")
+bp.add_app_template_filter(job_label, "job_label")
 
 bp.add_url_rule("/", "index", dashboard.index)
 bp.add_url_rule("/usage.csv", "usage_csv", dashboard.usage_csv)
+bp.add_url_rule("/usage-so-far.csv", "usage_so_far_csv", dashboard.usage_so_far_csv)
 bp.add_url_rule("/scores/retry", "retry_failed_scores", dashboard.retry_failed_scores,
                 methods=["POST"])
 bp.add_url_rule("/processing/<int:video_id>/retry", "retry_processing",

@@ -17,7 +17,7 @@ from lti_tool.access.roles import Role
 from lti_tool.extensions import db
 from lti_tool.grading.outbox import LmsState, is_notice, latest_items, lms_state
 from lti_tool.models import Assignment, Enrollment, ScoreOutbox, Submission, User, Video
-from lti_tool.statuses import OutboxStatus, VideoStatus
+from lti_tool.statuses import VIDEO_STATUS_LABELS, OutboxStatus, VideoStatus
 from lti_tool.uploads.deadlines import extensions_by_user, is_late
 
 
@@ -31,9 +31,10 @@ class RowStatus(StrEnum):
     ERROR = "error"
 
 
-STATUS_LABELS = {RowStatus.NOT_SUBMITTED: "Not submitted", RowStatus.UPLOADING: "Uploading",
-                 RowStatus.PROCESSING: "Processing", RowStatus.READY: "Ready",
-                 RowStatus.ERROR: "Error"}
+# A row in a video state reads as that video status does (statuses.VIDEO_STATUS_LABELS).
+STATUS_LABELS = {RowStatus.NOT_SUBMITTED: "Not submitted",
+                 **{row: VIDEO_STATUS_LABELS[VideoStatus(row.value)] for row in RowStatus
+                    if row != RowStatus.NOT_SUBMITTED}}
 VIDEO_TO_ROW = {VideoStatus.PENDING: RowStatus.UPLOADING, VideoStatus.UPLOADING:
                 RowStatus.UPLOADING, VideoStatus.PROCESSING: RowStatus.PROCESSING,
                 VideoStatus.READY: RowStatus.READY, VideoStatus.ERROR: RowStatus.ERROR}

@@ -37,6 +37,7 @@ COLUMNS = ["period", "platform_id", "course_id", "course", "uploads", "upload_mi
            "stored_videos", "stored_bytes", "stored_minutes", "estimated_storage_cost_usd",
            "plays", "delivered_minutes", "delivered_bytes", "estimated_delivery_cost_usd",
            "estimated_cost_usd"]
+PARTIAL_SUFFIX = " so far"  # the period of a month not over yet ("2026-12 so far")
 ROUNDED = {"upload_minutes": 1, "stored_minutes": 1, "delivered_minutes": 1,
            "estimated_storage_cost_usd": 2, "estimated_delivery_cost_usd": 2,
            "estimated_cost_usd": 2}
@@ -98,7 +99,20 @@ def _blank(period: str, course_id: int, platform_id: int, title: str | None) -> 
 def usage_report(now: datetime | None = None) -> dict:
     """Build last month's usage per course (the job's counts; safe to run twice)."""
     start, end = previous_month(now or utcnow())
-    period = start.strftime("%Y-%m")
+    return month_usage(start, end, start.strftime("%Y-%m"))
+
+
+def month_so_far(platform_id: int, now: datetime | None = None) -> dict:
+    """Build this month's usage per course of one platform from its first day to now,
+    computed on demand; its period says it is partial ("2026-12 so far")."""
+    end = (now or utcnow()).astimezone(timezone.utc)
+    start = previous_month(end)[1]
+    return month_usage(start, end, start.strftime("%Y-%m") + PARTIAL_SUFFIX, platform_id)
+
+
+def month_usage(start: datetime, end: datetime, period: str,
+                platform_id: int | None = None) -> dict:
+    """Build the usage per course in [start, end) (of one platform, or of every one)."""
     in_month = (Video.created_at >= start) & (Video.created_at < end)
     stored = (Video.status == VideoStatus.READY) & (Video.created_at < end)
     minutes = func.coalesce(Video.duration_seconds, 0) / 60.0
@@ -114,6 +128,7 @@ def usage_report(now: datetime | None = None) -> dict:
         .join(Submission, Video.submission_id == Submission.id)
         .join(Assignment, Submission.assignment_id == Assignment.id)
         .join(Course, Assignment.course_id == Course.id)
+        .where(Course.platform_id == platform_id if platform_id is not None else True)
         .group_by(Course.id, Course.platform_id, Course.title, Video.backend)
         .order_by(Course.id)).all()
     courses: dict[int, dict] = {}
@@ -130,7 +145,7 @@ def usage_report(now: datetime | None = None) -> dict:
         entry = courses.get(row.course_id)
         if entry is None:  # played, its videos since gone from the course's rows
             course = db.session.get(Course, row.course_id)
-            if course is None:
+            if course is None or platform_id not in (None, course.platform_id):
                 continue
             entry = courses[course.id] = _blank(period, course.id, course.platform_id,
                                                 course.title)
