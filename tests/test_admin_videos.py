@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import shutil
 
 import pytest
 
@@ -219,3 +220,18 @@ def test_video_status_labels_are_the_instructor_queues():
     from lti_tool.statuses import VIDEO_STATUS_LABELS
     assert set(VIDEO_STATUS_LABELS) == set(VideoStatus)
     assert STATUS_LABELS[RowStatus.READY] == VIDEO_STATUS_LABELS[VideoStatus.READY] == "Ready"
+
+
+@pytest.mark.parametrize("gone", ["file", "storage id"])
+def test_a_ready_video_whose_file_is_gone_says_so_instead_of_failing(client, site, gone):
+    video = site.a.videos[0]
+    media = store_locally(video)
+    if gone == "file":
+        shutil.rmtree(media.parent)
+    else:
+        video.storage_uid = None
+        db.session.commit()
+    page = site.get(client, f"/admin/videos/{video.id}")
+    assert page.status_code == 200
+    assert "<video" not in text(page)
+    assert re.search(r"not in the (local )?storage", text(page))

@@ -25,7 +25,7 @@ from lti_tool.playback.grants import (GRANT_CAPTIONS, GRANT_DOWNLOAD, GRANT_MEDI
                                       read_grant, sign_grant)
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
-from lti_tool.storage.base import RENDITION_MIME, Capability, StorageError
+from lti_tool.storage.base import RENDITION_MIME, Capability, StorageError, UploadNotFound
 from lti_tool.uploads.attempts import refresh_status
 from lti_tool.uploads.status import video_status
 from lti_tool.web.rate_limits import client_address, limit
@@ -54,6 +54,8 @@ def grant_playback(video: Video, viewer: User) -> dict:
     """Return a short-lived playback for a viewer already allowed to see the video."""
     if video.status != VideoStatus.READY:
         raise Conflict("This video is not ready to play yet.", code="video_not_ready")
+    if not video.storage_uid:  # a row whose upload never reached the storage
+        raise UploadNotFound("This video's file is not in the storage.")
     backend = storage_for(video.backend)
     ttl = int(current_app.config["PLAYBACK_URL_TTL_SECONDS"])
     address = binding_address()
