@@ -357,7 +357,8 @@ class Video(db.Model):
                       Index("ix_video_backend_uid", "backend", "storage_uid"),
                       Index("ix_video_status", "status"),
                       Index("ix_video_created", "created_at"),
-                      Index("ix_video_platform_created", "platform_id", "created_at"))
+                      Index("ix_video_platform_created", "platform_id", "created_at"),
+                      Index("ix_video_platform_status", "platform_id", "status"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id", ondelete="CASCADE"))

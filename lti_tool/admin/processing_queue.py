@@ -89,7 +89,9 @@ def processing_queue(platform_id: int, days: int = WINDOW_DAYS) -> ProcessingQue
     counts = db.session.execute(platform_videos(
         platform_id,
         func.sum(case((waiting, 1), else_=0)), func.sum(case((running, 1), else_=0)),
-        func.sum(case((failed, 1), else_=0)))).one()
+        func.sum(case((failed, 1), else_=0)))
+        # Only these two states count: the (platform, status) index reads just them.
+        .where(Video.status.in_([VideoStatus.PROCESSING, VideoStatus.ERROR]))).one()
     since = func.coalesce(Video.uploaded_at, Video.created_at)
     return ProcessingQueue(
         waiting=int(counts[0] or 0), running=int(counts[1] or 0), failed=int(counts[2] or 0),
