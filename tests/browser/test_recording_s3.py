@@ -68,3 +68,29 @@ def test_a_recording_goes_to_the_bucket_in_parts_while_it_records(
           tx.oncomplete = () => resolve([s.result, c.result]); };
       })""")
     assert left == [0, 0]
+
+
+def test_a_closed_tab_leaves_the_recording_to_finish_in_the_bucket(
+        app, context, live_server, room, cors, moto_server, s3_bucket):  # noqa: F811
+    page = open_recorder(context, live_server, room)
+    get_ready(page)
+    start_recording(page)
+    page.wait_for_timeout(7000)  # two chunks kept, too few bytes for a part: none left yet
+    page.close()
+    page = open_recorder(context, live_server, room)
+    page.wait_for_selector("#rec-recovery:not([hidden])")
+    assert "not completely sent" in page.inner_text("#rec-recovery-text")
+    page.click("#rec-recover")
+    page.wait_for_function("() => ['ready', 'error'].includes("
+                           "document.getElementById('current-status').dataset.status)",
+                           timeout=60000)
+    assert page.get_attribute("#current-status", "data-status") == "ready", \
+        page.inner_text("#current-status")
+    video = latest_video(app)
+    assert 5 <= video.duration_seconds <= 9.5, video.duration_seconds
+    stored = admin_client(moto_server).get_object(Bucket=s3_bucket,
+                                                  Key=video.storage_uid)["Body"].read()
+    assert video.size_bytes == len(stored) > 0
+    page.reload()
+    page.wait_for_function("() => document.getElementById('recorder').dataset.ready === 'true'")
+    assert page.is_hidden("#rec-recovery")  # sent, and forgotten by the browser
