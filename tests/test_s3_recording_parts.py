@@ -3,7 +3,9 @@ parts signed one at a time within the assignment's limit, its size told at compl
 parts PUT over HTTP to moto's S3 server as static/js/recording-upload.js does."""
 from __future__ import annotations
 
+import json
 import os
+import re
 
 import pytest
 import requests
@@ -157,3 +159,18 @@ def test_a_sized_upload_still_signs_in_batches_and_refuses_one_part_bodies(clien
     assert client.post(base(ticket) + "/sign", json={"part_numbers": [1, 2]},
                        headers=headers).status_code == 200
     assert sign(client, headers, ticket, 1, PART).status_code == 400
+
+
+def page_data(client, headers) -> dict:
+    """Return the student page's JSON (#page-data) for this launch."""
+    html = client.get(f"/assignment?launch={headers['X-LTI-Launch']}").get_data(as_text=True)
+    match = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', html,
+                      re.S)
+    assert match, html[:500]
+    return json.loads(match.group(1))
+
+
+def test_the_s3_page_tells_the_recorder_to_send_while_recording(client, room):
+    headers, _ = room
+    page = page_data(client, headers)
+    assert page["upload_method"] == "multipart" and page["upload_while_recording"] is True
