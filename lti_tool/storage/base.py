@@ -43,6 +43,10 @@ class Capability(StrEnum):
     # An upload may start before its size is known and learn it at its end (tus
     # creation-defer-length): the browser recorder sends its chunks while it records.
     DEFERRED_LENGTH = "deferred_length"
+    # A multipart upload may start before its size is known (S3): its parts, every one but
+    # the last at least 5 MiB, are signed one at a time with their sizes, each only once
+    # the parts before it are stored, and the size is told at completion (DeferredParts).
+    DEFERRED_PARTS = "deferred_parts"
 
 
 class BrowserDirective(StrEnum):
@@ -117,7 +121,7 @@ class UploadRequest:
     video_id: int
     owner_id: int  # our user id; the only user who may write to the upload
     filename: str
-    size_bytes: int | None  # None: told at the upload's end (Capability.DEFERRED_LENGTH)
+    size_bytes: int | None  # None: told at the upload's end (DEFERRED_LENGTH, DEFERRED_PARTS)
     content_type: str = "application/octet-stream"
     max_duration_seconds: int | None = None
     key_hint: str = ""  # e.g. "p1/c2/a3/s4/v5": a path-safe prefix for object stores
@@ -388,6 +392,22 @@ class MultipartUploads(abc.ABC):
     @abc.abstractmethod
     def abort_multipart(self, storage_uid: str, backend_data: Mapping[str, Any]) -> None:
         """Abort the upload and free its parts; already gone is fine."""
+
+
+class DeferredParts(abc.ABC):
+    """Capability.DEFERRED_PARTS: a multipart upload of unknown size, told at its end."""
+
+    @abc.abstractmethod
+    def sign_next_part(self, storage_uid: str, backend_data: Mapping[str, Any],
+                       part_number: int, size: int, limit: int) -> PartUrl:
+        """Sign one part of `size` bytes once the parts before it are stored, refusing
+        (UploadTooLarge) when they and it would pass `limit` bytes."""
+
+    @abc.abstractmethod
+    def complete_deferred(self, storage_uid: str, backend_data: Mapping[str, Any],
+                          size: int, parts: list[dict]) -> dict[str, Any]:
+        """Join the parts once they hold exactly `size` bytes; return the backend_data
+        to keep (now with its size)."""
 
 
 class ExpiringUploads(abc.ABC):

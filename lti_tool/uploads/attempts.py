@@ -97,7 +97,8 @@ def start_attempt(launch: LaunchRecord, filename: str, size_bytes: int | None,
         content_type = UNKNOWN_CONTENT_TYPE
     check_file(assignment, filename, size_bytes)
     backend = current_storage()
-    if size_bytes is None and not backend.supports(Capability.DEFERRED_LENGTH):
+    if size_bytes is None and not (backend.supports(Capability.DEFERRED_LENGTH)
+                                   or backend.supports(Capability.DEFERRED_PARTS)):
         raise ToolError("This site's video storage needs the size up front: upload the "
                         "recording once it is finished.", code=LENGTH_REQUIRED)
     try:

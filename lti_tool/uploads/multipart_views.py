@@ -2,7 +2,9 @@
 
 Only JSON passes here; the parts go from the browser to the bucket with the URLs signed
 here. Every call checks that the launching student owns the attempt and that it is still
-an unfinished multipart upload.
+an unfinished multipart upload. An upload of unknown size (a recording sent while it
+records, Capability.DEFERRED_PARTS) signs one part at a time with its size, bounded by the
+assignment's limit, and is told its size at completion.
 """
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ from lti_tool.extensions import db
 from lti_tool.models import Video, utcnow
 from lti_tool.statuses import UNFINISHED_VIDEO_STATES, VideoStatus
 from lti_tool.storage import storage_for
-from lti_tool.storage.base import Capability
+from lti_tool.storage.base import Capability, UploadTooLarge
 from lti_tool.uploads.attempts import complete_upload
+from lti_tool.uploads.rules import size_limit, too_large_message
 from lti_tool.uploads.status import video_status
 from lti_tool.web.request_input import json_body
 
@@ -58,16 +61,37 @@ def _describe(video: Video) -> dict:
             "part_size": data.get("part_size"), "part_count": data.get("part_count")}
 
 
+def _size_told_at_end(video: Video) -> bool:
+    """Whether this upload's size is only told at completion (DEFERRED_PARTS)."""
+    return (video.backend_data or {}).get("size") is None and storage_for(
+        video.backend).supports(Capability.DEFERRED_PARTS)
+
+
+def _sign_next(video: Video, body: dict) -> list:
+    """Sign the one part a size-less upload asks for, within the assignment's limit."""
+    number, size = body.get("part_number"), body.get("size")
+    if not _is_whole(number) or not _is_whole(size):
+        raise ToolError("Send {\"part_number\": n, \"size\": bytes} for this upload.",
+                        code="bad_request")
+    return [storage_for(video.backend).sign_next_part(
+        video.storage_uid, video.backend_data, number, size,
+        size_limit(video.submission.assignment))]
+
+
 @bp.post("/sign")
 @require_launch([Role.LEARNER])
 def sign(video_id: int):
     """Return presigned PUT URLs for the part numbers asked for."""
     video = _own_open_upload(video_id)
-    numbers = json_body().get("part_numbers")
-    if not isinstance(numbers, list) or not all(_is_whole(n) for n in numbers):
-        raise ToolError("Send {\"part_numbers\": [1, 2, ...]}.", code="bad_request")
-    parts = storage_for(video.backend).sign_parts(video.storage_uid, video.backend_data,
-                                                  numbers)
+    body = json_body()
+    if _size_told_at_end(video):
+        parts = _sign_next(video, body)
+    else:
+        numbers = body.get("part_numbers")
+        if not isinstance(numbers, list) or not all(_is_whole(n) for n in numbers):
+            raise ToolError("Send {\"part_numbers\": [1, 2, ...]}.", code="bad_request")
+        parts = storage_for(video.backend).sign_parts(video.storage_uid, video.backend_data,
+                                                      numbers)
     if video.status == VideoStatus.PENDING:
         video.status = VideoStatus.UPLOADING
         db.session.commit()
@@ -88,15 +112,31 @@ def parts(video_id: int):
 @bp.post("/complete")
 @require_launch([Role.LEARNER])
 def complete(video_id: int):
-    """Join the parts into the video and start checking it; returns the attempt's status."""
+    """Join the parts into the video and start checking it; returns the attempt's status.
+
+    An upload of unknown size is told it here ({"size_bytes": n}), within the limit."""
     video = _own_open_upload(video_id)
-    claimed = json_body(required=False).get("parts")
+    body = json_body(required=False)
+    claimed = body.get("parts")
     if claimed is not None and not (isinstance(claimed, list) and all(
             isinstance(p, dict) and _is_whole(p.get("part_number"))
             and isinstance(p.get("etag", ""), str) for p in claimed)):
         raise ToolError("parts must be a list of {part_number, etag}.", code="bad_request")
-    storage_for(video.backend).complete_multipart(video.storage_uid, video.backend_data,
-                                                  claimed or [])
+    if _size_told_at_end(video):
+        size = body.get("size_bytes")
+        if not _is_whole(size) or size <= 0:
+            raise ToolError("Send the recording's size: {\"size_bytes\": n}.",
+                            code="bad_request")
+        limit = size_limit(video.submission.assignment)
+        if size > limit:
+            raise UploadTooLarge(too_large_message(size, limit))
+        video.backend_data = storage_for(video.backend).complete_deferred(
+            video.storage_uid, video.backend_data, size, claimed or [])
+        video.size_bytes = size
+        db.session.commit()  # the object is whole now; complete_upload reloads the row
+    else:
+        storage_for(video.backend).complete_multipart(video.storage_uid, video.backend_data,
+                                                      claimed or [])
     complete_upload(video)
     return jsonify(video_status(video))
 

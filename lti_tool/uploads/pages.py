@@ -33,8 +33,10 @@ def assignment():
         "upload_method": upload_method(current_storage()),
         "chunk_size": current_app.config.get("UPLOAD_CHUNK_BYTES") or None,
         # The recorder sends its chunks while it records where the storage can take an
-        # upload of unknown size; elsewhere it uploads the finished recording.
-        "upload_while_recording": current_storage().supports(Capability.DEFERRED_LENGTH),
+        # upload of unknown size (tus, or S3 parts); elsewhere it uploads the finished
+        # recording.
+        "upload_while_recording": (current_storage().supports(Capability.DEFERRED_LENGTH)
+                                   or current_storage().supports(Capability.DEFERRED_PARTS)),
         "recording_max_seconds": (launch.assignment.max_duration_seconds
                                   or current_app.config["RECORDING_MAX_SECONDS"]),
         "urls": {"uploads": url_for("uploads.state"),

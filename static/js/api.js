@@ -45,7 +45,7 @@ const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} G
 
 const JSON_TYPE = "application/json";
 // The server answers a script's errors in JSON when it sees this header (errors.wants_json).
-const REQUESTED_WITH = { "X-Requested-With": "fetch" };
+export const REQUESTED_WITH = { "X-Requested-With": "fetch" };
 
 const NETWORK_MESSAGE = "The tool could not be reached. Check your connection and try again.";
 const TIMEOUT_MESSAGE = "The tool took too long to answer. Please try again.";

@@ -2,8 +2,9 @@
    or the screen and the microphone; device pickers, a level meter, a 3-2-1 countdown,
    pause and resume, a timer that stops the recording at the longest length allowed, a
    preview before submitting, and a retake. Where the storage takes an upload of unknown
-   size (page.upload_while_recording) the chunks go to the server while recording
-   (recording-upload.js) and Submit only sends the length; elsewhere the finished
+   size (page.upload_while_recording: tus on the local disk, parts on S3) the chunks go
+   to the server while recording (recording-upload.js) and Submit only finishes it with
+   the length; elsewhere (Cloudflare Stream) the finished
    recording is handed to the file uploader (uploader.js, the "recording:file" event).
    A recording a closed tab left unsent is offered again when the page opens. A screen
    wake lock holds while recording and sending. State changes are said in the page's live

@@ -1,13 +1,18 @@
 /* A browser recording's upload while it records: the chunks MediaRecorder hands over are
-   kept in IndexedDB and sent, in order, to the tool's tus endpoint as PATCHes of an upload
-   created with `Upload-Defer-Length: 1` (tus creation-defer-length); a chunk leaves
-   IndexedDB only once the server's Upload-Offset says it holds it. Submitting sends the
-   length (`Upload-Length` in an empty last PATCH), which finishes the upload. A lost
-   connection is waited out (the offset is asked for again with HEAD); a closed tab leaves
-   the session and its chunks in IndexedDB, and `RecordingUpload.resume` sends the rest.
-   Only the tool's own tus endpoint takes deferred lengths (Capability.DEFERRED_LENGTH);
-   elsewhere the recorder hands the finished recording to the file uploader instead. */
-import { HttpStatus, connectionLost, errorFromAnswer } from "./api.js";
+   kept in IndexedDB and sent, in order, while recording; a chunk leaves IndexedDB only
+   once the server says it holds it. A lost connection is waited out (what the server
+   holds is asked for again); a closed tab leaves the session and its chunks in IndexedDB,
+   and `RecordingUpload.resume` sends the rest. Two ways to send, by the storage:
+   - the tool's own tus endpoint (Capability.DEFERRED_LENGTH): PATCHes of an upload created
+     with `Upload-Defer-Length: 1` (tus creation-defer-length); Submit sends the length
+     (`Upload-Length` in an empty last PATCH), which finishes the upload;
+   - an S3 multipart upload of unknown size (Capability.DEFERRED_PARTS): chunks gather into
+     parts of at least 5 MiB (the last may be smaller), each signed on its own with its size
+     and PUT to the bucket; a part is held once its ETag is read; Submit sends the last
+     part and completes the upload with the recording's size.
+   Elsewhere (Cloudflare Stream) the recorder hands the finished recording to the file
+   uploader instead. */
+import { HttpStatus, REQUESTED_WITH, connectionLost, errorFromAnswer } from "./api.js";
 
 // Events by which the recorder hands a recording to the file uploader (uploader.js).
 export const RecorderEvent = Object.freeze({ FILE: "recording:file", UPLOADED: "recording:uploaded" });
@@ -22,6 +27,11 @@ const RETRY_MS = [1000, 2000, 4000, 8000, 15000];
 const REQUEST_TIMEOUT_MS = 120000;
 // Answers after which waiting and asking again can help.
 const PASSING = new Set([HttpStatus.CONFLICT, HttpStatus.LOCKED, HttpStatus.TOO_MANY_REQUESTS]);
+const MULTIPART = "multipart";  // the ticket's method for S3 parts
+const JSON_HEADERS = { Accept: "application/json", "Content-Type": "application/json",
+                       ...REQUESTED_WITH };
+const NO_ETAG = "The storage did not say it holds a part of the recording (its CORS " +
+  "settings must expose the ETag header). Tell your administrator.";
 
 // ---------- IndexedDB: sessions by id, chunks by [session, start] ----------
 function request(req) {
@@ -134,13 +144,22 @@ export class RecordingUpload {
   static async create({ api, store, urls, headers, userId, assignmentId, filename, mimeType }) {
     const ticket = await api.post(urls.uploads, { filename, size_bytes: null,
                                                   content_type: mimeType.split(";")[0] });
+    const session = { id: `u${userId}-a${assignmentId}-v${ticket.video_id}`, userId, assignmentId,
+      videoId: ticket.video_id, location: null, filename, mimeType,
+      createdAt: Date.now(), recorded: 0, confirmed: 0, seconds: 0 };
+    if (ticket.method === MULTIPART) {
+      // The multipart endpoints sit beside the attempt's complete URL (.../multipart/sign).
+      session.partsUrl = ticket.complete_url.replace(/\/complete$/, "/multipart");
+      session.partSize = ticket.chunk_size;
+      session.parts = [];
+      await store.putSession(session);
+      return new RecordingUpload(store, session, headers, []);
+    }
     const meta = Object.entries(ticket.metadata).map(([k, v]) => `${k} ${b64(v)}`).join(",");
     const resp = await call(ticket.endpoint || urls.tus, "POST",
       { ...headers, "Upload-Defer-Length": "1", "Upload-Metadata": meta });
     if (resp.status !== HttpStatus.CREATED) throw await refused(resp);
-    const session = { id: `u${userId}-a${assignmentId}-v${ticket.video_id}`, userId, assignmentId,
-      videoId: ticket.video_id, location: resp.headers.get("Location"), filename, mimeType,
-      createdAt: Date.now(), recorded: 0, confirmed: 0, seconds: 0 };
+    session.location = resp.headers.get("Location");
     await store.putSession(session);
     return new RecordingUpload(store, session, headers, []);
   }
@@ -198,14 +217,26 @@ export class RecordingUpload {
   async cancel() {
     this.cancelled = true;
     this.retryNow();
-    await call(this.session.location, "DELETE", this.headers).catch(() => null);
+    if (this.multipart) await this.json("abort", {}).catch(() => null);
+    else await call(this.session.location, "DELETE", this.headers).catch(() => null);
     await this.store.deleteSession(this.session.id).catch(() => {});
   }
 
   /** The network is back: end a wait at once. */
   retryNow() { if (this.wake) this.wake(); }
 
+  get multipart() { return Array.isArray(this.session.parts); }
+
   async sync() {
+    if (this.multipart) {
+      // The parts the bucket holds, in an unbroken run from part 1, are what counts.
+      const held = (await this.json("parts")).parts;
+      const run = [];
+      for (const p of held) if (p.part_number === run.length + 1) run.push(p);
+      this.session.parts = run;
+      this.confirm(run.reduce((sum, p) => sum + p.size, 0));
+      return;
+    }
     const resp = await call(this.session.location, "HEAD", this.headers);
     if (resp.status !== HttpStatus.OK) throw await refused(resp);
     this.confirm(parseInt(resp.headers.get("Upload-Offset"), 10));
@@ -228,6 +259,8 @@ export class RecordingUpload {
       while (!this.cancelled) {
         const next = this.queue[0];
         if (!next && !this.finishing) break;
+        if (next && this.multipart && !this.finishing &&
+            this.session.recorded - this.session.confirmed < this.session.partSize) break;
         try {
           if (next) await this.send(next); else await this.sendLength();
           failures = 0;
@@ -252,6 +285,7 @@ export class RecordingUpload {
   }
 
   async send(chunk) {
+    if (this.multipart) { await this.sendPart(); return; }
     const skip = this.session.confirmed - chunk.start;  // the server holds part of it
     const body = skip > 0 ? chunk.blob.slice(skip) : chunk.blob;
     const resp = await this.patch(body, {}).catch((err) => { err.retry = true; throw err; });
@@ -259,13 +293,55 @@ export class RecordingUpload {
   }
 
   async sendLength() {
-    const resp = await this.patch(new Blob([]), { "Upload-Length": String(this.session.recorded) })
-      .catch((err) => { err.retry = true; throw err; });
-    await this.answered(resp);
+    if (this.multipart) {
+      await this.json("complete", { parts: this.session.parts.map(
+        (p) => ({ part_number: p.part_number, etag: p.etag })), size_bytes: this.session.recorded });
+    } else {
+      const resp = await this.patch(new Blob([]), { "Upload-Length": String(this.session.recorded) })
+        .catch((err) => { err.retry = true; throw err; });
+      await this.answered(resp);
+    }
     await this.store.deleteSession(this.session.id).catch(() => {});
     const { resolve } = this.finishing;
     this.finishing = null;
     resolve(this.session);
+  }
+
+  /** Send every kept byte the bucket lacks as the next part: signed, PUT, held by its ETag. */
+  async sendPart() {
+    const from = this.session.confirmed;
+    const body = new Blob(this.queue.map((c) => (c.start >= from ? c.blob : c.blob.slice(from - c.start))));
+    const number = this.session.parts.length + 1;
+    const [signed] = (await this.json("sign", { part_number: number, size: body.size })).parts;
+    let resp;
+    try {
+      resp = await fetch(signed.url, { method: "PUT", body });
+    } catch (e) {
+      const err = connectionLost();
+      err.retry = true;
+      throw err;
+    }
+    if (!resp.ok) {
+      const err = await refused(resp);
+      err.retry = true;  // a part URL past its time or a passing fault: signed again
+      throw err;
+    }
+    const etag = resp.headers.get("ETag");
+    if (!etag) throw Object.assign(new Error(NO_ETAG), { retry: false });
+    this.session.parts.push({ part_number: number, etag, size: body.size });
+    this.confirm(from + body.size);
+  }
+
+  /** Call the attempt's multipart endpoint (`sign`, `parts`, `complete`, `abort`). */
+  async json(action, payload) {
+    const url = `${this.session.partsUrl}/${action}`;
+    const resp = await call(url, payload === undefined ? "GET" : "POST",
+      { ...this.headers, ...JSON_HEADERS }, payload === undefined ? undefined : JSON.stringify(payload))
+      .catch((err) => { err.retry = true; throw err; });
+    if (resp.ok) return resp.json();
+    const err = await refused(resp);
+    err.retry = PASSING.has(resp.status) || resp.status >= HttpStatus.SERVER_ERROR_MIN;
+    throw err;
   }
 
   patch(body, extra) {

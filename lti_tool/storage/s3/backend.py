@@ -33,8 +33,8 @@ from lti_tool.errors import StorageError
 from lti_tool.settings import read_setting
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage.base import (RENDITION_MIME, BackendUnavailable, BrowserDirective,
-                                   Capability, ConnectionCheck, ConnectionChecks, Derived,
-                                   Downloads, ExpiredUpload, ExpiringUploads, Health,
+                                   Capability, ConnectionCheck, ConnectionChecks,
+                                   DeferredParts, Derived, Downloads, ExpiredUpload, ExpiringUploads, Health,
                                    MediaProcessing, MultipartUploads, PartUrl, Playback,
                                    PlaybackKind, StorageBackend, StoredObject,
                                    UploadMethod, UploadNotFound, UploadRequest, UploadTicket,
@@ -60,6 +60,8 @@ ETAG_HEADER = "ETag"
 DERIVED_SUFFIX = ".derived/"
 ORIGINAL_FILE = "original"  # the worker's local copy, in its temporary folder
 THUMB_MIME = "image/jpeg"
+# In backend_data: the upload's size is told at completion (Capability.DEFERRED_PARTS).
+DEFERRED_KEY = "deferred"
 # A key presigned (never fetched) to learn the origin of this bucket's presigned URLs.
 ORIGIN_PROBE_KEY = "origin-probe"
 
@@ -88,8 +90,8 @@ def part_count_for(size_bytes: int, part_size: int) -> int:
     return max(1, math.ceil(size_bytes / part_size))
 
 
-class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads, MediaProcessing,
-                ConnectionChecks):
+class S3Storage(StorageBackend, MultipartUploads, DeferredParts, Downloads, ExpiringUploads,
+                MediaProcessing, ConnectionChecks):
     """Videos held in an S3 bucket under S3_KEY_PREFIX, uploaded by the browser in parts.
 
     What processing derives from a video (rendition, thumbnail) is kept beside it, under
@@ -99,7 +101,8 @@ class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads, Me
     name = "s3"
     capabilities = frozenset({Capability.MULTIPART, Capability.SIGNED_PLAYBACK,
                               Capability.DOWNLOAD, Capability.PROCESSING,
-                              Capability.THUMBNAILS, Capability.CONNECTION_CHECK})
+                              Capability.THUMBNAILS, Capability.CONNECTION_CHECK,
+                              Capability.DEFERRED_PARTS})
 
     def setting(self, name: str, default: Any = None) -> Any:
         """Return one of this backend's settings (admin override, else environment)."""
@@ -149,7 +152,10 @@ class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads, Me
     # --- upload ------------------------------------------------------------------------
 
     def create_upload(self, req: UploadRequest) -> UploadTicket:
-        """Start a multipart upload and tell the browser the part size to use."""
+        """Start a multipart upload and tell the browser the part size to use (for a size
+        told at the end, DEFERRED_PARTS, the least size of every part but the last)."""
+        if req.size_bytes is None:
+            return self._create_deferred(req)
         limit = min(site_limits(self.config).max_bytes, MAX_OBJECT)
         if req.size_bytes <= 0:
             raise StorageError("The file is empty. Please choose the video file itself.",
@@ -159,11 +165,7 @@ class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads, Me
                                  "this site accepts.")
         key = self.object_key(req)
         part_size = part_size_for(req.size_bytes)
-        with translate_errors("create upload"):
-            created = self.client().create_multipart_upload(
-                Bucket=self.bucket, Key=key, ContentType=req.content_type or
-                "application/octet-stream",
-                Metadata={"lti-video-id": str(req.video_id), "lti-owner-id": str(req.owner_id)})
+        created = self._create_multipart(req, key)
         hours = int(self.setting("S3_ABORT_MULTIPART_AFTER_HOURS", 48))
         log.info("s3 multipart upload created video=%s key=%s size=%s part=%s", req.video_id,
                  key, req.size_bytes, part_size)
@@ -173,6 +175,60 @@ class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads, Me
                           "size": req.size_bytes, "part_size": part_size,
                           "part_count": part_count_for(req.size_bytes, part_size)},
             expires_at=datetime.now(timezone.utc) + timedelta(hours=hours))
+
+    def _create_multipart(self, req: UploadRequest, key: str) -> dict:
+        with translate_errors("create upload"):
+            return self.client().create_multipart_upload(
+                Bucket=self.bucket, Key=key, ContentType=req.content_type or
+                "application/octet-stream",
+                Metadata={"lti-video-id": str(req.video_id), "lti-owner-id": str(req.owner_id)})
+
+    def _create_deferred(self, req: UploadRequest) -> UploadTicket:
+        """Start a multipart upload whose size is told at completion (a recording)."""
+        key = self.object_key(req)
+        created = self._create_multipart(req, key)
+        hours = int(self.setting("S3_ABORT_MULTIPART_AFTER_HOURS", 48))
+        log.info("s3 multipart upload created video=%s key=%s size=deferred", req.video_id,
+                 key)
+        return UploadTicket(
+            method=UploadMethod.MULTIPART, storage_uid=key, chunk_size=MIN_PART,
+            backend_data={"upload_id": created["UploadId"], "key": key, "size": None,
+                          "part_size": None, "part_count": None, DEFERRED_KEY: True},
+            expires_at=datetime.now(timezone.utc) + timedelta(hours=hours))
+
+    def sign_next_part(self, storage_uid: str, backend_data: Mapping[str, Any],
+                       part_number: int, size: int, limit: int) -> PartUrl:
+        """Sign one part of a size-less upload once the parts before it are stored; the
+        parts held besides it and it may not pass `limit` (the assignment's) bytes."""
+        if not _is_whole(part_number) or not 1 <= part_number <= MAX_PARTS:
+            raise StorageError(f"Part numbers run from 1 to {MAX_PARTS}.", code="bad_parts",
+                               http_status=400)
+        if not _is_whole(size) or not 1 <= size <= MAX_PART:
+            raise StorageError(f"A part holds between 1 byte and {format_size(MAX_PART)}.",
+                               code="bad_parts", http_status=400)
+        held = {p["part_number"]: int(p["size"])
+                for p in self.list_parts(storage_uid, backend_data)}
+        if any(n not in held for n in range(1, part_number)):
+            raise StorageError("Send the parts in order: an earlier part has not arrived.",
+                               code="parts_out_of_order", http_status=409)
+        limit = min(limit, MAX_OBJECT)
+        if sum(b for n, b in held.items() if n != part_number) + size > limit:
+            raise UploadTooLarge(f"The recording is larger than the {format_size(limit)} "
+                                 "this assignment accepts.")
+        ttl = int(self.setting("S3_PART_URL_TTL_SECONDS", 3600))
+        with translate_errors("sign parts"):
+            return PartUrl(part_number, self.client().generate_presigned_url(
+                "upload_part", ExpiresIn=ttl, HttpMethod="PUT",
+                Params={"Bucket": self.bucket, "Key": storage_uid,
+                        "UploadId": backend_data["upload_id"], "PartNumber": part_number,
+                        "ContentLength": size}))
+
+    def complete_deferred(self, storage_uid: str, backend_data: Mapping[str, Any],
+                          size: int, parts: list[dict]) -> dict[str, Any]:
+        """Join the parts once they hold exactly `size` bytes; return the data to keep."""
+        data = dict(backend_data, size=size)
+        self.complete_multipart(storage_uid, data, parts)
+        return data
 
     def object_key(self, req: UploadRequest) -> str:
         """Return a fresh, unguessable key under the prefix for this upload."""
@@ -185,6 +241,10 @@ class S3Storage(StorageBackend, MultipartUploads, Downloads, ExpiringUploads, Me
     def sign_parts(self, storage_uid: str, backend_data: Mapping[str, Any],
                    part_numbers: list[int]) -> list[PartUrl]:
         """Return presigned PUT URLs for these parts of the upload (no network call)."""
+        if backend_data.get("size") is None:
+            raise StorageError("This upload's size is told at its end: sign its parts one "
+                               "at a time with their sizes.", code="bad_parts",
+                               http_status=400)
         count = int(backend_data.get("part_count") or MAX_PARTS)
         numbers = sorted(set(part_numbers))
         if not numbers or len(numbers) > SIGN_BATCH_LIMIT:
@@ -581,6 +641,10 @@ def _part_length(backend_data: Mapping[str, Any], number: int) -> int:
     """Return the size of part `number` of this upload (the last one holds the rest)."""
     size, part = int(backend_data["size"]), int(backend_data["part_size"])
     return min(part, size - (number - 1) * part)
+
+
+def _is_whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _safe_segment(segment: str) -> str:
