@@ -414,20 +414,8 @@ def make_strip(src: Path, dest: Path, duration_seconds: float | None) -> bool:
     if not duration_seconds or duration_seconds < STRIP_MIN_SECONDS:
         return False
     tmp = dest.with_name(dest.name + ".part")
-    try:
-        out = subprocess.run(strip_command(src, tmp, duration_seconds), capture_output=True,
-                             timeout=STRIP_TIMEOUT_SECONDS, check=False)
-    except subprocess.TimeoutExpired:
-        log.warning("ffmpeg hover strip timed out for %s", src.name)
-        tmp.unlink(missing_ok=True)
-        return False
-    if out.returncode != 0 or not tmp.exists() or tmp.stat().st_size == 0:
-        log.info("ffmpeg made no hover strip for %s: %s", src.name,
-                 out.stderr.decode("utf-8", "replace")[:300])
-        tmp.unlink(missing_ok=True)
-        return False
-    os.replace(tmp, dest)
-    return True
+    return video_checks.write_image(strip_command(src, tmp, duration_seconds), tmp, dest,
+                                    "hover strip", src.name, STRIP_TIMEOUT_SECONDS)
 
 
 def make_thumbnail(src: Path, dest: Path, duration_seconds: float | None) -> bool:

@@ -199,15 +199,20 @@ def make_thumbnail(src: Path, dest: Path, duration_seconds: float | None = None)
     cmd = [exe, "-nostdin", "-v", "error", "-y", "-ss", f"{at:.2f}", "-i", str(src),
            "-frames:v", "1", "-vf", f"scale='min({THUMBNAIL_WIDTH},iw)':-2", "-q:v", "4",
            str(tmp)]
+    return write_image(cmd, tmp, dest, "thumbnail", src.name, THUMBNAIL_TIMEOUT_SECONDS)
+
+
+def write_image(cmd: list[str], tmp: Path, dest: Path, what: str, source_name: str,
+                timeout: float) -> bool:
+    """Run ffmpeg writing an image to `tmp`, then move it to `dest`; False (logged) on failure."""
     try:
-        out = subprocess.run(cmd, capture_output=True, timeout=THUMBNAIL_TIMEOUT_SECONDS,
-                             check=False)
+        out = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        log.warning("ffmpeg thumbnail timed out for %s", src.name)
+        log.warning("ffmpeg %s timed out for %s", what, source_name)
         tmp.unlink(missing_ok=True)
         return False
     if out.returncode != 0 or not tmp.exists() or tmp.stat().st_size == 0:
-        log.info("ffmpeg made no thumbnail for %s: %s", src.name,
+        log.info("ffmpeg made no %s for %s: %s", what, source_name,
                  out.stderr.decode("utf-8", "replace")[:300])
         tmp.unlink(missing_ok=True)
         return False
