@@ -97,3 +97,25 @@ def test_a_browser_recording_of_the_microphone_gets_an_aac_rendition(app, client
     assert "mp4" in streams["format"]["format_name"]
     data = rendition.read_bytes()
     assert data.index(b"moov") < data.index(b"mdat")  # faststart: the index first
+
+
+def test_a_sound_only_submission_plays_for_the_instructor_under_a_poster(app, client, room,
+                                                                         sample_file):
+    room.update_assignment(accepts_audio=True)
+    video_id = _upload(client, room, sample_file("audio_only"))
+    launch = room.launch(room.instructor)
+    grant = client.get(f"/api/videos/{video_id}/playback",
+                       headers={"X-LTI-Launch": launch.id}).get_json()
+    assert grant["sound_only"] is True
+    assert grant["thumbnail_url"].endswith("/static/img/sound-only.svg")
+    media = client.get(grant["url"], headers={"Range": "bytes=0-99"})
+    assert media.status_code == 206 and len(media.data) == 100
+    status = client.get(f"/api/videos/{video_id}/status", headers={"X-LTI-Launch": launch.id})
+    assert status.get_json()["sound_only"] is True
+    page = client.get(f"/review/students/{room.student.id}",
+                      headers={"X-LTI-Launch": launch.id})
+    assert page.status_code == 200
+    assert 'aria-label="Submitted audio recording"' in page.get_data(as_text=True)
+    resp = client.post(f"/review/students/{room.student.id}/grade", json={"score": 5},
+                       headers={"X-LTI-Launch": launch.id})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
