@@ -119,3 +119,13 @@ def test_a_sound_only_submission_plays_for_the_instructor_under_a_poster(app, cl
     resp = client.post(f"/review/students/{room.student.id}/grade", json={"score": 5},
                        headers={"X-LTI-Launch": launch.id})
     assert resp.status_code == 200, resp.get_data(as_text=True)
+
+
+def test_the_recorder_offers_the_microphone_alone_only_where_audio_is_accepted(client, room):
+    def page() -> str:
+        return client.get(f"/assignment?launch={room.launch(room.student).id}").get_data(
+            as_text=True)
+
+    assert 'value="microphone"' not in page()
+    room.update_assignment(accepts_audio=True)
+    assert 'value="microphone"' in page()

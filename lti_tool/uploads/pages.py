@@ -35,6 +35,8 @@ def assignment():
         # The recorder sends its chunks while it records where the storage can take an
         # upload of unknown size; elsewhere it uploads the finished recording.
         "upload_while_recording": current_storage().supports(Capability.DEFERRED_LENGTH),
+        # The recorder offers "Microphone only" where the assignment takes sound-only files.
+        "accepts_audio": launch.assignment.accepts_audio,
         "recording_max_seconds": (launch.assignment.max_duration_seconds
                                   or current_app.config["RECORDING_MAX_SECONDS"]),
         "urls": {"uploads": url_for("uploads.state"),
