@@ -31,6 +31,12 @@ def test_a_microphone_recording_is_submitted_and_plays_for_the_instructor(
     seconds = stop_and_review(page, began)
     page.wait_for_function("() => document.getElementById('rec-playback').readyState >= 1")
     submit_and_wait_ready(page)
+    # The student's own player: the sound under a microphone picture, named for what it is.
+    page.wait_for_function("() => (document.querySelector('#player-stage video') || {}).poster"
+                           " && document.querySelector('#player-stage video').poster"
+                           ".endsWith('/static/img/sound-only.svg')")
+    assert page.get_attribute("#player-stage video", "aria-label") == "Audio recording"
+    assert_accessible(page, "student page: a sound-only submission")
     video = latest_video(app)
     assert video.is_sound_only and video.media_info["video_codec"] is None
     assert video.media_info["audio_codec"] == "opus"
