@@ -116,6 +116,8 @@ def test_a_sound_only_submission_plays_for_the_instructor_under_a_poster(app, cl
                       headers={"X-LTI-Launch": launch.id})
     assert page.status_code == 200
     assert 'aria-label="Submitted audio recording"' in page.get_data(as_text=True)
+    listing = client.get("/review/assignment", headers={"X-LTI-Launch": launch.id})
+    assert 'data-testid="sound-only"' in listing.get_data(as_text=True)
     resp = client.post(f"/review/students/{room.student.id}/grade", json={"score": 5},
                        headers={"X-LTI-Launch": launch.id})
     assert resp.status_code == 200, resp.get_data(as_text=True)
