@@ -243,6 +243,7 @@ def check_limits(found: MediaProbe, max_duration_seconds: int | None,
 
 
 def _check_duration(found: MediaProbe, max_duration_seconds: int | None) -> None:
+    """Refuse a file longer than the assignment (or the site) allows."""
     duration = found.duration_seconds or 0
     limit = max_duration_seconds or MAX_DURATION_SECONDS
     if duration > limit + 0.5:
