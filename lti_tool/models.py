@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer,
-                        String, Text, UniqueConstraint)
+                        String, Text, UniqueConstraint, false)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.access.roles import Role
@@ -259,6 +259,10 @@ class Assignment(db.Model):
     max_attempts: Mapped[Optional[int]] = mapped_column(Integer)
     # Closed by the instructor: no new attempt, whatever the dates say.
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Sound-only submissions (a microphone recording, an audio file) are accepted and
+    # played as audio; off: a file without a picture is refused.
+    accepts_audio: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                server_default=false())
     # Days a video is kept before retention deletes it; None: the site's retention period.
     retention_days: Mapped[Optional[int]] = mapped_column(Integer)
     # Custom parameters from deep linking (our settings travel with the link).
@@ -332,6 +336,8 @@ class Submission(db.Model):
 RENDITION_MADE = "rendition"
 # Video.media_info key: processing made the hover strip (Derived.STRIP) of this video.
 STRIP_MADE = "strip"
+# Video.media_info key: the file has sound and no picture (accepted by the assignment).
+SOUND_ONLY = "sound_only"
 
 
 def submission_platform(context) -> int | None:
@@ -404,6 +410,11 @@ class Video(db.Model):
     def has_rendition(self) -> bool:
         """Tell whether processing made a playback rendition (played instead of the original)."""
         return bool((self.media_info or {}).get(RENDITION_MADE))
+
+    @property
+    def is_sound_only(self) -> bool:
+        """Tell whether this is a sound-only submission (played in an audio player)."""
+        return bool((self.media_info or {}).get(SOUND_ONLY))
 
     @property
     def has_strip(self) -> bool:

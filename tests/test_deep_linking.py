@@ -228,3 +228,24 @@ def test_an_assignment_keeps_its_videos_as_long_as_the_instructor_chose(browser,
             assert record.assignment.retention_days == kept
     browser.platform.next_claims = {LTI + "custom": {"retention_days": "4000"}}
     assert browser.launch().status_code == 400  # refused: not a period the tool keeps
+
+
+def test_accepting_sound_only_submissions_travels_with_the_link_and_is_taken_once(browser,
+                                                                                 app):
+    from lti_tool.models import LaunchRecord
+    plain = custom_of(browser, submit_form(browser, deep_link_launch(browser)))
+    assert "accepts_audio" not in plain
+    custom = custom_of(browser, submit_form(browser, deep_link_launch(browser),
+                                            accepts_audio="1"))
+    assert custom["accepts_audio"] == "1"
+    browser.platform.next_claims = {LTI + "custom": custom}
+    first = browser.launch().headers["Location"].split("launch=")[1]
+    with app.app_context():
+        a = db.session.get(LaunchRecord, first).assignment
+        assert a.accepts_audio is True
+        a.accepts_audio = False  # turned off on the settings page
+        db.session.commit()
+    browser.platform.next_claims = {LTI + "custom": custom}
+    again = browser.launch().headers["Location"].split("launch=")[1]
+    with app.app_context():
+        assert db.session.get(LaunchRecord, again).assignment.accepts_audio is False  # kept

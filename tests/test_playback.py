@@ -43,7 +43,8 @@ def test_owner_staff_and_admin_get_a_signed_playback(app, client, room, uploaded
     resp = grant(client, room, who, uploaded)
     assert resp.status_code == 200, resp.get_json()
     body = resp.get_json()
-    assert set(body) == {"kind", "url", "expires_at", "thumbnail_url", "mime_type", "tracks"}
+    assert set(body) == {"kind", "url", "expires_at", "thumbnail_url", "mime_type", "tracks",
+                         "sound_only"}
     assert body["kind"] == "file" and body["mime_type"] == "video/mp4"
     assert body["tracks"] == []  # no captions uploaded (see test_captions_local.py)
     media = client.get(media_path(body["url"]))  # no launch header, no cookie

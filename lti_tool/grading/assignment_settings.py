@@ -1,5 +1,6 @@
 """An assignment's deadlines as its instructors set them in the tool: due date, cut-off,
-number of attempts, closed, and per-student extensions. Dates are entered and shown in UTC
+number of attempts, closed, whether sound-only recordings are accepted, and per-student
+extensions. Dates are entered and shown in UTC
 (the form says so); every change is audited."""
 from __future__ import annotations
 
@@ -26,6 +27,12 @@ class DeadlineSettings:
     cutoff_at: datetime | None
     max_attempts: int | None
     locked: bool = False
+    accepts_audio: bool = False
+
+
+def _checked(form, name: str) -> bool:
+    """Tell whether a checkbox was ticked (a form's "on" or "1", JSON's true)."""
+    return str(form.get(name, "")).lower() in ("1", "on", "true")
 
 
 def parse_moment(raw, label: str) -> datetime | None:
@@ -54,7 +61,8 @@ def parse_settings(form) -> DeadlineSettings:
             raise InvalidInput(f"Attempts: a whole number from 1 to {MAX_ATTEMPTS_LIMIT}, "
                                "or empty for no limit.")
         attempts = int(raw)
-    return DeadlineSettings(due, cutoff, attempts, str(form.get("locked", "")) in ("1", "on"))
+    return DeadlineSettings(due, cutoff, attempts, _checked(form, "locked"),
+                            _checked(form, "accepts_audio"))
 
 
 def apply_settings(assignment: Assignment, actor: User, values: DeadlineSettings) -> None:
@@ -66,11 +74,13 @@ def apply_settings(assignment: Assignment, actor: User, values: DeadlineSettings
     assignment.cutoff_at = values.cutoff_at
     assignment.max_attempts = values.max_attempts
     assignment.locked = values.locked
+    assignment.accepts_audio = values.accepts_audio
     audit.record(audit.EventType.ASSIGNMENT_SETTINGS_CHANGED, actor=actor,
                  course_id=assignment.course_id, target=assignment,
                  due_at=values.due_at.isoformat() if values.due_at else None,
                  cutoff_at=values.cutoff_at.isoformat() if values.cutoff_at else None,
-                 max_attempts=values.max_attempts, locked=values.locked)
+                 max_attempts=values.max_attempts, locked=values.locked,
+                 accepts_audio=values.accepts_audio)
 
 
 def course_student(assignment: Assignment, user_id) -> User:

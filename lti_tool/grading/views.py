@@ -150,7 +150,8 @@ def settings():
 @bp.post("/assignment/settings")
 @require_launch(STAFF_ROLES)
 def save_settings():
-    """Save the due date, cut-off, number of attempts and whether the assignment is closed."""
+    """Save the due date, cut-off, number of attempts, whether the assignment is closed and
+    whether it accepts sound-only submissions."""
     launch = _staff_launch(grader=True)
     try:
         values = assignment_settings.parse_settings(json_or_form())
@@ -158,7 +159,7 @@ def save_settings():
         return _refused(exc, launch_url_for("review.settings"))
     assignment_settings.apply_settings(launch.assignment, launch.user, values)
     db.session.commit()
-    return _done("Deadlines saved.", launch_url_for("review.settings"))
+    return _done("Settings saved.", launch_url_for("review.settings"))
 
 
 @bp.post("/assignment/extensions")

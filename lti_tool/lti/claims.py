@@ -42,6 +42,9 @@ CANVAS_CUSTOM = "https://www.instructure.com/placement"
 # sends it back unreplaced ("$Canvas...") or leaves it out: no due date then.
 CUSTOM_LMS_DUE_AT = "lms_due_at"
 CANVAS_DUE_AT_VARIABLE = "$Canvas.assignment.dueAt.iso8601"
+# Our custom parameter from deep linking: "1" when the assignment accepts sound-only
+# submissions (read at the first launch, like the deadlines; changed later in the tool).
+CUSTOM_ACCEPTS_AUDIO = "accepts_audio"
 
 # Message types (LTI 1.3 core 5.3.1, Deep Linking 2.0 4.4.1, AGS submission review).
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"

@@ -46,6 +46,8 @@ class LinkSettings:
     max_attempts: int | None = None
     # Days the videos are kept (None: the site's period; 0: for ever).
     retention_days: int | None = None
+    # Sound-only submissions (a microphone recording) accepted.
+    accepts_audio: bool = False
     # The gradebook column's resourceId, also kept on the link to find the column again.
     lineitem_resource_id: str = field(default_factory=lambda: f"va-{secrets.token_hex(8)}")
 
@@ -62,6 +64,8 @@ class LinkSettings:
             out["max_duration_seconds"] = str(self.max_duration_seconds)
         if self.retention_days is not None:
             out[CUSTOM_RETENTION_DAYS] = str(self.retention_days)
+        if self.accepts_audio:
+            out[c.CUSTOM_ACCEPTS_AUDIO] = "1"
         for name in DEADLINE_CUSTOM:
             value = getattr(self, name)
             if value:
@@ -133,7 +137,8 @@ def parse_settings(form, site: SiteLimits) -> tuple[LinkSettings | None, dict[st
         max_duration_seconds=int(minutes * 60) if minutes is not None else None,
         due_at=due, cutoff_at=cutoff,
         max_attempts=int(attempts) if attempts is not None else None,
-        retention_days=int(keep) if keep is not None else None), {}
+        retention_days=int(keep) if keep is not None else None,
+        accepts_audio=str(form.get(c.CUSTOM_ACCEPTS_AUDIO, "")) in ("1", "on")), {}
 
 
 def _moment(form, key: str, label: str, errors: dict) -> datetime | None:

@@ -102,8 +102,9 @@ def _int_or_none(name: str, value) -> int | None:
 def apply_custom(assignment: Assignment, custom: dict) -> None:
     """Take our settings from the link's custom parameters (set by deep linking).
 
-    The deadlines (due date, cut-off, attempts) are taken on the first launch only: after
-    that the instructor changes them on the tool's deadlines page, which a later launch
+    The deadlines (due date, cut-off, attempts) and whether sound-only submissions are
+    accepted are taken on the first launch only: after that the instructor changes them on
+    the tool's settings page, which a later launch
     carrying the same custom parameters must not undo.
     """
     first = assignment.custom is None
@@ -135,6 +136,8 @@ def _apply_deadlines(assignment: Assignment, custom: dict) -> None:
         assign(assignment, "due_source", DueSource.TOOL)  # the instructor's, over the LMS's
     if custom.get("max_attempts") not in (None, ""):
         assign(assignment, "max_attempts", _int_or_none("max_attempts", custom["max_attempts"]))
+    if str(custom.get(c.CUSTOM_ACCEPTS_AUDIO, "")).strip() == "1":
+        assign(assignment, "accepts_audio", True)
 
 
 def _apply_lms_due_date(assignment: Assignment, custom: dict) -> None:

@@ -38,6 +38,8 @@ bp = Blueprint("playback", __name__, url_prefix="/api/videos")
 PRIVATE_NO_STORE = "private, no-store, max-age=0"
 VTT_MIME = "text/vtt"
 TOKEN_PARAM = "token"
+# The picture a sound-only submission's player shows (it has no thumbnail of its own).
+SOUND_ONLY_POSTER = "img/sound-only.svg"
 
 
 def _visible_video(video_id: int) -> Video:
@@ -66,7 +68,9 @@ def grant_playback(video: Video, viewer: User) -> dict:
         playback.thumbnail_url = backend.thumbnail_url(
             video.storage_uid, viewer_id=viewer.id, video_id=video.id, ttl_seconds=ttl,
             client_address=address)
-    granted = {"kind": playback.kind, "url": playback.url,
+    if playback.thumbnail_url is None and video.is_sound_only:
+        playback.thumbnail_url = url_for("static", filename=SOUND_ONLY_POSTER)
+    granted = {"kind": playback.kind, "url": playback.url, "sound_only": video.is_sound_only,
                "expires_at": playback.expires_at.isoformat(),
                "thumbnail_url": playback.thumbnail_url, "mime_type": playback.mime_type,
                "tracks": caption_tracks(backend, video, viewer, playback.expires_at, address)}

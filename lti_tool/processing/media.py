@@ -88,6 +88,11 @@ class MediaProbe:
     duration_in_header: bool = True
 
     @property
+    def sound_only(self) -> bool:
+        """Tell whether the file has sound and no picture."""
+        return not self.video_codec and self.has_audio
+
+    @property
     def display_size(self) -> tuple[int | None, int | None]:
         """Return the picture size as shown, rotation applied."""
         if self.rotation in (90, 270):
@@ -142,17 +147,17 @@ def probe(path: Path, container: Container) -> MediaProbe:
     except ValueError:
         raise Refused(messages.CORRUPTED, "ffprobe printed no JSON") from None
     found = parse_probe(data, container)
-    if found.duration_seconds is None and found.video_codec:
-        measured = measure_duration(exe, path)
+    if found.duration_seconds is None and (found.video_codec or found.has_audio):
+        measured = measure_duration(exe, path, "v:0" if found.video_codec else "a:0")
         if measured:
             found = replace(found, duration_seconds=measured, duration_in_header=False)
     return found
 
 
-def measure_duration(exe: str, path: Path) -> float | None:
-    """Return how long the picture lasts from its packets' times (for a file whose header
-    has no duration); None if unreadable."""
-    cmd = [exe, "-v", "error", "-select_streams", "v:0", "-show_entries",
+def measure_duration(exe: str, path: Path, stream: str = "v:0") -> float | None:
+    """Return how long the stream (the picture, or the sound of a sound-only file) lasts
+    from its packets' times (for a file whose header has no duration); None if unreadable."""
+    cmd = [exe, "-v", "error", "-select_streams", stream, "-show_entries",
            "packet=pts_time,duration_time", "-of", "csv=p=0", str(path)]
     try:
         out = subprocess.run(cmd, capture_output=True, timeout=PROBE_TIMEOUT_SECONDS,
@@ -217,8 +222,13 @@ def _rotation(stream: dict) -> int:
     return int(round(degrees / 90.0)) * 90 % 360
 
 
-def check_limits(found: MediaProbe, max_duration_seconds: int | None) -> None:
-    """Refuse from the headers alone: no picture, a bomb, or longer than allowed."""
+def check_limits(found: MediaProbe, max_duration_seconds: int | None,
+                 accepts_audio: bool = False) -> None:
+    """Refuse from the headers alone: no picture (unless the assignment accepts sound-only
+    files), a bomb, or longer than allowed."""
+    if found.sound_only and accepts_audio:
+        _check_duration(found, max_duration_seconds)
+        return
     if not found.video_codec:
         raise Refused(messages.SOUND_ONLY if found.has_audio else messages.NOT_A_VIDEO)
     if not found.width or not found.height:
@@ -229,6 +239,11 @@ def check_limits(found: MediaProbe, max_duration_seconds: int | None) -> None:
     if (found.frame_rate or 0) > MAX_FRAME_RATE or (found.frame_count or 0) > MAX_FRAMES:
         raise Refused(messages.CORRUPTED,
                       f"{found.frame_rate} fps, {found.frame_count} frames claimed")
+    _check_duration(found, max_duration_seconds)
+
+
+def _check_duration(found: MediaProbe, max_duration_seconds: int | None) -> None:
+    """Refuse a file longer than the assignment (or the site) allows."""
     duration = found.duration_seconds or 0
     limit = max_duration_seconds or MAX_DURATION_SECONDS
     if duration > limit + 0.5:
@@ -244,6 +259,10 @@ def plan_for(found: MediaProbe) -> Plan:
     """
     if not found.duration_in_header:
         return Plan.TRANSCODE
+    if found.sound_only:
+        playable = any(found.container == container.name and found.audio_codec in codecs
+                       for container, (_video, codecs) in BROWSER_SAFE.items())
+        return Plan.KEEP if playable else Plan.TRANSCODE
     h264_aac = (found.video_codec == H264
                 and found.pixel_format in BROWSER_SAFE_PIXEL_FORMATS
                 and found.audio_codec in BROWSER_SAFE[MP4][1])
@@ -284,8 +303,14 @@ class EncodeSettings:
 
 def rendition_command(src: Path, dest: Path, found: MediaProbe, plan: Plan,
                       settings: EncodeSettings) -> list[str]:
-    """Build the ffmpeg command that writes the MP4 rendition with progress on stdout."""
+    """Build the ffmpeg command that writes the MP4 rendition with progress on stdout (for
+    a sound-only file: AAC alone in the MP4, what an .m4a holds)."""
     exe = video_checks.ffmpeg_path() or "ffmpeg"
+    if found.sound_only:
+        return [exe, "-nostdin", "-v", "error", "-y", "-i", str(src), "-map", "0:a:0",
+                "-vn", "-sn", "-dn", "-map_metadata", "-1", "-c:a", "aac", "-b:a",
+                RENDITION_AUDIO_BITRATE, "-ac", "2", "-movflags", "+faststart", "-f", "mp4",
+                "-progress", "pipe:1", "-nostats", str(dest)]
     cmd = [exe, "-nostdin", "-v", "error", "-y", "-i", str(src), "-map", "0:v:0",
            "-map", "0:a:0?", "-sn", "-dn", "-map_metadata", "-1"]
     if plan is Plan.REMUX:

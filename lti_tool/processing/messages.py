@@ -27,8 +27,9 @@ EXPORT_AS_MP4 = ("export it again from your editing or camera app as MP4 (H.264)
 
 MESSAGES = {
     **video_checks.MESSAGES,
-    SOUND_ONLY: "This file has sound but no picture. Please upload the video itself "
-                "(for example the MP4 from your phone or camera).",
+    SOUND_ONLY: "This file has sound but no picture, and this assignment asks for a video. "
+                "Please upload the video itself (for example the MP4 from your phone or "
+                "camera).",
     PICTURE_TOO_LARGE: "This video's picture is larger than we can process (at most 8K). "
                        f"Please {EXPORT_AS_MP4} at 4K or smaller.",
     TRANSCODE_FAILED: "This file's video track is damaged, so it could not be converted "

@@ -1,5 +1,6 @@
 """The processing job: one attempt from "processing" to "ready" (or an error a student can act
-on): sniff, probe, check limits, thumbnail, rendition when browsers need one.
+on): sniff, probe, check limits, thumbnail, rendition when browsers need one (a sound-only file,
+where the assignment accepts one: no thumbnail, an AAC rendition when browsers need one).
 
 Safe to run twice and to run after a killed worker: a video no longer processing is left
 alone, a worker first takes a lease on the video (so two never work on one), and files
@@ -16,7 +17,7 @@ from flask import current_app
 from sqlalchemy import or_, update
 
 from lti_tool.extensions import db
-from lti_tool.models import RENDITION_MADE, STRIP_MADE, Video, utcnow
+from lti_tool.models import RENDITION_MADE, SOUND_ONLY, STRIP_MADE, Video, utcnow
 from lti_tool.processing import media, messages, workdirs
 from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
@@ -113,15 +114,17 @@ def _work(backend, video: Video, workdir: Path) -> VideoInfo:
     container = media.sniff(backend.read_header(uid, video_checks.HEADER_BYTES))
     src = backend.original_file(uid, workdir)
     found = media.probe(src, container)
-    media.check_limits(found, video.submission.assignment.max_duration_seconds)
+    assignment = video.submission.assignment
+    media.check_limits(found, assignment.max_duration_seconds, assignment.accepts_audio)
     plan = media.plan_for(found)
-    info = {**found.as_dict(), "plan": plan.value, RENDITION_MADE: plan is not media.Plan.KEEP}
+    info = {**found.as_dict(), "plan": plan.value, RENDITION_MADE: plan is not media.Plan.KEEP,
+            SOUND_ONLY: found.sound_only}
     _record(video_id, media_info=info, processing_lease_until=utcnow() + _lease())
     log.info("video %s: %s %s/%s %sx%s rot %s, %.1f s: %s", video_id, found.container,
              found.video_codec, found.audio_codec, found.width, found.height, found.rotation,
              found.duration_seconds or 0, plan.value)
     has_thumbnail = backend.has_derived(uid, Derived.THUMBNAIL)
-    if not has_thumbnail:
+    if not has_thumbnail and not found.sound_only:  # no picture: no still, no strip
         thumb = workdir / Derived.THUMBNAIL
         if media.make_thumbnail(src, thumb, found.duration_seconds):
             backend.store_derived(uid, Derived.THUMBNAIL, thumb)

@@ -37,6 +37,8 @@ def assignment():
         # recording.
         "upload_while_recording": (current_storage().supports(Capability.DEFERRED_LENGTH)
                                    or current_storage().supports(Capability.DEFERRED_PARTS)),
+        # The recorder offers "Microphone only" where the assignment takes sound-only files.
+        "accepts_audio": launch.assignment.accepts_audio,
         "recording_max_seconds": (launch.assignment.max_duration_seconds
                                   or current_app.config["RECORDING_MAX_SECONDS"]),
         "urls": {"uploads": url_for("uploads.state"),

@@ -42,6 +42,7 @@ def video_status(video: Video) -> dict:
         "received_bytes": received_bytes(video),
         "duration_seconds": video.duration_seconds, "width": video.width,
         "height": video.height, "has_thumbnail": video.has_thumbnail,
+        "sound_only": video.is_sound_only,
         "error_code": video.error_code, "error_message": video.error_message,
         # While the processing job transcodes: how far it is, and its estimate of the rest.
         "processing_percent": video.processing_percent,

@@ -14,6 +14,8 @@ const CLOUDFLARE_SDK = "https://embed.cloudflarestream.com/embed/sdk.latest.js";
 const IFRAME_ALLOW = "accelerometer; autoplay; encrypted-media; picture-in-picture; fullscreen";
 const GRANT_IFRAME = "iframe";
 const RENEW_BEFORE_MS = 60 * 1000;
+// The player of a sound-only submission (a poster over an audio track) is named as what it is.
+const SOUND_ONLY_LABEL = "Audio recording";
 const MIN_RENEW_DELAY_MS = 5000;
 const ENGINE_EVENTS = ["timeupdate", "play", "pause", "loadedmetadata", "durationchange", "seeked",
                        "volumechange"];
@@ -121,6 +123,7 @@ export class Player {
       const resume = this.engine ? { t: this.currentTime(), paused: this.paused() } : null;
       this.engine = this.video;
       if (grant.thumbnail_url && !this.video.poster) this.video.poster = grant.thumbnail_url;
+      if (grant.sound_only) this.video.setAttribute("aria-label", SOUND_ONLY_LABEL);
       this.video.src = grant.url;
       this._setTracks(grant.tracks || []);
       if (resume) {

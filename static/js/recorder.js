@@ -1,4 +1,5 @@
 /* The student page's recorder (templates/student/_recorder.html): camera and microphone,
+   the microphone alone (where the assignment accepts sound-only submissions),
    or the screen and the microphone; device pickers, a level meter, a 3-2-1 countdown,
    pause and resume, a timer that stops the recording at the longest length allowed, a
    preview before submitting, and a retake. Where the storage takes an upload of unknown
@@ -24,7 +25,9 @@ const METER_GAIN = 3;
 const FFT_SIZE = 1024;
 const MIME_TYPES = ["video/webm;codecs=vp9,opus", "video/webm;codecs=vp8,opus", "video/webm",
                     "video/mp4"];
-const Mode = Object.freeze({ CAMERA: "camera", SCREEN: "screen" });
+// Microphone only (where the assignment accepts sound-only submissions): sound, no picture.
+const AUDIO_MIME_TYPES = ["audio/webm;codecs=opus", "audio/webm", "audio/mp4"];
+const Mode = Object.freeze({ CAMERA: "camera", SCREEN: "screen", MICROPHONE: "microphone" });
 const DEVICE_KIND = Object.freeze({ CAMERA: "videoinput", MIC: "audioinput" });
 const FRAME_BLOCKED = "Your course page does not let this tool use the camera, microphone " +
   "or screen inside it.";
@@ -69,7 +72,8 @@ function canRecord() {
 }
 
 function pickMimeType() {
-  return MIME_TYPES.filter((t) => MediaRecorder.isTypeSupported(t))[0] || "";
+  const types = mode() === Mode.MICROPHONE ? AUDIO_MIME_TYPES : MIME_TYPES;
+  return types.filter((t) => MediaRecorder.isTypeSupported(t))[0] || "";
 }
 
 function extensionOf(mimeType) { return mimeType.indexOf("mp4") >= 0 ? "mp4" : "webm"; }
@@ -122,6 +126,7 @@ async function acquire(cameraId, micId) {
     return new MediaStream([...screen.getVideoTracks(), ...mic.getAudioTracks()]);
   }
   rec.extra = [];
+  if (mode() === Mode.MICROPHONE) return navigator.mediaDevices.getUserMedia({ audio, video: false });
   const video = cameraId ? { deviceId: { exact: cameraId } } : true;
   return navigator.mediaDevices.getUserMedia({ video, audio });
 }
@@ -179,8 +184,9 @@ function startMeter(stream) {
 
 async function prepare(cameraId, micId) {
   show($("rec-blocked"), false);
-  const screen = mode() === Mode.SCREEN;
-  if (frameWithholds(screen ? "display-capture" : "camera") || frameWithholds("microphone")) {
+  const screen = mode() === Mode.SCREEN, micOnly = mode() === Mode.MICROPHONE;
+  if ((!micOnly && frameWithholds(screen ? "display-capture" : "camera"))
+      || frameWithholds("microphone")) {
     blocked(FRAME_BLOCKED);
     return false;
   }
@@ -200,6 +206,7 @@ async function prepare(cameraId, micId) {
     if (rec.recorder && rec.recorder.state !== "inactive") stop();
   }));
   const preview = $("rec-preview");
+  show(preview, !micOnly);  // no picture to show: the level meter and the clock remain
   preview.srcObject = rec.stream;
   preview.play().catch(() => {});
   startMeter(rec.stream);
