@@ -153,11 +153,16 @@ function processingProgress(v) {
   return ` (${Math.floor(v.processing_percent)} %${left})`;
 }
 
+// What the student handed in: a sound-only submission is a recording, not a video.
+function mediaWord(v) {
+  return v.sound_only ? "audio recording" : "video";
+}
+
 function renderStatus(v, currentVideo) {
   const line = $("current-status");
   let text = STATUS_TEXT[v.status] || v.status;
   if (v.status === Status.READY) {
-    text = `Your video “${v.filename}” is submitted` +
+    text = `Your ${mediaWord(v)} “${v.filename}” is submitted` +
       (v.duration_seconds ? ` (${formatDuration(v.duration_seconds)})` : "") + ".";
   } else if (v.status === Status.ERROR) {
     text = `“${v.filename}” was not accepted: ${v.error_message || "unknown problem."}`;
@@ -230,7 +235,7 @@ function poll(videoId, round) {
         // said, briefly, and the "Checking your video…" notice goes.
         if (v.status === Status.READY) {
           notice(Notice.NONE, "");
-          announce("Your video is submitted.");
+          announce(`Your ${mediaWord(v)} is submitted.`);
         } else if (v.status === Status.ERROR) {
           notice(Notice.NONE, "");
           announceError(v.error_message || "Your video was not accepted.");

@@ -36,6 +36,7 @@ def test_a_microphone_recording_is_submitted_and_plays_for_the_instructor(
                            " && document.querySelector('#player-stage video').poster"
                            ".endsWith('/static/img/sound-only.svg')")
     assert page.get_attribute("#player-stage video", "aria-label") == "Audio recording"
+    assert page.inner_text("#current-status").startswith("Your audio recording “")
     assert_accessible(page, "student page: a sound-only submission")
     video = latest_video(app)
     assert video.is_sound_only and video.media_info["video_codec"] is None
