@@ -183,8 +183,9 @@ def test_the_longest_length_stops_the_recording(app, context, live_server, room)
     start_recording(page)
     page.wait_for_selector("#rec-review:not([hidden])", timeout=12000)
     assert page.inner_text("#rec-timer") == "0:05"
-    assert "longest length allowed" in page.evaluate(
-        "document.getElementById('live-status').textContent")
+    # live.js empties its region, then fills it a moment later (so it is read out again).
+    page.wait_for_function("() => document.getElementById('live-status').textContent"
+                           ".includes('longest length allowed')", timeout=5000)
     submit_and_wait_ready(page)
     assert latest_video(app).duration_seconds <= 5.5
 
