@@ -99,14 +99,17 @@ def test_the_migration_fills_the_platform_of_existing_rows_and_downgrade_removes
         app_config):
     app = _fresh_app(app_config)
     with app.app_context():
-        upgrade(revision=BEFORE)
-        # Platforms down to submissions through the models (unchanged since BEFORE); the
-        # videos and scores as BEFORE's tables hold them, without the column.
+        # Platforms down to submissions through today's models, then the schema taken back to
+        # BEFORE (later migrations drop their columns, the rows stay); the videos and scores
+        # as BEFORE's tables hold them, without the column.
+        upgrade()
         expected = {_student_submission(f"P{n}")[1].id: None for n in (1, 2)}
         for submission_id in expected:
             expected[submission_id] = db.session.get(Submission, submission_id).assignment \
                 .course.platform_id
         db.session.commit()
+        db.session.remove()
+        downgrade(revision=BEFORE)
         now = utcnow()
         with db.engine.begin() as conn:
             for submission_id in expected:

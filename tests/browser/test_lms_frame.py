@@ -84,7 +84,7 @@ def test_a_page_answering_a_form_offers_the_forms_page_in_a_new_window(live_serv
     tool.get_by_role("button", name="Test connection").click()
     tool.get_by_test_id("test-summary").wait_for()
     link = tool.get_by_role("link", name="Open in a new window")
-    assert link.is_visible()
+    link.wait_for(state="visible", timeout=5000)  # lti-frame.js shows it once it has run
     assert link.get_attribute("href") == f"/admin/settings?launch={launch_id}"
     with page.expect_popup() as opened:
         link.click()
