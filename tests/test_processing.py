@@ -295,6 +295,21 @@ def test_a_webm_streamed_without_duration_is_measured_from_its_packets(tmp_path)
     assert media.plan_for(found) is media.Plan.TRANSCODE
 
 
+def test_a_recording_with_uneven_frame_times_has_no_frame_rate_rather_than_its_clock():
+    # What ffprobe says of a browser's canvas or screen recording (WebM, 1 ms time base).
+    stream = {"codec_type": "video", "codec_name": "vp9", "width": 1280, "height": 720,
+              "r_frame_rate": "1000/1", "avg_frame_rate": "0/0", "time_base": "1/1000"}
+    found = media.parse_probe({"streams": [stream], "format": {"duration": "4.0"}}, WEBM)
+    assert found.frame_rate is None
+    media.check_limits(found, None)  # not refused as a 1000 fps bomb
+    assert media.rendition_fps(found) == media.RENDITION_DEFAULT_FPS
+    # A file that claims 1000 fps on its own is still refused.
+    claimed = dict(stream, avg_frame_rate="1000/1")
+    with pytest.raises(media.Refused):
+        media.check_limits(media.parse_probe(
+            {"streams": [claimed], "format": {"duration": "4.0"}}, WEBM), None)
+
+
 def test_a_rotation_flag_is_read_from_the_display_matrix():
     stream = {"codec_type": "video", "codec_name": "hevc", "width": 320, "height": 240,
               "side_data_list": [{"side_data_type": "Display Matrix", "rotation": -90}]}

@@ -189,7 +189,7 @@ def parse_probe(data: dict, container: Container) -> MediaProbe:
         duration_seconds=duration, width=video.get("width"), height=video.get("height"),
         rotation=_rotation(video), video_codec=video.get("codec_name"),
         pixel_format=video.get("pix_fmt"),
-        frame_rate=_rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate")),
+        frame_rate=_frame_rate(video),
         frame_count=int(frames) if frames else None,
         audio_codec=audio.get("codec_name"), has_audio=bool(audios))
 
@@ -200,6 +200,23 @@ def _number(value) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if number == number and number >= 0 else None  # not NaN, not negative
+
+
+def _frame_rate(stream: dict) -> float | None:
+    """Return the stream's frame rate, or None where the file does not say one.
+
+    A browser's recording of a screen or a canvas has frames at uneven moments: ffprobe then
+    gives no average rate and, as `r_frame_rate`, the stream's clock (a WebM's millisecond
+    time base: "1000/1"). That is no frame rate: taken as one, it read as a 1000 fps bomb.
+    """
+    average = _rate(stream.get("avg_frame_rate"))
+    if average:
+        return average
+    guessed = _rate(stream.get("r_frame_rate"))
+    clock = _rate(stream.get("time_base"))
+    if guessed and clock and abs(guessed * clock - 1) < 1e-9:
+        return None
+    return guessed
 
 
 def _rate(value) -> float | None:
