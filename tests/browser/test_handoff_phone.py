@@ -71,7 +71,9 @@ def test_the_phone_uploads_and_the_desktop_shows_it_submitted(page, live_server,
     code = page.inner_text("#handoff-code")
     assert url.endswith("/h/" + code) and len(code.replace("-", "")) == 10
     assert page.evaluate("() => document.activeElement.id") == "handoff-title"
-    assert "Waiting for your phone" in page.inner_text("#handoff-status")
+    # The panel says it waits once its first look at the link has answered.
+    page.wait_for_function("() => document.getElementById('handoff-status').textContent"
+                           ".includes('Waiting for your phone')")
     check_state(page, "handoff-panel")
 
     phone_ctx = phone_context()
