@@ -7,13 +7,12 @@ walk its index and stop after a page; the list's count skips the user join it do
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 
 from lti_tool.extensions import db
 from tests.admin_fixtures import site  # noqa: F401  (fixture)
+from tests.sql_statements import statements
 
 pytestmark = pytest.mark.postgres  # query shapes: must hold on PostgreSQL too
 
@@ -22,24 +21,16 @@ DASHBOARD_STATEMENTS = 13  # the launch, the window, storage, delivery, playback
 #                            queue's counts, running and failed videos (three)
 
 
-@contextmanager
-def statements(app):
-    seen: list[str] = []
-
-    def before(conn, cursor, statement, *args):
-        seen.append(" ".join(statement.split()))
+def app_statements(app):
+    """Collect the statements of the app's engine inside the block."""
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
+    return statements(engine)
 
 
 def test_dashboard_reads_the_window_of_uploads_once(app, client, site):
     site.get(client, "/admin/")  # the settings cache fills on the first page
-    with statements(app) as seen:
+    with app_statements(app) as seen:
         resp = site.get(client, "/admin/")
     assert resp.status_code == 200
     window_reads = [s for s in seen if "FROM video" in s and "GROUP BY" in s
@@ -52,7 +43,7 @@ def test_dashboard_reads_the_window_of_uploads_once(app, client, site):
 
 
 def test_videos_list_newest_first_orders_by_upload_time_alone(app, client, site):
-    with statements(app) as seen:
+    with app_statements(app) as seen:
         resp = site.get(client, "/admin/videos")
     assert resp.status_code == 200
     [page] = [s for s in seen if " LIMIT " in s and "FROM video" in s]
@@ -62,7 +53,7 @@ def test_videos_list_newest_first_orders_by_upload_time_alone(app, client, site)
 
 
 def test_videos_list_by_size_still_puts_unknown_sizes_last(app, client, site):
-    with statements(app) as seen:
+    with app_statements(app) as seen:
         resp = site.get(client, "/admin/videos?sort=size&desc=0")
     assert resp.status_code == 200
     [page] = [s for s in seen if " LIMIT " in s and "FROM video" in s]
@@ -70,7 +61,7 @@ def test_videos_list_by_size_still_puts_unknown_sizes_last(app, client, site):
 
 
 def test_the_count_filters_by_student_through_the_user(app, client, site):
-    with statements(app) as seen:
+    with app_statements(app) as seen:
         resp = site.get(client, "/admin/videos?student=nobody-matches-this")
     assert resp.status_code == 200
     [count] = [s for s in seen if "count(" in s]

@@ -2,16 +2,16 @@
 migration, and the admin dashboard counts by it."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 
 from flask_migrate import downgrade, upgrade
 import pytest
-from sqlalchemy import event, inspect
+from sqlalchemy import inspect
 
 from lti_tool.extensions import db
 from lti_tool.grading import outbox
 from lti_tool.models import ScoreOutbox, Submission, Video, utcnow
 from tests.factories import make_assignment, make_course, make_platform, make_user
+from tests.sql_statements import statements
 from tests.test_migrations import _fresh_app
 from tests.uploading import room  # noqa: F401  (fixture)
 
@@ -21,19 +21,11 @@ BEFORE = "e5b7c9d2a4f1"  # the revision before the columns
 LOOKUP = "SELECT course.platform_id"  # what models.submission_platform asks
 
 
-@contextmanager
-def statements(app):
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(" ".join(statement.split()))
+def app_statements(app):
+    """Collect the statements of the app's engine inside the block."""
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    return statements(engine)
 
 
 def _platform_of_course(app, course_id):
@@ -45,7 +37,7 @@ def _platform_of_course(app, course_id):
 def test_an_upload_started_by_a_student_carries_its_platform_without_a_lookup(app, client,
                                                                               room):
     launch = room.launch_as("student")
-    with statements(app) as seen:
+    with app_statements(app) as seen:
         resp = client.post("/api/uploads", headers={"X-LTI-Launch": launch.id},
                            json={"filename": "clip.mp4", "size_bytes": 1000,
                                  "content_type": "video/mp4"})
@@ -71,7 +63,7 @@ def test_a_queued_score_carries_its_platform_without_a_lookup(app):
     with app.app_context():
         make_platform()  # a platform of another id first: the right one is not the only one
         platform, submission = _student_submission("Queued")
-        with statements(app) as seen:
+        with app_statements(app) as seen:
             item = outbox.queue_score(submission, {"scoreGiven": 1}, utcnow())
         assert not [s for s in seen if s.startswith(LOOKUP)]
         assert db.session.get(ScoreOutbox, item.id).platform_id == platform.id

@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from lti_tool.access.roles import Role
 from lti_tool.extensions import db
@@ -17,6 +15,7 @@ from lti_tool.statuses import VideoStatus
 from tests.agsfake import fake, room  # noqa: F401  (fixtures)
 from tests.factories import Classroom, make_assignment, make_course, make_launch, make_user
 from tests.review_fixtures import make_test_video, ready_video
+from tests.sql_statements import statements
 
 pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
 
@@ -25,21 +24,6 @@ JSON = {"Accept": "application/json", "X-Requested-With": "fetch"}
 
 def hdr(launch, **extra):
     return {"X-LTI-Launch": launch.id, **JSON, **extra}
-
-
-@contextmanager
-def count_queries():
-    seen = []
-
-    def before(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 @pytest.fixture
@@ -128,7 +112,7 @@ def test_queue_renders_500_students_with_bounded_queries(app, client, room, fake
     launch = room.launch(room.instructor)
     room.course.roster_synced_at = utcnow()  # no roster URL: nothing to sync
     db.session.commit()
-    with count_queries() as queries:
+    with statements(db.engine) as queries:
         resp = client.get("/review/assignment", headers=hdr(launch))
     assert resp.status_code == 200
     assert resp.get_data(as_text=True).count('<tr data-user=') == 502

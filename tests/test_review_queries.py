@@ -7,10 +7,8 @@ query shapes that avoid it, and what `latest_items` answers, across its batches.
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 
 from lti_tool.access.roles import Role
 from lti_tool.extensions import db
@@ -19,21 +17,9 @@ from lti_tool.grading import service as grading
 from lti_tool.models import Assignment, ScoreOutbox, utcnow
 from lti_tool.statuses import OutboxStatus
 from tests.factories import Classroom, make_user
+from tests.sql_statements import statements
 
 pytestmark = pytest.mark.postgres  # query shapes: must hold on PostgreSQL too
-
-
-@contextmanager
-def statements():
-    seen: list[str] = []
-
-    def before(conn, cursor, statement, *args):
-        seen.append(" ".join(statement.split()))
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
 
 
 def _outbox_row(submission, status, **kw):
@@ -60,7 +46,7 @@ def test_queue_reads_users_by_primary_key_never_joined(room):
     assignment_id, wanted = room.assignment.id, sorted([room.student.id, room.other_student.id])
     db.session.expunge_all()
     assignment = db.session.get(Assignment, assignment_id)
-    with statements() as seen:
+    with statements(db.engine) as seen:
         rows = review_queue.build_rows(assignment)
     assert sorted(r.user.id for r in rows) == wanted
     user_reads = [s for s in seen if re.search(r'(FROM|JOIN) "?user"?( |$)', s)]
@@ -76,7 +62,7 @@ def test_queue_statements_do_not_grow_with_the_class(room):
     def count():
         db.session.expunge_all()
         assignment = db.session.get(Assignment, assignment_id)
-        with statements() as seen:
+        with statements(db.engine) as seen:
             rows = review_queue.build_rows(assignment)
             [r.user.display_name for r in rows]
         return len(seen), len(rows)
@@ -116,7 +102,7 @@ def test_latest_items_reads_the_outbox_by_submission(room):
     db.session.flush()
     _outbox_row(submission, OutboxStatus.DELIVERED)
     db.session.commit()
-    with statements() as seen:
+    with statements(db.engine) as seen:
         outbox.latest_items([submission.id])
     reads = [s for s in seen if "score_outbox" in s]
     assert len(reads) == 1, seen

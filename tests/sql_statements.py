@@ -1,0 +1,22 @@
+"""Collect the SQL an engine runs, for tests that hold queries to a budget or a shape."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """Yield the list of statements the engine runs inside the block, whitespace folded."""
+    seen: list[str] = []
+
+    def before(conn, cursor, statement, *args):
+        seen.append(" ".join(statement.split()))
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
