@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Callable
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
@@ -192,23 +193,25 @@ def captions_track(video_id: int, language: str):
                               max_age=0))
 
 
+def _send_still(video_id: int, path_of: Callable, missing: str):
+    """Send one of the video's JPEG stills to a viewer signed for its thumbnail."""
+    _, video = _granted_video(video_id, frozenset({GRANT_THUMBNAIL}))
+    path = path_of(storage_for(video.backend), video.storage_uid)
+    if path is None:
+        raise NotFound(missing)
+    return _private(send_file(path, mimetype="image/jpeg", conditional=True, etag=False,
+                              max_age=0))
+
+
 @bp.get("/<int:video_id>/thumbnail")
 def thumbnail(video_id: int):
     """Send the video's still image to a signed viewer."""
-    _, video = _granted_video(video_id, frozenset({GRANT_THUMBNAIL}))
-    path = storage_for(video.backend).thumbnail_path(video.storage_uid)
-    if path is None:
-        raise NotFound("This video has no thumbnail.")
-    return _private(send_file(path, mimetype="image/jpeg", conditional=True, etag=False,
-                              max_age=0))
+    return _send_still(video_id, lambda backend, uid: backend.thumbnail_path(uid),
+                       "This video has no thumbnail.")
 
 
 @bp.get("/<int:video_id>/strip")
 def strip(video_id: int):
     """Send the video's hover strip (a few frames side by side) to a signed viewer."""
-    _, video = _granted_video(video_id, frozenset({GRANT_THUMBNAIL}))
-    path = storage_for(video.backend).strip_path(video.storage_uid)
-    if path is None:
-        raise NotFound("This video has no hover strip.")
-    return _private(send_file(path, mimetype="image/jpeg", conditional=True, etag=False,
-                              max_age=0))
+    return _send_still(video_id, lambda backend, uid: backend.strip_path(uid),
+                       "This video has no hover strip.")
