@@ -276,3 +276,33 @@ def test_the_phone_reaches_only_its_own_attempt(app, client, student):
                         json={"filename": "phone.mp4", "size_bytes": 10})
     own = start.get_json()["video_id"]
     assert client.get(f"/api/videos/{own}/status", headers=_h(phone)).status_code == 200
+
+
+def test_phones_claiming_at_the_same_moment_get_one_claim(app, student):
+    """Several devices send the code at once: one atomic UPDATE lets exactly one win."""
+    import threading
+    made = _create(app.test_client(), student)
+    devices = 6
+    ready = threading.Barrier(devices)
+    answers: list[tuple[int, str | None]] = []
+
+    def claim_from_a_device():
+        client = app.test_client()  # a device of its own: no cookies shared
+        ready.wait()
+        resp = _claim(client, made["code"])
+        body = resp.get_json() or {}
+        answers.append((resp.status_code, (body.get("error") or {}).get("code")))
+
+    threads = [threading.Thread(target=claim_from_a_device) for _ in range(devices)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(s for s, _ in answers).count(201) == 1, answers
+    assert sorted(answers)[1:] == [(409, "handoff_claimed")] * (devices - 1), answers
+    assert _events(app, "handoff_claimed") == 1
+    with app.app_context():
+        link = db.session.get(HandoffLink, made["id"])
+        phones = db.session.scalars(db.select(LaunchRecord).where(
+            LaunchRecord.id.startswith(service.PHONE_LAUNCH_PREFIX))).all()
+        assert [p.id for p in phones] == [link.phone_launch_id]
