@@ -214,3 +214,24 @@ def test_privacy_commands_find_a_user_as_admins_add_does(world, runner):
     assert result.exit_code == 0 and f'"sub": "{SUB}"' in result.output
     missing = runner.invoke(args=["privacy", "export", platform, "nobody@example.edu"])
     assert missing.exit_code != 0 and "has no user with sub or email" in missing.output
+
+
+def test_export_lists_phone_upload_links_but_never_their_codes(world):
+    from datetime import timedelta
+
+    from lti_tool.models import HandoffLink
+    now = utcnow()
+    mine = HandoffLink(code_hash="a" * 64, user_id=world.zelda.id,
+                       assignment_id=world.room.assignment.id, video_id=world.videos[1].id,
+                       expires_at=now + timedelta(minutes=10), claimed_at=now)
+    theirs = HandoffLink(code_hash="b" * 64, user_id=world.room.other_student.id,
+                         assignment_id=world.room.assignment.id,
+                         expires_at=now + timedelta(minutes=10))
+    db.session.add_all([mine, theirs])
+    db.session.commit()
+    document = export_user(world.zelda)
+    [link] = document["phone_upload_links"]
+    assert link["assignment_id"] == world.room.assignment.id
+    assert link["video_id"] == world.videos[1].id and link["claimed_at"]
+    text = json.dumps(document, default=str)
+    assert "a" * 64 not in text and "b" * 64 not in text

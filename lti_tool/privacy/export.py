@@ -3,7 +3,8 @@
 What "everything" is: the profile; enrollments; each submission with its grade, feedback,
 videos (metadata; the files themselves are downloaded from the tool's pages), comments
 received and the scores sent to the LMS; comments the user wrote; grades the user gave;
-launches (with the claims the LMS sent); unfinished uploads; and the audit entries the
+launches (with the claims the LMS sent); unfinished uploads; links made to upload from a
+phone (never their codes: only a keyed hash of each is stored); and the audit entries the
 user did or that concern their submissions and videos.
 """
 from __future__ import annotations
@@ -15,8 +16,8 @@ from sqlalchemy import and_, or_, select
 
 from lti_tool import audit
 from lti_tool.extensions import db
-from lti_tool.models import (AuditEvent, Comment, Enrollment, LaunchRecord, ScoreOutbox,
-                             Submission, Upload, User, Video, utcnow)
+from lti_tool.models import (AuditEvent, Comment, Enrollment, HandoffLink, LaunchRecord,
+                             ScoreOutbox, Submission, Upload, User, Video, utcnow)
 
 FORMAT = "lti-video-tool/user-export/1"
 
@@ -110,6 +111,8 @@ def build_export(user: User) -> dict[str, Any]:
     launches = db.session.scalars(select(LaunchRecord).filter_by(user_id=user.id)
                                   .order_by(LaunchRecord.created_at)).all()
     uploads = db.session.scalars(select(Upload).filter_by(user_id=user.id)).all()
+    phone_links = db.session.scalars(select(HandoffLink).filter_by(user_id=user.id)
+                                     .order_by(HandoffLink.id)).all()
     document = {
         "format": FORMAT,
         "exported_at": _when(utcnow()),
@@ -137,6 +140,11 @@ def build_export(user: User) -> dict[str, Any]:
         "unfinished_uploads": [{"video_id": u.video_id, "length": u.length,
                                 "created_at": _when(u.created_at),
                                 "expires_at": _when(u.expires_at)} for u in uploads],
+        "phone_upload_links": [{"assignment_id": h.assignment_id, "video_id": h.video_id,
+                                "created_at": _when(h.created_at),
+                                "expires_at": _when(h.expires_at),
+                                "claimed_at": _when(h.claimed_at),
+                                "completed_at": _when(h.completed_at)} for h in phone_links],
         "audit_log": [_audit(e) for e in db.session.scalars(
             audit_entries(user, submission_ids, video_ids))],
     }
