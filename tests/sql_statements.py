@@ -20,3 +20,11 @@ def statements(engine: Engine) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", before)
+
+
+def app_statements(app):
+    """Collect the statements of the app's engine inside the block (outside its context)."""
+    from lti_tool.extensions import db
+    with app.app_context():
+        engine = db.engine
+    return statements(engine)

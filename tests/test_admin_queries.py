@@ -10,22 +10,14 @@ import re
 
 import pytest
 
-from lti_tool.extensions import db
 from tests.admin_fixtures import site  # noqa: F401  (fixture)
-from tests.sql_statements import statements
+from tests.sql_statements import app_statements
 
 pytestmark = pytest.mark.postgres  # query shapes: must hold on PostgreSQL too
 
 DASHBOARD_STATEMENTS = 13  # the launch, the window, storage, delivery, playbacks, scores,
 #                            failures, passback, jobs, the kept usage report, and the processing
 #                            queue's counts, running and failed videos (three)
-
-
-def app_statements(app):
-    """Collect the statements of the app's engine inside the block."""
-    with app.app_context():
-        engine = db.engine
-    return statements(engine)
 
 
 def test_dashboard_reads_the_window_of_uploads_once(app, client, site):

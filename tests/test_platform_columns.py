@@ -11,7 +11,7 @@ from lti_tool.extensions import db
 from lti_tool.grading import outbox
 from lti_tool.models import ScoreOutbox, Submission, Video, utcnow
 from tests.factories import make_assignment, make_course, make_platform, make_user
-from tests.sql_statements import statements
+from tests.sql_statements import app_statements
 from tests.test_migrations import _fresh_app
 from tests.uploading import room  # noqa: F401  (fixture)
 
@@ -19,13 +19,6 @@ pytestmark = pytest.mark.postgres  # a migration with a backfill: must hold on P
 
 BEFORE = "e5b7c9d2a4f1"  # the revision before the columns
 LOOKUP = "SELECT course.platform_id"  # what models.submission_platform asks
-
-
-def app_statements(app):
-    """Collect the statements of the app's engine inside the block."""
-    with app.app_context():
-        engine = db.engine
-    return statements(engine)
 
 
 def _platform_of_course(app, course_id):
