@@ -62,6 +62,7 @@ class Multipart {
     this.inflight = {};            // part number -> {xhr, loaded}
     this.urls = {};                // part number -> {url, until}
     this.failures = 0;
+    this.notBefore = 0;            // no new part starts before this (a retry's wait)
     this.running = false;
     this.finished = false;
     this.signing = null;
@@ -123,6 +124,9 @@ class Multipart {
     if (!missing.length && !busy) { this.complete(); return; }
     if (busy >= CONCURRENCY || !missing.length) return;
     const now = Date.now();
+    // A part finishing during a retry's wait must not start the refused part early:
+    // the retry's timer pumps when the wait is over.
+    if (now < this.notBefore) return;
     const ready = missing.filter((n) => this.urls[n] && this.urls[n].until > now);
     if (!ready.length) {
       this.signNext().then(() => this.pump(),
@@ -180,7 +184,8 @@ class Multipart {
     if (this.failures >= RETRY_DELAYS.length) { this.fail(failure); return; }
     const delay = Math.max(RETRY_DELAYS[this.failures], failure.retryAfterMs || 0);
     this.failures += 1;
-    if (this.cb.onRetry) this.cb.onRetry(delay, this.failures);
+    this.notBefore = Date.now() + delay;
+    if (this.cb.onRetry) this.cb.onRetry(delay, this.failures, failure.busy);
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.pump(), delay);
   }
@@ -223,6 +228,7 @@ class Multipart {
   begin(syncFirst) {
     this.running = true;
     this.failures = 0;
+    this.notBefore = 0;
     const ready = syncFirst ? this.sync() : Promise.resolve();
     ready.then(() => this.pump(), (err) => {
       if (worthRetrying(err)) this.retry(err);

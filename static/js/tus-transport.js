@@ -6,7 +6,8 @@
      start(file, ticket, ctx, callbacks) -> controller
      resume(file, previous, ctx, callbacks) -> controller
      controller: pause(), resume(), cancel() -> Promise
-     callbacks: onProgress(sent, total), onRetry(delayMs, attempt), onSuccess(), onError(ApiError)
+     callbacks: onProgress(sent, total), onRetry(delayMs, attempt, busy), onSuccess(),
+       onError(ApiError); busy: the storage answered busy (429/503), not a lost connection
      ctx: {userId, assignmentId, endpoint, chunkSize, headers (the launch's), api (ApiClient)}
    A ticket whose tus URL is on another origin (Cloudflare Stream's one-time direct creator
    upload URL) names an upload already created for this student: it is resumed (HEAD, then
@@ -87,7 +88,7 @@ function options(ctx, cb, extra) {
       if (retry) {
         const index = Math.min(attempt, delays.length - 1);
         delays[index] = Math.max(base[index], parseRetryAfter(retryAfterOf(err)) || 0);
-        if (cb.onRetry) cb.onRetry(delays[index], attempt);
+        if (cb.onRetry) cb.onRetry(delays[index], attempt, isBusyStatus(statusOf(err)));
       }
       return retry;
     },

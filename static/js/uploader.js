@@ -26,6 +26,8 @@ const PASSED_ON_STATUSES = new Set([HttpStatus.FORBIDDEN, HttpStatus.TOO_LARGE,
                                     HttpStatus.UNSUPPORTED_TYPE]);
 const GONE_STATUSES = new Set([HttpStatus.NOT_FOUND, HttpStatus.GONE]);
 const PREVIEW_TITLE = "Preview of your submitted video";
+const CONNECTION_INTERRUPTED = "The connection was interrupted.";
+const BUSY_STORAGE = "The video storage is busy.";
 const CANCEL_QUESTION = "Cancel this upload? What was sent so far is discarded.";
 const Notice = Object.freeze({ NONE: "", INFO: "info", WARNING: "warning",
                                ERROR: "error" });
@@ -266,14 +268,16 @@ function callbacks(videoId) {
   return {
     onProgress: (sent, total) => {
       progress.set(sent, total);
+      // Other parts may finish while a refused one waits: its notice stays until it is sent.
+      if (current && current.retryUntil > Date.now()) return;
       if (current) current.retrying = false;
       if (!$("notice").hidden) notice(Notice.NONE, "");
     },
-    onRetry: (delayMs) => {
-      if (current) current.retrying = true;
-      if (!delayMs) { notice(Notice.WARNING, "The connection was interrupted. Retrying…"); return; }
-      countdown(Notice.WARNING, delayMs,
-        (s) => `The connection was interrupted. Retrying in ${s} s…`);
+    onRetry: (delayMs, attempt, busy) => {
+      if (current) { current.retrying = true; current.retryUntil = Date.now() + delayMs; }
+      const why = busy ? BUSY_STORAGE : CONNECTION_INTERRUPTED;
+      if (!delayMs) { notice(Notice.WARNING, `${why} Retrying…`); return; }
+      countdown(Notice.WARNING, delayMs, (s) => `${why} Retrying in ${s} s…`);
     },
     onSuccess: () => finished(videoId),
     onError: (failure) => failed(videoId, failure)
@@ -406,6 +410,7 @@ function onlineAgain() {
   if (!$("resume-btn").hidden && current.lost) { $("resume-btn").click(); return; }
   if (current.retrying) {
     current.retrying = false;
+    current.retryUntil = 0;
     notice(Notice.NONE, "");
     Promise.resolve(current.controller.pause()).catch(() => {})
       .then(() => { if (current) current.controller.resume(); });
