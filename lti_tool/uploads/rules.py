@@ -75,6 +75,13 @@ def too_large_message(size: int, limit: int) -> str:
             f"assignment accepts. Please compress or shorten the video and try again.")
 
 
+def past_limit_message(limit: int) -> str:
+    """Say why an upload of a length not yet known (a recording) is refused: it passed the
+    assignment's limit."""
+    return (f"The video is larger than the {format_size(limit)} this assignment accepts. "
+            f"Please record a shorter video, or compress it and upload the file.")
+
+
 def ensure_open_for_submission(assignment: Assignment, submission: Submission | None, *,
                                user: User | None = None,
                                started_at: datetime | None = None) -> None:
