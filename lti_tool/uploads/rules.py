@@ -8,6 +8,7 @@ from datetime import datetime
 from lti_tool.errors import Forbidden, ToolError
 from lti_tool.models import Assignment, Submission, User, utcnow
 from lti_tool.settings import get_setting
+from lti_tool.storage import current_storage
 from lti_tool.storage.base import Capability, UploadMethod, UploadTooLarge
 from lti_tool.uploads import deadlines, video_checks
 from lti_tool.uploads.limits import site_limits
@@ -73,6 +74,17 @@ def too_large_message(size: int, limit: int) -> str:
     """Say why a file is refused for its size, with both sizes."""
     return (f"The file is {format_size(size)}, larger than the {format_size(limit)} this "
             f"assignment accepts. Please compress or shorten the video and try again.")
+
+
+def sound_only_possible() -> bool:
+    """Tell whether this site's storage keeps sound-only submissions (Capability.SOUND_ONLY)."""
+    return current_storage().supports(Capability.SOUND_ONLY)
+
+
+def accepts_sound_only(assignment: Assignment) -> bool:
+    """Tell whether a student may hand in a sound-only recording or file: the assignment
+    allows it and the storage keeps one."""
+    return bool(assignment.accepts_audio) and sound_only_possible()
 
 
 def past_limit_message(limit: int) -> str:

@@ -61,7 +61,7 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
     capabilities = frozenset({Capability.TUS, Capability.SIGNED_PLAYBACK, Capability.THUMBNAILS,
                               Capability.DOWNLOAD, Capability.APP_HOSTED, Capability.CAPTIONS,
                               Capability.PROCESSING, Capability.CONNECTION_CHECK,
-                              Capability.DEFERRED_LENGTH})
+                              Capability.DEFERRED_LENGTH, Capability.SOUND_ONLY})
 
     def __init__(self, config: Mapping[str, Any]):
         super().__init__(config)
