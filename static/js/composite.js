@@ -27,7 +27,8 @@ export function canComposite() {
    cloned, so stopping the composite leaves the caller's tracks running. */
 export function compositeCorner(screenTrack, cameraTrack) {
   const sources = [screenTrack.clone(), cameraTrack.clone()];
-  const [screen, camera] = sources.map((track) => new MediaStreamTrackProcessor({ track }).readable);
+  const [screen, camera] = sources.map(
+    (track) => new MediaStreamTrackProcessor({ track }).readable);
   const generator = new MediaStreamTrackGenerator({ kind: "video" });
   const worker = new Worker(WORKER_URL, { type: "module" });
   const stop = () => {

@@ -1,9 +1,9 @@
 /* The student page's recorder (templates/student/_recorder.html): camera and microphone,
    the microphone alone (where the assignment accepts sound-only submissions),
    or the screen and the microphone (with the camera's picture in a corner where the browser
-   can draw it off the main thread: composite.js); device pickers, a level meter, a 3-2-1 countdown,
-   pause and resume, a timer that stops the recording at the longest length allowed, a
-   preview before submitting, and a retake. Where the storage takes an upload of unknown
+   can draw it off the main thread: composite.js); device pickers, a level meter, a 3-2-1
+   countdown, pause and resume, a timer that stops the recording at the longest length
+   allowed, a preview before submitting, and a retake. Where the storage takes an upload of unknown
    size (page.upload_while_recording: tus on the local disk, parts on S3) the chunks go
    to the server while recording (recording-upload.js) and Submit only finishes it with
    the length; elsewhere (Cloudflare Stream) the finished
