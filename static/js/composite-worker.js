@@ -60,7 +60,7 @@ async function pump(source, readable) {
 function start({ screen, camera, output }) {
   writer = output.getWriter();
   // The camera ending (unplugged) leaves the screen alone; the screen ending ends it all.
-  pump("camera", camera).catch(() => {});
+  pump("camera", camera).catch(() => {}).finally(() => keep("camera", null));
   pump("screen", screen).then(finish, (err) => {
     self.postMessage({ type: CompositeMessage.FAILED, message: String(err && err.message) });
     finish();

@@ -186,6 +186,18 @@ def test_the_corner_choice_works_with_the_keyboard_and_passes_axe(context, live_
     check_state(page, "student-recording-corner")
 
 
+def test_without_insertable_streams_the_screen_is_recorded_alone(context, live_server, room):
+    # Firefox and Safari have no window.MediaStreamTrackGenerator.
+    context.add_init_script("delete window.MediaStreamTrackGenerator;")
+    page = open_recorder(context, live_server, room)
+    choose_screen(page)
+    assert page.is_hidden("#rec-corner-row")
+    get_ready(page)
+    assert page.evaluate("document.getElementById('rec-preview').srcObject"
+                         ".getVideoTracks()[0].getSettings().displaySurface") is not None
+    assert page.is_hidden("#rec-camera-row")
+
+
 def test_changing_the_microphone_keeps_the_screen(context, live_server, room):
     context.add_init_script(WATCH_DISPLAY_MEDIA)
     page = open_recorder(context, live_server, room)
