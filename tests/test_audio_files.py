@@ -5,7 +5,10 @@ asked for, on a storage that keeps no sound-only file (Cloudflare Stream), or wh
 are not the sound file the name says."""
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -295,3 +298,41 @@ class TestOnS3:
                                            "essay.mp3"))
         assert (video.status, video.error_code) == (VideoStatus.ERROR,
                                                     messages.NOT_A_SOUND_FILE)
+
+
+# --- the pages' own check, before any byte moves (static/js/file-formats.js) -------------------
+
+FILE_FORMATS_JS = Path(__file__).resolve().parents[1] / "static" / "js" / "file-formats.js"
+NODE = shutil.which("node")
+
+
+def page_refusals(limits: dict, names: list[str]) -> list[str | None]:
+    """Run file-formats.js's formatRefusal in Node for each name."""
+    if NODE is None:
+        pytest.skip("node is not installed")
+    script = (f"import {{ formatRefusal }} from {json.dumps(FILE_FORMATS_JS.as_uri())};\n"
+              f"const limits = {json.dumps(limits)};\n"
+              f"process.stdout.write(JSON.stringify({json.dumps(names)}"
+              ".map((n) => formatRefusal(n, limits))));")
+    out = subprocess.run([NODE, "--input-type=module", "-e", script], capture_output=True,
+                         text=True, timeout=60, check=True)
+    return json.loads(out.stdout)
+
+
+def test_the_page_says_what_the_server_says_of_a_sound_file(client, room):
+    """The pages refuse as the server would, in its words: a sound file where a video is
+    asked for, and take one where sound-only submissions are accepted."""
+    from tests.test_s3_recording_parts import page_data
+
+    def limits() -> dict:
+        return page_data(client, {"X-LTI-Launch": room.launch(room.student).id})["state"][
+            "limits"]
+
+    names = [f"voice.{ext}" for ext in SOUND_FORMATS]
+    assert page_refusals(limits(), names) == [
+        video_checks.MESSAGES[video_checks.SOUND_ONLY]] * len(names)
+    assert "not an accepted video format" in page_refusals(limits(), ["essay.pdf"])[0]
+    room.update_assignment(accepts_audio=True)
+    assert page_refusals(limits(), names + ["clip.mp4"]) == [None] * (len(names) + 1)
+    assert "not an accepted video or sound format" in page_refusals(limits(),
+                                                                    ["essay.pdf"])[0]
