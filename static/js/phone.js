@@ -65,7 +65,8 @@ function ready(found) {
   $("phone-claiming").hidden = true;
   $("phone-limits").textContent = `One video, at most ${formatSize(claim.limits.max_bytes)}; ` +
     "formats: " + claim.limits.formats.map((f) => f.toUpperCase()).join(", ") + ".";
-  $("phone-pick").accept = claim.limits.accept;
+  // A claim kept from before a deploy may lack the list: the page's own (video/*) stays.
+  if (claim.limits.accept) $("phone-pick").accept = claim.limits.accept;
   if (takesSound(claim.limits)) {
     $("phone-pick-label").textContent = "Choose a video or sound file from this phone";
   }
