@@ -54,11 +54,23 @@ CLOSED_MESSAGES = {
 
 
 def allowed_formats(assignment: Assignment) -> list[str]:
-    """Return the file extensions this assignment accepts (lower case, no dot)."""
+    """Return the file extensions this assignment accepts (lower case, no dot): its video
+    formats, then the sound files (video_checks.SOUND_FORMATS) where it accepts sound-only
+    submissions."""
     raw = assignment.allowed_formats or ""
     site = list(site_limits().formats)
     formats = [f.strip().lower().lstrip(".") for f in raw.split(",") if f.strip()]
-    return [f for f in formats if f in site] or site
+    videos = [f for f in formats if f in site] or site
+    return videos + list(video_checks.SOUND_FORMATS) if accepts_sound_only(assignment) \
+        else videos
+
+
+def accept_list(formats: list[str]) -> str:
+    """Return a file input's `accept` for these formats: each extension, any video, and the
+    media types of the sound files among them (phones pick files by type)."""
+    sound = [t for f in formats if f in video_checks.SOUND_FORMATS
+             for t in video_checks.SOUND_FORMATS[f].mime_types]
+    return ",".join([f".{f}" for f in formats] + ["video/*"] + list(dict.fromkeys(sound)))
 
 
 def size_limit(assignment: Assignment) -> int:
@@ -129,13 +141,22 @@ def closed_reason(assignment: Assignment, submission: Submission | None, *,
     return None
 
 
-def check_file(assignment: Assignment, filename: str, size_bytes: int | None) -> None:
+def check_file(assignment: Assignment, filename: str, size_bytes: int | None,
+               content_type: str = UNKNOWN_CONTENT_TYPE) -> None:
     """Refuse a file of the wrong type, empty, or too large, before any byte moves (a
     recording's size, None, is checked as its bytes arrive)."""
     formats = allowed_formats(assignment)
     ext = os.path.splitext(filename)[1].lower().lstrip(".")
+    sound = video_checks.SOUND_FORMATS.get(ext)
+    if sound is not None and ext not in formats:
+        raise ToolError(video_checks.MESSAGES[video_checks.SOUND_ONLY],
+                        code=video_checks.SOUND_ONLY, http_status=415)
+    if sound is not None and not _sound_type(sound, content_type):
+        raise ToolError(video_checks.MESSAGES[video_checks.NOT_A_SOUND_FILE],
+                        code=video_checks.NOT_A_SOUND_FILE, http_status=415)
     if ext not in formats:
-        raise ToolError(f"“{filename}” is not an accepted video format. Accepted: "
+        kind = "video or sound" if set(formats) & set(video_checks.SOUND_FORMATS) else "video"
+        raise ToolError(f"“{filename}” is not an accepted {kind} format. Accepted: "
                         f"{', '.join(f.upper() for f in formats)}.", code="wrong_format",
                         http_status=415)
     if size_bytes is None:
@@ -145,6 +166,14 @@ def check_file(assignment: Assignment, filename: str, size_bytes: int | None) ->
     limit = size_limit(assignment)
     if size_bytes > limit:
         raise UploadTooLarge(too_large_message(size_bytes, limit))
+
+
+def _sound_type(sound: video_checks.SoundFormat, content_type: str) -> bool:
+    """Tell whether a sound file's declared media type fits it: any sound type (systems name
+    one format many ways), one of the format's own, or none known."""
+    kind = content_type.split(";")[0].strip().lower()
+    return kind in ("", UNKNOWN_CONTENT_TYPE) or kind.startswith("audio/") \
+        or kind in sound.mime_types
 
 
 def upload_method(backend) -> UploadMethod:
