@@ -141,9 +141,16 @@ def test_the_file_picker_lists_sound_files_only_where_they_are_accepted(client, 
             as_text=True)
         return re.search(r'id="file-input"[^>]*accept="([^"]*)"', html).group(1)
 
+    def drop_title() -> str:
+        html = client.get(f"/assignment?launch={room.launch(room.student).id}").get_data(
+            as_text=True)
+        return re.search(r'id="dropzone-title">([^<]*)<', html).group(1)
+
     assert ".mp4" in accept() and "video/*" in accept()
     assert ".mp3" not in accept() and "audio/" not in accept()
+    assert drop_title() == "Drop your video here, or "
     room.update_assignment(accepts_audio=True)
+    assert drop_title() == "Drop your video or sound file here, or "
     listed = accept().split(",")
     assert {f".{ext}" for ext in SOUND_FORMATS} <= set(listed)
     assert {"audio/mpeg", "audio/mp4", "audio/wav", "audio/ogg", "audio/flac",
