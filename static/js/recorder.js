@@ -6,9 +6,11 @@
    allowed, a preview before submitting, and a retake. Where the storage takes an upload of unknown
    size (page.upload_while_recording: tus on the local disk, parts on S3) the chunks go
    to the server while recording (recording-upload.js) and Submit only finishes it with
-   the length; elsewhere (Cloudflare Stream) the finished
-   recording is handed to the file uploader (uploader.js, the "recording:file" event).
-   A recording a closed tab left unsent is offered again when the page opens. A screen
+   the length; elsewhere (Cloudflare Stream) the chunks are held in IndexedDB while
+   recording (recording-hold.js) and the finished recording is handed to the file uploader
+   (uploader.js, the "recording:file" event), the hold forgotten once the uploader sent it.
+   A recording a closed tab left unsent is offered again when the page opens; a browser
+   that refuses to keep it (storage full, private mode) is said, and recording goes on. A screen
    wake lock holds while recording and sending. State changes are said in the page's live
    region (live.js); the clock is shown, not announced. */
 import { ApiClient, HttpStatus } from "./api.js";
@@ -16,10 +18,11 @@ import { canComposite, compositeCorner } from "./composite.js";
 import { formatDuration, formatSize } from "./format.js";
 import { isFramed } from "./lti-frame.js";
 import { announce, announceError } from "./live.js";
+import { RecordingHold } from "./recording-hold.js";
 import { RecorderEvent, RecordingStore, RecordingUpload } from "./recording-upload.js";
 
-// A chunk every few seconds: small enough to lose little, large enough to cost few requests.
-export const TIMESLICE_MS = 3000;
+// A chunk every second: a closed tab loses about a second; a request a second is cheap.
+export const TIMESLICE_MS = 1000;
 const COUNTDOWN_FROM = 3;
 const TICK_MS = 250;
 const SECOND_MS = 1000;
@@ -39,6 +42,9 @@ const NO_DEVICE = "No camera or microphone was found. Connect one, or upload a f
 const SCREEN_ENDED = "Screen sharing ended. Choose the screen to record again when you are ready.";
 const DEVICE_ENDED = "The camera or microphone stopped. Get ready to record again.";
 const NO_CORNER = "Your camera could not be shown in the corner: the screen is recorded alone.";
+const NOT_KEPT = "This browser refused to keep your recording (its storage is full, or it " +
+  "is a private window). Recording goes on, but the recording is not kept in this browser: " +
+  "if this page closes before the recording is submitted and sent, it is lost.";
 
 const $ = (id) => document.getElementById(id);
 const root = $("recorder");
@@ -57,6 +63,7 @@ const rec = {
   parts: [],           // the recording's chunks, for the preview (and record-then-upload)
   mimeType: "",
   upload: null,        // RecordingUpload while it sends
+  hold: null,          // RecordingHold while it records (where it cannot be sent meanwhile)
   uploadFailed: null,  // the error that stopped sending (the recording is kept locally)
   startedAt: 0,        // performance.now() when the running stretch began
   elapsed: 0,          // seconds recorded before the running stretch
@@ -322,31 +329,34 @@ async function start() {
   rec.parts = [];
   rec.elapsed = 0;
   rec.uploadFailed = null;
+  notKept(null);
   $("rec-timer").textContent = formatDuration(0);
-  let opened = null;
-  if (page.upload_while_recording) {
-    // Opening the upload runs alongside the countdown; the first chunk waits for it.
-    opened = RecordingUpload.create({ api, store, urls: page.urls, headers: api.launchHeaders(),
-      userId: page.user_id, assignmentId: page.assignment_id,
-      filename: recordingName(rec.mimeType || "video/webm"),
-      mimeType: rec.mimeType || "video/webm" });
-  }
+  const mimeType = rec.mimeType || "video/webm";
+  const named = { userId: page.user_id, assignmentId: page.assignment_id,
+                  filename: recordingName(mimeType), mimeType };
+  // Opening the upload (or the hold) runs alongside the countdown; the first chunk waits for it.
+  const opened = page.upload_while_recording
+    ? RecordingUpload.create({ api, store, urls: page.urls, headers: api.launchHeaders(), ...named })
+    : RecordingHold.create(store, { ...named, onRefused: notKept });
   await countdown();
   try {
-    rec.upload = opened ? await opened : null;
+    const kept = await opened;
+    rec.upload = page.upload_while_recording ? kept : null;
+    rec.hold = page.upload_while_recording ? null : kept;
   } catch (err) {
     buttons("ready");
     setState("Ready to record.");
     announceError(err.message || "The recording could not be started.");
     return;
   }
-  if (rec.upload) watchUpload(rec.upload);
+  if (rec.upload) { watchUpload(rec.upload); rec.upload.onNotKept = notKept; }
   const recorder = new MediaRecorder(rec.stream, rec.mimeType ? { mimeType: rec.mimeType } : {});
   rec.recorder = recorder;
   recorder.addEventListener("dataavailable", (e) => {
     if (!e.data || !e.data.size) return;
     rec.parts.push(e.data);
     if (rec.upload) rec.upload.add(e.data, recordedSeconds());
+    if (rec.hold) rec.hold.add(e.data, recordedSeconds());
   });
   recorder.addEventListener("stop", stopped);
   recorder.start(TIMESLICE_MS);
@@ -404,6 +414,16 @@ function stopped() {
   if (!wakeWanted()) releaseWake();
 }
 
+/* Say (once, and on the page) that the browser keeps none of the recording; null: hide it. */
+function notKept(err) {
+  const line = $("rec-not-kept");
+  if (!err) { show(line, false); return; }
+  if (!line.hidden) return;
+  line.textContent = NOT_KEPT;
+  show(line, true);
+  announceError(NOT_KEPT);
+}
+
 // ---------- sending ----------
 function watchUpload(upload) {
   const line = $("rec-upload-line");
@@ -431,11 +451,13 @@ async function submit() {
   $("rec-submit").disabled = $("rec-retake").disabled = true;
   holdWake();
   if (!rec.upload) {
-    // This storage needs the size up front: the file uploader sends the whole recording.
-    const type = (rec.mimeType || "video/webm").split(";")[0];
-    const file = new File(rec.parts, recordingName(type), { type });
+    // This storage needs the size up front: the file uploader sends the whole recording,
+    // from memory; its hold (every chunk kept) stays until the uploader says it is sent.
+    const hold = rec.hold;
+    const file = hold.fileOf(rec.parts);
+    await hold.saving;  // the last chunk kept too, before the page may close
     resetRecorder();
-    document.dispatchEvent(new CustomEvent(RecorderEvent.FILE, { detail: { file } }));
+    handOver(file, hold.id);
     releaseWake();
     return;
   }
@@ -461,13 +483,21 @@ async function finishUpload(upload) {
   releaseWake();
   const videoId = upload.videoId;
   resetRecorder();
+  notKept(null);
   document.dispatchEvent(new CustomEvent(RecorderEvent.UPLOADED, { detail: { videoId } }));
 }
 
+/* Give the file uploader a recording's file; `holdId` names its hold, forgotten once sent. */
+function handOver(file, holdId) {
+  document.dispatchEvent(new CustomEvent(RecorderEvent.FILE, { detail: { file, holdId } }));
+}
+
 async function retake() {
-  const upload = rec.upload;
+  const upload = rec.upload, hold = rec.hold;
   resetRecorder();
+  notKept(null);
   if (upload) await upload.cancel();
+  if (hold) await hold.drop();
   announce("Recording discarded.");
   if (await prepare()) {
     buttons("ready");
@@ -481,6 +511,7 @@ function resetRecorder() {
   if (playback.src) { URL.revokeObjectURL(playback.src); playback.removeAttribute("src"); }
   rec.parts = [];
   rec.upload = null;
+  rec.hold = null;
   show($("rec-review"), false);
   show($("rec-live"), false);
   show($("rec-upload-line"), false);
@@ -493,13 +524,15 @@ function resetRecorder() {
 async function offerRecovery() {
   let sessions;
   try { sessions = await store.sessions(page.user_id, page.assignment_id); } catch (e) { return; }
+  const held = sessions.filter((s) => s.held);
+  sessions = sessions.filter((s) => !s.held);
   const open = new Set((page.state.attempts || []).filter(
     (a) => a.status === "pending" || a.status === "uploading").map((a) => a.id));
   for (const s of sessions) {
     if (!open.has(s.videoId)) await store.deleteSession(s.id).catch(() => {});  // gone or done
   }
   const session = sessions.filter((s) => open.has(s.videoId)).pop();
-  if (!session) return;
+  if (!session) { offerHeld(held); return; }
   const when = new Date(session.createdAt).toLocaleString();
   $("rec-recovery-text").textContent = `Your recording from ${when} ` +
     (session.seconds ? `(${formatDuration(session.seconds)}) ` : "") +
@@ -538,6 +571,48 @@ async function offerRecovery() {
   };
 }
 
+/* Offer the newest recording held for the file uploader (a closed tab before it was sent). */
+function offerHeld(held) {
+  const session = held.filter((s) => s.recorded > 0).pop();
+  // A hold with nothing kept (refused from its first chunk) has nothing to offer.
+  held.filter((s) => !s.recorded).forEach((s) => store.deleteSession(s.id).catch(() => {}));
+  if (!session) return;
+  const when = new Date(session.createdAt).toLocaleString();
+  $("rec-recovery-text").textContent = `Your recording from ${when} ` +
+    (session.seconds ? `(${formatDuration(session.seconds)}) ` : "") +
+    "was not uploaded. It is kept in this browser: upload it, or discard it.";
+  $("rec-recover").textContent = "Upload it";
+  $("rec-recover").disabled = $("rec-discard").disabled = false;
+  show($("rec-recovery"), true);
+  $("rec-recover").onclick = async () => {
+    $("rec-recover").disabled = $("rec-discard").disabled = true;
+    let file;
+    try {
+      file = await RecordingHold.file(store, session);
+    } catch (err) {
+      $("rec-recover").disabled = $("rec-discard").disabled = false;
+      announceError("The recording could not be read from this browser: " + err.message);
+      return;
+    }
+    show($("rec-recovery"), false);
+    handOver(file, session.id);
+  };
+  $("rec-discard").onclick = async () => {
+    $("rec-recover").disabled = $("rec-discard").disabled = true;
+    await store.deleteSession(session.id).catch(() => {});
+    show($("rec-recovery"), false);
+    announce("The unsent recording was discarded.");
+    $("rec-prepare").focus();
+  };
+}
+
+/* The file uploader sent a recording's file, or the student cancelled it: forget its hold. */
+function forgetHold(e) {
+  const holdId = e.detail && e.detail.holdId;
+  if (holdId) store.deleteSession(holdId).catch(() => {});
+  notKept(null);
+}
+
 // ---------- wiring ----------
 function wire() {
   $("rec-prepare").addEventListener("click", async () => {
@@ -571,6 +646,8 @@ function wire() {
       : "Get ready to record";
     show($("rec-corner-row"), mode() === Mode.SCREEN && canComposite());
   }));
+  document.addEventListener(RecorderEvent.FILE_SENT, forgetHold);
+  document.addEventListener(RecorderEvent.FILE_DROPPED, forgetHold);
   window.addEventListener("online", () => { if (rec.upload) rec.upload.retryNow(); });
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && wakeWanted()) holdWake();

@@ -11,11 +11,13 @@
      and PUT to the bucket; a part is held once its ETag is read; Submit sends the last
      part and completes the upload with the recording's size.
    Elsewhere (Cloudflare Stream) the recorder hands the finished recording to the file
-   uploader instead. */
+   uploader instead, and holds it in IndexedDB meanwhile (recording-hold.js). */
 import { HttpStatus, REQUESTED_WITH, connectionLost, errorFromAnswer } from "./api.js";
 
-// Events by which the recorder hands a recording to the file uploader (uploader.js).
-export const RecorderEvent = Object.freeze({ FILE: "recording:file", UPLOADED: "recording:uploaded" });
+// Events by which the recorder hands a recording to the file uploader (uploader.js), and
+// the uploader says what became of a recording's file (its hold is then forgotten).
+export const RecorderEvent = Object.freeze({ FILE: "recording:file", UPLOADED: "recording:uploaded",
+  FILE_SENT: "recording:file-sent", FILE_DROPPED: "recording:file-dropped" });
 
 const DB_NAME = "video-recordings";
 const DB_VERSION = 1;
@@ -152,7 +154,7 @@ export class RecordingUpload {
       session.partsUrl = ticket.complete_url.replace(/\/complete$/, "/multipart");
       session.partSize = ticket.chunk_size;
       session.parts = [];
-      await store.putSession(session);
+      await store.putSession(session).catch(() => {});  // refused: add() says so
       return new RecordingUpload(store, session, headers, []);
     }
     const meta = Object.entries(ticket.metadata).map(([k, v]) => `${k} ${b64(v)}`).join(",");
@@ -160,7 +162,7 @@ export class RecordingUpload {
       { ...headers, "Upload-Defer-Length": "1", "Upload-Metadata": meta });
     if (resp.status !== HttpStatus.CREATED) throw await refused(resp);
     session.location = resp.headers.get("Location");
-    await store.putSession(session);
+    await store.putSession(session).catch(() => {});  // refused: add() says so
     return new RecordingUpload(store, session, headers, []);
   }
 
@@ -186,6 +188,8 @@ export class RecordingUpload {
     this.wake = null;            // resolves a wait for the network early
     this.onChange = () => {};    // told after each confirmed chunk and each trouble
     this.trouble = null;         // the last ApiError while retrying
+    this.notKept = null;         // why the browser refused to keep a chunk
+    this.onNotKept = () => {};   // told at that first refusal
   }
 
   get videoId() { return this.session.videoId; }
@@ -199,8 +203,11 @@ export class RecordingUpload {
     this.session.recorded += blob.size;
     if (seconds != null) this.session.seconds = seconds;
     this.queue.push({ start, blob });
-    this.saving = this.saving.then(() => this.store.addChunk(this.session, start, blob))
-      .catch(() => {})  // a full or missing IndexedDB: the chunk still goes, from memory
+    // A full or missing IndexedDB: the chunk still goes, from memory, and so do the later
+    // ones, unkept (a kept run with a gap could not be resumed); the recorder is told.
+    this.saving = this.saving.then(() => (this.notKept ? null
+      : this.store.addChunk(this.session, start, blob)))
+      .catch((err) => { if (!this.notKept) { this.notKept = err; this.onNotKept(err); } })
       .then(() => { this.pump(); });  // not awaited: the next chunk is kept at once
 
     return this.saving;

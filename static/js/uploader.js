@@ -4,7 +4,9 @@
    (`method: "tus"` or `"multipart"`; tus-transport.js describes the interface); every call
    to the tool goes through api.js with the launch id in a header, never only a cookie.
    State changes (started, paused, resumed, retrying, finished, failed) are said in the
-   page's live region (live.js); progress is shown, not announced. */
+   page's live region (live.js); progress is shown, not announced. A recording the
+   recorder hands over as a file (RecorderEvent.FILE) is uploaded like one; the recorder is
+   told when it was sent or cancelled (FILE_SENT, FILE_DROPPED), to forget its hold. */
 import { ApiClient, BusyPolicy, ErrorKind, HttpStatus, secondsToWait } from "./api.js";
 import { STATUS_TEXT, Status, isOpen, percentArrived, renderHistory,
          renderUnfinished } from "./attempts.js";
@@ -52,6 +54,7 @@ let replacing = false;
 let pollTimer = null;
 let countdownTimer = null;
 let focusStatusNext = false;  // move focus to the status line once it shows
+let recording = null;     // the recorder's last hand-over ({file, holdId}: RecorderEvent.FILE)
 
 function show(el, on) { el.hidden = !on; }
 
@@ -354,7 +357,16 @@ function run(file, videoId, launch) {
   current.controller = launch(callbacks(videoId));
 }
 
+/* Tell the recorder what became of its recording's file (it then forgets the recording's hold). */
+function tellRecorder(file, event) {
+  if (!recording || recording.file !== file) return;
+  const detail = recording;
+  recording = null;
+  document.dispatchEvent(new CustomEvent(event, { detail }));
+}
+
 function finished(videoId) {
+  if (current) tellRecorder(current.file, RecorderEvent.FILE_SENT);
   // Focus is on Pause or Cancel, which go away: it moves to the status line once shown.
   focusStatusNext = $("progress-area").contains(document.activeElement);
   const size = current ? current.file.size : 1;
@@ -455,6 +467,7 @@ function wireControls() {
   });
   $("cancel-btn").addEventListener("click", () => {
     if (!current || !window.confirm(CANCEL_QUESTION)) return;
+    tellRecorder(current.file, RecorderEvent.FILE_DROPPED);
     Promise.resolve(current.controller.cancel()).catch(() => {}).then(() => {
       notice(Notice.INFO, "Upload cancelled.");
       resetUploader();
@@ -515,7 +528,10 @@ wireControls();
 wireFileChoice();
 document.addEventListener(HANDOFF_DELIVERED, delivered);
 // The recorder's two ways of handing in (recorder.js: RecorderEvent).
-document.addEventListener(RecorderEvent.FILE, (e) => begin(e.detail.file));
+document.addEventListener(RecorderEvent.FILE, (e) => {
+  recording = e.detail;
+  begin(e.detail.file);
+});
 document.addEventListener(RecorderEvent.UPLOADED, (e) => recordingSent(e.detail.videoId));
 document.querySelectorAll("[data-seek-links]").forEach((el) => bindSeekLinks(el));
 render();
