@@ -6,6 +6,8 @@ sending offers the recording again; "Discard it" forgets it; a browser that refu
 it says so, and the recording is still submitted."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests import cloudflare_fake as cf
@@ -84,9 +86,13 @@ def wait_submitted(page) -> None:
         page.inner_text("#current-status")
 
 
-def wait_forgotten(page) -> None:
-    """Wait until the browser keeps nothing of any recording."""
-    page.wait_for_function(f"() => ({KEPT})().then((k) => k[0] === 0 && k[1] === 0)")
+def wait_forgotten(page, timeout_s: float = 10) -> None:
+    """Wait until the browser keeps nothing of any recording (IndexedDB answers only
+    asynchronously, which wait_for_function does not await: it is asked again here)."""
+    deadline = time.monotonic() + timeout_s
+    while (left := kept(page))[:2] != [0, 0]:
+        assert time.monotonic() < deadline, f"still kept: {left}"
+        page.wait_for_timeout(100)
 
 
 def tab_to(page, element_id, limit=40):
