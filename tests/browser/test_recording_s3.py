@@ -75,7 +75,7 @@ def test_a_closed_tab_leaves_the_recording_to_finish_in_the_bucket(
     page = open_recorder(context, live_server, room)
     get_ready(page)
     start_recording(page)
-    page.wait_for_timeout(7000)  # two chunks kept, too few bytes for a part: none left yet
+    page.wait_for_timeout(7000)  # about seven chunks kept, too few bytes for a part: none left yet
     page.close()
     page = open_recorder(context, live_server, room)
     page.wait_for_selector("#rec-recovery:not([hidden])")
