@@ -33,8 +33,12 @@ KEPT = """() => new Promise((resolve, reject) => {
     };
   })"""
 # The browser refuses every IndexedDB write, as a full storage does.
-REFUSE_WRITES = """IDBObjectStore.prototype.put = function () {
+STORAGE_FULL = """IDBObjectStore.prototype.put = function () {
   throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+};"""
+# The browser has no IndexedDB to open, as some private windows do.
+NO_INDEXEDDB = """IDBFactory.prototype.open = function () {
+  throw new DOMException('IndexedDB is not available here.', 'InvalidStateError');
 };"""
 
 
@@ -101,6 +105,21 @@ def tab_to(page, element_id, limit=40):
             return
         page.keyboard.press("Tab")
     pytest.fail(f"Tab never reached #{element_id}")
+
+
+def record_refused(context, live_server, room, refusal=STORAGE_FULL):  # noqa: F811
+    """Start recording in a browser that refuses to keep it; check it is said (on the page
+    and in the live region, accessibly); return the page and when it began."""
+    context.add_init_script(refusal)
+    page = open_recorder(context, live_server, room)
+    get_ready(page)
+    began = start_recording(page)
+    page.wait_for_selector("#rec-not-kept:not([hidden])")
+    assert "not kept in this browser" in page.inner_text("#rec-not-kept")
+    page.wait_for_function("() => document.getElementById('live-alert').textContent"
+                           ".includes('not kept in this browser')")
+    assert_accessible(page, "recorder: the recording is not kept")
+    return page, began
 
 
 def block_stream_patches(page, fake_stream):  # noqa: F811
@@ -195,20 +214,14 @@ def test_cancelling_the_upload_of_a_recording_forgets_it(stream_context, live_se
     wait_forgotten(page)
 
 
+@pytest.mark.parametrize("refusal", [STORAGE_FULL, NO_INDEXEDDB], ids=["full", "no-indexeddb"])
 def test_a_browser_that_refuses_to_keep_the_recording_says_so_and_still_submits(
-        stream_context, live_server, room, fake_stream):  # noqa: F811
-    stream_context.add_init_script(REFUSE_WRITES)
-    page = open_recorder(stream_context, live_server, room)
-    get_ready(page)
-    began = start_recording(page)
-    page.wait_for_selector("#rec-not-kept:not([hidden])")
-    assert "not kept in this browser" in page.inner_text("#rec-not-kept")
-    page.wait_for_function("() => document.getElementById('live-alert').textContent"
-                           ".includes('not kept in this browser')")
-    assert_accessible(page, "recorder: the recording is not kept")
+        stream_context, live_server, room, fake_stream, refusal):  # noqa: F811
+    page, began = record_refused(stream_context, live_server, room, refusal)
     page.wait_for_timeout(RECORD_MS)
     stop_and_review(page, began)
-    assert kept(page)[1] == 0
+    if refusal == STORAGE_FULL:
+        assert kept(page)[1] == 0
     page.click("#rec-submit")
     wait_submitted(page)
     (video,) = fake_stream.videos.values()

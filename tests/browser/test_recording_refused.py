@@ -4,28 +4,23 @@ recording-upload.js): the page says the recording is not kept in this browser, a
 recording still goes to the server and is submitted."""
 from __future__ import annotations
 
-from tests.browser.a11y import assert_accessible
-from tests.browser.test_recording import (context, get_ready, media_browser,  # noqa: F401
-                                          open_recorder, start_recording, stop_and_review,
-                                          submit_and_wait_ready)
-from tests.browser.test_recording_cloudflare import KEPT, REFUSE_WRITES
+import pytest
+
+from tests.browser.test_recording import (context, media_browser,  # noqa: F401
+                                          stop_and_review, submit_and_wait_ready)
+from tests.browser.test_recording_cloudflare import (KEPT, NO_INDEXEDDB, STORAGE_FULL,
+                                                     record_refused)
 from tests.uploading import room  # noqa: F401
 
 
+@pytest.mark.parametrize("refusal", [STORAGE_FULL, NO_INDEXEDDB], ids=["full", "no-indexeddb"])
 def test_a_refused_write_while_sending_says_the_recording_is_not_kept(
-        context, live_server, room):  # noqa: F811
-    context.add_init_script(REFUSE_WRITES)
-    page = open_recorder(context, live_server, room)
-    get_ready(page)
-    began = start_recording(page)
-    page.wait_for_selector("#rec-not-kept:not([hidden])")
-    assert "not kept in this browser" in page.inner_text("#rec-not-kept")
-    page.wait_for_function("() => document.getElementById('live-alert').textContent"
-                           ".includes('not kept in this browser')")
-    assert_accessible(page, "recorder: sending, the recording is not kept")
+        context, live_server, room, refusal):  # noqa: F811
+    page, began = record_refused(context, live_server, room, refusal)
     page.wait_for_selector("#rec-upload-line:has-text('already sent')")
     page.wait_for_timeout(2000)
     stop_and_review(page, began)
-    assert page.evaluate(KEPT)[1] == 0
+    if refusal == STORAGE_FULL:
+        assert page.evaluate(KEPT)[1] == 0
     submit_and_wait_ready(page)
     assert page.is_hidden("#rec-not-kept")  # submitted: nothing left to lose
