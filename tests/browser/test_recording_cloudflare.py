@@ -186,10 +186,15 @@ def test_a_tab_closed_while_sending_offers_the_recording_and_continues_the_uploa
     wait_forgotten(page)
 
 
-def test_discarding_a_held_recording_forgets_it(stream_context, live_server, room,
-                                                fake_stream):  # noqa: F811
+def test_a_held_recording_is_offered_to_its_student_only_and_discarding_forgets_it(
+        stream_context, live_server, room, fake_stream):  # noqa: F811
     page = record_and_close(stream_context, live_server, room)
     page.wait_for_selector("#rec-recovery:not([hidden])")
+    # Another student in the same browser is not offered it (nor is it lost for its own).
+    other = open_recorder(stream_context, live_server, room, who="other_student")
+    assert other.is_hidden("#rec-recovery")
+    assert kept(other)[3] == 1
+    other.close()
     tab_to(page, "rec-discard")
     page.keyboard.press("Enter")
     page.wait_for_selector("#rec-recovery", state="hidden")
