@@ -354,6 +354,9 @@ function run(file, videoId, launch) {
   show($("resume-btn"), false);
   $("cancel-btn").disabled = false;
   announce(`Uploading “${file.name}”.`);
+  // The recorder's button that handed a recording over went away with it: focus goes here.
+  const lost = !document.activeElement || document.activeElement === document.body;
+  if (lost && recording && recording.file === file) $("pause-btn").focus();
   current.controller = launch(callbacks(videoId));
 }
 

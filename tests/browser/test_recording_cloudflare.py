@@ -156,6 +156,8 @@ def test_a_tab_closed_while_recording_offers_the_recording_and_sends_it_by_keybo
     tab_to(page, "rec-recover")
     page.keyboard.press("Enter")
     wait_submitted(page)
+    # Focus followed the upload (Pause) and then its outcome, never dropped to the page.
+    page.wait_for_function("() => document.activeElement.id === 'current-status'")
     (video,) = fake_stream.videos.values()
     assert len(video["data"]) == held_bytes and video["data"][:4] == EBML
     wait_forgotten(page)
