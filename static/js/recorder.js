@@ -349,6 +349,15 @@ async function start() {
     announceError(err.message || "The recording could not be started.");
     return;
   }
+  if (!rec.stream) {
+    // The screen share or the camera ended during the countdown (deviceEnded went back to
+    // the setup): what was opened for the recording is let go, nothing is left open.
+    const { upload, hold } = rec;
+    rec.upload = rec.hold = null;
+    if (upload) await upload.cancel().catch(() => {});
+    if (hold) await hold.drop();
+    return;
+  }
   if (rec.upload) { watchUpload(rec.upload); rec.upload.onNotKept = notKept; }
   const recorder = new MediaRecorder(rec.stream, rec.mimeType ? { mimeType: rec.mimeType } : {});
   rec.recorder = recorder;
@@ -573,9 +582,15 @@ async function offerRecovery() {
 
 /* Offer the newest recording held for the file uploader (a closed tab before it was sent). */
 function offerHeld(held) {
-  const session = held.filter((s) => s.recorded > 0).pop();
+  // A hold whose attempt the server already has whole (uploaded, processing, ready or
+  // refused by its checks) was sent: the tab closed before the uploader said so.
+  const received = new Set((page.state.attempts || []).filter(
+    (a) => a.status !== "pending" && a.status !== "uploading").map((a) => a.id));
+  const sent = (s) => s.videoId && received.has(s.videoId);
   // A hold with nothing kept (refused from its first chunk) has nothing to offer.
-  held.filter((s) => !s.recorded).forEach((s) => store.deleteSession(s.id).catch(() => {}));
+  held.filter((s) => !s.recorded || sent(s)).forEach(
+    (s) => store.deleteSession(s.id).catch(() => {}));
+  const session = held.filter((s) => s.recorded > 0 && !sent(s)).pop();
   if (!session) return;
   const when = new Date(session.createdAt).toLocaleString();
   $("rec-recovery-text").textContent = `Your recording from ${when} ` +
@@ -604,6 +619,12 @@ function offerHeld(held) {
     announce("The unsent recording was discarded.");
     $("rec-prepare").focus();
   };
+}
+
+/* The file uploader opened an attempt for a recording's file: the hold keeps its id. */
+function linkHold(e) {
+  const { holdId, videoId } = e.detail || {};
+  if (holdId && videoId) store.updateSession(holdId, { videoId }).catch(() => {});
 }
 
 /* The file uploader sent a recording's file, or the student cancelled it: forget its hold. */
@@ -646,6 +667,7 @@ function wire() {
       : "Get ready to record";
     show($("rec-corner-row"), mode() === Mode.SCREEN && canComposite());
   }));
+  document.addEventListener(RecorderEvent.FILE_STARTED, linkHold);
   document.addEventListener(RecorderEvent.FILE_SENT, forgetHold);
   document.addEventListener(RecorderEvent.FILE_DROPPED, forgetHold);
   window.addEventListener("online", () => { if (rec.upload) rec.upload.retryNow(); });

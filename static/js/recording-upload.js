@@ -17,7 +17,8 @@ import { HttpStatus, REQUESTED_WITH, connectionLost, errorFromAnswer } from "./a
 // Events by which the recorder hands a recording to the file uploader (uploader.js), and
 // the uploader says what became of a recording's file (its hold is then forgotten).
 export const RecorderEvent = Object.freeze({ FILE: "recording:file", UPLOADED: "recording:uploaded",
-  FILE_SENT: "recording:file-sent", FILE_DROPPED: "recording:file-dropped" });
+  FILE_STARTED: "recording:file-started", FILE_SENT: "recording:file-sent",
+  FILE_DROPPED: "recording:file-dropped" });
 
 const DB_NAME = "video-recordings";
 const DB_VERSION = 1;
@@ -107,6 +108,14 @@ export class RecordingStore {
         c.continue();
       };
       return request(tx.objectStore(SESSIONS).put(session));
+    });
+  }
+
+  /** Change a kept session's fields (nothing when it is gone). */
+  updateSession(sessionId, fields) {
+    return this.run([SESSIONS], "readwrite", async (tx) => {
+      const session = await request(tx.objectStore(SESSIONS).get(sessionId));
+      if (session) await request(tx.objectStore(SESSIONS).put({ ...session, ...fields }));
     });
   }
 

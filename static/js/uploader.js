@@ -357,6 +357,12 @@ function run(file, videoId, launch) {
   // The recorder's button that handed a recording over went away with it: focus goes here.
   const lost = !document.activeElement || document.activeElement === document.body;
   if (lost && recording && recording.file === file) $("pause-btn").focus();
+  if (recording && recording.file === file) {
+    // The hold learns its attempt: a tab closed after the upload finished but before
+    // FILE_SENT must not offer the recording again (recorder.js offerHeld).
+    document.dispatchEvent(new CustomEvent(RecorderEvent.FILE_STARTED,
+      { detail: { holdId: recording.holdId, videoId } }));
+  }
   current.controller = launch(callbacks(videoId));
 }
 

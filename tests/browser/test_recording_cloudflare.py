@@ -166,6 +166,30 @@ def test_a_tab_closed_while_recording_offers_the_recording_and_sends_it_by_keybo
     assert page.is_hidden("#rec-recovery")
 
 
+# The tab closes once the upload finished but before the recorder heard of it: the
+# uploader's "sent" never reaches the recorder (a capture listener on the target runs first).
+SENT_NEVER_HEARD = """document.addEventListener('recording:file-sent',
+  (e) => e.stopImmediatePropagation(), true);"""
+
+
+def test_a_recording_sent_before_the_tab_closed_is_not_offered_again(
+        stream_context, live_server, room, fake_stream):  # noqa: F811
+    page = open_recorder(stream_context, live_server, room)
+    page.add_init_script(SENT_NEVER_HEARD)
+    page.reload()
+    page.wait_for_function("() => document.getElementById('recorder').dataset.ready === 'true'")
+    record(page)
+    page.click("#rec-submit")
+    wait_submitted(page)
+    assert kept(page)[3] == 1  # the hold was not told: still there
+    page.close()
+    page = open_recorder(stream_context, live_server, room)
+    # Its attempt is on the server whole: nothing to offer, and the hold is forgotten.
+    assert page.is_hidden("#rec-recovery")
+    wait_forgotten(page)
+    assert len(fake_stream.videos) == 1
+
+
 def test_a_tab_closed_while_sending_offers_the_recording_and_continues_the_upload(
         stream_context, live_server, room, fake_stream):  # noqa: F811
     page = open_recorder(stream_context, live_server, room)

@@ -8,10 +8,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
+from lti_tool.extensions import db
+from lti_tool.models import Video
+from lti_tool.statuses import VideoStatus
 from tests.browser.a11y import assert_accessible, check_state
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.test_recording import (DURATION_SLACK_S, MEDIA_ARGS,  # noqa: F401
@@ -235,3 +239,29 @@ def test_a_share_ended_before_start_goes_back_to_the_setup(context, live_server,
     assert page.evaluate("window.__sharedScreen.getVideoTracks()[0].readyState") == "ended"
     get_ready(page)  # and the screen can be chosen again
     assert page.evaluate("window.__displayMediaCalls") == 2
+
+
+def test_a_share_ended_during_the_countdown_leaves_nothing_open(app, context, live_server,
+                                                                 room):
+    context.add_init_script(WATCH_DISPLAY_MEDIA)
+    page = open_recorder(context, live_server, room)
+    errors = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    choose_screen(page)
+    get_ready(page)
+    page.click("#rec-start")  # the 3-2-1 countdown; the recording's upload opens meanwhile
+    page.evaluate("window.__sharedScreen.getVideoTracks()[0].dispatchEvent(new Event('ended'))")
+    page.wait_for_selector("#rec-setup:not([hidden])")
+
+    def statuses() -> list[str]:
+        with app.app_context():
+            return [v.status for v in db.session.scalars(db.select(Video))]
+
+    # At the countdown's end the upload opened for it is cancelled: no attempt left open.
+    deadline = time.monotonic() + 15
+    while not statuses() or set(statuses()) & {VideoStatus.PENDING, VideoStatus.UPLOADING}:
+        assert time.monotonic() < deadline, f"left open: {statuses()}, errors: {errors}"
+        page.wait_for_timeout(200)
+    assert statuses() == [VideoStatus.DELETED]
+    assert page.is_hidden("#rec-live") and page.is_hidden("#rec-review")
+    assert errors == []
