@@ -242,3 +242,24 @@ def test_a_repeat_launch_writes_its_row_and_audit_event_without_an_orm_flush(
         assert row.course_id == audit_row.course_id and row.assignment_id is not None
         assert audit_row.target_id == str(row.assignment_id) and row.claims["sub"]
         assert row.created_at is not None and row.expires_at > row.created_at
+
+
+def test_the_landing_page_names_its_course_without_loading_a_course_row(browser, recorder):
+    """The header's course title is one column read by the view, not a Course object
+    lazy-loaded by the template while it renders."""
+    from lti_tool.models import Course
+    _launch_in_steps(browser, recorder)
+    resp = browser.launch()
+    loaded = []
+
+    def _loaded(target, context):
+        loaded.append(target)
+    event.listen(Course, "load", _loaded)
+    try:
+        with recorder.recording():
+            page = browser.session.get(browser.tool_url + resp.headers["Location"])
+    finally:
+        event.remove(Course, "load", _loaded)
+    assert page.status_code == 200 and "Film Studies" in page.text
+    assert loaded == []
+    assert len(recorder.statements) <= LANDING_BUDGET
