@@ -189,3 +189,24 @@ def test_a_view_limit_refusal_says_when_to_retry(client, room):
     assert [a.status_code for a in answers] == [404, 404, 404, 429]
     assert answers[-1].get_json()["error"]["code"] == "rate_limited"
     assert 1 <= int(answers[-1].headers["Retry-After"]) <= 61
+
+
+def test_a_key_prefix_keeps_view_limits_apart_as_flask_limiter_would(app_config, monkeypatch):
+    """RATELIMIT_KEY_PREFIX (several apps sharing one Redis) prefixes a view limit's counter
+    as it prefixes Flask-Limiter's own."""
+    from lti_tool import create_app
+    from lti_tool.extensions import limiter
+    app_config["RATELIMIT_KEY_PREFIX"] = "site-b"
+    app = create_app(app_config)
+    with app.app_context():
+        db.create_all()
+    hits = []
+    real_hit = limiter.limiter.hit
+    monkeypatch.setattr(limiter.limiter, "hit",
+                        lambda item, *args, **kw: hits.append(args) or real_hit(item, *args, **kw))
+    try:
+        app.test_client().post("/lti/login", data={"iss": "https://nowhere.example"})
+        assert hits[0] == ("site-b", "127.0.0.1", "lti.login")
+    finally:
+        with app.app_context():
+            db.drop_all()

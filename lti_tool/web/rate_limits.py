@@ -102,6 +102,8 @@ def check_limit(setting: str, key_func) -> None:
         return
     item = _parsed(current_app.config[setting])
     args = (key_func(), request.endpoint or "")
+    if limiter._key_prefix:  # RATELIMIT_KEY_PREFIX, as Flask-Limiter's decorator keys it
+        args = (limiter._key_prefix, *args)
     try:
         allowed = limiter.limiter.hit(item, *args)
     except Exception:
@@ -110,7 +112,7 @@ def check_limit(setting: str, key_func) -> None:
         log.warning("rate limit storage unavailable; %s not counted", setting)
         return
     if not allowed:
-        log.info("ratelimit %s (%s) exceeded at endpoint: %s", item, *args)
+        log.info("ratelimit %s (%s) exceeded at endpoint: %s", item, *args[-2:])
         g.setdefault(REFUSED_LIMIT_KEY, (item, args))
         raise RateLimitExceeded(_ViewLimit(item))
 
