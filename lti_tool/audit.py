@@ -155,6 +155,16 @@ def write(event_type: EventType | str, *, actor=None, platform_id: int | None = 
     """Insert one audit event in the session's transaction and commit it, as `record` does
     with commit=True, without an ORM object to build, flush and expire (hot paths: a
     playback grant writes one per play)."""
+    insert_event(event_type, actor=actor, platform_id=platform_id, course_id=course_id,
+                 target=target, **data)
+    db.session.commit()
+
+
+def insert_event(event_type: EventType | str, *, actor=None, platform_id: int | None = None,
+                 course_id: int | None = None, target=None, **data: Any) -> None:
+    """Insert one audit event in the session's transaction, not committed (`write` without
+    its commit: the launch commits it with its launch row). The actor and target must have
+    their ids already (flushed)."""
     columns = _columns(event_type, actor, platform_id, course_id, target, data)
     # On the session's connection, table-level, one statement object for every call (its
     # compiled form is cached): the ORM's bulk-insert path costs as much as the unit of work
@@ -162,7 +172,6 @@ def write(event_type: EventType | str, *, actor=None, platform_id: int | None = 
     db.session.connection().execute(_INSERT, columns)
     _log(columns["event_type"], columns["actor_id"], columns["target_type"],
          columns["target_id"])
-    db.session.commit()
 
 
 _INSERT = insert(AuditEvent.__table__)

@@ -120,10 +120,14 @@ def schema_missing_response():
 def _retry_after_seconds() -> int:
     """Return how long the rate limit that just refused this request lasts (whole seconds)."""
     from lti_tool.extensions import limiter
-    current = getattr(limiter, "current_limit", None)
-    if current is None:
-        return 60
-    return max(1, int(current.reset_at - time.time()) + 1)
+    from lti_tool.web.rate_limits import refused_limit_reset_at
+    reset_at = refused_limit_reset_at()  # a view's own limit (rate_limits.check_limit)
+    if reset_at is None:
+        current = getattr(limiter, "current_limit", None)  # Flask-Limiter's decorator
+        if current is None:
+            return 60
+        reset_at = current.reset_at
+    return max(1, int(reset_at - time.time()) + 1)
 
 
 def init_app(app: Flask) -> None:

@@ -290,3 +290,14 @@ def test_reports_are_rate_limited_per_address(client):
                         content_type="application/csp-report",
                         environ_base={"REMOTE_ADDR": "10.1.2.3"})
     assert other.status_code == 204
+
+
+def test_a_redirect_carries_no_policy_and_the_page_it_leads_to_does(browser):
+    """A redirect's body is never shown (the browser follows Location), so the login's and
+    the id_token POST's redirects skip the policy's work; the landing page keeps it."""
+    login = browser.login()
+    assert login.status_code == 302 and "Content-Security-Policy" not in login.headers
+    launched = browser.post_launch(*browser.authorize(login.headers["Location"]))
+    assert launched.status_code == 303 and "Content-Security-Policy" not in launched.headers
+    page = browser.session.get(browser.tool_url + launched.headers["Location"])
+    assert policy_of(page)["frame-ancestors"] == f"'self' {browser.platform.url}"

@@ -62,3 +62,33 @@ def test_retired_key_leaves_the_jwks_after_the_overlap(store):
     (store.dir / "keys.json").write_text(json.dumps(meta))
     kids = [k["kid"] for k in store.public_jwks()["keys"]]
     assert old_kid not in kids and len(kids) == 1
+
+
+def _settled(path) -> None:
+    """Date a file back, as if written a minute ago (files written just now are re-read)."""
+    import os
+    import time
+    then = time.time() - 60
+    os.utime(path, (then, then))
+
+
+def test_the_keys_are_read_once_per_process_while_their_files_stay(store, monkeypatch):
+    kid, pem = store.signing_key()
+    _settled(store.dir / "keys.json")
+    assert store.signing_key() == (kid, pem)  # read once more (the file changed), then kept
+
+    def _no_read(*args, **kwargs):
+        raise AssertionError("read from disk again")
+    monkeypatch.setattr("lti_tool.lti.keys.json.loads", _no_read)
+    monkeypatch.setattr("pathlib.Path.read_bytes", _no_read)
+    assert KeyStore(store.dir).signing_key() == (kid, pem)  # any store of this folder
+
+
+def test_a_rotation_by_another_process_is_seen_at_the_next_call(store):
+    old_kid, _ = store.signing_key()
+    _settled(store.dir / "keys.json")
+    store.signing_key()  # kept in this process
+    new = KeyStore(store.dir).rotate()  # as the CLI would: a new keys.json replaces the old
+    _settled(store.dir / "keys.json")
+    kid, pem = store.signing_key()
+    assert kid == new.kid != old_kid and b"PRIVATE KEY" in pem

@@ -207,3 +207,59 @@ def test_a_playback_grant_keeps_to_three_statements(client, room, uploaded, reco
     assert resp.status_code == 200, resp.get_json()
     assert len(recorder.statements) <= GRANT_BUDGET, recorder.statements
     assert recorder.commits == 1
+
+
+def test_a_repeat_launch_writes_its_row_and_audit_event_without_an_orm_flush(
+        app, browser, recorder):
+    """The launch row and its audit event go out as two Core inserts in the launch's one
+    transaction: on a repeat launch (nothing else changed) the unit of work never runs."""
+    from sqlalchemy.orm import Session
+
+    from lti_tool.audit import EventType
+    from lti_tool.models import AuditEvent, LaunchRecord
+    _launch_in_steps(browser, recorder)
+    flushes = []
+
+    def _flushed(session, context, instances):
+        flushes.append([type(o).__name__ for o in session.new | session.dirty])
+    action, fields = browser.authorize(browser.login().headers["Location"])
+    event.listen(Session, "before_flush", _flushed)
+    try:
+        with recorder.recording():
+            resp = browser.post_launch(action, fields)
+    finally:
+        event.remove(Session, "before_flush", _flushed)
+    assert resp.status_code == 303
+    assert flushes == []
+    assert len(recorder.writes("launch")) == 1 and len(recorder.writes("audit_event")) == 1
+    assert recorder.commits == 1
+    launch_id = re.search(r"launch=([^&]+)", resp.headers["Location"]).group(1)
+    with app.app_context():
+        row = db.session.get(LaunchRecord, launch_id)
+        audit_row = db.session.scalars(db.select(AuditEvent).filter_by(
+            event_type=str(EventType.LAUNCH)).order_by(AuditEvent.id.desc())).first()
+        assert row.user_id == audit_row.actor_id and row.platform_id == audit_row.platform_id
+        assert row.course_id == audit_row.course_id and row.assignment_id is not None
+        assert audit_row.target_id == str(row.assignment_id) and row.claims["sub"]
+        assert row.created_at is not None and row.expires_at > row.created_at
+
+
+def test_the_landing_page_names_its_course_without_loading_a_course_row(browser, recorder):
+    """The header's course title is one column read by the view, not a Course object
+    lazy-loaded by the template while it renders."""
+    from lti_tool.models import Course
+    _launch_in_steps(browser, recorder)
+    resp = browser.launch()
+    loaded = []
+
+    def _loaded(target, context):
+        loaded.append(target)
+    event.listen(Course, "load", _loaded)
+    try:
+        with recorder.recording():
+            page = browser.session.get(browser.tool_url + resp.headers["Location"])
+    finally:
+        event.remove(Course, "load", _loaded)
+    assert page.status_code == 200 and "Film Studies" in page.text
+    assert loaded == []
+    assert len(recorder.statements) <= LANDING_BUDGET

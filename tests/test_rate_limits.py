@@ -160,3 +160,53 @@ def room(app):
     with app.app_context():
         yield Classroom()
         db.session.rollback()
+
+
+def test_a_view_limit_is_checked_once_per_request(app, client, room, monkeypatch):
+    """One hit on the storage per limited request, and no second pass by Flask-Limiter's
+    before_request hook (it used to resolve the view's limits again on every request)."""
+    from lti_tool.extensions import limiter
+    assert limiter._check_request_limit not in app.before_request_funcs.get(None, [])
+    hits = []
+    real_hit = limiter.limiter.hit
+    monkeypatch.setattr(limiter.limiter, "hit",
+                        lambda item, *args, **kw: hits.append(args) or real_hit(item, *args, **kw))
+    passes = []  # Flask-Limiter's own resolution of a request's limits
+    monkeypatch.setattr(limiter, "_check_request_limit", lambda *a, **kw: passes.append(kw))
+    launch = room.launch(room.instructor)
+    assert client.get("/api/videos/999/playback", headers=room.headers(launch)).status_code == 404
+    assert hits == [(f"user:{launch.user_id}", "playback.playback")] and passes == []
+    hits.clear()
+    assert client.post("/lti/login", data={"iss": "https://nowhere.example"}).status_code != 429
+    # The refused login also spends the refusal-audit budget (not a view limit).
+    assert hits[0] == ("127.0.0.1", "lti.login") and len(hits) == 2
+
+
+def test_a_view_limit_refusal_says_when_to_retry(client, room):
+    launch = room.launch(room.instructor)
+    answers = [client.get("/api/videos/999/playback", headers=room.headers(launch))
+               for _ in range(4)]
+    assert [a.status_code for a in answers] == [404, 404, 404, 429]
+    assert answers[-1].get_json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(answers[-1].headers["Retry-After"]) <= 61
+
+
+def test_a_key_prefix_keeps_view_limits_apart_as_flask_limiter_would(app_config, monkeypatch):
+    """RATELIMIT_KEY_PREFIX (several apps sharing one Redis) prefixes a view limit's counter
+    as it prefixes Flask-Limiter's own."""
+    from lti_tool import create_app
+    from lti_tool.extensions import limiter
+    app_config["RATELIMIT_KEY_PREFIX"] = "site-b"
+    app = create_app(app_config)
+    with app.app_context():
+        db.create_all()
+    hits = []
+    real_hit = limiter.limiter.hit
+    monkeypatch.setattr(limiter.limiter, "hit",
+                        lambda item, *args, **kw: hits.append(args) or real_hit(item, *args, **kw))
+    try:
+        app.test_client().post("/lti/login", data={"iss": "https://nowhere.example"})
+        assert hits[0] == ("site-b", "127.0.0.1", "lti.login")
+    finally:
+        with app.app_context():
+            db.drop_all()

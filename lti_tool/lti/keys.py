@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import secrets
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -28,6 +29,13 @@ KEY_BITS = 2048
 METADATA_FILE = "keys.json"
 LOCK_FILE = ".lock"
 SIGNING_ALG = "RS256"
+
+# Per process (bench/README.md, round 4: every login read both files): each folder's
+# metadata by the identity of its keys.json (inode, mtime, size), and each kid's private
+# PEM by its path (written once with O_EXCL, never rewritten).
+_METADATA_CACHE: dict = {}
+METADATA_SETTLE_SECONDS = 2.0
+_PEM_CACHE: dict = {}
 
 
 @dataclass(frozen=True)
@@ -60,13 +68,29 @@ class KeyStore:
 
     # ---- reading ----
     def keys(self) -> list[ToolKey]:
-        """Return every key's metadata, oldest first (empty when none exists yet)."""
+        """Return every key's metadata, oldest first (empty when none exists yet).
+
+        Read once per process while keys.json stays the same file: a rotation, here or in
+        any other process, replaces it (os.replace: a new inode and mtime), which one
+        stat() per call notices.
+        """
         path = self.dir / METADATA_FILE
-        if not path.exists():
+        try:
+            st = path.stat()
+        except FileNotFoundError:
             return []
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = _METADATA_CACHE.get(path)
+        if cached is not None and cached[0] == stamp:
+            return list(cached[1])
         entries = json.loads(path.read_text())["keys"]
-        return [ToolKey(e["kid"], _parse_time(e["created_at"]), _parse_time(e.get("retired_at")))
-                for e in entries]
+        keys = [ToolKey(e["kid"], _parse_time(e["created_at"]),
+                        _parse_time(e.get("retired_at"))) for e in entries]
+        # A file changed within the last moments may change again in place within the same
+        # clock tick (same mtime): it is kept only once it has been still for a while.
+        if time.time() - st.st_mtime > METADATA_SETTLE_SECONDS:
+            _METADATA_CACHE[path] = (stamp, tuple(keys))
+        return keys
 
     def signing_key(self) -> tuple[str, bytes]:
         """Return (kid, private PEM) of the current signing key, creating one on first need."""
@@ -74,7 +98,15 @@ class KeyStore:
         if current is None:
             with self._locked():
                 current = self._current() or self._add_key(retire_others=False)
-        return current.kid, (self.dir / f"{current.kid}.pem").read_bytes()
+        return current.kid, self._pem(current.kid)
+
+    def _pem(self, kid: str) -> bytes:
+        """Return a kid's private PEM, read once per process (a kid's file never changes)."""
+        path = self.dir / f"{kid}.pem"
+        pem = _PEM_CACHE.get(path)
+        if pem is None:
+            pem = _PEM_CACHE[path] = path.read_bytes()
+        return pem
 
     def public_jwks(self) -> dict:
         """Return the JWKS of every published key (current and those within overlap)."""
@@ -99,8 +131,7 @@ class KeyStore:
         return live[-1] if live else None
 
     def _public_jwk(self, kid: str) -> dict:
-        private = serialization.load_pem_private_key(
-            (self.dir / f"{kid}.pem").read_bytes(), password=None)
+        private = serialization.load_pem_private_key(self._pem(kid), password=None)
         jwk = RSAAlgorithm.to_jwk(private.public_key(), as_dict=True)
         jwk.update({"kid": kid, "alg": SIGNING_ALG, "use": "sig"})
         return jwk

@@ -10,16 +10,28 @@ Limits count per user where a launch says who asks, and per client address other
 PROXY_COUNT names proxies whose X-Forwarded-For is trusted, so a client cannot pick its own.
 Limits that count per address are set high enough for a whole class behind one campus
 address.
+
+A view's limit is checked once per request, in the view's decorator (`limit`,
+`limit_by_address`): one parse of the limit string per process, one key, one hit on the
+storage (one Redis `EVALSHA`). Flask-Limiter's own decorator resolves the limits of a view
+twice per request (in its `before_request` hook and again in the decorator) and works out
+exemption scopes and blueprint limits each time; that was about a tenth of a playback
+grant's CPU (bench/README.md, round 4). Its storage, strategy and `RateLimitExceeded` are
+the ones used here, so counters and 429 answers are the same. The hook is left out when
+the app has no default, application or meta limits (it would find none); the shared
+registration limit still uses Flask-Limiter's decorator.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from datetime import datetime, timedelta, timezone
 
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context, request
+from flask_limiter import RateLimitExceeded
 from flask_limiter.util import get_remote_address
-from limits import parse
+from limits import RateLimitItem, parse
 from limits.storage import Storage
 from sqlalchemy import case, delete, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -49,7 +61,11 @@ def client_address() -> str:
 
 
 def user_or_address() -> str:
-    """Count per launching user when a launch names one, else per client address."""
+    """Count per launching user when a launch names one, else per client address.
+
+    The launch is the request's one lookup (cached on flask.g by current_launch): the view
+    behind the limit reuses it, so the key costs no statement of its own.
+    """
     from lti_tool.access.launches import current_launch
     launch = current_launch()
     if launch is not None:
@@ -57,14 +73,80 @@ def user_or_address() -> str:
     return f"addr:{client_address()}"
 
 
+# Where a refusal keeps its limit for the 429's Retry-After (lti_tool.errors).
+REFUSED_LIMIT_KEY = "rate_limit_refused"
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str) -> RateLimitItem:
+    return parse(text)
+
+
+class _ViewLimit:
+    """What RateLimitExceeded reads of a limit (its text, no custom message)."""
+
+    error_message = None
+
+    def __init__(self, item: RateLimitItem):
+        self.limit = item
+
+
+def check_limit(setting: str, key_func) -> None:
+    """Spend one unit of config[setting] for this request's key; raise 429 when none is left.
+
+    One hit on the storage, counted under the same (key, endpoint) pair as Flask-Limiter's
+    decorator would. A storage that cannot count lets the request through, logged, as
+    Flask-Limiter does with RATELIMIT_SWALLOW_ERRORS.
+    """
+    if not (limiter.enabled and limiter.initialized):
+        return
+    item = _parsed(current_app.config[setting])
+    args = (key_func(), request.endpoint or "")
+    if limiter._key_prefix:  # RATELIMIT_KEY_PREFIX, as Flask-Limiter's decorator keys it
+        args = (limiter._key_prefix, *args)
+    try:
+        allowed = limiter.limiter.hit(item, *args)
+    except Exception:
+        if not current_app.config.get("RATELIMIT_SWALLOW_ERRORS", True):
+            raise
+        log.warning("rate limit storage unavailable; %s not counted", setting)
+        return
+    if not allowed:
+        log.info("ratelimit %s (%s) exceeded at endpoint: %s", item, *args[-2:])
+        g.setdefault(REFUSED_LIMIT_KEY, (item, args))
+        raise RateLimitExceeded(_ViewLimit(item))
+
+
+def refused_limit_reset_at() -> float | None:
+    """Return when the window of the limit that refused this request ends (Unix time)."""
+    refused = g.get(REFUSED_LIMIT_KEY)
+    if refused is None:
+        return None
+    item, args = refused
+    try:
+        return limiter.limiter.get_window_stats(item, *args).reset_time
+    except Exception:
+        return None
+
+
+def _limited(setting: str, key_func):
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            check_limit(setting, key_func)
+            return view(*args, **kwargs)
+        return wrapper
+    return decorator
+
+
 def limit(setting: str):
-    """Return a decorator limiting a view by the limit string in config[setting]."""
-    return limiter.limit(lambda: current_app.config[setting], key_func=user_or_address)
+    """Return a decorator limiting a view by the limit string in config[setting], per user."""
+    return _limited(setting, user_or_address)
 
 
 def limit_by_address(setting: str):
     """Return a decorator limiting a view per client address (no user known yet)."""
-    return limiter.limit(lambda: current_app.config[setting], key_func=client_address)
+    return _limited(setting, client_address)
 
 
 def within_budget(setting: str, scope: str) -> bool:
@@ -166,3 +248,19 @@ def init_app(app) -> None:
     app.config["RATELIMIT_STORAGE_URI"] = storage_uri(app.config)
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     limiter.init_app(app)
+    _drop_idle_hook(app)
+
+
+def _drop_idle_hook(app) -> None:
+    """Leave out Flask-Limiter's before_request pass when it has nothing to check.
+
+    It evaluates default, application and meta limits, and (again) decorated ones; this
+    app has none of the first three (views check their own, once, in `check_limit`), so
+    the pass only cost CPU on every request. Any of them configured keeps it.
+    """
+    manager = limiter.limit_manager
+    if manager.default_limits or manager.application_limits or limiter._meta_limits:
+        return
+    hooks = app.before_request_funcs.get(None, [])
+    app.before_request_funcs[None] = [hook for hook in hooks
+                                      if hook != limiter._check_request_limit]
