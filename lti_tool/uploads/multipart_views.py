@@ -4,7 +4,8 @@ Only JSON passes here; the parts go from the browser to the bucket with the URLs
 here. Every call checks that the launching student owns the attempt and that it is still
 an unfinished multipart upload. An upload of unknown size (a recording sent while it
 records, Capability.DEFERRED_PARTS) signs one part at a time with its size, bounded by the
-assignment's limit, and is told its size at completion.
+assignment's limit, and is told its size at completion. Such an upload past the limit can
+only grow: the refusal (413) ends it, its parts aborted and the attempt closed as an error.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from lti_tool import audit
 from lti_tool.access.launches import current_launch, require_launch
 from lti_tool.access.roles import Role
 from lti_tool.audit import EventType
-from lti_tool.errors import Conflict, NotFound, ToolError
+from lti_tool.errors import Conflict, NotFound, StorageError, ToolError
 from lti_tool.extensions import db
 from lti_tool.models import Video, utcnow
 from lti_tool.statuses import UNFINISHED_VIDEO_STATES, VideoStatus
@@ -78,6 +79,19 @@ def _sign_next(video: Video, body: dict) -> list:
         size_limit(video.submission.assignment))]
 
 
+def _end_too_large(video: Video, refusal: UploadTooLarge) -> None:
+    """Close a recording that passed the assignment's limit: nothing of it stays open."""
+    try:
+        storage_for(video.backend).abort_multipart(video.storage_uid, video.backend_data)
+    except StorageError as exc:  # the bucket's lifecycle rule and the expiry job clean up
+        log.warning("could not abort upload of video %s: %s", video.id, exc.message)
+    video.status = VideoStatus.ERROR
+    video.error_code, video.error_message = refusal.code, refusal.message
+    audit.record(EventType.VIDEO_FAILED, actor=video.submission.user, target=video,
+                 course_id=video.submission.assignment.course_id, error_code=refusal.code)
+    db.session.commit()
+
+
 @bp.post("/sign")
 @require_launch([Role.LEARNER])
 def sign(video_id: int):
@@ -85,7 +99,11 @@ def sign(video_id: int):
     video = _own_open_upload(video_id)
     body = json_body()
     if _size_told_at_end(video):
-        parts = _sign_next(video, body)
+        try:
+            parts = _sign_next(video, body)
+        except UploadTooLarge as refusal:
+            _end_too_large(video, refusal)
+            raise
     else:
         numbers = body.get("part_numbers")
         if not isinstance(numbers, list) or not all(_is_whole(n) for n in numbers):
@@ -129,7 +147,9 @@ def complete(video_id: int):
                             code="bad_request")
         limit = size_limit(video.submission.assignment)
         if size > limit:
-            raise UploadTooLarge(too_large_message(size, limit))
+            refusal = UploadTooLarge(too_large_message(size, limit))
+            _end_too_large(video, refusal)
+            raise refusal
         video.backend_data = storage_for(video.backend).complete_deferred(
             video.storage_uid, video.backend_data, size, claimed or [])
         video.size_bytes = size

@@ -325,7 +325,8 @@ def test_a_recording_past_the_size_limit_stops_and_leaves_nothing_open(
     # Nothing half-done: the multipart upload is aborted, the attempt closed, the browser
     # keeps nothing to offer again.
     wait_until(page, lambda: not open_uploads(moto_server, s3_bucket), "the abort", 10000)
-    assert latest_video(app).status not in (VideoStatus.PENDING, VideoStatus.UPLOADING)
+    video = latest_video(app)
+    assert (video.status, video.error_code) == (VideoStatus.ERROR, "upload_too_large")
     page.wait_for_function(KEPT_IN_BROWSER.replace("resolve([s.result, c.result])",
                                                    "resolve(s.result + c.result === 0)"))
     page.reload()
