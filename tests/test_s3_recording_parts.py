@@ -89,6 +89,31 @@ def test_a_recording_of_unknown_size_completes_with_its_real_size(app, client, r
     assert admin_client(moto_server).get_object(Bucket=s3_bucket, Key=key)["Body"].read() == data
 
 
+def test_completing_again_answers_the_status_but_a_cancelled_upload_stays_closed(
+        app, client, room, video_of):
+    """The page asks again when the first answer was lost: the recording is handed in."""
+    headers, _ = room
+    data = video_of(PART + 10)
+    ticket = start_recording(client, headers)
+    parts = [send_part(client, headers, ticket, 1, data[:PART]),
+             send_part(client, headers, ticket, 2, data[PART:])]
+    body = {"parts": parts, "size_bytes": len(data)}
+    first = client.post(base(ticket) + "/complete", json=body, headers=headers)
+    again = client.post(base(ticket) + "/complete", json=body, headers=headers)
+    assert first.status_code == again.status_code == 200, again.get_json()
+    assert again.get_json()["status"] == first.get_json()["status"] == VideoStatus.READY
+    assert again.get_json()["id"] == ticket["video_id"]
+    # Signing or listing parts of it stays closed, and so does completing a cancelled one.
+    assert sign(client, headers, ticket, 3, 10).status_code == 409
+    cancelled = start_recording(client, headers)
+    send_part(client, headers, cancelled, 1, data[:10])
+    assert client.post(base(cancelled) + "/abort", headers=headers).status_code == 200
+    refused = client.post(base(cancelled) + "/complete", json={"size_bytes": 10},
+                          headers=headers)
+    assert refused.status_code == 409
+    assert refused.get_json()["error"]["code"] == "upload_closed"
+
+
 def test_a_wrong_size_at_completion_is_refused_and_nothing_is_lost(client, room):
     headers, _ = room
     data = os.urandom(PART + 10)

@@ -36,8 +36,9 @@ CANCELLED = "upload_cancelled"
 CANCELLED_MESSAGE = "You cancelled this upload."
 
 
-def _own_open_upload(video_id: int) -> Video:
-    """Load the launching student's unfinished multipart attempt, or refuse."""
+def _own_open_upload(video_id: int, *, sent_is_fine: bool = False) -> Video:
+    """Load the launching student's unfinished multipart attempt, or refuse (an attempt
+    whose bytes all arrived too, with `sent_is_fine`)."""
     launch = current_launch()
     video = db.session.get(Video, video_id)
     if (video is None or video.submission.user_id != launch.user_id
@@ -46,7 +47,8 @@ def _own_open_upload(video_id: int) -> Video:
     if not storage_for(video.backend).supports(Capability.MULTIPART) or not (
             video.backend_data or {}).get("upload_id"):
         raise NotFound("This upload does not take parts.")
-    if video.status not in UNFINISHED_VIDEO_STATES:
+    if video.status not in UNFINISHED_VIDEO_STATES and not (
+            sent_is_fine and video.uploaded_at is not None):
         raise Conflict("This upload is already finished or was cancelled.",
                        code="upload_closed")
     return video
@@ -132,8 +134,11 @@ def parts(video_id: int):
 def complete(video_id: int):
     """Join the parts into the video and start checking it; returns the attempt's status.
 
-    An upload of unknown size is told it here ({"size_bytes": n}), within the limit."""
-    video = _own_open_upload(video_id)
+    An upload of unknown size is told it here ({"size_bytes": n}), within the limit. Asked
+    again once its bytes arrived (the answer was lost on its way), it answers the status."""
+    video = _own_open_upload(video_id, sent_is_fine=True)
+    if video.status not in UNFINISHED_VIDEO_STATES:
+        return jsonify(video_status(video))
     body = json_body(required=False)
     claimed = body.get("parts")
     if claimed is not None and not (isinstance(claimed, list) and all(
