@@ -36,6 +36,7 @@ class Sample:
     seconds: float = 1.0
     size: str = "320x240"
     rotate: bool = False  # flag the (MOV) video track as turned 90 degrees, as phones do
+    picture: bool = True  # False: sound alone (a sound file)
 
 
 SAMPLES = {
@@ -69,6 +70,25 @@ SAMPLES = {
     "avi_long": Sample("long.avi", ("-c:v", "mpeg4", "-c:a", "pcm_s16le"), seconds=6),
 }
 
+# Sound files as recording apps save them, for assignments that accept sound-only submissions
+# (lti_tool.uploads.video_checks.SOUND_FORMATS): sample -> the plan processing makes.
+SOUND_SAMPLES = {
+    "sound_m4a": Sample("memo.m4a", ("-c:a", "aac"), picture=False, seconds=2),
+    "sound_mp3": Sample("talk.mp3", ("-c:a", "libmp3lame"), picture=False, seconds=2,
+                        needs_encoder="libmp3lame"),
+    # No ID3 tag: known by its first MPEG audio frame alone.
+    "sound_mp3_bare": Sample("bare.mp3", ("-c:a", "libmp3lame", "-id3v2_version", "0"),
+                             picture=False, seconds=2, needs_encoder="libmp3lame"),
+    "sound_wav": Sample("voice.wav", ("-c:a", "pcm_s16le"), picture=False, seconds=2),
+    "sound_ogg": Sample("voice.ogg", ("-c:a", "libvorbis"), picture=False, seconds=2,
+                        needs_encoder="libvorbis"),
+    "sound_opus": Sample("voice.opus", ("-c:a", "libopus"), picture=False, seconds=2,
+                         needs_encoder="libopus"),
+    "sound_oga": Sample("voice.oga", ("-c:a", "flac", "-f", "ogg"), picture=False, seconds=2),
+    "sound_aac": Sample("voice.aac", ("-c:a", "aac", "-f", "adts"), picture=False, seconds=2),
+    "sound_flac": Sample("voice.flac", ("-c:a", "flac"), picture=False, seconds=2),
+}
+
 
 KEEP, REMUX, TRANSCODE = Plan.KEEP, Plan.REMUX, Plan.TRANSCODE
 
@@ -99,12 +119,14 @@ def render(sample: Sample, folder: Path) -> Path:
     if sample.needs_encoder and f" {sample.needs_encoder} " not in encoders():
         pytest.skip(f"this ffmpeg has no {sample.needs_encoder} encoder")
     path = folder / sample.name
-    inputs = ["-f", "lavfi", "-i",
-              f"testsrc=duration={sample.seconds}:size={sample.size}:rate=25"]
-    maps = ["-map", "0:v"]
+    inputs, maps = [], []
+    if sample.picture:
+        inputs += ["-f", "lavfi", "-i",
+                   f"testsrc=duration={sample.seconds}:size={sample.size}:rate=25"]
+        maps += ["-map", "0:v"]
     if sample.audio:
         inputs += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={sample.seconds}"]
-        maps += ["-map", "1:a"]
+        maps += ["-map", f"{len(maps) // 2}:a"]
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *inputs, *maps, *sample.args,
                     str(path)], check=True, timeout=120)
     if sample.rotate:
@@ -142,7 +164,8 @@ def sample_file(samples_dir):
 
     def get(key: str) -> Path:
         if key not in made:
-            made[key] = _special(key, samples_dir) or render(SAMPLES[key], samples_dir)
+            made[key] = _special(key, samples_dir) or render(
+                SAMPLES.get(key) or SOUND_SAMPLES[key], samples_dir)
         return made[key]
 
     return get

@@ -41,6 +41,7 @@ def test_pages_get_a_strict_policy_and_data_gets_none(client):
         assert policy["script-src"] == "'self'"  # no 'unsafe-inline', no 'unsafe-eval'
         assert policy["style-src"] == "'self'" and policy["default-src"] == "'self'"
         assert policy["base-uri"] == "'none'" and policy["object-src"] == "'none'"
+        assert policy["worker-src"] == "'self'"  # our own worker scripts, no blob:
         assert policy["report-uri"] == "/csp-report" and policy["report-to"] == "csp"
     resp = client.get("/lti/config")
     assert resp.headers["Reporting-Endpoints"] == 'csp="http://localhost/csp-report"'
@@ -48,7 +49,7 @@ def test_pages_get_a_strict_policy_and_data_gets_none(client):
 
 
 LOCAL = {"script-src": "'self'", "img-src": "'self' data:", "media-src": "'self' blob:",
-         "connect-src": "'self'", "frame-src": "'self'"}
+         "connect-src": "'self'", "frame-src": "'self'", "worker-src": "'self'"}
 STREAM_SUBDOMAIN = f"https://{cf.SUBDOMAIN}"
 
 
@@ -58,12 +59,12 @@ STREAM_SUBDOMAIN = f"https://{cf.SUBDOMAIN}"
         "script-src": "'self' https://embed.cloudflarestream.com",
         "img-src": f"'self' data: {STREAM_SUBDOMAIN}", "media-src": "'self' blob:",
         "connect-src": "'self' http://127.0.0.1:4567",
-        "frame-src": f"'self' {STREAM_SUBDOMAIN}"}),
+        "frame-src": f"'self' {STREAM_SUBDOMAIN}", "worker-src": "'self'"}),
     (cf.settings(), {  # the default tus upload hosts
         "script-src": "'self' https://embed.cloudflarestream.com",
         "img-src": f"'self' data: {STREAM_SUBDOMAIN}", "media-src": "'self' blob:",
         "connect-src": "'self' https://upload.videodelivery.net https://upload.cloudflarestream.com",
-        "frame-src": f"'self' {STREAM_SUBDOMAIN}"}),
+        "frame-src": f"'self' {STREAM_SUBDOMAIN}", "worker-src": "'self'"}),
 ], ids=["local", "cloudflare", "cloudflare-default-upload-hosts"])
 def test_the_policy_names_exactly_the_storage_providers_origins(app, settings, expected):
     app.config.update(settings)

@@ -2,13 +2,17 @@
 at its end (https://tus.io/protocols/resumable-upload#upload-defer-length)."""
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from lti_tool.extensions import db
 from lti_tool.models import Upload, Video
 from lti_tool.statuses import VideoStatus
-from lti_tool.tus.protocol import UPLOAD_DEFER_LENGTH, UPLOAD_LENGTH, UPLOAD_OFFSET
-from tests.uploading import TusClient, b64, room, sample_webm, tus_headers  # noqa: F401
+from lti_tool.tus.protocol import (OFFSET_OCTET_STREAM, UPLOAD_DEFER_LENGTH, UPLOAD_LENGTH,
+                                   UPLOAD_OFFSET)
+from tests.uploading import (TusClient, _path, b64, room, sample_webm,  # noqa: F401
+                             tus_headers)
 
 pytestmark = pytest.mark.postgres
 
@@ -90,7 +94,12 @@ def test_a_deferred_upload_cannot_grow_past_the_assignment_limit(app, student_tu
     ticket = _start_recording(student_tus)
     location = _create_deferred(student_tus, ticket["video_id"]).headers["Location"]
     assert student_tus.patch(location, b"x" * 900, 0).status_code == 204
-    assert student_tus.patch(location, b"x" * 200, 900).status_code == 413
+    refused = student_tus.patch(location, b"x" * 200, 900)
+    assert refused.status_code == 413
+    # Said with the assignment's limit (what the student can act on), not with an
+    # Upload-Length the recording never declared.
+    assert "larger than the 1000 bytes this assignment accepts" in refused.get_data(as_text=True)
+    assert "Upload-Length" not in refused.get_data(as_text=True)
     assert student_tus.head(location).headers[UPLOAD_OFFSET] == "900"
     assert student_tus.patch(location, b"", 900, **{UPLOAD_LENGTH: "2000"}).status_code == 413
 
@@ -108,3 +117,21 @@ def test_a_recording_of_unknown_size_is_refused_where_storage_needs_it(app, stud
         LocalStorage.capabilities = original
     assert resp.status_code == 400
     assert resp.get_json()["error"]["code"] == "length_required"
+
+
+def test_a_deferred_upload_sent_without_a_length_stops_at_the_assignment_limit(app, student_tus):
+    app.config["MAX_UPLOAD_BYTES"] = 1000
+    ticket = _start_recording(student_tus)
+    location = _create_deferred(student_tus, ticket["video_id"]).headers["Location"]
+    assert student_tus.patch(location, b"x" * 900, 0).status_code == 204
+    # A chunked body (no Content-Length) that runs past the limit.
+    headers = tus_headers(student_tus.launch, **{UPLOAD_OFFSET: "900",
+                                                 "Content-Type": OFFSET_OCTET_STREAM})
+    refused = student_tus.client.patch(
+        _path(location),
+        input_stream=io.BytesIO(b"x" * 200), headers=headers,
+        environ_overrides={"wsgi.input_terminated": True, "CONTENT_LENGTH": "",
+                           "HTTP_TRANSFER_ENCODING": "chunked"})
+    assert refused.status_code == 413
+    assert "larger than the 1000 bytes this assignment accepts" in refused.get_data(as_text=True)
+    assert student_tus.head(location).headers[UPLOAD_OFFSET] == "900"

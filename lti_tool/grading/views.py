@@ -7,7 +7,7 @@ course or platform reach nothing here (404, never a hint that something exists).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request
 
@@ -24,6 +24,7 @@ from lti_tool.lti.service_token import ServiceError
 from lti_tool.models import Comment, Enrollment, LaunchRecord, Submission, User, Video
 from lti_tool.playback.views import binding_address
 from lti_tool.statuses import DueSource, VideoStatus
+from lti_tool.uploads import rules
 from lti_tool.uploads.deadlines import DUE_SOURCE_WORDS, is_late
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Capability
@@ -141,6 +142,7 @@ def settings():
     students = sorted((r.user for r in review_queue.build_rows(the_assignment)),
                       key=lambda u: (u.display_name or "").casefold())
     return render_template("review/settings.html", launch=launch, assignment=the_assignment,
+                           sound_only_possible=rules.sound_only_possible(),
                            extensions=assignment_settings.extensions(the_assignment),
                            students=students, due_from=None if the_assignment.due_source
                            == DueSource.TOOL else DUE_SOURCE_WORDS.get(
@@ -157,6 +159,9 @@ def save_settings():
         values = assignment_settings.parse_settings(json_or_form())
     except grading.InvalidInput as exc:
         return _refused(exc, launch_url_for("review.settings"))
+    if not rules.sound_only_possible():
+        # The form has no such box on this storage: keep what was set (the storage may change).
+        values = replace(values, accepts_audio=bool(launch.assignment.accepts_audio))
     assignment_settings.apply_settings(launch.assignment, launch.user, values)
     db.session.commit()
     return _done("Settings saved.", launch_url_for("review.settings"))

@@ -23,6 +23,7 @@ from lti_tool.lti.registry import CachedPlatform
 from lti_tool.lti.urls import tool_urls
 from lti_tool.models import Platform
 from lti_tool.statuses import RegistrationMode
+from lti_tool.uploads import rules
 from lti_tool.uploads.limits import site_limits
 from lti_tool.web import csp
 from lti_tool.web.rate_limits import (REFUSAL_AUDIT_SCOPE, client_address, limit_by_address,
@@ -256,4 +257,5 @@ def deep_link():
     return render_template("lti/deep_link.html", launch=record, form=request.form,
                            errors=errors, site=site, site_retention_days=site_retention_days(),
                            max_retention_days=MAX_RETENTION_DAYS,
+                           sound_only_possible=rules.sound_only_possible(),
                            dl_title=dl.get("title")), (400 if errors else 200)

@@ -19,7 +19,7 @@ from typing import Callable
 
 from lti_tool.processing import messages
 from lti_tool.uploads import video_checks
-from lti_tool.uploads.video_checks import MP4, MKV, MOV, WEBM, Container
+from lti_tool.uploads.video_checks import M4A, MP3, MP4, MKV, MOV, WEBM, Container
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,11 @@ BROWSER_SAFE = {
     WEBM: ({"vp8", "vp9", "av1"}, {"opus", "vorbis", None}),
 }
 BROWSER_SAFE_PIXEL_FORMATS = {"yuv420p", "yuvj420p", None}
+# Sound alone that every current browser plays as it is (container name -> sound codecs): an
+# .m4a or an .mp3 is served as it came; WAV, Ogg, FLAC and bare AAC (ADTS) get an AAC
+# rendition, as a browser's recording of the microphone does.
+BROWSER_SAFE_SOUND = {MP4.name: {AAC, "mp3"}, M4A.name: {AAC, "mp3"}, MP3.name: {"mp3"},
+                      WEBM.name: {"opus", "vorbis"}}
 # Containers whose H.264/AAC streams are copied into an MP4 without re-encoding.
 REMUXABLE = {MOV, MKV, WEBM}
 
@@ -118,11 +123,16 @@ class Refused(Exception):
         self.message = message or messages.MESSAGES[code]
 
 
-def sniff(header: bytes) -> Container:
-    """Name the container from the first bytes; refuse at once what is not a video."""
+def sniff(header: bytes, filename: str = "") -> Container:
+    """Name the container from the first bytes; refuse at once what is not a video, or a
+    file named as a sound file whose bytes are not that sound format."""
     if not header:
         raise Refused(messages.EMPTY)
     container = video_checks.sniff_container(header)
+    mismatch = video_checks.check_sound_name(filename, container)
+    if mismatch:
+        raise Refused(mismatch, f"{filename}: {container.name if container else 'unknown'} "
+                                "signature")
     if container is None:
         raise Refused(messages.NOT_A_VIDEO, "unknown signature")
     return container
@@ -277,8 +287,7 @@ def plan_for(found: MediaProbe) -> Plan:
     if not found.duration_in_header:
         return Plan.TRANSCODE
     if found.sound_only:
-        playable = any(found.container == container.name and found.audio_codec in codecs
-                       for container, (_video, codecs) in BROWSER_SAFE.items())
+        playable = found.audio_codec in BROWSER_SAFE_SOUND.get(found.container, ())
         return Plan.KEEP if playable else Plan.TRANSCODE
     h264_aac = (found.video_codec == H264
                 and found.pixel_format in BROWSER_SAFE_PIXEL_FORMATS

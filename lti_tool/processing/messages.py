@@ -11,8 +11,9 @@ NOT_A_VIDEO = video_checks.NOT_A_VIDEO
 CORRUPTED = video_checks.CORRUPTED
 EMPTY = video_checks.EMPTY
 TOO_LONG = video_checks.TOO_LONG
+SOUND_ONLY = video_checks.SOUND_ONLY
+NOT_A_SOUND_FILE = video_checks.NOT_A_SOUND_FILE
 # The pipeline's own.
-SOUND_ONLY = "sound_only"
 PICTURE_TOO_LARGE = "picture_too_large"
 TRANSCODE_FAILED = "transcode_failed"
 TRANSCODE_TIMEOUT = "transcode_timeout"
@@ -27,9 +28,6 @@ EXPORT_AS_MP4 = ("export it again from your editing or camera app as MP4 (H.264)
 
 MESSAGES = {
     **video_checks.MESSAGES,
-    SOUND_ONLY: "This file has sound but no picture, and this assignment asks for a video. "
-                "Please upload the video itself (for example the MP4 from your phone or "
-                "camera).",
     PICTURE_TOO_LARGE: "This video's picture is larger than we can process (at most 8K). "
                        f"Please {EXPORT_AS_MP4} at 4K or smaller.",
     TRANSCODE_FAILED: "This file's video track is damaged, so it could not be converted "

@@ -111,7 +111,8 @@ def _record(video_id: int, **values) -> None:
 
 def _work(backend, video: Video, workdir: Path) -> VideoInfo:
     video_id, uid = video.id, video.storage_uid
-    container = media.sniff(backend.read_header(uid, video_checks.HEADER_BYTES))
+    container = media.sniff(backend.read_header(uid, video_checks.HEADER_BYTES),
+                            video.filename or "")
     src = backend.original_file(uid, workdir)
     found = media.probe(src, container)
     assignment = video.submission.assignment

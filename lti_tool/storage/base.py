@@ -47,6 +47,9 @@ class Capability(StrEnum):
     # the last at least 5 MiB, are signed one at a time with their sizes, each only once
     # the parts before it are stored, and the size is told at completion (DeferredParts).
     DEFERRED_PARTS = "deferred_parts"
+    # Keeps and plays a submission with sound and no picture (our pipeline makes it an MP4
+    # with sound only); Cloudflare Stream refuses one (ERR_NON_VIDEO), so it does not.
+    SOUND_ONLY = "sound_only"
 
 
 class BrowserDirective(StrEnum):

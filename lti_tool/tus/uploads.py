@@ -190,7 +190,7 @@ def write(upload: Upload, readinto: ReadInto, offset: int,
             if declaring:
                 _set_length(fd, upload_id, video_id, declared_length, offset)
             new_offset = _append_locked(store, fd, readinto, offset, room, content_length,
-                                        checksum)
+                                        checksum, deferred=length is None)
             finished = new_offset == length
             if finished:
                 backend.attach_upload(storage_uid, upload_id)
@@ -220,15 +220,19 @@ def _set_length(fd: int, upload_id: str, video_id: int, length: int, offset: int
 
 
 def _append_locked(store: FileStore, fd: int, readinto: ReadInto, offset: int, length: int,
-                   content_length: int | None, checksum: Checksum | None) -> int:
+                   content_length: int | None, checksum: Checksum | None, *,
+                   deferred: bool = False) -> int:
     """Append at `offset`, at most up to `length` (the upload's, or the room a deferred
-    one has)."""
+    one has: then a body past it is refused with the assignment's limit, which is what
+    the student can act on, not with an Upload-Length they never declared)."""
     current = os.fstat(fd).st_size
     if offset != current:
         raise OffsetMismatch(f"The upload is at byte {current}, not {offset}. Ask for the "
                              f"offset (HEAD) and resume from there.")
     remaining = length - current
     if content_length is not None and content_length > remaining:
+        if deferred:
+            raise UploadTooLarge(rules.too_large_message(current + content_length, length))
         raise UploadTooLarge(f"This request carries {content_length} bytes but only "
                              f"{remaining} remain of the declared Upload-Length.")
     hasher = hashlib.new(checksum.algorithm) if checksum else None
@@ -241,8 +245,11 @@ def _append_locked(store: FileStore, fd: int, readinto: ReadInto, offset: int, l
         raise ChecksumMismatch("The data received does not match its checksum; "
                                "the part was discarded, send it again.")
     if result.overflow:
+        store.truncate(fd, current)  # a refused request leaves nothing of itself behind
+        if deferred:
+            raise UploadTooLarge(rules.past_limit_message(length))
         raise UploadTooLarge("The request carried more bytes than the declared "
-                             "Upload-Length (or than this assignment allows).")
+                             "Upload-Length.")
     return current + result.written
 
 

@@ -95,7 +95,7 @@ def start_attempt(launch: LaunchRecord, filename: str, size_bytes: int | None,
     filename = clean_filename(filename)
     if not CONTENT_TYPE.fullmatch(content_type or ""):
         content_type = UNKNOWN_CONTENT_TYPE
-    check_file(assignment, filename, size_bytes)
+    check_file(assignment, filename, size_bytes, content_type)
     backend = current_storage()
     if size_bytes is None and not (backend.supports(Capability.DEFERRED_LENGTH)
                                    or backend.supports(Capability.DEFERRED_PARTS)):

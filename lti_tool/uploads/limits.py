@@ -25,6 +25,8 @@ ACCEPTED_FORMATS = "ACCEPTED_FORMATS"
 # assignment fewer still (the deep-linking form offers the site's). Processing makes each
 # playable in every browser (tests/test_processing.py has a sample of each).
 KNOWN_FORMATS = ("mp4", "mov", "m4v", "webm", "mkv", "avi", "wmv", "mpeg", "mpg")
+# Sound files are not the site's to choose: an assignment that accepts sound-only submissions
+# takes every one of video_checks.SOUND_FORMATS where the storage keeps them (rules.py).
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from lti_tool.uploads.receipts import receipt_for, receipt_text
 from lti_tool.grading.service import released_feedback
 from lti_tool.uploads.attempts import find_submission
 from lti_tool.uploads.deadlines import DUE_SOURCE_WORDS, deadlines_for
-from lti_tool.uploads.rules import upload_method
+from lti_tool.uploads.rules import accepts_sound_only, upload_method
 from lti_tool.uploads.status import submission_state
 from lti_tool.web.urls import public_url
 
@@ -37,8 +37,9 @@ def assignment():
         # recording.
         "upload_while_recording": (current_storage().supports(Capability.DEFERRED_LENGTH)
                                    or current_storage().supports(Capability.DEFERRED_PARTS)),
-        # The recorder offers "Microphone only" where the assignment takes sound-only files.
-        "accepts_audio": launch.assignment.accepts_audio,
+        # The recorder offers "Microphone only" where the assignment takes sound-only files
+        # and the storage keeps them.
+        "accepts_audio": accepts_sound_only(launch.assignment),
         "recording_max_seconds": (launch.assignment.max_duration_seconds
                                   or current_app.config["RECORDING_MAX_SECONDS"]),
         "urls": {"uploads": url_for("uploads.state"),

@@ -8,6 +8,7 @@ from datetime import datetime
 from lti_tool.errors import Forbidden, ToolError
 from lti_tool.models import Assignment, Submission, User, utcnow
 from lti_tool.settings import get_setting
+from lti_tool.storage import current_storage
 from lti_tool.storage.base import Capability, UploadMethod, UploadTooLarge
 from lti_tool.uploads import deadlines, video_checks
 from lti_tool.uploads.limits import site_limits
@@ -53,11 +54,23 @@ CLOSED_MESSAGES = {
 
 
 def allowed_formats(assignment: Assignment) -> list[str]:
-    """Return the file extensions this assignment accepts (lower case, no dot)."""
+    """Return the file extensions this assignment accepts (lower case, no dot): its video
+    formats, then the sound files (video_checks.SOUND_FORMATS) where it accepts sound-only
+    submissions."""
     raw = assignment.allowed_formats or ""
     site = list(site_limits().formats)
     formats = [f.strip().lower().lstrip(".") for f in raw.split(",") if f.strip()]
-    return [f for f in formats if f in site] or site
+    videos = [f for f in formats if f in site] or site
+    return videos + list(video_checks.SOUND_FORMATS) if accepts_sound_only(assignment) \
+        else videos
+
+
+def accept_list(formats: list[str]) -> str:
+    """Return a file input's `accept` for these formats: each extension, any video, and the
+    media types of the sound files among them (phones pick files by type)."""
+    sound = [t for f in formats if f in video_checks.SOUND_FORMATS
+             for t in video_checks.SOUND_FORMATS[f].mime_types]
+    return ",".join([f".{f}" for f in formats] + ["video/*"] + list(dict.fromkeys(sound)))
 
 
 def size_limit(assignment: Assignment) -> int:
@@ -73,6 +86,24 @@ def too_large_message(size: int, limit: int) -> str:
     """Say why a file is refused for its size, with both sizes."""
     return (f"The file is {format_size(size)}, larger than the {format_size(limit)} this "
             f"assignment accepts. Please compress or shorten the video and try again.")
+
+
+def sound_only_possible() -> bool:
+    """Tell whether this site's storage keeps sound-only submissions (Capability.SOUND_ONLY)."""
+    return current_storage().supports(Capability.SOUND_ONLY)
+
+
+def accepts_sound_only(assignment: Assignment) -> bool:
+    """Tell whether a student may hand in a sound-only recording or file: the assignment
+    allows it and the storage keeps one."""
+    return bool(assignment.accepts_audio) and sound_only_possible()
+
+
+def past_limit_message(limit: int) -> str:
+    """Say why an upload of a length not yet known (a recording) is refused: it passed the
+    assignment's limit."""
+    return (f"The video is larger than the {format_size(limit)} this assignment accepts. "
+            f"Please record a shorter video, or compress it and upload the file.")
 
 
 def ensure_open_for_submission(assignment: Assignment, submission: Submission | None, *,
@@ -110,13 +141,22 @@ def closed_reason(assignment: Assignment, submission: Submission | None, *,
     return None
 
 
-def check_file(assignment: Assignment, filename: str, size_bytes: int | None) -> None:
+def check_file(assignment: Assignment, filename: str, size_bytes: int | None,
+               content_type: str = UNKNOWN_CONTENT_TYPE) -> None:
     """Refuse a file of the wrong type, empty, or too large, before any byte moves (a
     recording's size, None, is checked as its bytes arrive)."""
     formats = allowed_formats(assignment)
     ext = os.path.splitext(filename)[1].lower().lstrip(".")
+    sound = video_checks.SOUND_FORMATS.get(ext)
+    if sound is not None and ext not in formats:
+        raise ToolError(video_checks.MESSAGES[video_checks.SOUND_ONLY],
+                        code=video_checks.SOUND_ONLY, http_status=415)
+    if sound is not None and not _sound_type(sound, content_type):
+        raise ToolError(video_checks.MESSAGES[video_checks.NOT_A_SOUND_FILE],
+                        code=video_checks.NOT_A_SOUND_FILE, http_status=415)
     if ext not in formats:
-        raise ToolError(f"“{filename}” is not an accepted video format. Accepted: "
+        kind = "video or sound" if set(formats) & set(video_checks.SOUND_FORMATS) else "video"
+        raise ToolError(f"“{filename}” is not an accepted {kind} format. Accepted: "
                         f"{', '.join(f.upper() for f in formats)}.", code="wrong_format",
                         http_status=415)
     if size_bytes is None:
@@ -126,6 +166,14 @@ def check_file(assignment: Assignment, filename: str, size_bytes: int | None) ->
     limit = size_limit(assignment)
     if size_bytes > limit:
         raise UploadTooLarge(too_large_message(size_bytes, limit))
+
+
+def _sound_type(sound: video_checks.SoundFormat, content_type: str) -> bool:
+    """Tell whether a sound file's declared media type fits it: any sound type (systems name
+    one format many ways), one of the format's own, or none known."""
+    kind = content_type.split(";")[0].strip().lower()
+    return kind in ("", UNKNOWN_CONTENT_TYPE) or kind.startswith("audio/") \
+        or kind in sound.mime_types
 
 
 def upload_method(backend) -> UploadMethod:

@@ -11,8 +11,9 @@ from lti_tool.storage import storage_for
 from lti_tool.uploads import deadlines
 from lti_tool.uploads.attempts import NOT_LOOKED_UP, find_submission
 from lti_tool.uploads.receipts import receipt_for
-from lti_tool.uploads.rules import (CLOSED_MESSAGES, UPLOADS_PAUSED_MESSAGE, allowed_formats,
-                                    closed_reason, size_limit, uploads_paused)
+from lti_tool.uploads import video_checks
+from lti_tool.uploads.rules import (CLOSED_MESSAGES, UPLOADS_PAUSED_MESSAGE, accept_list,
+                                    allowed_formats, closed_reason, size_limit, uploads_paused)
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +65,17 @@ def submission_state(launch: LaunchRecord, dates: deadlines.Deadlines | None = N
     attempts = [video_status(v) for v in reversed(submission.videos)] if submission else []
     dates = dates or deadlines.deadlines_for(assignment, launch.user)
     closed = closed_reason(assignment, submission, user=launch.user, dates=dates)
+    formats = allowed_formats(assignment)
     return {
         "assignment": {"id": assignment.id, "title": assignment.title,
                        "due_at": iso(dates.due_at), "cutoff_at": iso(dates.cutoff_at),
                        "extended": dates.extended, "max_attempts": assignment.max_attempts,
                        "locked": assignment.locked},
-        "limits": {"max_bytes": size_limit(assignment),
-                   "formats": allowed_formats(assignment),
+        # `sound_formats`: every sound file's extension, accepted here or not (the page
+        # tells a sound file where a video is asked for from a file of no known format).
+        "limits": {"max_bytes": size_limit(assignment), "formats": formats,
+                   "accept": accept_list(formats),
+                   "sound_formats": list(video_checks.SOUND_FORMATS),
                    "max_duration_seconds": assignment.max_duration_seconds},
         "submission": None if submission is None else {
             "id": submission.id, "submitted_at": iso(submission.submitted_at),

@@ -1,4 +1,6 @@
-"""What a video file is: container signature, ffprobe duration and size, ffmpeg thumbnail.
+"""What a video (or sound) file is: container signature, ffprobe duration and size, ffmpeg
+thumbnail; and the sound files an assignment that accepts sound-only submissions takes
+(SOUND_FORMATS: their extensions, media types and signatures, named once).
 
 ffmpeg is optional at runtime: without it the signature check alone decides, and no
 thumbnail is made. ffprobe reads only the headers, so checking a 5 GB file is quick.
@@ -24,6 +26,8 @@ NOT_A_VIDEO = "not_a_video"
 CORRUPTED = "corrupted"
 TOO_LONG = "too_long"
 EMPTY = "empty_file"
+SOUND_ONLY = "sound_only"  # sound and no picture, where the assignment asks for a video
+NOT_A_SOUND_FILE = "not_a_sound_file"  # named as a sound file, but its bytes are not one
 
 MESSAGES = {
     NOT_A_VIDEO: "This file is not a video we recognise. Please upload a video file "
@@ -31,12 +35,18 @@ MESSAGES = {
     CORRUPTED: "This video file seems damaged or incomplete, so it cannot be played. "
                "Please export or save it again and upload the new file.",
     EMPTY: "The file is empty. Please choose the video file itself.",
+    SOUND_ONLY: "This file has sound but no picture, and this assignment asks for a video. "
+                "Please upload the video itself (for example the MP4 from your phone or "
+                "camera).",
+    NOT_A_SOUND_FILE: "This file is named as a sound file, but its contents are not the "
+                      "sound format its name says. Please upload the recording as your "
+                      "app saved it, without renaming it.",
 }
 
 
 @dataclass(frozen=True)
 class Container:
-    """A video container format we recognise by its first bytes."""
+    """A video (or sound) container format we recognise by its first bytes."""
 
     name: str
     mime_type: str
@@ -52,14 +62,50 @@ MPEG_PS = Container("mpeg", "video/mpeg")
 MPEG_TS = Container("ts", "video/mp2t")
 OGG = Container("ogv", "video/ogg")
 FLV = Container("flv", "video/x-flv")
+# Sound files (SOUND_FORMATS): what an assignment that accepts sound-only submissions takes.
+M4A = Container("m4a", "audio/mp4")  # an MP4 whose brand says sound ("M4A ")
+MP3 = Container("mp3", "audio/mpeg")  # MPEG audio frames, maybe behind an ID3 tag
+WAV = Container("wav", "audio/wav")
+OGG_SOUND = Container("oga", "audio/ogg")  # Ogg holding Opus, Vorbis, FLAC or Speex
+FLAC = Container("flac", "audio/flac")
+ADTS = Container("aac", "audio/aac")  # AAC frames with ADTS headers, no container
+
+
+@dataclass(frozen=True)
+class SoundFormat:
+    """A sound file a student may hand in where sound-only submissions are accepted."""
+
+    extension: str  # lower case, no dot
+    containers: tuple[Container, ...]  # what its first bytes may say it is
+    mime_types: tuple[str, ...]  # what browsers and systems call it (the first: ours)
+
+
+# The sound files accepted, in the order the page lists them. Many apps write an .m4a with
+# the generic MP4 brand, so an MP4 signature is an .m4a too.
+SOUND_FORMATS = {f.extension: f for f in (
+    SoundFormat("m4a", (M4A, MP4), ("audio/mp4", "audio/x-m4a", "audio/m4a")),
+    SoundFormat("mp3", (MP3,), ("audio/mpeg", "audio/mp3")),
+    SoundFormat("wav", (WAV,), ("audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave")),
+    SoundFormat("ogg", (OGG_SOUND,), ("audio/ogg", "application/ogg")),
+    SoundFormat("oga", (OGG_SOUND,), ("audio/ogg",)),
+    SoundFormat("opus", (OGG_SOUND,), ("audio/ogg", "audio/opus")),
+    SoundFormat("aac", (ADTS,), ("audio/aac", "audio/x-aac", "audio/vnd.dlna.adts")),
+    SoundFormat("flac", (FLAC,), ("audio/flac", "audio/x-flac")),
+)}
 
 _QUICKTIME_ATOMS = (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
 _ASF_GUID = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")
+_M4A_BRANDS = (b"M4A ", b"M4B ")  # sound; an audiobook
+# The first Ogg page's codec header says whether it holds sound (else Theora: a video).
+_OGG_SOUND_CODECS = (b"OpusHead", b"\x01vorbis", b"\x7fFLAC", b"Speex   ")
 
 
 def sniff_container(header: bytes) -> Container | None:
-    """Name the container from a file's first bytes, or None when it is not a video."""
+    """Name the container from a file's first bytes, or None when it is neither a video
+    nor a sound file we know."""
     if len(header) >= 12 and header[4:8] == b"ftyp":
+        if header[8:12] in _M4A_BRANDS:
+            return M4A
         return MOV if header[8:12] == b"qt  " else MP4
     if len(header) >= 8 and header[4:8] in _QUICKTIME_ATOMS:
         return MOV
@@ -74,10 +120,44 @@ def sniff_container(header: bytes) -> Container | None:
     if len(header) > 376 and header[0] == header[188] == header[376] == 0x47:
         return MPEG_TS
     if header.startswith(b"OggS"):
-        return OGG
+        return OGG_SOUND if any(c in header[:128] for c in _OGG_SOUND_CODECS) else OGG
     if header.startswith(b"FLV\x01"):
         return FLV
+    return _sniff_sound(header)
+
+
+def _sniff_sound(header: bytes) -> Container | None:
+    """Name a sound file that has no video container's signature, from its first bytes."""
+    if header[:4] == b"RIFF" and header[8:12] == b"WAVE":
+        return WAV
+    if header.startswith(b"fLaC"):
+        return FLAC
+    if header.startswith(b"ID3"):  # an ID3v2 tag, then the MPEG audio frames
+        return MP3
+    if len(header) < 4 or header[0] != 0xFF:
+        return None
+    if header[1] & 0xF6 == 0xF0:  # 12-bit sync, layer 00: an ADTS frame
+        return ADTS
+    # An MPEG audio frame: 11-bit sync, a layer, a bitrate and a sample rate that exist.
+    layer, bitrate, rate = (header[1] >> 1) & 3, header[2] >> 4, (header[2] >> 2) & 3
+    if header[1] & 0xE0 == 0xE0 and layer and bitrate != 15 and rate != 3:
+        return MP3
     return None
+
+
+def sound_format(filename: str) -> SoundFormat | None:
+    """Return the sound format a file's name says it is, or None (a video's name, or none)."""
+    name = filename.lower()
+    return SOUND_FORMATS.get(name.rsplit(".", 1)[1]) if "." in name else None
+
+
+def check_sound_name(filename: str, container: Container | None) -> str | None:
+    """Return NOT_A_SOUND_FILE when the name says a sound format its first bytes are not
+    (a renamed document, a picture); None when they agree or the name says no sound."""
+    named = sound_format(filename)
+    if named is None or container in named.containers:
+        return None
+    return NOT_A_SOUND_FILE
 
 
 def read_header(path: Path) -> bytes:

@@ -116,6 +116,9 @@ def build_policy(platform_sources: Iterable[str],
         ("media-src", [SELF, "blob:", *provider(BrowserDirective.MEDIA)]),
         ("connect-src", [SELF, *provider(BrowserDirective.CONNECT)]),
         ("frame-src", [SELF, *provider(BrowserDirective.FRAME)]),
+        # Workers only from our own files (the recorder's compositing worker), never blob: and
+        # never the provider's origins that script-src may name.
+        ("worker-src", [SELF]),
         ("frame-ancestors",
          [SELF, *platforms, *_sources(frame_extra)] if framable else [NONE]),
         ("form-action", [SELF, *platforms]),

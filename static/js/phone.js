@@ -6,6 +6,7 @@
    follows its status. */
 import { ApiClient, ErrorKind, HttpStatus } from "./api.js";
 import { Status } from "./attempts.js";
+import { formatRefusal, takesSound } from "./file-formats.js";
 import { formatSize } from "./format.js";
 import { announce, announceError } from "./live.js";
 import { multipartTransport } from "./transport-multipart.js";
@@ -64,6 +65,11 @@ function ready(found) {
   $("phone-claiming").hidden = true;
   $("phone-limits").textContent = `One video, at most ${formatSize(claim.limits.max_bytes)}; ` +
     "formats: " + claim.limits.formats.map((f) => f.toUpperCase()).join(", ") + ".";
+  // A claim kept from before a deploy may lack the list: the page's own (video/*) stays.
+  if (claim.limits.accept) $("phone-pick").accept = claim.limits.accept;
+  if (takesSound(claim.limits)) {
+    $("phone-pick-label").textContent = "Choose a video or sound file from this phone";
+  }
   if (claim.video_id && claim.status_url) { resumeOrShow(); return; }
   $("phone-choose").hidden = false;
   $("phone").dataset.ready = "true";
@@ -96,11 +102,8 @@ function explain(err) {
 }
 
 function checkFile(file) {
-  const ext = (file.name.split(".").pop() || "").toLowerCase();
-  if (file.name.indexOf(".") < 0 || claim.limits.formats.indexOf(ext) < 0) {
-    return `“${file.name}” is not an accepted video format. Accepted: ` +
-      claim.limits.formats.map((f) => f.toUpperCase()).join(", ") + ".";
-  }
+  const refusal = formatRefusal(file.name, claim.limits);
+  if (refusal) return refusal;
   if (file.size === 0) return "The video is empty. Please choose another one.";
   if (file.size > claim.limits.max_bytes) {
     return `The video is ${formatSize(file.size)}, larger than the ` +

@@ -1,8 +1,9 @@
 /* The student page's recorder (templates/student/_recorder.html): camera and microphone,
    the microphone alone (where the assignment accepts sound-only submissions),
-   or the screen and the microphone; device pickers, a level meter, a 3-2-1 countdown,
-   pause and resume, a timer that stops the recording at the longest length allowed, a
-   preview before submitting, and a retake. Where the storage takes an upload of unknown
+   or the screen and the microphone (with the camera's picture in a corner where the browser
+   can draw it off the main thread: composite.js); device pickers, a level meter, a 3-2-1
+   countdown, pause and resume, a timer that stops the recording at the longest length
+   allowed, a preview before submitting, and a retake. Where the storage takes an upload of unknown
    size (page.upload_while_recording: tus on the local disk, parts on S3) the chunks go
    to the server while recording (recording-upload.js) and Submit only finishes it with
    the length; elsewhere (Cloudflare Stream) the finished
@@ -11,6 +12,7 @@
    wake lock holds while recording and sending. State changes are said in the page's live
    region (live.js); the clock is shown, not announced. */
 import { ApiClient, ErrorKind, HttpStatus } from "./api.js";
+import { canComposite, compositeCorner } from "./composite.js";
 import { formatDuration, formatSize } from "./format.js";
 import { isFramed } from "./lti-frame.js";
 import { announce, announceError } from "./live.js";
@@ -34,6 +36,9 @@ const FRAME_BLOCKED = "Your course page does not let this tool use the camera, m
 const NOT_ALLOWED = "The browser did not allow the camera, microphone or screen. Allow them " +
   "for this site (the icon in the address bar) and try again.";
 const NO_DEVICE = "No camera or microphone was found. Connect one, or upload a file instead.";
+const SCREEN_ENDED = "Screen sharing ended. Choose the screen to record again when you are ready.";
+const DEVICE_ENDED = "The camera or microphone stopped. Get ready to record again.";
+const NO_CORNER = "Your camera could not be shown in the corner: the screen is recorded alone.";
 
 const $ = (id) => document.getElementById(id);
 const root = $("recorder");
@@ -44,7 +49,9 @@ const maxSeconds = parseInt(root.dataset.maxSeconds, 10) || 0;
 
 const rec = {
   stream: null,        // what the preview shows and the recorder records
-  extra: [],           // streams to stop with it (the screen's microphone)
+  screen: null,        // the screen shared (kept when only the microphone or camera changes)
+  extra: [],           // streams to stop with it (the screen's microphone and camera)
+  composite: null,     // the camera in the screen's corner: {track, stop()} (composite.js)
   audio: null,         // {context, analyser, frame}
   recorder: null,      // MediaRecorder
   parts: [],           // the recording's chunks, for the preview (and record-then-upload)
@@ -65,6 +72,11 @@ function show(el, on) { el.hidden = !on; }
 function mode() {
   const checked = document.querySelector("input[name='rec-mode']:checked");
   return checked ? checked.value : Mode.CAMERA;
+}
+
+/* Tell whether the screen is to be recorded with the camera in a corner. */
+function corner() {
+  return mode() === Mode.SCREEN && !$("rec-corner-row").hidden && $("rec-corner").checked;
 }
 
 function canRecord() {
@@ -117,24 +129,42 @@ function wakeWanted() {
 }
 
 // ---------- devices, preview and level meter ----------
+/* Ask for what the mode records; in screen mode the screen already shared (rec.screen) is
+   kept, and only the microphone (and the corner's camera) are asked for again. */
 async function acquire(cameraId, micId) {
   const audio = micId ? { deviceId: { exact: micId } } : true;
-  if (mode() === Mode.SCREEN) {
-    const screen = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
-    const mic = await navigator.mediaDevices.getUserMedia({ audio, video: false });
-    rec.extra = [screen, mic];
-    return new MediaStream([...screen.getVideoTracks(), ...mic.getAudioTracks()]);
-  }
-  rec.extra = [];
-  if (mode() === Mode.MICROPHONE) return navigator.mediaDevices.getUserMedia({ audio, video: false });
   const video = cameraId ? { deviceId: { exact: cameraId } } : true;
-  return navigator.mediaDevices.getUserMedia({ video, audio });
+  if (mode() === Mode.MICROPHONE) return navigator.mediaDevices.getUserMedia({ audio, video: false });
+  if (mode() !== Mode.SCREEN) return navigator.mediaDevices.getUserMedia({ video, audio });
+  if (!rec.screen) {
+    rec.screen = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+  }
+  const user = await navigator.mediaDevices.getUserMedia({ audio, video: corner() && video });
+  rec.extra = [user];
+  const [screen] = rec.screen.getVideoTracks();
+  let picture = screen;
+  if (corner()) {
+    try {
+      rec.composite = await compositeCorner(screen, user.getVideoTracks()[0]);
+      picture = rec.composite.track;
+    } catch (err) {
+      user.getVideoTracks().forEach((t) => t.stop());
+      announceError(NO_CORNER);
+    }
+  }
+  return new MediaStream([picture, ...user.getAudioTracks()]);
 }
 
-function stopTracks() {
-  [rec.stream, ...rec.extra].forEach((s) => s && s.getTracks().forEach((t) => t.stop()));
+/* Stop the devices (all of them, or all but the screen shared when keepScreen). */
+function stopTracks(keepScreen) {
+  const kept = keepScreen && rec.screen ? rec.screen.getTracks() : [];
+  if (rec.composite) rec.composite.stop();
+  rec.composite = null;
+  [rec.stream, rec.screen, ...rec.extra].forEach((s) => s && s.getTracks().forEach(
+    (t) => { if (!kept.includes(t)) t.stop(); }));
   rec.stream = null;
   rec.extra = [];
+  if (!kept.length) rec.screen = null;
   if (rec.audio) {
     cancelAnimationFrame(rec.audio.frame);
     rec.audio.context.close().catch(() => {});
@@ -145,11 +175,9 @@ function stopTracks() {
 
 async function fillDevices() {
   const devices = await navigator.mediaDevices.enumerateDevices();
-  const using = (kind) => {
-    const track = rec.stream && rec.stream.getTracks().filter(
-      (t) => t.kind === (kind === DEVICE_KIND.CAMERA ? "video" : "audio"))[0];
-    return track && track.getSettings ? track.getSettings().deviceId : "";
-  };
+  // The devices' own tracks: the recorded picture may be the composite, which has none.
+  const inUse = new Set([rec.stream, ...rec.extra].filter(Boolean)
+    .flatMap((s) => s.getTracks()).map((t) => t.getSettings().deviceId));
   [[DEVICE_KIND.CAMERA, $("rec-camera"), "Camera"], [DEVICE_KIND.MIC, $("rec-mic"), "Microphone"]]
     .forEach(([kind, select, word]) => {
       select.textContent = "";
@@ -157,11 +185,11 @@ async function fillDevices() {
         const option = document.createElement("option");
         option.value = d.deviceId;
         option.textContent = d.label || `${word} ${i + 1}`;
-        option.selected = d.deviceId === using(kind);
+        option.selected = inUse.has(d.deviceId);
         select.appendChild(option);
       });
     });
-  show($("rec-camera-row"), mode() === Mode.CAMERA);
+  show($("rec-camera-row"), mode() === Mode.CAMERA || corner());
 }
 
 function startMeter(stream) {
@@ -182,7 +210,21 @@ function startMeter(stream) {
   draw();
 }
 
-async function prepare(cameraId, micId) {
+/* A device ended by itself (the browser's "Stop sharing", a camera unplugged): a recording
+   stops; a live preview goes back to the setup and says why. */
+function deviceEnded() {
+  if (rec.recorder && rec.recorder.state !== "inactive") { stop(); return; }
+  if (!rec.stream) return;
+  const text = rec.screen ? SCREEN_ENDED : DEVICE_ENDED;
+  stopTracks();
+  show($("rec-live"), false);
+  show($("rec-setup"), true);
+  announce(text);
+  $("rec-prepare").focus();
+}
+
+/* Ask for the devices and show the live preview; keepScreen when only a picker changed. */
+async function prepare(cameraId, micId, keepScreen) {
   show($("rec-blocked"), false);
   const screen = mode() === Mode.SCREEN, micOnly = mode() === Mode.MICROPHONE;
   if ((!micOnly && frameWithholds(screen ? "display-capture" : "camera"))
@@ -190,7 +232,7 @@ async function prepare(cameraId, micId) {
     blocked(FRAME_BLOCKED);
     return false;
   }
-  stopTracks();
+  stopTracks(keepScreen);
   try {
     rec.stream = await acquire(cameraId, micId);
   } catch (err) {
@@ -201,10 +243,9 @@ async function prepare(cameraId, micId) {
     } else blocked(NOT_ALLOWED);
     return false;
   }
-  // The screen shared can be ended from the browser's own bar: that stops the recording.
-  rec.stream.getVideoTracks().forEach((t) => t.addEventListener("ended", () => {
-    if (rec.recorder && rec.recorder.state !== "inactive") stop();
-  }));
+  // The screen shared can be ended from the browser's own bar (a property: a kept screen
+  // is watched once).
+  (rec.screen || rec.stream).getVideoTracks().forEach((t) => { t.onended = deviceEnded; });
   const preview = $("rec-preview");
   show(preview, !micOnly);  // no picture to show: the level meter and the clock remain
   preview.srcObject = rec.stream;
@@ -539,7 +580,7 @@ function wire() {
       $("rec-start").focus();
     }
   });
-  const reacquire = () => prepare($("rec-camera").value, $("rec-mic").value)
+  const reacquire = () => prepare($("rec-camera").value, $("rec-mic").value, true)
     .then((ok) => { if (ok) buttons("ready"); });
   $("rec-camera").addEventListener("change", reacquire);
   $("rec-mic").addEventListener("change", reacquire);
@@ -561,6 +602,7 @@ function wire() {
   document.querySelectorAll("input[name='rec-mode']").forEach((r) => r.addEventListener("change", () => {
     $("rec-prepare").textContent = mode() === Mode.SCREEN ? "Choose the screen to record"
       : "Get ready to record";
+    show($("rec-corner-row"), mode() === Mode.SCREEN && canComposite());
   }));
   window.addEventListener("online", () => { if (rec.upload) rec.upload.retryNow(); });
   document.addEventListener("visibilitychange", () => {

@@ -8,6 +8,7 @@
 import { ApiClient, BusyPolicy, ErrorKind, HttpStatus, secondsToWait } from "./api.js";
 import { STATUS_TEXT, Status, isOpen, percentArrived, renderHistory,
          renderUnfinished } from "./attempts.js";
+import { formatRefusal } from "./file-formats.js";
 import { formatDuration, formatSize, momentElement } from "./format.js";
 import { HANDOFF_DELIVERED } from "./handoff-events.js";
 import { announce, announceError } from "./live.js";
@@ -93,12 +94,8 @@ function explain(err) {
 
 // ---------- checks before any byte moves ----------
 function checkFile(file) {
-  const ext = (file.name.split(".").pop() || "").toLowerCase();
-  const formats = state.limits.formats;
-  if (file.name.indexOf(".") < 0 || formats.indexOf(ext) < 0) {
-    return `“${file.name}” is not an accepted video format. Accepted: ` +
-      formats.map((f) => f.toUpperCase()).join(", ") + ".";
-  }
+  const refusal = formatRefusal(file.name, state.limits);
+  if (refusal) return refusal;
   if (file.size === 0) return "The file is empty. Please choose the video file itself.";
   if (file.size > state.limits.max_bytes) {
     return `The file is ${formatSize(file.size)}, larger than the ` +

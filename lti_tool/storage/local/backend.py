@@ -61,7 +61,7 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
     capabilities = frozenset({Capability.TUS, Capability.SIGNED_PLAYBACK, Capability.THUMBNAILS,
                               Capability.DOWNLOAD, Capability.APP_HOSTED, Capability.CAPTIONS,
                               Capability.PROCESSING, Capability.CONNECTION_CHECK,
-                              Capability.DEFERRED_LENGTH})
+                              Capability.DEFERRED_LENGTH, Capability.SOUND_ONLY})
 
     def __init__(self, config: Mapping[str, Any]):
         super().__init__(config)
@@ -160,14 +160,14 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
         url = public_url("playback.media", video_id=video_id, token=token)
         if self.rendition_path(storage_uid) is not None:
             mime = RENDITION_MIME
-        else:
-            mime = (self._meta(folder).get("check") or {}).get("mime_type")
+        else:  # the original's, by its first bytes: a kept .mp3 is audio/mpeg
+            mime = self.media_mime_type(storage_uid)
         return Playback(kind=PlaybackKind.FILE, url=url, expires_at=expires,
                         thumbnail_url=self.thumbnail_url(storage_uid, viewer_id=viewer_id,
                                                          video_id=video_id,
                                                          ttl_seconds=ttl_seconds,
                                                          client_address=client_address),
-                        mime_type=mime or "video/mp4")
+                        mime_type=mime)
 
     def thumbnail_url(self, storage_uid: str, *, viewer_id: int, video_id: int,
                       ttl_seconds: int, client_address: str | None = None) -> str | None:

@@ -102,7 +102,7 @@ class S3Storage(StorageBackend, MultipartUploads, DeferredParts, Downloads, Expi
     capabilities = frozenset({Capability.MULTIPART, Capability.SIGNED_PLAYBACK,
                               Capability.DOWNLOAD, Capability.PROCESSING,
                               Capability.THUMBNAILS, Capability.CONNECTION_CHECK,
-                              Capability.DEFERRED_PARTS})
+                              Capability.DEFERRED_PARTS, Capability.SOUND_ONLY})
 
     def setting(self, name: str, default: Any = None) -> Any:
         """Return one of this backend's settings (admin override, else environment)."""
