@@ -388,14 +388,15 @@ export class RecordingUpload {
   fail(err) {
     this.trouble = err;
     this.halted = true;
-    if (err.status === HttpStatus.TOO_LARGE) this.cancel();  // it can only grow: ended
+    const ended = err.status === HttpStatus.TOO_LARGE;
+    if (ended) this.cancel();  // it can only grow: ended
     this.onChange();
+    // The recorder hears of an ended recording even at Submit (it offers no Submit then).
+    if (this.onFailure && (ended || !this.finishing)) this.onFailure(err);
     if (this.finishing) {
       const { reject } = this.finishing;
       this.finishing = null;
       reject(err);
-    } else if (this.onFailure) {
-      this.onFailure(err);
     }
   }
 }

@@ -347,3 +347,25 @@ def test_a_recording_past_the_size_limit_stops_and_leaves_nothing_open(
     page.reload()
     page.wait_for_function("() => document.getElementById('recorder').dataset.ready === 'true'")
     assert page.is_hidden("#rec-recovery")
+
+
+def test_a_recording_past_the_size_limit_at_submit_cannot_be_submitted_again(
+        app, context, live_server, room, cors, moto_server, s3_bucket):  # noqa: F811
+    room.update_assignment(max_file_bytes=1024 * 1024)
+    page = ready_recorder(context, live_server, room)
+    parts = Parts(page)
+    began = start_recording(page)
+    page.wait_for_timeout(2000)  # a chunk or two, under a part: all of it leaves at Submit
+    stop_and_review(page, began)
+    assert parts.signed == []
+    page.click("#rec-submit")
+    page.wait_for_function("() => document.getElementById('rec-review-text').textContent"
+                           ".includes('larger than')")
+    assert page.is_hidden("#rec-submit") and page.is_visible("#rec-retake")
+    assert "1 MB" in page.inner_text("#rec-review-text")
+    assert parts.puts == []
+    wait_until(page, lambda: not open_uploads(moto_server, s3_bucket), "the abort", 10000)
+    video = latest_video(app)
+    assert (video.status, video.error_code) == (VideoStatus.ERROR, "upload_too_large")
+    page.wait_for_function(KEPT_IN_BROWSER.replace("resolve([s.result, c.result])",
+                                                   "resolve(s.result + c.result === 0)"))
