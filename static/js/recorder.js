@@ -448,6 +448,7 @@ function tooLarge(err) {
   const recorder = rec.recorder;
   if (!recorder || recorder.state === "inactive") {
     $("rec-review-text").textContent = text;
+    $("rec-review-text").focus();  // Submit, which had it, is gone
     announceError(text);
     return;
   }

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from lti_tool.statuses import VideoStatus
+from tests.browser.a11y import assert_accessible
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.test_recording import (MEDIA_ARGS, context, get_ready,  # noqa: F401
                                           latest_video, open_recorder, start_recording,
@@ -363,6 +364,9 @@ def test_a_recording_past_the_size_limit_at_submit_cannot_be_submitted_again(
                            ".includes('larger than')")
     assert page.is_hidden("#rec-submit") and page.is_visible("#rec-retake")
     assert "1 MB" in page.inner_text("#rec-review-text")
+    # The keyboard is not left on the Submit button that went away.
+    assert page.evaluate("document.activeElement.id") == "rec-review-text"
+    assert_accessible(page, "recorder: a recording past the size limit")
     assert parts.puts == []
     wait_until(page, lambda: not open_uploads(moto_server, s3_bucket), "the abort", 10000)
     video = latest_video(app)
