@@ -1,8 +1,8 @@
 """Recording in the browser with S3 storage when things go wrong, in real Chromium with fake
 camera and microphone against moto's S3 server: a network lost while recording, a part
-whose answer is lost, a part URL the bucket refuses, a busy bucket (503 SlowDown with
-Retry-After) and one that keeps refusing, the longest length and the assignment's size
-limit. The camera films noise (a y4m file), which the encoder cannot squeeze: a 5 MiB part
+(and a completion) whose answer is lost, a part URL the bucket refuses, a busy bucket (503
+SlowDown with Retry-After) and one that keeps refusing, the longest length and the
+assignment's size limit (passed while recording, and by the last part at Submit). The camera films noise (a y4m file), which the encoder cannot squeeze: a 5 MiB part
 fills in seconds, not in a minute. Where the recording reaches the bucket, the stored
 object is compared byte for byte with what MediaRecorder handed the page."""
 from __future__ import annotations
