@@ -89,6 +89,31 @@ def test_a_recording_of_unknown_size_completes_with_its_real_size(app, client, r
     assert admin_client(moto_server).get_object(Bucket=s3_bucket, Key=key)["Body"].read() == data
 
 
+def test_completing_again_answers_the_status_but_a_cancelled_upload_stays_closed(
+        app, client, room, video_of):
+    """The page asks again when the first answer was lost: the recording is handed in."""
+    headers, _ = room
+    data = video_of(PART + 10)
+    ticket = start_recording(client, headers)
+    parts = [send_part(client, headers, ticket, 1, data[:PART]),
+             send_part(client, headers, ticket, 2, data[PART:])]
+    body = {"parts": parts, "size_bytes": len(data)}
+    first = client.post(base(ticket) + "/complete", json=body, headers=headers)
+    again = client.post(base(ticket) + "/complete", json=body, headers=headers)
+    assert first.status_code == again.status_code == 200, again.get_json()
+    assert again.get_json()["status"] == first.get_json()["status"] == VideoStatus.READY
+    assert again.get_json()["id"] == ticket["video_id"]
+    # Signing or listing parts of it stays closed, and so does completing a cancelled one.
+    assert sign(client, headers, ticket, 3, 10).status_code == 409
+    cancelled = start_recording(client, headers)
+    send_part(client, headers, cancelled, 1, data[:10])
+    assert client.post(base(cancelled) + "/abort", headers=headers).status_code == 200
+    refused = client.post(base(cancelled) + "/complete", json={"size_bytes": 10},
+                          headers=headers)
+    assert refused.status_code == 409
+    assert refused.get_json()["error"]["code"] == "upload_closed"
+
+
 def test_a_wrong_size_at_completion_is_refused_and_nothing_is_lost(client, room):
     headers, _ = room
     data = os.urandom(PART + 10)
@@ -106,21 +131,37 @@ def test_a_wrong_size_at_completion_is_refused_and_nothing_is_lost(client, room)
     assert [p["part_number"] for p in listed] == [1, 2]
 
 
-def test_parts_past_the_assignments_limit_are_not_signed(app, client, room):
+def test_parts_past_the_assignments_limit_are_not_signed(app, client, room, moto_server,
+                                                         s3_bucket):
     headers, assignment_id = room
     limit_assignment(app, assignment_id, 2 * PART + MIB)
     ticket = start_recording(client, headers)
     send_part(client, headers, ticket, 1, os.urandom(PART))
     send_part(client, headers, ticket, 2, os.urandom(PART))
-    over = sign(client, headers, ticket, 3, MIB + 1)
-    assert over.status_code == 413
-    assert over.get_json()["error"]["code"] == "upload_too_large"
     # Re-signing a part counts the others, not itself twice; exactly the limit is fine.
     assert sign(client, headers, ticket, 2, PART).status_code == 200
     assert sign(client, headers, ticket, 3, MIB).status_code == 200
+    over = sign(client, headers, ticket, 3, MIB + 1)
+    assert over.status_code == 413
+    assert over.get_json()["error"]["code"] == "upload_too_large"
+    assert_ended_too_large(app, client, headers, ticket, moto_server, s3_bucket)
 
 
-def test_a_size_at_completion_past_the_limit_is_refused(app, client, room):
+def assert_ended_too_large(app, client, headers, ticket, moto_server, s3_bucket):  # noqa: F811
+    """A recording past the limit can only grow: its upload is ended, nothing left open."""
+    with app.app_context():
+        video = db.session.get(Video, ticket["video_id"])
+        assert (video.status, video.error_code) == (VideoStatus.ERROR, "upload_too_large")
+        assert "larger than" in video.error_message
+    assert admin_client(moto_server).list_multipart_uploads(
+        Bucket=s3_bucket).get("Uploads", []) == []
+    again = sign(client, headers, ticket, 3, MIB)
+    assert again.status_code == 409
+    assert again.get_json()["error"]["code"] == "upload_closed"
+
+
+def test_a_size_at_completion_past_the_limit_is_refused(app, client, room, moto_server,
+                                                        s3_bucket):
     headers, assignment_id = room
     ticket = start_recording(client, headers)
     part = send_part(client, headers, ticket, 1, os.urandom(MIB))
@@ -129,6 +170,7 @@ def test_a_size_at_completion_past_the_limit_is_refused(app, client, room):
                        json={"parts": [part], "size_bytes": MIB}, headers=headers)
     assert resp.status_code == 413
     assert resp.get_json()["error"]["code"] == "upload_too_large"
+    assert_ended_too_large(app, client, headers, ticket, moto_server, s3_bucket)
 
 
 def test_a_part_is_signed_only_after_the_parts_before_it(client, room):

@@ -4,7 +4,8 @@ Only JSON passes here; the parts go from the browser to the bucket with the URLs
 here. Every call checks that the launching student owns the attempt and that it is still
 an unfinished multipart upload. An upload of unknown size (a recording sent while it
 records, Capability.DEFERRED_PARTS) signs one part at a time with its size, bounded by the
-assignment's limit, and is told its size at completion.
+assignment's limit, and is told its size at completion. Such an upload past the limit can
+only grow: the refusal (413) ends it, its parts aborted and the attempt closed as an error.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from lti_tool import audit
 from lti_tool.access.launches import current_launch, require_launch
 from lti_tool.access.roles import Role
 from lti_tool.audit import EventType
-from lti_tool.errors import Conflict, NotFound, ToolError
+from lti_tool.errors import Conflict, NotFound, StorageError, ToolError
 from lti_tool.extensions import db
 from lti_tool.models import Video, utcnow
 from lti_tool.statuses import UNFINISHED_VIDEO_STATES, VideoStatus
@@ -35,8 +36,9 @@ CANCELLED = "upload_cancelled"
 CANCELLED_MESSAGE = "You cancelled this upload."
 
 
-def _own_open_upload(video_id: int) -> Video:
-    """Load the launching student's unfinished multipart attempt, or refuse."""
+def _own_open_upload(video_id: int, *, sent_is_fine: bool = False) -> Video:
+    """Load the launching student's unfinished multipart attempt, or refuse (an attempt
+    whose bytes all arrived too, with `sent_is_fine`)."""
     launch = current_launch()
     video = db.session.get(Video, video_id)
     if (video is None or video.submission.user_id != launch.user_id
@@ -45,7 +47,8 @@ def _own_open_upload(video_id: int) -> Video:
     if not storage_for(video.backend).supports(Capability.MULTIPART) or not (
             video.backend_data or {}).get("upload_id"):
         raise NotFound("This upload does not take parts.")
-    if video.status not in UNFINISHED_VIDEO_STATES:
+    if video.status not in UNFINISHED_VIDEO_STATES and not (
+            sent_is_fine and video.uploaded_at is not None):
         raise Conflict("This upload is already finished or was cancelled.",
                        code="upload_closed")
     return video
@@ -78,6 +81,19 @@ def _sign_next(video: Video, body: dict) -> list:
         size_limit(video.submission.assignment))]
 
 
+def _end_too_large(video: Video, refusal: UploadTooLarge) -> None:
+    """Close a recording that passed the assignment's limit: nothing of it stays open."""
+    try:
+        storage_for(video.backend).abort_multipart(video.storage_uid, video.backend_data)
+    except StorageError as exc:  # the bucket's lifecycle rule and the expiry job clean up
+        log.warning("could not abort upload of video %s: %s", video.id, exc.message)
+    video.status = VideoStatus.ERROR
+    video.error_code, video.error_message = refusal.code, refusal.message
+    audit.record(EventType.VIDEO_FAILED, actor=video.submission.user, target=video,
+                 course_id=video.submission.assignment.course_id, error_code=refusal.code)
+    db.session.commit()
+
+
 @bp.post("/sign")
 @require_launch([Role.LEARNER])
 def sign(video_id: int):
@@ -85,7 +101,11 @@ def sign(video_id: int):
     video = _own_open_upload(video_id)
     body = json_body()
     if _size_told_at_end(video):
-        parts = _sign_next(video, body)
+        try:
+            parts = _sign_next(video, body)
+        except UploadTooLarge as refusal:
+            _end_too_large(video, refusal)
+            raise
     else:
         numbers = body.get("part_numbers")
         if not isinstance(numbers, list) or not all(_is_whole(n) for n in numbers):
@@ -114,8 +134,11 @@ def parts(video_id: int):
 def complete(video_id: int):
     """Join the parts into the video and start checking it; returns the attempt's status.
 
-    An upload of unknown size is told it here ({"size_bytes": n}), within the limit."""
-    video = _own_open_upload(video_id)
+    An upload of unknown size is told it here ({"size_bytes": n}), within the limit. Asked
+    again once its bytes arrived (the answer was lost on its way), it answers the status."""
+    video = _own_open_upload(video_id, sent_is_fine=True)
+    if video.status not in UNFINISHED_VIDEO_STATES:
+        return jsonify(video_status(video))
     body = json_body(required=False)
     claimed = body.get("parts")
     if claimed is not None and not (isinstance(claimed, list) and all(
@@ -129,7 +152,9 @@ def complete(video_id: int):
                             code="bad_request")
         limit = size_limit(video.submission.assignment)
         if size > limit:
-            raise UploadTooLarge(too_large_message(size, limit))
+            refusal = UploadTooLarge(too_large_message(size, limit))
+            _end_too_large(video, refusal)
+            raise refusal
         video.backend_data = storage_for(video.backend).complete_deferred(
             video.storage_uid, video.backend_data, size, claimed or [])
         video.size_bytes = size

@@ -13,7 +13,7 @@
    that refuses to keep it (storage full, private mode) is said, and recording goes on. A screen
    wake lock holds while recording and sending. State changes are said in the page's live
    region (live.js); the clock is shown, not announced. */
-import { ApiClient, HttpStatus } from "./api.js";
+import { ApiClient, ErrorKind, HttpStatus } from "./api.js";
 import { canComposite, compositeCorner } from "./composite.js";
 import { formatDuration, formatSize } from "./format.js";
 import { isFramed } from "./lti-frame.js";
@@ -434,26 +434,59 @@ function notKept(err) {
 }
 
 // ---------- sending ----------
+const KEPT = "Your recording is kept in this browser";
+
+/* What the line under the recorder says of the upload while recording. */
+function uploadLine(upload) {
+  const trouble = upload.trouble;
+  if (!trouble) return `${formatSize(upload.confirmed)} of the recording already sent.`;
+  if (upload.halted) return `${trouble.message} ${KEPT}; Submit sends it again.`;
+  if (trouble.kind !== ErrorKind.HTTP) {
+    return `The connection was interrupted. ${KEPT} and is sent when the connection returns.`;
+  }
+  return `The video storage is busy or refused part of the recording. ${KEPT} and is sent ` +
+    "again shortly.";
+}
+
 function watchUpload(upload) {
   const line = $("rec-upload-line");
   upload.onChange = () => {
-    const text = upload.trouble
-      ? "The connection was interrupted; your recording is kept in this browser and is sent " +
-        "when the connection returns."
-      : `${formatSize(upload.confirmed)} of the recording already sent.`;
+    const text = uploadLine(upload);
     line.textContent = text;
-    show(line, true);
+    show(line, !upload.cancelled);
     if (upload.trouble && !upload.saidTrouble) { announce(text); upload.saidTrouble = true; }
     if (!upload.trouble && upload.saidTrouble) {
       upload.saidTrouble = false;
-      announce("The connection is back; sending the recording again.");
+      announce("Sending the recording again.");
     }
   };
   upload.onFailure = (err) => {
     rec.uploadFailed = err;
-    announceError("The recording could not be sent: " + err.message + " It is kept in this " +
-      "browser; reopen the assignment to send it.");
+    if (err.status === HttpStatus.TOO_LARGE) { tooLarge(err); return; }
+    announceError(`The recording could not be sent: ${err.message} ${KEPT}; Submit sends it ` +
+      "again, or reopen the assignment later to send it.");
   };
+}
+
+/* The recording passed the assignment's size limit (its upload is ended, nothing kept):
+   stop recording, say why, and offer only a retake. */
+function tooLarge(err) {
+  const text = `${err.message} The recording stopped and cannot be submitted; record ` +
+    "again, shorter.";
+  show($("rec-submit"), false);
+  const recorder = rec.recorder;
+  if (!recorder || recorder.state === "inactive") {
+    $("rec-review-text").textContent = text;
+    $("rec-review-text").focus();  // Submit, which had it, is gone
+    announceError(text);
+    return;
+  }
+  // After stopped() (its listener came first): the review says why, and only that is said.
+  recorder.addEventListener("stop", () => {
+    $("rec-review-text").textContent = text;
+    announce(text);
+  });
+  stop(text);
 }
 
 async function submit() {
@@ -524,6 +557,7 @@ function resetRecorder() {
   show($("rec-review"), false);
   show($("rec-live"), false);
   show($("rec-upload-line"), false);
+  show($("rec-submit"), true);
   show($("rec-setup"), true);
   $("rec-submit").disabled = $("rec-retake").disabled = false;
   $("rec-timer").textContent = formatDuration(0);

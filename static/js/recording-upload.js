@@ -9,10 +9,17 @@
    - an S3 multipart upload of unknown size (Capability.DEFERRED_PARTS): chunks gather into
      parts of at least 5 MiB (the last may be smaller), each signed on its own with its size
      and PUT to the bucket; a part is held once its ETag is read; Submit sends the last
-     part and completes the upload with the recording's size.
+     part and completes the upload with the recording's size. A part whose answer was lost
+     is found in the bucket's list of parts (not sent twice); a part URL the bucket refuses
+     is signed again; a busy bucket's Retry-After is waited out.
+   Answers that refuse (not a lost connection) are tried MAX_REFUSALS times in a row; then
+   sending stops until Submit (or the page reopened) tries again, the recording kept in
+   IndexedDB. A recording past the assignment's size limit (413) is ended: its upload
+   aborted and forgotten here.
    Elsewhere (Cloudflare Stream) the recorder hands the finished recording to the file
    uploader instead, and holds it in IndexedDB meanwhile (recording-hold.js). */
-import { HttpStatus, REQUESTED_WITH, connectionLost, errorFromAnswer } from "./api.js";
+import { ErrorKind, HttpStatus, REQUESTED_WITH, connectionLost, errorFromAnswer, isBusyStatus }
+  from "./api.js";
 
 // Events by which the recorder hands a recording to the file uploader (uploader.js), and
 // the uploader says what became of a recording's file (its hold is then forgotten).
@@ -28,6 +35,8 @@ const TUS = { "Tus-Resumable": "1.0.0" };
 const OFFSET_TYPE = "application/offset+octet-stream";
 const RETRY_MS = [1000, 2000, 4000, 8000, 15000];
 const REQUEST_TIMEOUT_MS = 120000;
+// Refusals in a row (busy, refused, failing: not a lost connection) before sending stops.
+export const MAX_REFUSALS = 6;
 // Answers after which waiting and asking again can help.
 const PASSING = new Set([HttpStatus.CONFLICT, HttpStatus.LOCKED, HttpStatus.TOO_MANY_REQUESTS]);
 const MULTIPART = "multipart";  // the ticket's method for S3 parts
@@ -35,6 +44,7 @@ const JSON_HEADERS = { Accept: "application/json", "Content-Type": "application/
                        ...REQUESTED_WITH };
 const NO_ETAG = "The storage did not say it holds a part of the recording (its CORS " +
   "settings must expose the ETag header). Tell your administrator.";
+const REFUSED_AGAIN = "The video storage refused the recording several times";
 
 // ---------- IndexedDB: sessions by id, chunks by [session, start] ----------
 function request(req) {
@@ -194,6 +204,7 @@ export class RecordingUpload {
     this.pumping = false;
     this.finishing = null;       // {resolve, reject} once submitted
     this.cancelled = false;
+    this.halted = false;         // stopped after too many refusals: Submit tries again
     this.wake = null;            // resolves a wait for the network early
     this.onChange = () => {};    // told after each confirmed chunk and each trouble
     this.trouble = null;         // the last ApiError while retrying
@@ -207,7 +218,7 @@ export class RecordingUpload {
 
   /** Keep a chunk (IndexedDB first), then send it. */
   add(blob, seconds) {
-    if (!blob.size) return this.saving;
+    if (!blob.size || this.cancelled) return this.saving;
     const start = this.session.recorded;
     this.session.recorded += blob.size;
     if (seconds != null) this.session.seconds = seconds;
@@ -224,6 +235,8 @@ export class RecordingUpload {
 
   /** Send what is left and the length; resolve once the server has the whole recording. */
   finish() {
+    if (this.cancelled) return Promise.reject(this.trouble);  // ended (too large, retake)
+    this.halted = false;
     const done = new Promise((resolve, reject) => { this.finishing = { resolve, reject }; });
     this.saving.then(() => { this.pump(); });
     return done;
@@ -268,9 +281,9 @@ export class RecordingUpload {
   }
 
   async pump() {
-    if (this.pumping || this.cancelled) return;
+    if (this.pumping || this.cancelled || this.halted) return;
     this.pumping = true;
-    let failures = 0;
+    let failures = 0, refusals = 0;
     try {
       while (!this.cancelled) {
         const next = this.queue[0];
@@ -279,14 +292,25 @@ export class RecordingUpload {
             this.session.recorded - this.session.confirmed < this.session.partSize) break;
         try {
           if (next) await this.send(next); else await this.sendLength();
-          failures = 0;
+          failures = refusals = 0;
           if (this.trouble) { this.trouble = null; this.onChange(); }
           if (!next) break;
         } catch (err) {
+          if (err.retry && err.kind === ErrorKind.HTTP && ++refusals >= MAX_REFUSALS) {
+            err.message = `${REFUSED_AGAIN} (HTTP ${err.status}).`;
+            err.retry = false;
+          }
           if (!err.retry) { this.fail(err); break; }
           this.trouble = err;
           this.onChange();
-          await this.waitOut(RETRY_MS[Math.min(failures++, RETRY_MS.length - 1)]);
+          // A busy answer says how long to wait (Retry-After); the way back online ends
+          // only a wait for the network.
+          const backoff = RETRY_MS[Math.min(failures++, RETRY_MS.length - 1)];
+          if (err.retryAfterMs !== null && err.retryAfterMs !== undefined) {
+            await sleep(Math.max(err.retryAfterMs, RETRY_MS[0]));
+          } else {
+            await this.waitOut(backoff);
+          }
           await this.sync().catch(() => {});
         }
       }
@@ -338,7 +362,9 @@ export class RecordingUpload {
       throw err;
     }
     if (!resp.ok) {
-      const err = await refused(resp);
+      // The bucket's CORS may not expose Retry-After: read only a busy answer's.
+      const err = errorFromAnswer(resp.status, await resp.text(),
+        isBusyStatus(resp.status) ? resp.headers.get("Retry-After") : null);
       err.retry = true;  // a part URL past its time or a passing fault: signed again
       throw err;
     }
@@ -377,13 +403,16 @@ export class RecordingUpload {
 
   fail(err) {
     this.trouble = err;
+    this.halted = true;
+    const ended = err.status === HttpStatus.TOO_LARGE;
+    if (ended) this.cancel();  // it can only grow: ended
     this.onChange();
+    // The recorder hears of an ended recording even at Submit (it offers no Submit then).
+    if (this.onFailure && (ended || !this.finishing)) this.onFailure(err);
     if (this.finishing) {
       const { reject } = this.finishing;
       this.finishing = null;
       reject(err);
-    } else if (this.onFailure) {
-      this.onFailure(err);
     }
   }
 }
