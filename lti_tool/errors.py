@@ -4,11 +4,15 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
+
+# Where a view's rate limit keeps, on flask.g, when the window that refused a request ends
+# (lti_tool.web.rate_limits.check_limit), for the 429's Retry-After.
+RATE_LIMIT_RESET_KEY = "rate_limit_reset_at"
 
 
 class ToolError(Exception):
@@ -120,8 +124,7 @@ def schema_missing_response():
 def _retry_after_seconds() -> int:
     """Return how long the rate limit that just refused this request lasts (whole seconds)."""
     from lti_tool.extensions import limiter
-    from lti_tool.web.rate_limits import refused_limit_reset_at
-    reset_at = refused_limit_reset_at()  # a view's own limit (rate_limits.check_limit)
+    reset_at = g.get(RATE_LIMIT_RESET_KEY)  # a view's own limit (rate_limits.check_limit)
     if reset_at is None:
         current = getattr(limiter, "current_limit", None)  # Flask-Limiter's decorator
         if current is None:

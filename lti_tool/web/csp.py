@@ -230,20 +230,13 @@ def page_policy() -> str:
                                            framable=framable))
 
 
-def _is_redirect(response) -> bool:
-    """Tell whether a browser follows this response elsewhere without showing its body
-    (Werkzeug labels a redirect's stub body text/html): no page, so no policy to apply.
-    Two of a launch's three responses are redirects (the login's and the id_token POST's)."""
-    return 300 <= response.status_code < 400 and "Location" in response.headers
-
-
 def init_app(app: Flask) -> None:
     """Give every HTML response the policy (other responses run no script)."""
 
     @app.after_request
     def _add_policy(response):
         if (response.mimetype == HTML and response.status_code not in BODYLESS_STATUSES
-                and not _is_redirect(response) and CSP_HEADER not in response.headers):
+                and CSP_HEADER not in response.headers):
             response.headers[CSP_HEADER] = page_policy()
             response.headers[REPORTING_HEADER] = \
                 f'{REPORT_GROUP}="{public_url("csp.report")}"'

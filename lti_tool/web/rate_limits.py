@@ -37,6 +37,7 @@ from sqlalchemy import case, delete, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from lti_tool.errors import RATE_LIMIT_RESET_KEY
 from lti_tool.extensions import db, limiter
 from lti_tool.models import RateCounter, utcnow
 
@@ -73,8 +74,6 @@ def user_or_address() -> str:
     return f"addr:{client_address()}"
 
 
-# Where a refusal keeps its limit for the 429's Retry-After (lti_tool.errors).
-REFUSED_LIMIT_KEY = "rate_limit_refused"
 
 
 @functools.lru_cache(maxsize=64)
@@ -113,16 +112,12 @@ def check_limit(setting: str, key_func) -> None:
         return
     if not allowed:
         log.info("ratelimit %s (%s) exceeded at endpoint: %s", item, *args[-2:])
-        g.setdefault(REFUSED_LIMIT_KEY, (item, args))
+        g.setdefault(RATE_LIMIT_RESET_KEY, _reset_at(item, args))
         raise RateLimitExceeded(_ViewLimit(item))
 
 
-def refused_limit_reset_at() -> float | None:
-    """Return when the window of the limit that refused this request ends (Unix time)."""
-    refused = g.get(REFUSED_LIMIT_KEY)
-    if refused is None:
-        return None
-    item, args = refused
+def _reset_at(item: RateLimitItem, args: tuple) -> float | None:
+    """Return when the window of a limit that refused a request ends (Unix time)."""
     try:
         return limiter.limiter.get_window_stats(item, *args).reset_time
     except Exception:
