@@ -105,9 +105,15 @@ def test_mute_volume_and_full_screen(page, review):
     assert page.evaluate("document.getElementById('video').volume") == 0.5
     page.click("#fullscreen")
     page.wait_for_function("() => document.fullscreenElement === document.getElementById('player')")
+    # The button's words follow the browser's fullscreenchange event, which may come a
+    # moment after fullscreenElement is set: wait for them, then read them.
+    page.wait_for_function("() => document.getElementById('fullscreen').textContent.trim()"
+                           " !== 'Full screen'", timeout=5000)
     assert page.inner_text("#fullscreen") == "Exit full screen"
     page.click("#fullscreen")
     page.wait_for_function("() => document.fullscreenElement === null")
+    page.wait_for_function("() => document.getElementById('fullscreen').textContent.trim()"
+                           " === 'Full screen'", timeout=5000)
 
 
 def test_saving_a_grade_keeps_the_video_where_it_was_and_the_focus(page, review):
