@@ -18,6 +18,7 @@ from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Derived
 from lti_tool.storage.local.backend import META_FILE, META_SETTLE_SECONDS
+from tests.sql_statements import app_statements
 from tests.uploading import TusClient, room, sample_mp4  # noqa: F401
 
 pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
@@ -121,3 +122,16 @@ def _replace(path: pathlib.Path, data: dict, mtime_ns: int | None = None) -> Non
     if mtime_ns is not None:
         os.utime(tmp, ns=(mtime_ns, mtime_ns))
     os.replace(tmp, path)
+
+
+@pytest.mark.parametrize("who", ["student", "instructor", "ta"])
+def test_a_grant_in_the_launchs_course_reads_no_enrollment_again(app, client, room, uploaded,
+                                                                  who):
+    """The viewer's role in the launch's course came with the launch: a grader's grant is the
+    launch, the video and the audit insert, as the owner's is (who may not: test_playback)."""
+    launch = room.launch_as(who)
+    _grant(client, room, who, uploaded, launch)  # warm: the per-process caches
+    with app_statements(app) as seen:
+        _grant(client, room, who, uploaded, launch)
+    assert not [s for s in seen if "FROM enrollment" in s and "launch" not in s], seen
+    assert len([s for s in seen if s.startswith(("SELECT", "INSERT"))]) == 3, seen
