@@ -14,25 +14,14 @@ from sqlalchemy import event
 
 from lti_tool.extensions import db
 from lti_tool.models import Course, Submission, Video
-from lti_tool.statuses import VideoStatus
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Derived
 from lti_tool.storage.local.backend import META_FILE, META_SETTLE_SECONDS
 from tests.sql_statements import app_statements
-from tests.uploading import TusClient, room, sample_mp4  # noqa: F401
+from tests.test_playback import uploaded  # noqa: F401  (the student's ready local video)
+from tests.uploading import room, sample_mp4  # noqa: F401
 
 pytestmark = pytest.mark.postgres  # must also pass on PostgreSQL (.ci/test runs these there)
-
-
-@pytest.fixture
-def uploaded(app, client, room, sample_mp4):
-    """The student's ready video (local storage); returns its id."""
-    tus = TusClient(client, room.launch(room.student))
-    ticket, _, resp = tus.upload(sample_mp4.read_bytes())
-    assert resp.status_code == 204
-    with app.app_context():
-        assert db.session.get(Video, ticket["video_id"]).status == VideoStatus.READY
-    return ticket["video_id"]
 
 
 def _grant(client, room, who, video_id, launch=None):
