@@ -5,6 +5,7 @@ from flask import flash, redirect, request
 
 from lti_tool import audit
 from lti_tool.access.launches import launch_url_for
+from lti_tool.access.permissions import PlayableVideo
 from lti_tool.admin.access import current_admin, require_admin
 from lti_tool.admin.csv_export import csv_response
 from lti_tool.admin.pages import render_admin
@@ -56,7 +57,7 @@ def video(video_id: int):
     playback = problem = None
     if found.status == VideoStatus.READY:
         try:
-            playback = grant_playback(found, admin.user)
+            playback = grant_playback(PlayableVideo.of(found), admin.user)
         except StorageError as err:
             problem = err.message
     return render_admin("admin/video.html", video=found, playback=playback, problem=problem)

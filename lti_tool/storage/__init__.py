@@ -50,7 +50,10 @@ def backends_in_use() -> list[str]:
 
 def current_storage() -> StorageBackend:
     """Return the backend new uploads go to, built once per app (again after a switch)."""
-    name = active_backend_name()
+    return _active_storage(active_backend_name())
+
+
+def _active_storage(name: str) -> StorageBackend:
     backend = current_app.extensions.get(_EXT_KEY)
     if backend is None or backend.name != name:
         backend = backend_class(name)(current_app.config)
@@ -60,6 +63,6 @@ def current_storage() -> StorageBackend:
 
 def storage_for(name: str) -> StorageBackend:
     """Return a backend by name (a video keeps the backend it was uploaded to)."""
-    if name == active_backend_name():
-        return current_storage()
+    if name == active_backend_name():  # the setting read once (a grant per play)
+        return _active_storage(name)
     return backend_class(name)(current_app.config)

@@ -10,6 +10,7 @@ should bypass the app (Cloudflare or S3 backends).
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -52,6 +53,45 @@ THUMB_MIME = "image/jpeg"
 CAPTIONS_SUFFIX = ".vtt"
 CAPTIONS_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}")
 
+# Per process (bench/README.md, round 5: every playback grant and every media request read
+# and parsed the video's meta.json): each folder's meta.json is kept by its identity
+# (inode, mtime, size). It is only ever replaced whole (_write_meta: os.replace, a new
+# inode), here or in a processing worker, which the one stat() per read notices; a file
+# changed within the last moments is read again each time (an edit in place within one
+# clock tick keeps its mtime). Read-only: `_meta` gives callers that change it a fresh copy.
+_META_CACHE: dict[Path, tuple[tuple[int, int, int], dict]] = {}
+META_SETTLE_SECONDS = 2.0
+META_CACHE_MAX = 4096
+
+
+@functools.lru_cache(maxsize=META_CACHE_MAX)
+def _video_dir(videos: Path, storage_uid: str) -> Path:
+    return videos / safe_name(storage_uid)
+
+
+def _cached_meta(folder: Path) -> dict | None:
+    """Return the folder's meta.json (not to be changed), or None when it has none."""
+    path = folder / META_FILE
+    try:
+        st = path.stat()
+    except OSError:  # as Path.exists() would say: not there
+        return None
+    stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+    cached = _META_CACHE.get(folder)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    try:
+        meta = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(meta, dict):
+        return {}
+    if time.time() - st.st_mtime > META_SETTLE_SECONDS:
+        if len(_META_CACHE) >= META_CACHE_MAX:
+            _META_CACHE.clear()
+        _META_CACHE[folder] = (stamp, meta)
+    return meta
+
 
 class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Downloads,
                    ExpiringUploads, MediaProcessing, ConnectionChecks):
@@ -66,11 +106,12 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
     def __init__(self, config: Mapping[str, Any]):
         super().__init__(config)
         self.root = Path(config["LOCAL_STORAGE_DIR"])
+        self._videos = self.root / VIDEOS_DIR
         self._store = FileStore(self.root / UPLOADS_DIR)
 
     # --- layout ---
     def _dir(self, storage_uid: str) -> Path:
-        return self.root / VIDEOS_DIR / safe_name(storage_uid)
+        return _video_dir(self._videos, storage_uid)
 
     def _existing_dir(self, storage_uid: str) -> Path:
         folder = self._dir(storage_uid)
@@ -88,6 +129,7 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
         tmp = folder / (META_FILE + ".tmp")
         tmp.write_text(json.dumps(meta))
         os.replace(tmp, folder / META_FILE)
+        _META_CACHE.pop(folder, None)
 
     # --- the interface ---
     def create_upload(self, req: UploadRequest) -> UploadTicket:
@@ -151,17 +193,20 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
                  ttl_seconds: int, client_address: str | None = None,
                  rendition: bool = False) -> Playback:
         """Sign a media URL for this viewer and video, served with range requests."""
-        folder = self._existing_dir(storage_uid)
+        folder = self._dir(storage_uid)
+        meta = _cached_meta(folder)
+        if meta is None:
+            raise UploadNotFound("This video is not in the local storage.")
         if not (folder / VIDEO_FILE).exists():
             raise UploadNotFound("This video has not finished uploading.")
         expires = expiry_in(ttl_seconds)
         token = sign_grant(GRANT_MEDIA, video_id=video_id, viewer_id=viewer_id, expires=expires,
                            address=client_address)
         url = public_url("playback.media", video_id=video_id, token=token)
-        if self.rendition_path(storage_uid) is not None:
+        if (folder / Derived.RENDITION).exists():
             mime = RENDITION_MIME
         else:  # the original's, by its first bytes: a kept .mp3 is audio/mpeg
-            mime = self.media_mime_type(storage_uid)
+            mime = self._mime_type(folder, meta)
         return Playback(kind=PlaybackKind.FILE, url=url, expires_at=expires,
                         thumbnail_url=self.thumbnail_url(storage_uid, viewer_id=viewer_id,
                                                          video_id=video_id,
@@ -210,6 +255,7 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
         """Remove the video's folder and any partial upload feeding it."""
         tus_uploads.discard(self._store, backend_data)
         shutil.rmtree(self._dir(storage_uid), ignore_errors=True)
+        _META_CACHE.pop(self._dir(storage_uid), None)
 
     def expire_uploads(self) -> list[ExpiredUpload]:
         """Remove tus uploads past their expiry (UPLOAD_EXPIRY_HOURS, sliding with each
@@ -283,11 +329,17 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
 
     def media_mime_type(self, storage_uid: str) -> str:
         """Return the MIME type of the original's container (video/mp4 when unknown)."""
-        check = self._meta(self._dir(storage_uid)).get("check") or {}
+        folder = self._dir(storage_uid)
+        return self._mime_type(folder, _cached_meta(folder) or {})
+
+    def _mime_type(self, folder: Path, meta: dict) -> str:
+        check = meta.get("check") or {}
         if check.get("mime_type"):
             return check["mime_type"]
-        container = video_checks.sniff_container(video_checks.read_header(
-            self.media_path(storage_uid)))
+        path = folder / VIDEO_FILE
+        if not path.exists():
+            raise UploadNotFound("This video is not in the local storage.")
+        container = video_checks.sniff_container(video_checks.read_header(path))
         return container.mime_type if container else RENDITION_MIME
 
     # --- processing (Capability.PROCESSING): derived files beside the original ---
