@@ -46,6 +46,9 @@ const NOT_KEPT = "This browser refused to keep your recording (its storage is fu
   "is a private window). Recording goes on, but the recording is not kept in this browser: " +
   "if this page closes before the recording is submitted and sent, it is lost.";
 
+// What is said when the devices of a mode are turned on or off ("... are on.").
+const DEVICES_SAID = Object.freeze({ [Mode.CAMERA]: "Camera and microphone are",
+  [Mode.SCREEN]: "Screen sharing and microphone are", [Mode.MICROPHONE]: "The microphone is" });
 const $ = (id) => document.getElementById(id);
 const root = $("recorder");
 const page = JSON.parse($("page-data").textContent);
@@ -673,7 +676,7 @@ function wire() {
   $("rec-prepare").addEventListener("click", async () => {
     if (await prepare()) {
       buttons("ready");
-      setState("Ready to record.", "Camera and microphone are on. Press Start recording when ready.");
+      setState("Ready to record.", `${DEVICES_SAID[mode()]} on. Press Start recording when ready.`);
       $("rec-start").focus();
     }
   });
@@ -691,7 +694,7 @@ function wire() {
     stopTracks();
     show($("rec-live"), false);
     show($("rec-setup"), true);
-    announce("Camera and microphone are off.");
+    announce(`${DEVICES_SAID[mode()]} off.`);
     $("rec-prepare").focus();
   });
   $("rec-submit").addEventListener("click", submit);

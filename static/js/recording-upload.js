@@ -76,6 +76,9 @@ export class RecordingStore {
       tx.onerror = () => reject(tx.error);
       tx.onabort = () => reject(tx.error);
     });
+    // Awaited below, unless work() fails first (a full storage aborts the transaction):
+    // its refusal is work()'s, not an unhandled rejection in the console.
+    done.catch(() => {});
     const result = await work(tx);
     await done;
     return result;

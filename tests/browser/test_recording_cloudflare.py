@@ -36,6 +36,16 @@ KEPT = """() => new Promise((resolve, reject) => {
 STORAGE_FULL = """IDBObjectStore.prototype.put = function () {
   throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
 };"""
+# A full storage as browsers report it: the write's transaction is aborted (QuotaExceededError
+# on the transaction), the request fails with it.
+STORAGE_ABORTS = """(() => {
+  const put = IDBObjectStore.prototype.put;
+  IDBObjectStore.prototype.put = function (...args) {
+    const request = put.apply(this, args);
+    this.transaction.abort();
+    return request;
+  };
+})();"""
 # The browser has no IndexedDB to open, as some private windows do.
 NO_INDEXEDDB = """IDBFactory.prototype.open = function () {
   throw new DOMException('IndexedDB is not available here.', 'InvalidStateError');
@@ -245,9 +255,12 @@ def test_cancelling_the_upload_of_a_recording_forgets_it(stream_context, live_se
     wait_forgotten(page)
 
 
-@pytest.mark.parametrize("refusal", [STORAGE_FULL, NO_INDEXEDDB], ids=["full", "no-indexeddb"])
+@pytest.mark.parametrize("refusal", [STORAGE_FULL, STORAGE_ABORTS, NO_INDEXEDDB],
+                         ids=["full", "aborted", "no-indexeddb"])
 def test_a_browser_that_refuses_to_keep_the_recording_says_so_and_still_submits(
         stream_context, live_server, room, fake_stream, refusal):  # noqa: F811
+    errors = []
+    stream_context.on("weberror", lambda err: errors.append(str(err.error)))
     page, began = record_refused(stream_context, live_server, room, refusal)
     page.wait_for_timeout(RECORD_MS)
     stop_and_review(page, began)
@@ -257,3 +270,5 @@ def test_a_browser_that_refuses_to_keep_the_recording_says_so_and_still_submits(
     wait_submitted(page)
     (video,) = fake_stream.videos.values()
     assert len(video["data"]) == video["length"] > 0 and video["data"][:4] == EBML
+    # A refused write is said on the page, never left as an unhandled error.
+    assert errors == []

@@ -228,6 +228,8 @@ def test_a_share_ended_before_start_goes_back_to_the_setup(context, live_server,
     page = open_recorder(context, live_server, room)
     choose_screen(page, corner=True)
     get_ready(page)
+    page.wait_for_function("() => document.getElementById('live-status').textContent"
+                           ".includes('Screen sharing and microphone are on')", timeout=5000)
     # The browser's "Stop sharing" ends the screen's track; headless Chromium has no such bar,
     # so the track's "ended" event is sent as the browser sends it.
     page.evaluate("window.__sharedScreen.getVideoTracks()[0].dispatchEvent(new Event('ended'))")
