@@ -46,6 +46,8 @@ const NOT_KEPT = "This browser refused to keep your recording (its storage is fu
   "is a private window). Recording goes on, but the recording is not kept in this browser: " +
   "if this page closes before the recording is submitted and sent, it is lost.";
 
+// The Web Lock by which a tab keeps a recording its own (claimRecording).
+const RECORDING_LOCK = "video-recording:";
 // What is said when the devices of a mode are turned on or off ("... are on.").
 const DEVICES_SAID = Object.freeze({ [Mode.CAMERA]: "Camera and microphone are",
   [Mode.SCREEN]: "Screen sharing and microphone are", [Mode.MICROPHONE]: "The microphone is" });
@@ -361,6 +363,7 @@ async function start() {
     if (hold) await hold.drop();
     return;
   }
+  claimRecording((rec.upload || rec.hold).session.id);
   if (rec.upload) { watchUpload(rec.upload); rec.upload.onNotKept = notKept; }
   const recorder = new MediaRecorder(rec.stream, rec.mimeType ? { mimeType: rec.mimeType } : {});
   rec.recorder = recorder;
@@ -567,9 +570,26 @@ function resetRecorder() {
 }
 
 // ---------- a recording a closed tab left ----------
+/* Claim a kept recording for this tab, for as long as it is open (a Web Lock, released by
+   the browser when the tab closes or crashes); resolve false when another tab holds it.
+   Where the browser has no Web Locks, every tab may claim it, as before. */
+function claimRecording(sessionId) {
+  if (!navigator.locks) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    navigator.locks.request(`${RECORDING_LOCK}${sessionId}`, { ifAvailable: true }, (lock) => {
+      resolve(!!lock);
+      return lock ? new Promise(() => {}) : null;
+    }).catch(() => resolve(true));
+  });
+}
+
 async function offerRecovery() {
   let sessions;
   try { sessions = await store.sessions(page.user_id, page.assignment_id); } catch (e) { return; }
+  // A recording another open tab is making or sending is its own: neither offered nor
+  // deleted here. What this tab claims, no tab opened later offers.
+  const claimed = await Promise.all(sessions.map((s) => claimRecording(s.id)));
+  sessions = sessions.filter((s, i) => claimed[i]);
   const held = sessions.filter((s) => s.held);
   sessions = sessions.filter((s) => !s.held);
   const open = new Set((page.state.attempts || []).filter(

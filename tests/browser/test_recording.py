@@ -175,6 +175,28 @@ def test_a_closed_tab_leaves_the_recording_to_finish_later(app, context, live_se
     assert page.is_hidden("#rec-recovery")  # sent, and forgotten by the browser
 
 
+def test_a_second_tab_neither_offers_nor_deletes_the_recording_of_the_first(
+        app, context, live_server, room):
+    first = open_recorder(context, live_server, room)
+    get_ready(first)
+    began = start_recording(first)
+    first.wait_for_function("() => document.getElementById('rec-upload-line')"
+                            ".textContent.includes('already sent')", timeout=15000)
+    # The same student opens the assignment again beside it (same browser, same IndexedDB).
+    second = open_recorder(context, live_server, room)
+    assert second.is_hidden("#rec-recovery")
+    seconds = stop_and_review(first, began)
+    submit_and_wait_ready(first)  # nothing of it was taken or deleted by the second tab
+    video = latest_video(app)
+    assert abs(video.duration_seconds - seconds) < DURATION_SLACK_S, (video.duration_seconds,
+                                                                      seconds)
+    # Once the first tab is gone, what it left (nothing here: it was sent) is the second's.
+    first.close()
+    second.reload()
+    second.wait_for_function("() => document.getElementById('recorder').dataset.ready === 'true'")
+    assert second.is_hidden("#rec-recovery")
+
+
 def test_the_longest_length_stops_the_recording(app, context, live_server, room):
     room.update_assignment(max_duration_seconds=5)
     page = open_recorder(context, live_server, room)
