@@ -16,7 +16,8 @@ from lti_tool.extensions import db
 from lti_tool.models import Course, Submission, Video
 from lti_tool.storage import storage_for
 from lti_tool.storage.base import Derived
-from lti_tool.storage.local.backend import META_FILE, META_SETTLE_SECONDS
+from lti_tool.file_cache import SETTLE_SECONDS as META_SETTLE_SECONDS
+from lti_tool.storage.local.backend import META_FILE
 from tests.sql_statements import app_statements
 from tests.test_playback import uploaded  # noqa: F401  (the student's ready local video)
 from tests.uploading import room, sample_mp4  # noqa: F401

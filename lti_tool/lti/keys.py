@@ -14,7 +14,6 @@ import fcntl
 import json
 import os
 import secrets
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -25,17 +24,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import current_app
 from jwt.algorithms import RSAAlgorithm
 
+from lti_tool.file_cache import StableFileCache
+
 KEY_BITS = 2048
 METADATA_FILE = "keys.json"
 LOCK_FILE = ".lock"
 SIGNING_ALG = "RS256"
 
-# Per process (bench/README.md, round 4: every login read both files): each folder's
-# metadata by the identity of its keys.json (inode, mtime, size), and each kid's private
-# PEM by its path (written once with O_EXCL, never rewritten).
-_METADATA_CACHE: dict = {}
-METADATA_SETTLE_SECONDS = 2.0
-_PEM_CACHE: dict = {}
+
 
 
 @dataclass(frozen=True)
@@ -59,6 +55,18 @@ def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _parse_keys(raw: bytes) -> tuple[ToolKey, ...]:
+    return tuple(ToolKey(e["kid"], _parse_time(e["created_at"]), _parse_time(e.get("retired_at")))
+                 for e in json.loads(raw)["keys"])
+
+
+# Per process (bench/README.md, round 4: every login read both files): each folder's
+# keys.json while it stays the same file (lti_tool.file_cache), and each kid's private PEM
+# by its path (written once with O_EXCL, never rewritten).
+_METADATA_CACHE = StableFileCache(_parse_keys)
+_PEM_CACHE: dict = {}
+
+
 class KeyStore:
     """The keys in one folder; safe to use from several processes (file lock)."""
 
@@ -74,23 +82,10 @@ class KeyStore:
         any other process, replaces it (os.replace: a new inode and mtime), which one
         stat() per call notices.
         """
-        path = self.dir / METADATA_FILE
         try:
-            st = path.stat()
+            return list(_METADATA_CACHE.read(self.dir / METADATA_FILE))
         except FileNotFoundError:
             return []
-        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        cached = _METADATA_CACHE.get(path)
-        if cached is not None and cached[0] == stamp:
-            return list(cached[1])
-        entries = json.loads(path.read_text())["keys"]
-        keys = [ToolKey(e["kid"], _parse_time(e["created_at"]),
-                        _parse_time(e.get("retired_at"))) for e in entries]
-        # A file changed within the last moments may change again in place within the same
-        # clock tick (same mtime): it is kept only once it has been still for a while.
-        if time.time() - st.st_mtime > METADATA_SETTLE_SECONDS:
-            _METADATA_CACHE[path] = (stamp, tuple(keys))
-        return keys
 
     def signing_key(self) -> tuple[str, bytes]:
         """Return (kid, private PEM) of the current signing key, creating one on first need."""

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from lti_tool.file_cache import StableFileCache
 from lti_tool.models import new_token
 from lti_tool.playback.grants import (GRANT_DOWNLOAD, GRANT_MEDIA, GRANT_THUMBNAIL, expiry_in,
                                       sign_grant)
@@ -53,15 +54,22 @@ THUMB_MIME = "image/jpeg"
 CAPTIONS_SUFFIX = ".vtt"
 CAPTIONS_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}")
 
-# Per process (bench/README.md, round 5: every playback grant and every media request read
-# and parsed the video's meta.json): each folder's meta.json is kept by its identity
-# (inode, mtime, size). It is only ever replaced whole (_write_meta: os.replace, a new
-# inode), here or in a processing worker, which the one stat() per read notices; a file
-# changed within the last moments is read again each time (an edit in place within one
-# clock tick keeps its mtime). Read-only: `_meta` gives callers that change it a fresh copy.
-_META_CACHE: dict[Path, tuple[tuple[int, int, int], dict]] = {}
-META_SETTLE_SECONDS = 2.0
 META_CACHE_MAX = 4096
+
+
+def _parse_meta(raw: bytes) -> dict:
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+# Per process (bench/README.md, round 5: every playback grant and every media request read
+# and parsed the video's meta.json): each one while it stays the same file
+# (lti_tool.file_cache). It is only ever replaced whole (_write_meta: os.replace), here or
+# in a processing worker. Read-only: `_meta` gives callers that change it a fresh copy.
+_META_CACHE = StableFileCache(_parse_meta, max_entries=META_CACHE_MAX)
 
 
 @functools.lru_cache(maxsize=META_CACHE_MAX)
@@ -71,26 +79,12 @@ def _video_dir(videos: Path, storage_uid: str) -> Path:
 
 def _cached_meta(folder: Path) -> dict | None:
     """Return the folder's meta.json (not to be changed), or None when it has none."""
-    path = folder / META_FILE
     try:
-        st = path.stat()
-    except OSError:  # as Path.exists() would say: not there
+        return _META_CACHE.read(folder / META_FILE)
+    except FileNotFoundError:  # as Path.exists() would say: not there
         return None
-    stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-    cached = _META_CACHE.get(folder)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    try:
-        meta = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+    except OSError:
         return {}
-    if not isinstance(meta, dict):
-        return {}
-    if time.time() - st.st_mtime > META_SETTLE_SECONDS:
-        if len(_META_CACHE) >= META_CACHE_MAX:
-            _META_CACHE.clear()
-        _META_CACHE[folder] = (stamp, meta)
-    return meta
 
 
 class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Downloads,
@@ -129,7 +123,7 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
         tmp = folder / (META_FILE + ".tmp")
         tmp.write_text(json.dumps(meta))
         os.replace(tmp, folder / META_FILE)
-        _META_CACHE.pop(folder, None)
+        _META_CACHE.forget(folder / META_FILE)
 
     # --- the interface ---
     def create_upload(self, req: UploadRequest) -> UploadTicket:
@@ -255,7 +249,7 @@ class LocalStorage(StorageBackend, HostedUploads, HostedMedia, CaptionStore, Dow
         """Remove the video's folder and any partial upload feeding it."""
         tus_uploads.discard(self._store, backend_data)
         shutil.rmtree(self._dir(storage_uid), ignore_errors=True)
-        _META_CACHE.pop(self._dir(storage_uid), None)
+        _META_CACHE.forget(self._dir(storage_uid) / META_FILE)
 
     def expire_uploads(self) -> list[ExpiredUpload]:
         """Remove tus uploads past their expiry (UPLOAD_EXPIRY_HOURS, sliding with each
