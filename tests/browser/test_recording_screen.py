@@ -119,8 +119,15 @@ def assert_camera_in_the_corner(page, selector: str):
         f"[document.querySelector('{selector}').videoWidth,"
         f" document.querySelector('{selector}').videoHeight]")
     camera_aspect = 4 / 3  # CAMERA_SIZE
-    corner, screen = page.evaluate(MEAN_RGB, [selector, [corner_box(width, height, camera_aspect),
-                                                         SCREEN_BOX]])
+    boxes = [selector, [corner_box(width, height, camera_aspect), SCREEN_BOX]]
+    # The worker draws on each source's frames: under load the camera's first frame may
+    # come a moment after the screen's, so the picture is sampled until it arrives.
+    deadline = time.monotonic() + 10
+    corner, screen = page.evaluate(MEAN_RGB, boxes)
+    while not (corner[0] > 180 and corner[2] > 180 and corner[1] < 90) \
+            and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+        corner, screen = page.evaluate(MEAN_RGB, boxes)
     r, g, b = corner
     assert r > 180 and b > 180 and g < 90, ("the corner is not the camera", corner)
     r, g, b = screen
